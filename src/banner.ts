@@ -1,0 +1,46 @@
+// The startup banner: where to point clients, where the numbers are, and how llama-server is doing.
+import type { Config } from "./config/load.js";
+import type { UpstreamStatus } from "./upstream/monitor.js";
+import { VERSION } from "./version.js";
+
+function describe(status: UpstreamStatus): string {
+  switch (status.state) {
+    case "online": {
+      const p = status.props;
+      const extra = [
+        p?.model && `model ${p.model}`,
+        p?.totalSlots && `${p.totalSlots} slot(s)`,
+        p?.nCtx && `n_ctx ${p.nCtx}`,
+      ]
+        .filter(Boolean)
+        .join(", ");
+      return extra ? `online (${extra})` : "online";
+    }
+    case "loading":
+      return "loading model (requests will wait or get llama-server's 503 until it is ready)";
+    case "unreachable":
+      return `unreachable (${status.detail ?? "no answer"}); rechecking in the background`;
+  }
+}
+
+export function banner(config: Config, listenUrl: string, status: UpstreamStatus): string {
+  const rows: [string, string][] = [
+    ["Proxy URL", listenUrl],
+    ["Upstream", `${config.upstream}  ${describe(status)}`],
+    ["Metrics", `${listenUrl}/metrics`],
+    ["Dashboard", `${listenUrl}/dashboard`],
+    ["Data dir", config.dataDir],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const line = "=".repeat(60);
+  return [
+    line,
+    `llama-sidecar ${VERSION}`,
+    line,
+    ...rows.map(([k, v]) => `${k.padEnd(width)} : ${v}`),
+    "",
+    `Claude Code : ANTHROPIC_BASE_URL=${listenUrl} ANTHROPIC_API_KEY=local claude`,
+    `OpenAI SDK  : base URL ${listenUrl}/v1`,
+    line,
+  ].join("\n");
+}

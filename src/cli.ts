@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Command-line entry: parse the config (exit 2 on bad input, before binding), start, and stop cleanly on signals.
+import { ConfigError, parseConfig } from "./config/load.js";
+import { createLogger } from "./logger.js";
+import { runSidecar } from "./server.js";
+import { startTelemetry } from "./telemetry/telemetry.js";
+import { VERSION } from "./version.js";
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parseConfig>;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`llama-sidecar: ${err.message}\n\nRun llama-sidecar --help for the settings.\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.kind === "help") {
+    process.stdout.write(`${parsed.text}\n`);
+    return 0;
+  }
+  if (parsed.kind === "version") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const config = parsed.config;
+  const logger = createLogger(config);
+  const telemetry = startTelemetry(process.env);
+  let running: Awaited<ReturnType<typeof runSidecar>>;
+  try {
+    running = await runSidecar(config, telemetry, logger);
+  } catch (err) {
+    logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    await telemetry.shutdown();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await running.close();
+  await telemetry.shutdown();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`llama-sidecar: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,94 @@
+// Parses flags and env vars once, validates them with the schema and returns a frozen, typed Config.
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames } from "./options.js";
+
+const shape = Object.fromEntries(optionNames.map((n) => [n, OPTIONS[n].schema])) as {
+  [K in OptionName]: (typeof OPTIONS)[K]["schema"];
+};
+const configSchema = z.object(shape).strict();
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+
+/** A bad setting, named the way the user wrote it (flag or env var). */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export type ParseResult = { kind: "config"; config: Config } | { kind: "help"; text: string } | { kind: "version" };
+
+type Source = Partial<Record<OptionName, { value: string; origin: string }>>;
+
+function fromEnv(env: NodeJS.ProcessEnv): Source {
+  const out: Source = {};
+  for (const name of optionNames) {
+    const value = env[envName(name)];
+    if (value !== undefined && value !== "") out[name] = { value, origin: envName(name) };
+  }
+  return out;
+}
+
+function fromArgv(argv: string[]): { source: Source; help: boolean; version: boolean } {
+  const options = Object.fromEntries(optionNames.map((n) => [flagName(n), { type: "string" as const }]));
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" }, version: { type: "boolean" } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
+  const source: Source = {};
+  for (const name of optionNames) {
+    const value = parsed.values[flagName(name)];
+    if (typeof value === "string") source[name] = { value, origin: `--${flagName(name)}` };
+  }
+  return { source, help: parsed.values.help === true, version: parsed.values.version === true };
+}
+
+export function helpText(): string {
+  const rows = optionNames.map((n) => {
+    const def = OPTIONS[n].schema.safeParse(undefined);
+    const shown = def.success ? `, default ${JSON.stringify(def.data)}` : "";
+    return `  --${flagName(n)} <value>\n      ${OPTIONS[n].help}\n      env ${envName(n)}${shown}`;
+  });
+  return [
+    "llama-sidecar: a measuring proxy in front of llama-server",
+    "",
+    "usage: llama-sidecar [options]",
+    "",
+    ...rows,
+    "  -h, --help      show this help",
+    "  --version       print the version",
+    "",
+    "Flags override env vars. Standard OTEL_* variables configure OpenTelemetry",
+    "(e.g. OTEL_EXPORTER_OTLP_ENDPOINT turns on OTLP trace export).",
+  ].join("\n");
+}
+
+/** Flags win over env vars; every bad value is reported at once, by the name the user used. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
+  const args = fromArgv(argv);
+  if (args.help) return { kind: "help", text: helpText() };
+  if (args.version) return { kind: "version" };
+  const merged: Source = { ...fromEnv(env), ...args.source };
+  const raw: Record<string, string> = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, v.value]));
+  raw.dataDir ??= defaultDataDir(env);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const key = issue.path[0] as OptionName;
+        const origin = merged[key]?.origin ?? String(key);
+        return `${origin}=${JSON.stringify(merged[key]?.value)}: ${issue.message}`;
+      }),
+    );
+  }
+  return { kind: "config", config: Object.freeze(result.data) };
+}

@@ -1,0 +1,76 @@
+// One place for the sidecar's own errors: fixed codes, their HTTP statuses, and how each client protocol renders them.
+
+export type Protocol = "openai" | "anthropic";
+
+interface ErrorSpec {
+  status: number;
+  /** OpenAI `error.type`. */
+  openai: string;
+  /** Anthropic `error.type`. */
+  anthropic: string;
+}
+
+const SPECS = {
+  bad_request: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
+  not_found: { status: 404, openai: "not_found_error", anthropic: "not_found_error" },
+  upstream_unreachable: { status: 502, openai: "upstream_unreachable", anthropic: "api_error" },
+  upstream_loading: { status: 503, openai: "unavailable_error", anthropic: "overloaded_error" },
+  upstream_timeout: { status: 504, openai: "timeout_error", anthropic: "timeout_error" },
+  upstream_error: { status: 502, openai: "upstream_error", anthropic: "api_error" },
+  internal: { status: 500, openai: "server_error", anthropic: "api_error" },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof SPECS;
+
+export class SidecarError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SidecarError";
+    this.status = SPECS[code].status;
+  }
+}
+
+/** The JSON body of an error response in the client's own protocol. */
+export function errorBody(err: SidecarError, protocol: Protocol): object {
+  const spec = SPECS[err.code];
+  if (protocol === "anthropic") {
+    return { type: "error", error: { type: spec.anthropic, message: err.message } };
+  }
+  return { error: { message: err.message, type: spec.openai, code: err.code } };
+}
+
+/** The same error as one SSE event, for when the response headers (and maybe data) are already out. */
+export function errorEvent(err: SidecarError, protocol: Protocol): string {
+  const data = JSON.stringify(errorBody(err, protocol));
+  return protocol === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+}
+
+/** Maps an undici / socket failure talking to llama-server onto a sidecar error. */
+export function fromUpstreamFailure(err: unknown, upstream: string): SidecarError {
+  const code = (err as { code?: string })?.code ?? "";
+  const cause = { cause: err };
+  switch (code) {
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return new SidecarError("upstream_unreachable", `llama-server at ${upstream} is unreachable (${code})`, cause);
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
+      return new SidecarError("upstream_timeout", `llama-server at ${upstream} timed out (${code})`, cause);
+    default:
+      return new SidecarError(
+        "upstream_error",
+        `llama-server at ${upstream} failed: ${(err as Error)?.message ?? String(err)}${code ? ` (${code})` : ""}`,
+        cause,
+      );
+  }
+}

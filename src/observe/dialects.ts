@@ -1,0 +1,150 @@
+// Reads usage, timings, finish reasons and the first generated content out of each API's responses.
+import type { Dialect } from "../proxy/routes.js";
+import type { LlamaTimings, Observation, Usage } from "./observation.js";
+import type { SseEvent } from "./sse.js";
+
+type Json = Record<string, unknown>;
+
+const obj = (v: unknown): Json | undefined =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : undefined;
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const nonEmpty = (v: unknown): boolean => (typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length > 0);
+
+/** OpenAI usage: prompt_tokens includes the cached part. */
+function openaiUsage(u: Json | undefined): Usage | undefined {
+  if (!u) return undefined;
+  const prompt = num(u.prompt_tokens);
+  const cached = num(obj(u.prompt_tokens_details)?.cached_tokens);
+  return {
+    prefill: prompt !== undefined ? prompt - (cached ?? 0) : undefined,
+    cached,
+    output: num(u.completion_tokens),
+  };
+}
+
+/** Anthropic usage: input_tokens excludes cache reads. */
+function anthropicUsage(u: Json | undefined): Usage | undefined {
+  if (!u) return undefined;
+  return { prefill: num(u.input_tokens), cached: num(u.cache_read_input_tokens), output: num(u.output_tokens) };
+}
+
+function common(obs: Observation, body: Json): void {
+  const t = obj(body.timings);
+  if (t) obs.timings = t as LlamaTimings;
+  const model = str(body.model);
+  if (model) obs.responseModel = model;
+  const err = obj(body.error);
+  if (err) obs.errorMessage = str(err.message) ?? JSON.stringify(err);
+}
+
+/** Did this OpenAI choice carry generated content (text, reasoning or a tool call)? */
+function choiceHasContent(choice: Json, chat: boolean): boolean {
+  if (!chat) return nonEmpty(choice.text);
+  const delta = obj(choice.delta) ?? obj(choice.message) ?? {};
+  return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.tool_calls);
+}
+
+function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
+  common(obs, body);
+  const usage = openaiUsage(obj(body.usage));
+  if (usage) obs.setUsage(usage);
+  let content = false;
+  for (const c of Array.isArray(body.choices) ? body.choices : []) {
+    const choice = obj(c);
+    if (!choice) continue;
+    const reason = str(choice.finish_reason);
+    if (reason) obs.finishReason = reason;
+    if (choiceHasContent(choice, chat)) content = true;
+  }
+  return content;
+}
+
+function readLlama(obs: Observation, body: Json): boolean {
+  common(obs, body);
+  if (body.stop === true) {
+    const evaluated = num(body.tokens_evaluated);
+    const cached = num(body.tokens_cached);
+    obs.setUsage({
+      prefill: evaluated !== undefined ? evaluated - (cached ?? 0) : undefined,
+      cached,
+      output: num(body.tokens_predicted),
+    });
+    obs.finishReason = str(body.stop_type) ?? obs.finishReason;
+  }
+  return nonEmpty(body.content);
+}
+
+function readAnthropic(obs: Observation, type: string | undefined, body: Json): boolean {
+  switch (type ?? str(body.type)) {
+    case "message_start": {
+      const message = obj(body.message) ?? {};
+      obs.responseModel = str(message.model) ?? obs.responseModel;
+      const usage = anthropicUsage(obj(message.usage));
+      if (usage) obs.setUsage({ ...usage, output: undefined });
+      return false;
+    }
+    case "message_delta": {
+      obs.finishReason = str(obj(body.delta)?.stop_reason) ?? obs.finishReason;
+      const usage = anthropicUsage(obj(body.usage));
+      if (usage) obs.setUsage(usage);
+      return false;
+    }
+    case "content_block_delta": {
+      const delta = obj(body.delta) ?? {};
+      return nonEmpty(delta.text) || nonEmpty(delta.thinking) || nonEmpty(delta.partial_json);
+    }
+    case "message": {
+      // A whole non-streamed message.
+      common(obs, body);
+      obs.finishReason = str(body.stop_reason) ?? obs.finishReason;
+      const usage = anthropicUsage(obj(body.usage));
+      if (usage) obs.setUsage(usage);
+      return Array.isArray(body.content) && body.content.length > 0;
+    }
+    case "error":
+      obs.errorMessage = str(obj(body.error)?.message) ?? "error";
+      return false;
+    default:
+      return false;
+  }
+}
+
+/** Reads one parsed body (an SSE event's data or a whole JSON response); true if it carried generated content. */
+export function readBody(dialect: Dialect, obs: Observation, body: Json, eventType?: string): boolean {
+  switch (dialect) {
+    case "openai-chat":
+      return readOpenai(obs, body, true);
+    case "openai-completion":
+      return readOpenai(obs, body, false);
+    case "llama-completion":
+      return readLlama(obs, body);
+    case "anthropic-messages":
+      return readAnthropic(obs, eventType, body);
+  }
+}
+
+// After the first content, most events are plain deltas: count them without parsing, and parse
+// only the ones that can carry what we still need (usage, timings, finish reason, errors).
+const OPENAI_TAIL = /"(?:usage|timings|error)"|"finish_reason":\s*"/;
+const LLAMA_TAIL = /"stop":\s*true|"timings"|"error"/;
+const ANTHROPIC_TAIL = new Set(["message_start", "message_delta", "error"]);
+
+export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolean): boolean {
+  if (!seenContent) return true;
+  if (event.data === "[DONE]") return false;
+  switch (dialect) {
+    case "anthropic-messages":
+      return ANTHROPIC_TAIL.has(event.event ?? "");
+    case "llama-completion":
+      return LLAMA_TAIL.test(event.data);
+    default:
+      return OPENAI_TAIL.test(event.data);
+  }
+}
+
+/** Whether an event we did not parse is a content delta (for counting and the last-content time). */
+export function isContentEvent(dialect: Dialect, event: SseEvent): boolean {
+  if (dialect === "anthropic-messages") return event.event === "content_block_delta";
+  return event.data !== "[DONE]";
+}

@@ -1,0 +1,176 @@
+// What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
+import type { ClientName } from "./client.js";
+
+/** rejected: the sidecar answered itself (bad request, too large) and nothing reached llama-server. */
+export type Outcome = "ok" | "upstream_error" | "client_abort" | "rejected";
+
+/** llama-server's `timings` object (server_slot_stats::to_json). */
+export interface LlamaTimings {
+  cache_n?: number;
+  prompt_n?: number;
+  prompt_ms?: number;
+  prompt_per_second?: number;
+  predicted_n?: number;
+  predicted_ms?: number;
+  predicted_per_token_ms?: number;
+  predicted_per_second?: number;
+}
+
+/** Everything recorded about one forwarded request; never prompt or completion text. */
+export interface RequestRecord {
+  id: string;
+  startedAt: number;
+  route: string;
+  operation?: string;
+  client: ClientName;
+  model: string;
+  stream: boolean;
+  status: number;
+  outcome: Outcome;
+  finishReason?: string;
+  /** Prompt tokens llama-server had to process (prompt_n): the prefill. */
+  prefillTokens?: number;
+  /** Prompt tokens served from the KV cache (cache_n). */
+  cachedTokens?: number;
+  outputTokens?: number;
+  ttftMs?: number;
+  durationMs: number;
+  prefillMs?: number;
+  prefillTps?: number;
+  decodeTps?: number;
+  tpotMs?: number;
+  /** Estimated wait for a llama-server slot: TTFT less prefill and the first decode step. */
+  queueWaitMs?: number;
+  /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
+  derived: boolean;
+  errorMessage?: string;
+}
+
+export interface Usage {
+  prefill?: number;
+  cached?: number;
+  output?: number;
+}
+
+/** Mutable state while the response passes; every time is performance.now() milliseconds. */
+export class Observation {
+  firstContentAt?: number;
+  lastContentAt?: number;
+  contentEvents = 0;
+  usage: Usage = {};
+  timings?: LlamaTimings;
+  finishReason?: string;
+  responseModel?: string;
+  errorMessage?: string;
+
+  constructor(readonly receivedAt: number) {}
+
+  content(at: number): void {
+    if (this.firstContentAt === undefined) this.firstContentAt = at;
+    this.lastContentAt = at;
+    this.contentEvents++;
+  }
+
+  setUsage(u: Usage): void {
+    // Later reports (final chunk) override earlier partial ones (message_start's output_tokens: 0).
+    for (const [k, v] of Object.entries(u) as [keyof Usage, number | undefined][]) {
+      if (typeof v === "number" && Number.isFinite(v)) this.usage[k] = v;
+    }
+  }
+}
+
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+interface Speeds {
+  prefillMs?: number;
+  prefillTps?: number;
+  decodeTps?: number;
+  tpotMs?: number;
+  derived: boolean;
+}
+
+/** Speeds from llama-server's own timings where present, else from when content arrived. */
+function speeds(obs: Observation, output: number | undefined, ttftMs: number | undefined): Speeds {
+  const t = obs.timings;
+  if (t && typeof t.predicted_per_second === "number") {
+    return {
+      prefillMs: t.prompt_ms,
+      prefillTps: t.prompt_per_second,
+      decodeTps: t.predicted_per_second,
+      tpotMs: t.predicted_per_token_ms,
+      derived: false,
+    };
+  }
+  const out: Speeds = { derived: true };
+  const first = obs.firstContentAt;
+  const last = obs.lastContentAt;
+  // n tokens arrive over n-1 inter-token gaps; the first token's time belongs to prefill.
+  if (output !== undefined && output > 1 && first !== undefined && last !== undefined && last > first) {
+    out.decodeTps = round(((output - 1) * 1000) / (last - first));
+    out.tpotMs = round((last - first) / (output - 1));
+  }
+  const prefill = obs.usage.prefill;
+  if (prefill !== undefined && ttftMs !== undefined && ttftMs > 0) out.prefillTps = round((prefill * 1000) / ttftMs);
+  return out;
+}
+
+function finite(n: number | undefined): number | undefined {
+  return typeof n === "number" && Number.isFinite(n) ? n : undefined;
+}
+
+export interface RecordContext {
+  id: string;
+  startedAt: number;
+  route: string;
+  operation?: string;
+  client: ClientName;
+  requestModel?: string;
+  stream: boolean;
+  status: number;
+  outcome: Outcome;
+  endedAt: number;
+}
+
+export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
+  const t = obs.timings;
+  const prefill = finite(t?.prompt_n) ?? obs.usage.prefill;
+  const cached = finite(t?.cache_n) ?? obs.usage.cached;
+  const output = finite(t?.predicted_n) ?? obs.usage.output ?? (obs.contentEvents || undefined);
+  let ttftMs = obs.firstContentAt !== undefined ? obs.firstContentAt - obs.receivedAt : undefined;
+  let ttftDerived = false;
+  const durationMs = ctx.endedAt - obs.receivedAt;
+  if (ttftMs === undefined && !ctx.stream && t?.predicted_ms !== undefined && ctx.outcome === "ok") {
+    // A non-streamed answer arrives whole: its first token came one generation time before the end.
+    ttftMs = Math.max(0, durationMs - t.predicted_ms + (t.predicted_per_token_ms ?? 0));
+    ttftDerived = true;
+  }
+  const sp = speeds(obs, output, ttftMs);
+  const queueWaitMs =
+    ttftMs !== undefined && t?.prompt_ms !== undefined
+      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0))
+      : undefined;
+  return {
+    id: ctx.id,
+    startedAt: ctx.startedAt,
+    route: ctx.route,
+    operation: ctx.operation,
+    client: ctx.client,
+    model: obs.responseModel || ctx.requestModel || "unknown",
+    stream: ctx.stream,
+    status: ctx.status,
+    outcome: ctx.outcome,
+    finishReason: obs.finishReason,
+    prefillTokens: prefill,
+    cachedTokens: cached,
+    outputTokens: output,
+    ttftMs: ttftMs === undefined ? undefined : round(ttftMs),
+    durationMs: round(durationMs),
+    prefillMs: finite(sp.prefillMs),
+    prefillTps: finite(sp.prefillTps),
+    decodeTps: finite(sp.decodeTps),
+    tpotMs: finite(sp.tpotMs),
+    queueWaitMs: queueWaitMs === undefined ? undefined : round(queueWaitMs),
+    derived: sp.derived || ttftDerived,
+    errorMessage: obs.errorMessage,
+  };
+}

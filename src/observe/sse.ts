@@ -1,0 +1,31 @@
+// Incremental SSE decoding for observation: bytes in any split (mid-line, mid-UTF-8, CRLF or LF), events out.
+import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser";
+
+export type SseEvent = EventSourceMessage;
+
+export class SseDecoder {
+  // The stream-mode decoder holds back an incomplete UTF-8 sequence until its remaining bytes arrive.
+  private readonly text = new TextDecoder("utf-8");
+  private readonly parser: EventSourceParser;
+  private endsWithCr = false;
+
+  constructor(onEvent: (event: SseEvent) => void) {
+    this.parser = createParser({ onEvent });
+  }
+
+  push(chunk: Uint8Array): void {
+    const s = this.text.decode(chunk, { stream: true });
+    if (!s) return;
+    this.endsWithCr = s.endsWith("\r");
+    this.parser.feed(s);
+  }
+
+  /** Flushes a last event that lacked its blank line (a server that closed mid-event). */
+  end(): void {
+    const rest = this.text.decode();
+    if (rest) this.push(Buffer.from(rest));
+    // A final bare CR is a complete line ending, but the parser waits to see if LF follows: tell it none will.
+    if (this.endsWithCr) this.parser.feed("\n");
+    this.parser.reset({ consume: true });
+  }
+}

@@ -1,0 +1,83 @@
+// Watches a response body go by without touching it: SSE events or a whole JSON body feed the Observation.
+import type { Dialect } from "../proxy/routes.js";
+import { isContentEvent, mustParse, readBody } from "./dialects.js";
+import type { Observation } from "./observation.js";
+import { SseDecoder, type SseEvent } from "./sse.js";
+
+/** Bytes of a non-streamed JSON body kept on the side for parsing at the end; larger bodies go unread. */
+const MAX_JSON_SIDE_COPY = 16 * 1024 * 1024;
+
+export interface ResponseTap {
+  push(chunk: Buffer): void;
+  end(): void;
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+class SseTap implements ResponseTap {
+  private readonly decoder: SseDecoder;
+  private seenContent = false;
+
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly obs: Observation,
+    private readonly now: () => number,
+  ) {
+    this.decoder = new SseDecoder((e) => this.onEvent(e));
+  }
+
+  private onEvent(event: SseEvent): void {
+    if (!mustParse(this.dialect, event, this.seenContent)) {
+      if (isContentEvent(this.dialect, event)) this.obs.content(this.now());
+      return;
+    }
+    const body = parseJson(event.data);
+    if (body && readBody(this.dialect, this.obs, body, event.event)) {
+      this.seenContent = true;
+      this.obs.content(this.now());
+    }
+  }
+
+  push(chunk: Buffer): void {
+    this.decoder.push(chunk);
+  }
+
+  end(): void {
+    this.decoder.end();
+  }
+}
+
+class JsonTap implements ResponseTap {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly obs: Observation,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size <= MAX_JSON_SIDE_COPY) this.parts.push(chunk);
+  }
+
+  end(): void {
+    if (this.size > MAX_JSON_SIDE_COPY) return;
+    const body = parseJson(Buffer.concat(this.parts).toString("utf8"));
+    if (!body) return;
+    const type =
+      this.dialect === "anthropic-messages" ? (typeof body.type === "string" ? body.type : undefined) : undefined;
+    readBody(this.dialect, this.obs, body, type);
+  }
+}
+
+export function createTap(dialect: Dialect, contentType: string, obs: Observation, now: () => number): ResponseTap {
+  return contentType.includes("text/event-stream") ? new SseTap(dialect, obs, now) : new JsonTap(dialect, obs);
+}

@@ -1,0 +1,44 @@
+// Which API a request path belongs to, and how (if at all) its response is observed.
+import type { Protocol } from "../errors.js";
+
+/** How the response body is read on the side for token counts and timings. */
+export type Dialect = "openai-chat" | "openai-completion" | "anthropic-messages" | "llama-completion";
+
+export interface Route {
+  /** Bounded label value: a known path, or "other". */
+  label: string;
+  protocol: Protocol;
+  /** GenAI operation name (gen_ai.operation.name), when this is model work. */
+  operation?: "chat" | "text_completion" | "embeddings";
+  dialect?: Dialect;
+}
+
+const KNOWN: Record<string, Omit<Route, "label">> = {
+  "/v1/chat/completions": { protocol: "openai", operation: "chat", dialect: "openai-chat" },
+  "/chat/completions": { protocol: "openai", operation: "chat", dialect: "openai-chat" },
+  "/v1/completions": { protocol: "openai", operation: "text_completion", dialect: "openai-completion" },
+  "/completions": { protocol: "openai", operation: "text_completion", dialect: "openai-completion" },
+  "/v1/embeddings": { protocol: "openai", operation: "embeddings" },
+  "/embeddings": { protocol: "openai", operation: "embeddings" },
+  "/v1/models": { protocol: "openai" },
+  "/models": { protocol: "openai" },
+  "/v1/messages": { protocol: "anthropic", operation: "chat", dialect: "anthropic-messages" },
+  "/v1/messages/count_tokens": { protocol: "anthropic" },
+  "/completion": { protocol: "openai", operation: "text_completion", dialect: "llama-completion" },
+  "/tokenize": { protocol: "openai" },
+  "/detokenize": { protocol: "openai" },
+  "/apply-template": { protocol: "openai" },
+  "/infill": { protocol: "openai", operation: "text_completion", dialect: "llama-completion" },
+  "/props": { protocol: "openai" },
+  "/slots": { protocol: "openai" },
+  "/health": { protocol: "openai" },
+};
+
+export function classify(path: string): Route {
+  const clean = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  const known = KNOWN[clean];
+  if (known) return { label: clean, ...known };
+  // Anthropic clients may hit other /v1/messages/... paths (batches); answer them in their protocol.
+  const protocol: Protocol = clean.startsWith("/v1/messages") ? "anthropic" : "openai";
+  return { label: "other", protocol };
+}

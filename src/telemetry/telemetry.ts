@@ -1,0 +1,71 @@
+// Builds the telemetry the app is given: a tracer, the request instruments, the state gauges and /metrics.
+import { type Meter, metrics, type TextMapPropagator, type Tracer, trace } from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import { VERSION } from "../version.js";
+import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
+import {
+  createRequestInstruments,
+  createStateGauges,
+  type RequestInstruments,
+  type StateGauges,
+} from "./instruments.js";
+
+export interface Telemetry {
+  tracer: Tracer;
+  propagator: TextMapPropagator;
+  requests: RequestInstruments;
+  state: StateGauges;
+  exposition: MetricsExposition;
+  shutdown(): Promise<void>;
+}
+
+export interface TelemetryParts {
+  tracer: Tracer;
+  meter: Meter;
+  otelReader: PrometheusExporter;
+  shutdown?: () => Promise<void>;
+}
+
+/** Composes telemetry from providers the caller made: NodeSDK's in production, in-memory ones in tests. */
+export function buildTelemetry(parts: TelemetryParts): Telemetry {
+  const state = createStateGauges();
+  return {
+    tracer: parts.tracer,
+    propagator: new W3CTraceContextPropagator(),
+    requests: createRequestInstruments(parts.meter),
+    state,
+    exposition: new MetricsExposition(state.registry, parts.otelReader),
+    shutdown: parts.shutdown ?? (async () => {}),
+  };
+}
+
+/**
+ * Traces leave the process only when the user asked through the standard variables; NodeSDK would
+ * otherwise default to OTLP on localhost:4318 and log export failures forever.
+ */
+export function tracesRequested(env: NodeJS.ProcessEnv): boolean {
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim();
+  if (exporter) return exporter !== "none";
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/** Production telemetry: NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_* and friends. */
+export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry {
+  const otelReader = createOtelPrometheusReader();
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ? undefined : "llama-sidecar",
+    metricReaders: [otelReader],
+    // undefined lets NodeSDK build span processors from the OTEL_* variables.
+    spanProcessors: tracesRequested(env) ? undefined : [],
+    instrumentations: [],
+  });
+  sdk.start();
+  return buildTelemetry({
+    tracer: trace.getTracer("llama-sidecar", VERSION),
+    meter: metrics.getMeter("llama-sidecar", VERSION),
+    otelReader,
+    shutdown: () => sdk.shutdown(),
+  });
+}

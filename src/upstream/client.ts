@@ -1,0 +1,30 @@
+// The connection pool to llama-server: keep-alive, and timeouts long enough for multi-minute prefills.
+import { Agent, type Dispatcher } from "undici";
+
+export interface Upstream {
+  /** Base URL without trailing slash, e.g. http://127.0.0.1:8080 */
+  url: URL;
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+export function createUpstream(base: string, timeoutSeconds: number): Upstream {
+  const url = new URL(base);
+  const timeout = timeoutSeconds * 1000;
+  const dispatcher = new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    // llama-server sends no headers for a non-streamed request until generation ends,
+    // and no bytes during a streamed prefill: both can take many minutes on a large prompt.
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    connectTimeout: 10_000,
+  });
+  return { url, dispatcher, close: () => dispatcher.close() };
+}
+
+/** The upstream path for a request: the base URL's path prefix joined with the client's path and query. */
+export function upstreamPath(upstream: URL, pathAndQuery: string): string {
+  const prefix = upstream.pathname.replace(/\/+$/, "");
+  return `${prefix}${pathAndQuery}`;
+}

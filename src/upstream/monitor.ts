@@ -1,0 +1,133 @@
+// Watches llama-server's /health (and /props once online) so the sidecar knows if it is online, loading or down.
+import { EventEmitter } from "node:events";
+import { request } from "undici";
+import type { UpstreamState } from "../telemetry/instruments.js";
+import type { Upstream } from "./client.js";
+import { upstreamPath } from "./client.js";
+
+export interface UpstreamProps {
+  model?: string;
+  totalSlots?: number;
+  nCtx?: number;
+  buildInfo?: string;
+}
+
+export interface UpstreamStatus {
+  state: UpstreamState;
+  since: number;
+  detail?: string;
+  props?: UpstreamProps;
+}
+
+export interface MonitorEvents {
+  change: [status: UpstreamStatus, previous: UpstreamStatus | undefined];
+}
+
+async function getJson(
+  upstream: Upstream,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; body: unknown }> {
+  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
+    dispatcher: upstream.dispatcher,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.body.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.statusCode, body };
+}
+
+function readProps(body: unknown): UpstreamProps {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const settings = (b.default_generation_settings ?? {}) as Record<string, unknown>;
+  const model =
+    typeof b.model_alias === "string" ? b.model_alias : typeof b.model_path === "string" ? b.model_path : undefined;
+  return {
+    model,
+    totalSlots: typeof b.total_slots === "number" ? b.total_slots : undefined,
+    nCtx: typeof settings.n_ctx === "number" ? settings.n_ctx : undefined,
+    buildInfo: typeof b.build_info === "string" ? b.build_info : undefined,
+  };
+}
+
+export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
+  private current: UpstreamStatus | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly intervalMs: number,
+  ) {
+    super();
+  }
+
+  get status(): UpstreamStatus {
+    return this.current ?? { state: "unreachable", since: Date.now(), detail: "not checked yet" };
+  }
+
+  /** One health check; resolves with the state it found. */
+  async check(): Promise<UpstreamStatus> {
+    const timeout = Math.max(1000, Math.min(this.intervalMs, 5000));
+    let next: Omit<UpstreamStatus, "since">;
+    try {
+      const { status, body } = await getJson(this.upstream, "/health", timeout);
+      if (status === 200) {
+        const props = this.current?.state === "online" ? this.current.props : await this.fetchProps(timeout);
+        next = { state: "online", props };
+      } else if (status === 503) {
+        next = { state: "loading", detail: "loading model" };
+      } else {
+        next = {
+          state: "unreachable",
+          detail: `health check answered HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`,
+        };
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      next = { state: "unreachable", detail: code ?? (err as Error).message };
+    }
+    this.update(next);
+    return this.status;
+  }
+
+  private async fetchProps(timeout: number): Promise<UpstreamProps | undefined> {
+    try {
+      const { status, body } = await getJson(this.upstream, "/props", timeout);
+      return status === 200 ? readProps(body) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private update(next: Omit<UpstreamStatus, "since">): void {
+    const prev = this.current;
+    if (prev && prev.state === next.state) {
+      if (next.props) prev.props = next.props;
+      return;
+    }
+    this.current = { ...next, since: Date.now() };
+    this.emit("change", this.current, prev);
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      await this.check();
+      if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs).unref();
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,278 @@
+// The sidecar in front of the recorded fake llama-server: pass-through, observation, errors and faults.
+import { request } from "node:http";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
+import { freePort } from "../support/llama-server.js";
+import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { promtoolCheckMetrics } from "../support/tools.js";
+
+let fake: FakeLlama;
+let sidecar: TestSidecar;
+
+beforeAll(async () => {
+  fake = await startFakeLlama();
+  sidecar = await startTestSidecar(fake.url, ["--max-body-mb", "0.01"]);
+});
+afterAll(async () => {
+  await sidecar?.close();
+  await fake?.close();
+});
+beforeEach(() => {
+  sidecar.records.length = 0;
+  fake.seen.length = 0;
+});
+
+interface ErrorJson {
+  type?: string;
+  error: { type: string; message: string; code?: string | number };
+}
+
+const errorJson = async (res: Response) => (await res.json()) as ErrorJson;
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(sidecar.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+describe("pass-through", () => {
+  for (const name of [
+    "post-v1-chat-completions-stream",
+    "post-v1-messages-stream",
+    "post-completion-stream",
+    "post-v1-completions",
+    "post-v1-messages",
+  ]) {
+    it(`${name}: the client gets llama-server's bytes and headers unchanged`, async () => {
+      const f = fixture(name);
+      const res = await post(`${f.request.path}?beta=true`, f.request.body);
+      expect(res.status).toBe(f.status);
+      expect(res.headers.get("content-type")).toBe(f.headers["content-type"]);
+      expect(await res.text()).toBe(f.body);
+      expect(fake.seen[0]?.path).toBe(`${f.request.path}?beta=true`);
+      expect(fake.seen[0]?.body).toBe(JSON.stringify(f.request.body));
+    });
+  }
+
+  it("passes unknown paths and upstream errors through unchanged", async () => {
+    const res = await fetch(`${sidecar.url}/no/such/thing?x=1`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 404, message: "File Not Found", type: "not_found_error" } });
+    expect(fake.seen[0]?.path).toBe("/no/such/thing?x=1");
+  });
+
+  it("strips hop-by-hop headers on the way up", async () => {
+    // node:http, not fetch: fetch refuses to send a Connection header at all.
+    const f = fixture("post-v1-chat-completions");
+    const body = JSON.stringify(f.request.body);
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${sidecar.url}${f.request.path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          connection: "keep-alive, x-secret",
+          "x-secret": "1",
+          "x-kept": "2",
+          "keep-alive": "timeout=5",
+        },
+      });
+      req.on("response", (res) => res.resume().on("end", resolve));
+      req.on("error", reject);
+      req.end(body);
+    });
+    expect(fake.seen[0]?.headers["keep-alive"]).toBeUndefined();
+    expect(fake.seen[0]?.headers["x-secret"]).toBeUndefined();
+    expect(fake.seen[0]?.headers["x-kept"]).toBe("2");
+  });
+
+  it("delivers each event while llama-server is still generating (no buffering)", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const res = await post(f.request.path, f.request.body, { "x-fake-hold": "1" });
+    const reader = res.body?.getReader();
+    if (!reader) throw new Error("no body");
+    await fake.held;
+    let received = "";
+    // The upstream is parked after its first content event: the client must already have it.
+    while (!received.includes('"content":"')) {
+      const { value } = await reader.read();
+      received += new TextDecoder().decode(value);
+    }
+    expect(sidecar.records).toHaveLength(0); // the response has not ended
+    fake.release();
+    while (!(await reader.read()).done) {}
+    await sidecar.waitForRecords(1);
+  });
+});
+
+describe("observation", () => {
+  it("times TTFT to the first content, after the prefill delay, not to the early role delta", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const res = await post(f.request.path, f.request.body, {
+      "x-fake-prefill-ms": "300",
+      "user-agent": "claude-cli/2.0.1 (external, cli)",
+    });
+    await res.text();
+    const [r] = await sidecar.waitForRecords(1);
+    expect(r?.ttftMs).toBeGreaterThanOrEqual(300);
+    expect(r).toMatchObject({
+      client: "claude-code",
+      outcome: "ok",
+      stream: true,
+      model: "tiny",
+      finishReason: "length",
+    });
+  });
+
+  it("records one span per request with GenAI attributes and no prompt text", async () => {
+    const before = sidecar.spans().length;
+    const f = fixture("post-v1-messages-stream");
+    await (await post(f.request.path, f.request.body)).text();
+    await sidecar.waitForRecords(1);
+    const span = sidecar.spans()[before];
+    expect(span?.name).toBe("chat tiny");
+    const a = span?.attributes ?? {};
+    expect(a["gen_ai.operation.name"]).toBe("chat");
+    expect(a["gen_ai.request.model"]).toBe("tiny");
+    expect(a["gen_ai.usage.output_tokens"]).toBe(12);
+    expect(a["gen_ai.usage.input_tokens"]).toBe(37);
+    expect(a["gen_ai.usage.cache_read.input_tokens"]).toBe(0);
+    expect(a["llamacpp.ttft_ms"]).toBeTypeOf("number");
+    expect(a["llamacpp.timings.derived"]).toBe(true);
+    const everything = JSON.stringify(a);
+    expect(everything).not.toContain("Hi there");
+    expect(everything).not.toContain("Be brief");
+  });
+
+  it("continues the client's trace when it sends traceparent", async () => {
+    const before = sidecar.spans().length;
+    const f = fixture("post-v1-chat-completions");
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    await (await post(f.request.path, f.request.body, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` })).text();
+    await sidecar.waitForRecords(1);
+    expect(sidecar.spans()[before]?.spanContext().traceId).toBe(traceId);
+  });
+
+  it("exports metrics that promtool accepts, each name once", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    await (await post(f.request.path, f.request.body)).text();
+    await sidecar.waitForRecords(1);
+    const text = await sidecar.metrics();
+    expect(text).toMatch(
+      /llama_sidecar_requests_total\{[^}]*route="\/v1\/chat\/completions"[^}]*outcome="ok"[^}]*\} \d+/,
+    );
+    expect(text).toMatch(/llama_sidecar_time_to_first_token_seconds_bucket\{[^}]*le="600"\}/);
+    for (const name of [
+      "llama_sidecar_prompt_tokens_total",
+      "llama_sidecar_cached_tokens_total",
+      "llama_sidecar_generated_tokens_total",
+      "llama_sidecar_upstream_up",
+      "process_cpu_seconds_total",
+    ]) {
+      expect(text).toContain(`# TYPE ${name.replace(/_total$/, "")}`);
+    }
+    const typeLines = text.split("\n").filter((l) => l.startsWith("# TYPE "));
+    expect(new Set(typeLines.map((l) => l.split(" ")[2])).size).toBe(typeLines.length);
+    expect(promtoolCheckMetrics(text)).toBe("");
+  });
+});
+
+describe("errors in the client's protocol", () => {
+  it("answers malformed JSON with 400 before anything reaches llama-server", async () => {
+    const openai = await post("/v1/chat/completions", "{not json");
+    expect(openai.status).toBe(400);
+    expect((await errorJson(openai)).error.type).toBe("invalid_request_error");
+    const anthropic = await post("/v1/messages", "[1,2]");
+    expect(anthropic.status).toBe(400);
+    expect(await anthropic.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(fake.seen).toHaveLength(0);
+    await sidecar.waitForRecords(2);
+    expect(sidecar.records.map((r) => r.outcome)).toEqual(["rejected", "rejected"]);
+  });
+
+  it("refuses an over-limit body with a clear 413", async () => {
+    const big = { model: "tiny", messages: [{ role: "user", content: "x".repeat(20_000) }] };
+    const res = await post("/v1/messages", big);
+    expect(res.status).toBe(413);
+    const body = await errorJson(res);
+    expect(body).toMatchObject({ type: "error", error: { type: "request_too_large" } });
+    expect(body.error.message).toMatch(/--max-body-mb/);
+    expect(fake.seen).toHaveLength(0);
+  });
+
+  it("ends a stream that llama-server drops with an SSE error event", async () => {
+    const cases: [string, string][] = [
+      ["post-v1-chat-completions-stream", 'data: {"error"'],
+      ["post-v1-messages-stream", "event: error\ndata: "],
+    ];
+    for (const [name, marker] of cases) {
+      const f = fixture(name);
+      const text = await (await post(f.request.path, f.request.body, { "x-fake-fault": "die-mid-stream" })).text();
+      const last = text.trimEnd().split("\n\n").pop() ?? "";
+      expect(last.startsWith(marker)).toBe(true);
+      const payload = JSON.parse(last.slice(last.indexOf("data: ") + 6));
+      expect(JSON.stringify(payload)).toMatch(/upstream|api_error/);
+    }
+    await sidecar.waitForRecords(2);
+    expect(sidecar.records.map((r) => r.outcome)).toEqual(["upstream_error", "upstream_error"]);
+  });
+
+  it("maps a connection reset before headers to 502", async () => {
+    const res = await post("/v1/messages", { model: "tiny", messages: [] }, { "x-fake-fault": "reset-before-headers" });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ type: "error", error: { type: "api_error" } });
+  });
+});
+
+describe("client disconnects", () => {
+  it("aborts the upstream request when the client goes away mid-stream", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const ac = new AbortController();
+    const res = await post(f.request.path, f.request.body, { "x-fake-gap-ms": "50", "x-fake-repeat": "50" });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    await reader?.cancel();
+    ac.abort();
+    const [r] = await sidecar.waitForRecords(1);
+    expect(r?.outcome).toBe("client_abort");
+    for (let i = 0; i < 50 && !fake.seen[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(fake.seen[0]?.closedEarly).toBe(true);
+  });
+});
+
+describe("an unreachable or slow llama-server", () => {
+  it("answers 502 in each protocol when nothing listens upstream", async () => {
+    const down = await startTestSidecar(`http://127.0.0.1:${await freePort()}`);
+    try {
+      const openai = await fetch(`${down.url}/v1/chat/completions`, { method: "POST", body: "{}" });
+      expect(openai.status).toBe(502);
+      expect((await errorJson(openai)).error).toMatchObject({
+        type: "upstream_unreachable",
+        code: "upstream_unreachable",
+      });
+      const anthropic = await fetch(`${down.url}/v1/messages`, { method: "POST", body: "{}" });
+      expect(anthropic.status).toBe(502);
+      expect((await errorJson(anthropic)).error.message).toMatch(/unreachable/);
+      const metrics = await down.metrics();
+      expect(metrics).toMatch(/llama_sidecar_upstream_state\{state="unreachable"\} 1/);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it("answers 504 when llama-server sends no headers within --upstream-timeout", async () => {
+    const slow = await startTestSidecar(fake.url, ["--upstream-timeout", "1"]);
+    try {
+      const res = await fetch(`${slow.url}/v1/messages`, {
+        method: "POST",
+        body: "{}",
+        headers: { "x-fake-fault": "hang" },
+      });
+      expect(res.status).toBe(504);
+      expect(await res.json()).toMatchObject({ type: "error", error: { type: "timeout_error" } });
+    } finally {
+      await slow.close();
+    }
+  });
+});

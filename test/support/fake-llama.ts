@@ -1,0 +1,166 @@
+// A fake llama-server that replays responses recorded from the real one, with controllable timing and faults.
+//
+// Per-request control travels in headers the sidecar forwards untouched:
+//   x-fake-prefill-ms   delay before the first generated event (the role delta comes before it)
+//   x-fake-gap-ms       delay between later events
+//   x-fake-fault        "die-mid-stream" | "hang" | "reset-before-headers"
+//   x-fake-repeat       repeat the content events N times (long streams)
+//   x-fake-hold         after the first generated event, wait until release() is called
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Fixture {
+  name: string;
+  request: { method: string; path: string; body?: unknown };
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export const FIXTURES: Fixture[] = JSON.parse(
+  readFileSync(new URL("../fixtures/llama-server.json", import.meta.url), "utf8"),
+);
+
+export function fixture(name: string): Fixture {
+  const f = FIXTURES.find((x) => x.name === name);
+  if (!f) throw new Error(`no fixture ${name}`);
+  return f;
+}
+
+/** Splits a recorded SSE body into its events, each with its trailing blank line. */
+export function sseEvents(body: string): string[] {
+  return body.split(/(?<=\n\n)/).filter((e) => e.trim().length > 0);
+}
+
+export interface FakeLlama {
+  url: string;
+  server: Server;
+  /** Requests seen, with how each ended on the fake's side. */
+  seen: { path: string; headers: IncomingMessage["headers"]; body: string; closedEarly: boolean }[];
+  state: "online" | "loading";
+  /** Lets streams held by x-fake-hold continue. */
+  release(): void;
+  /** Resolves when a held stream has sent its first generated event. */
+  held: Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Hold {
+  reached: () => void;
+  gate: Promise<void>;
+}
+
+const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+function pick(method: string, path: string, body: string): Fixture | undefined {
+  let stream = false;
+  try {
+    stream = JSON.parse(body || "{}").stream === true;
+  } catch {
+    // not JSON: match by path only
+  }
+  const p = path.split("?")[0];
+  return FIXTURES.find(
+    (f) =>
+      f.request.method === method &&
+      f.request.path === p &&
+      ((f.request.body as { stream?: boolean })?.stream === true) === stream,
+  );
+}
+
+async function streamEvents(hold: Hold, req: IncomingMessage, res: ServerResponse, f: Fixture): Promise<void> {
+  const alive = () => !res.destroyed;
+  const prefill = Number(req.headers["x-fake-prefill-ms"] ?? 0);
+  const gap = Number(req.headers["x-fake-gap-ms"] ?? 0);
+  const repeat = Number(req.headers["x-fake-repeat"] ?? 1);
+  const fault = req.headers["x-fake-fault"];
+  let events = sseEvents(f.body);
+  // OpenAI chat streams open with a role-only delta, flushed before prefill ends.
+  const firstGen = f.request.path === "/v1/chat/completions" ? 1 : 0;
+  if (repeat > 1) {
+    const tailStart =
+      events.length - (f.request.path === "/v1/messages" ? 4 : f.request.path === "/completion" ? 1 : 2);
+    const middle = events.slice(firstGen + 2, tailStart);
+    events = [
+      ...events.slice(0, firstGen + 2),
+      ...Array.from({ length: repeat }, () => middle).flat(),
+      ...events.slice(tailStart),
+    ];
+  }
+  res.writeHead(f.status, f.headers);
+  res.flushHeaders();
+  for (let i = 0; i < events.length; i++) {
+    if (!alive()) return;
+    if (i === firstGen) await sleep(prefill);
+    else if (i > firstGen) await sleep(gap);
+    if (fault === "die-mid-stream" && i === firstGen + 2) {
+      res.socket?.destroy();
+      return;
+    }
+    res.write(events[i]);
+    if (i === firstGen && req.headers["x-fake-hold"]) {
+      hold.reached();
+      await hold.gate;
+    }
+  }
+  res.end();
+}
+
+export async function startFakeLlama(): Promise<FakeLlama> {
+  const fake: FakeLlama = {
+    url: "",
+    server: undefined as unknown as Server,
+    seen: [],
+    state: "online",
+    release: () => {},
+    held: Promise.resolve(),
+    close: async () => {},
+  };
+  const hold: Hold = { reached: () => {}, gate: Promise.resolve() };
+  fake.held = new Promise<void>((r) => {
+    hold.reached = r;
+  });
+  hold.gate = new Promise<void>((r) => {
+    fake.release = r;
+  });
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const entry = { path: req.url ?? "", headers: req.headers, body, closedEarly: false };
+    fake.seen.push(entry);
+    res.on("close", () => {
+      if (!res.writableFinished) entry.closedEarly = true;
+    });
+    const fault = req.headers["x-fake-fault"];
+    if (fault === "reset-before-headers") return void req.socket.destroy();
+    if (fault === "hang") return;
+    if (fake.state === "loading") {
+      res.writeHead(503, { "content-type": "application/json" });
+      return void res.end('{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}');
+    }
+    const f = pick(req.method ?? "GET", req.url ?? "/", body);
+    if (!f) {
+      res.writeHead(404, { "content-type": "application/json" });
+      return void res.end('{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}');
+    }
+    if (f.headers["content-type"]?.includes("text/event-stream")) {
+      await streamEvents(hold, req, res, f);
+    } else {
+      await sleep(Number(req.headers["x-fake-prefill-ms"] ?? 0));
+      res.writeHead(f.status, f.headers);
+      res.end(f.body);
+    }
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  fake.server = server;
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake.close = async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+  return fake;
+}

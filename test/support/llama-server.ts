@@ -1,0 +1,105 @@
+// Starts a real llama-server (built from node-llama-cpp's bundled llama.cpp, cached outside the repo) on the tiny model.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { ensureTinyModel } from "../../scripts/make-tiny-model.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+let binaryPath: string | undefined;
+
+/** Builds (first time) or finds the cached llama-server binary. */
+export function llamaServerBinary(): string {
+  if (process.env.LLAMA_SERVER_BIN) return process.env.LLAMA_SERVER_BIN;
+  binaryPath ??= execFileSync("bash", [`${ROOT}scripts/build-llama-server.sh`], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+  return binaryPath;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export interface LlamaServerOptions {
+  parallel?: number;
+  ctx?: number;
+  port?: number;
+  extraArgs?: string[];
+}
+
+export interface LlamaServer {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  log(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+async function waitHealthy(url: string, proc: ChildProcess, log: () => string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`llama-server exited with ${proc.exitCode}:\n${log()}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`llama-server did not become healthy in ${timeoutMs} ms:\n${log()}`);
+}
+
+export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<LlamaServer> {
+  const bin = llamaServerBinary();
+  const model = ensureTinyModel();
+  const port = opts.port ?? (await freePort());
+  const args = [
+    "-m",
+    model,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "-c",
+    String(opts.ctx ?? 8192),
+    "--parallel",
+    String(opts.parallel ?? 1),
+    "--metrics",
+    "--slots",
+    "--jinja",
+    "--threads",
+    "2",
+    "--alias",
+    "tiny",
+    ...(opts.extraArgs ?? []),
+  ];
+  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-20_000);
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, proc, () => output);
+  return {
+    url,
+    port,
+    process: proc,
+    log: () => output,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill(signal);
+      await once(proc, "exit");
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/proxy/headers.js";
+import { classify } from "../../src/proxy/routes.js";
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = parseConfig(argv, env);
+  if (r.kind !== "config") throw new Error(r.kind);
+  return r.config;
+}
+
+function problems(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("has safe defaults: loopback only, port 9090, llama-server on 8080", () => {
+    const c = config([], { XDG_DATA_HOME: "/data" });
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 9090,
+      upstream: "http://127.0.0.1:8080",
+      dataDir: "/data/llama-sidecar",
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("reads LLAMA_SIDECAR_* env vars and lets flags override them", () => {
+    const env = {
+      LLAMA_SIDECAR_PORT: "7000",
+      LLAMA_SIDECAR_UPSTREAM: "http://gpu:8080/",
+      LLAMA_SIDECAR_DATA_DIR: "/x",
+    };
+    expect(config([], env)).toMatchObject({ port: 7000, upstream: "http://gpu:8080", dataDir: "/x" });
+    expect(config(["--port", "7001"], env).port).toBe(7001);
+  });
+
+  it("reports every bad value by the name the user wrote", () => {
+    const found = problems(["--port", "99999"], {
+      LLAMA_SIDECAR_UPSTREAM: "ftp://x",
+      LLAMA_SIDECAR_CAPTURE_CONTENT: "maybe",
+    });
+    expect(found).toHaveLength(3);
+    expect(found.find((p) => p.startsWith("--port="))).toBeDefined();
+    expect(found.find((p) => p.startsWith("LLAMA_SIDECAR_UPSTREAM="))).toMatch(/http/);
+    expect(found.find((p) => p.startsWith("LLAMA_SIDECAR_CAPTURE_CONTENT="))).toBeDefined();
+  });
+
+  it("rejects unknown flags and stray arguments", () => {
+    expect(problems(["--prot", "1"])[0]).toMatch(/prot/);
+    expect(problems(["serve"])[0]).toMatch(/serve/);
+  });
+
+  it("answers --help with every setting and its env var", () => {
+    const r = parseConfig(["--help"], {});
+    expect(r.kind).toBe("help");
+    const text = r.kind === "help" ? r.text : "";
+    for (const s of ["--upstream", "LLAMA_SIDECAR_UPSTREAM", "--data-dir", "LLAMA_SIDECAR_DATA_DIR", "--port"])
+      expect(text).toContain(s);
+  });
+});
+
+describe("headers", () => {
+  it("drops hop-by-hop headers, those named by Connection, host and stale lengths", () => {
+    const out = upstreamRequestHeaders(
+      {
+        host: "sidecar:9090",
+        connection: "keep-alive, x-private",
+        "x-private": "1",
+        "keep-alive": "timeout=5",
+        "transfer-encoding": "chunked",
+        "content-length": "999",
+        "accept-encoding": "gzip",
+        "x-api-key": "k",
+        "anthropic-version": "2023-06-01",
+      },
+      12,
+    );
+    expect(out).toEqual({ "x-api-key": "k", "anthropic-version": "2023-06-01", "content-length": "12" });
+  });
+
+  it("passes response headers except hop-by-hop ones", () => {
+    expect(
+      clientResponseHeaders({
+        "content-type": "text/event-stream",
+        "keep-alive": "timeout=5",
+        "transfer-encoding": "chunked",
+        server: "llama.cpp",
+      }),
+    ).toEqual({
+      "content-type": "text/event-stream",
+      server: "llama.cpp",
+    });
+  });
+});
+
+describe("routes", () => {
+  it.each([
+    ["/v1/chat/completions", "openai-chat", "openai"],
+    ["/v1/messages", "anthropic-messages", "anthropic"],
+    ["/v1/completions", "openai-completion", "openai"],
+    ["/completion", "llama-completion", "openai"],
+  ])("%s is observed as %s", (path, dialect, protocol) => {
+    expect(classify(path)).toMatchObject({ label: path, dialect, protocol });
+  });
+
+  it("keeps unknown paths as one bounded label, in the right protocol", () => {
+    expect(classify("/v1/messages/batches")).toEqual({ label: "other", protocol: "anthropic" });
+    expect(classify("/some/thing")).toEqual({ label: "other", protocol: "openai" });
+    expect(classify("/v1/messages/count_tokens")).toMatchObject({
+      label: "/v1/messages/count_tokens",
+      protocol: "anthropic",
+    });
+  });
+});

@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import { identifyClient } from "../../src/observe/client.js";
+import { Observation, toRecord } from "../../src/observe/observation.js";
+import { createTap } from "../../src/observe/tap.js";
+import type { Dialect } from "../../src/proxy/routes.js";
+import { type Fixture, fixture, sseEvents } from "../support/fake-llama.js";
+
+/** Token counts as llama-server reported them in the recorded body, read independently of the sidecar's code. */
+function reported(f: Fixture): { prefill: number; cached: number; output: number } {
+  const jsons = f.headers["content-type"]?.includes("event-stream")
+    ? sseEvents(f.body)
+        .map(
+          (e) =>
+            e
+              .split("\n")
+              .find((l) => l.startsWith("data: "))
+              ?.slice(6) ?? "",
+        )
+        .filter((d) => d.startsWith("{"))
+        .map((d) => JSON.parse(d))
+    : [JSON.parse(f.body)];
+  const withTimings = jsons.find((j) => j.timings);
+  if (withTimings) {
+    const t = withTimings.timings;
+    return { prefill: t.prompt_n, cached: t.cache_n, output: t.predicted_n };
+  }
+  // Anthropic: no timings; usage split over message_start and message_delta (or one message).
+  const start = jsons.find((j) => j.type === "message_start")?.message.usage ?? jsons[0].usage;
+  const delta = jsons.find((j) => j.type === "message_delta")?.usage ?? jsons[0].usage;
+  return { prefill: start.input_tokens, cached: start.cache_read_input_tokens, output: delta.output_tokens };
+}
+
+function observe(f: Fixture, dialect: Dialect, split: "whole" | "bytes"): Observation {
+  let clock = 0;
+  const obs = new Observation(0);
+  const tap = createTap(dialect, f.headers["content-type"] ?? "", obs, () => ++clock);
+  const buf = Buffer.from(f.body);
+  if (split === "whole") tap.push(buf);
+  else for (let i = 0; i < buf.length; i++) tap.push(buf.subarray(i, i + 1));
+  tap.end();
+  return obs;
+}
+
+const CASES: [string, Dialect, string][] = [
+  ["post-v1-chat-completions-stream", "openai-chat", "length"],
+  ["post-v1-chat-completions", "openai-chat", "length"],
+  ["post-v1-completions-stream", "openai-completion", "length"],
+  ["post-v1-completions", "openai-completion", "length"],
+  ["post-completion-stream", "llama-completion", "limit"],
+  ["post-completion", "llama-completion", "limit"],
+  ["post-v1-messages-stream", "anthropic-messages", "max_tokens"],
+  ["post-v1-messages", "anthropic-messages", "max_tokens"],
+];
+
+describe("response taps read exactly what llama-server reported", () => {
+  for (const [name, dialect, finish] of CASES) {
+    it(`${name}: counts, finish reason and model, fed whole and a byte at a time`, () => {
+      const f = fixture(name);
+      const want = reported(f);
+      for (const split of ["whole", "bytes"] as const) {
+        const obs = observe(f, dialect, split);
+        const rec = toRecord(obs, {
+          id: "x",
+          startedAt: 0,
+          route: f.request.path,
+          operation: "chat",
+          client: "other",
+          stream: name.endsWith("-stream"),
+          status: 200,
+          outcome: "ok",
+          endedAt: 1000,
+        });
+        expect({ prefill: rec.prefillTokens, cached: rec.cachedTokens, output: rec.outputTokens }).toEqual(want);
+        expect(rec.finishReason).toBe(finish);
+        expect(rec.model).toBe("tiny");
+        if (name.endsWith("-stream")) expect(obs.firstContentAt).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it("times the first token at the first content delta, not the role-only delta before it", () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const events = sseEvents(f.body);
+    let clock = 0;
+    const obs = new Observation(0);
+    const tap = createTap("openai-chat", "text/event-stream", obs, () => clock);
+    clock = 5;
+    tap.push(Buffer.from(events[0] ?? "")); // role delta, flushed before prefill ends
+    expect(obs.firstContentAt).toBeUndefined();
+    clock = 900;
+    tap.push(Buffer.from(events.slice(1).join("")));
+    tap.end();
+    expect(obs.firstContentAt).toBe(900);
+  });
+
+  it("uses llama-server's timings for speeds and marks stream-derived speeds as derived", () => {
+    const withTimings = observe(fixture("post-v1-chat-completions-stream"), "openai-chat", "whole");
+    const base = {
+      id: "x",
+      startedAt: 0,
+      route: "r",
+      client: "other" as const,
+      stream: true,
+      status: 200,
+      outcome: "ok" as const,
+      endedAt: 50,
+    };
+    const r1 = toRecord(withTimings, base);
+    expect(r1.derived).toBe(false);
+    expect(r1.decodeTps).toBe(withTimings.timings?.predicted_per_second);
+
+    const anthropic = observe(fixture("post-v1-messages-stream"), "anthropic-messages", "whole");
+    const r2 = toRecord(anthropic, base);
+    expect(r2.derived).toBe(true);
+    // n tokens over n-1 gaps between the first and last content events (the fake clock ticks once per event).
+    const gaps = (anthropic.lastContentAt ?? 0) - (anthropic.firstContentAt ?? 0);
+    expect(r2.decodeTps).toBeCloseTo((((r2.outputTokens ?? 0) - 1) * 1000) / gaps, 3);
+  });
+
+  it("derives TTFT for a non-streamed answer from the generation time", () => {
+    const obs = observe(fixture("post-v1-chat-completions"), "openai-chat", "whole");
+    const t = obs.timings;
+    const rec = toRecord(obs, {
+      id: "x",
+      startedAt: 0,
+      route: "r",
+      client: "other",
+      stream: false,
+      status: 200,
+      outcome: "ok",
+      endedAt: 500,
+    });
+    expect(rec.derived).toBe(true);
+    expect(rec.ttftMs).toBeCloseTo(500 - (t?.predicted_ms ?? 0) + (t?.predicted_per_token_ms ?? 0), 3);
+  });
+});
+
+describe("identifyClient", () => {
+  it.each([
+    [{ "user-agent": "claude-cli/2.0.14 (external, cli)" }, "claude-code"],
+    [{ "user-agent": "OpenAI/JS 4.0", "x-title": "Cline" }, "cline"],
+    [{ "user-agent": "OpenAI/JS 4.0", "http-referer": "https://cline.bot" }, "cline"],
+    [{ "user-agent": "Cursor/1.0" }, "cursor"],
+    [{ "user-agent": "curl/8.0" }, "other"],
+    [{}, "other"],
+  ])("%j -> %s", (headers, want) => {
+    expect(identifyClient(headers)).toBe(want);
+  });
+});
