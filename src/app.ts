@@ -5,6 +5,8 @@ import type { Logger } from "pino";
 import type { Config } from "./config/load.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { forwardMiddleware, type RecordSink } from "./proxy/forward.js";
+import type { UpstreamScraper } from "./scrape/scraper.js";
+import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { Upstream } from "./upstream/client.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
@@ -14,6 +16,8 @@ export interface AppDeps {
   upstream: Upstream;
   telemetry: Telemetry;
   monitor: UpstreamMonitor;
+  stats: Stats;
+  scraper: UpstreamScraper;
   logger: Logger;
   /** Extra consumers of finished request records (stores, dashboards, tests). */
   sinks?: RecordSink[];
@@ -50,7 +54,15 @@ function ownRoutes(deps: AppDeps): Router {
     ctx.body = await deps.telemetry.exposition.render();
   });
   router.get("/healthz", (ctx) => {
-    ctx.body = { status: "ok", upstream: deps.monitor.status };
+    ctx.body = { status: "ok", upstream: deps.monitor.status.state };
+  });
+  router.get("/api/stats", (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream);
+  });
+  router.get("/api/history", (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = historyView(deps.stats);
   });
   return router;
 }
@@ -67,7 +79,7 @@ export function createApp(deps: AppDeps): Koa {
       upstream: deps.upstream,
       telemetry: deps.telemetry,
       maxBodyBytes: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
-      sinks: deps.sinks ?? [],
+      sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
     }),
   );
   return app;

@@ -23,12 +23,13 @@ function describe(status: UpstreamStatus): string {
   }
 }
 
-export function banner(config: Config, listenUrl: string, status: UpstreamStatus): string {
+export function banner(config: Config, listenUrl: string, status: UpstreamStatus, lifetime: string): string {
   const rows: [string, string][] = [
     ["Proxy URL", listenUrl],
     ["Upstream", `${config.upstream}  ${describe(status)}`],
     ["Metrics", `${listenUrl}/metrics`],
     ["Dashboard", `${listenUrl}/dashboard`],
+    ["Lifetime", lifetime],
     ["Data dir", config.dataDir],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

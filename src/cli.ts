@@ -3,6 +3,8 @@
 import { ConfigError, parseConfig } from "./config/load.js";
 import { createLogger } from "./logger.js";
 import { runSidecar } from "./server.js";
+import { openStats } from "./stats/service.js";
+import { FileAccessError } from "./store/durable-file.js";
 import { startTelemetry } from "./telemetry/telemetry.js";
 import { VERSION } from "./version.js";
 
@@ -27,10 +29,18 @@ async function main(): Promise<number> {
   }
   const config = parsed.config;
   const logger = createLogger(config);
-  const telemetry = startTelemetry(process.env);
+  let stats: Awaited<ReturnType<typeof openStats>>;
+  try {
+    stats = await openStats(config.dataDir, logger);
+  } catch (err) {
+    if (!(err instanceof FileAccessError)) throw err;
+    process.stderr.write(`llama-sidecar: ${err.message}\nFix the permissions or choose another --data-dir.\n`);
+    return 1;
+  }
+  const telemetry = startTelemetry(() => stats.doc.sidecar, process.env);
   let running: Awaited<ReturnType<typeof runSidecar>>;
   try {
-    running = await runSidecar(config, telemetry, logger);
+    running = await runSidecar(config, telemetry, stats, logger);
   } catch (err) {
     logger.fatal({ err }, `cannot start: ${(err as Error).message}`);
     await telemetry.shutdown();

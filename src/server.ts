@@ -6,6 +6,10 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { banner } from "./banner.js";
 import type { Config } from "./config/load.js";
+import type { RecordSink } from "./proxy/forward.js";
+import { registerUpstreamExports } from "./scrape/exports.js";
+import { UpstreamScraper } from "./scrape/scraper.js";
+import type { Stats } from "./stats/service.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import { createUpstream } from "./upstream/client.js";
 import { UpstreamMonitor } from "./upstream/monitor.js";
@@ -13,7 +17,16 @@ import { UpstreamMonitor } from "./upstream/monitor.js";
 export interface Running {
   url: string;
   server: Server;
+  monitor: UpstreamMonitor;
+  scraper: UpstreamScraper;
   close(): Promise<void>;
+}
+
+export interface RunOptions {
+  /** Extra consumers of request records (tests). */
+  sinks?: RecordSink[];
+  /** Where the banner goes. */
+  print?: (text: string) => void;
 }
 
 export function listenUrl(config: Config, port: number): string {
@@ -21,21 +34,30 @@ export function listenUrl(config: Config, port: number): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-export async function runSidecar(config: Config, telemetry: Telemetry, logger: Logger): Promise<Running> {
-  const upstream = createUpstream(config.upstream, config.upstreamTimeout);
-  const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
+function watchUpstream(monitor: UpstreamMonitor, telemetry: Telemetry, logger: Logger, upstream: string): void {
   monitor.on("change", (status, prev) => {
     telemetry.state.setUpstreamState(status.state);
     if (!prev) return; // the first state is in the banner
     const log = status.state === "online" ? logger.info.bind(logger) : logger.warn.bind(logger);
-    log(
-      { upstream: config.upstream, state: status.state, was: prev.state, detail: status.detail },
-      `llama-server is ${status.state}`,
-    );
+    log({ upstream, state: status.state, was: prev.state, detail: status.detail }, `llama-server is ${status.state}`);
   });
-  const app = createApp({ config, upstream, telemetry, monitor, logger });
+}
+
+export async function runSidecar(
+  config: Config,
+  telemetry: Telemetry,
+  stats: Stats,
+  logger: Logger,
+  options: RunOptions = {},
+): Promise<Running> {
+  const upstream = createUpstream(config.upstream, config.upstreamTimeout);
+  const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
+  watchUpstream(monitor, telemetry, logger, config.upstream);
+  const scraper = new UpstreamScraper(upstream, stats.store, monitor, config.scrapeInterval * 1000, logger);
+  registerUpstreamExports(telemetry.state.registry, stats, scraper);
+  const app = createApp({ config, upstream, telemetry, monitor, stats, scraper, logger, sinks: options.sinks });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app.callback());
-  // Long prefills keep a connection quiet for minutes: Node's default timeouts would cut it.
+  // Long prefills keep a connection quiet for minutes: Node's default request timeout would cut it.
   server.headersTimeout = 60_000;
   server.listen(config.port, config.host);
   await once(server, "listening");
@@ -43,15 +65,21 @@ export async function runSidecar(config: Config, telemetry: Telemetry, logger: L
   const url = listenUrl(config, port);
   const status = await monitor.check();
   monitor.start();
-  process.stdout.write(`${banner(config, url, status)}\n`);
+  scraper.start();
+  const print = options.print ?? ((text: string) => process.stdout.write(text));
+  print(`${banner(config, url, status, stats.summary())}\n`);
   return {
     url,
     server,
+    monitor,
+    scraper,
     async close() {
       monitor.stop();
-      server.closeIdleConnections();
+      await scraper.stop();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await upstream.close();
+      await stats.flush();
     },
   };
 }

@@ -48,6 +48,10 @@ export const OPTIONS = {
     schema: seconds(0.1, 3600).default(5),
     help: "seconds between llama-server health checks",
   },
+  scrapeInterval: {
+    schema: seconds(1, 3600).default(10),
+    help: "seconds between scrapes of llama-server's /metrics and /slots",
+  },
   captureContent: {
     schema: z.stringbool().default(false),
     help: "record prompt and completion text in spans (off: only counts and timings leave the process)",

@@ -3,6 +3,7 @@ import { type Meter, metrics, type TextMapPropagator, type Tracer, trace } from 
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { NodeSDK } from "@opentelemetry/sdk-node";
+import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
 import {
@@ -29,12 +30,12 @@ export interface TelemetryParts {
 }
 
 /** Composes telemetry from providers the caller made: NodeSDK's in production, in-memory ones in tests. */
-export function buildTelemetry(parts: TelemetryParts): Telemetry {
+export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedger): Telemetry {
   const state = createStateGauges();
   return {
     tracer: parts.tracer,
     propagator: new W3CTraceContextPropagator(),
-    requests: createRequestInstruments(parts.meter),
+    requests: createRequestInstruments(parts.meter, ledger),
     state,
     exposition: new MetricsExposition(state.registry, parts.otelReader),
     shutdown: parts.shutdown ?? (async () => {}),
@@ -52,7 +53,7 @@ export function tracesRequested(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** Production telemetry: NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_* and friends. */
-export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry {
+export function startTelemetry(ledger: () => RequestLedger, env: NodeJS.ProcessEnv = process.env): Telemetry {
   const otelReader = createOtelPrometheusReader();
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ? undefined : "llama-sidecar",
@@ -62,10 +63,13 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
     instrumentations: [],
   });
   sdk.start();
-  return buildTelemetry({
-    tracer: trace.getTracer("llama-sidecar", VERSION),
-    meter: metrics.getMeter("llama-sidecar", VERSION),
-    otelReader,
-    shutdown: () => sdk.shutdown(),
-  });
+  return buildTelemetry(
+    {
+      tracer: trace.getTracer("llama-sidecar", VERSION),
+      meter: metrics.getMeter("llama-sidecar", VERSION),
+      otelReader,
+      shutdown: () => sdk.shutdown(),
+    },
+    ledger,
+  );
 }

@@ -1,0 +1,46 @@
+// A fast fake llama-server for benchmarks: OpenAI chat streams with a fixed prefill delay and token pacing.
+// Usage: node --import tsx bench/fast-upstream.ts  (prints its port on stdout)
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+const PREFILL_MS = Number(process.env.BENCH_PREFILL_MS ?? 20);
+// 20 ms a token is 50 tokens/s per stream: a fast local model (the field notes report 22-57 tok/s).
+const TOKEN_MS = Number(process.env.BENCH_TOKEN_MS ?? 20);
+
+const head = '{"choices":[{"finish_reason":null,"index":0,"delta":{"content":"';
+const tail = '"}}],"created":1,"id":"chatcmpl-bench","model":"bench","object":"chat.completion.chunk"}';
+const role =
+  'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"created":1,"id":"chatcmpl-bench","model":"bench","object":"chat.completion.chunk"}\n\n';
+
+function final(n: number): string {
+  const timings = {
+    cache_n: 0,
+    prompt_n: 100,
+    prompt_ms: PREFILL_MS,
+    predicted_n: n,
+    predicted_ms: n * TOKEN_MS,
+    predicted_per_second: 1000 / TOKEN_MS,
+    predicted_per_token_ms: TOKEN_MS,
+  };
+  return `data: {"choices":[{"finish_reason":"length","index":0,"delta":{}}],"created":1,"id":"chatcmpl-bench","model":"bench","object":"chat.completion.chunk","timings":${JSON.stringify(timings)}}\n\ndata: [DONE]\n\n`;
+}
+
+const server = createServer(async (req, res) => {
+  let body = "";
+  for await (const c of req) body += c;
+  const n = Number(JSON.parse(body || "{}").max_tokens ?? 100);
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.write(role);
+  let i = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    if (i === n) return void res.end(final(n));
+    res.write(`data: ${head}tok${i++} ${tail}\n\n`);
+    setTimeout(next, TOKEN_MS);
+  };
+  setTimeout(next, PREFILL_MS);
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(`${(server.address() as AddressInfo).port}\n`);
+});

@@ -1,0 +1,211 @@
+// Measures what the sidecar adds, side by side in one run: the same load straight to a fast fake upstream
+// and through the sidecar, at 1, 16 and 256 concurrent streams. Prints a table of ratios and deltas.
+// Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run)
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { Agent, request } from "undici";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const LEVELS = [
+  { streams: 1, requestsPerStream: QUICK ? 5 : 20, tokens: 50 },
+  { streams: 16, requestsPerStream: QUICK ? 2 : 8, tokens: 50 },
+  { streams: 256, requestsPerStream: QUICK ? 1 : 3, tokens: 50 },
+];
+const ROUNDS = QUICK ? 1 : 2;
+
+interface RunResult {
+  ttfts: number[];
+  chunks: number;
+  seconds: number;
+}
+
+async function spawnPrintingPort(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const m = /^(\d+)$/.exec(line.trim()) ?? /Proxy URL\s*:\s*http:\/\/[^:]+:(\d+)/.exec(line);
+    if (m) return { proc, port: Number(m[1]) };
+  }
+  throw new Error(`${args.join(" ")} exited before printing a port`);
+}
+
+/** One streamed chat request; returns TTFT (first content chunk) and the number of content chunks. */
+async function oneStream(agent: Agent, base: string, tokens: number): Promise<{ ttft: number; chunks: number }> {
+  const t0 = performance.now();
+  const res = await request(`${base}/v1/chat/completions`, {
+    dispatcher: agent,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "bench",
+      stream: true,
+      max_tokens: tokens,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+  let ttft = -1;
+  let chunks = 0;
+  let carry = "";
+  for await (const buf of res.body) {
+    const text = carry + buf.toString();
+    const parts = text.split("\n\n");
+    carry = parts.pop() ?? "";
+    for (const p of parts) {
+      if (p.includes('"content":"')) {
+        if (ttft < 0) ttft = performance.now() - t0;
+        chunks++;
+      }
+    }
+  }
+  return { ttft, chunks };
+}
+
+async function runLoad(base: string, streams: number, requestsPerStream: number, tokens: number): Promise<RunResult> {
+  const agent = new Agent({ connections: streams, keepAliveTimeout: 30_000 });
+  const ttfts: number[] = [];
+  let chunks = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      for (let i = 0; i < requestsPerStream; i++) {
+        const r = await oneStream(agent, base, tokens);
+        ttfts.push(r.ttft);
+        chunks += r.chunks;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await agent.close();
+  return { ttfts, chunks, seconds };
+}
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+/** CPU seconds (user+system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  proc.kill("SIGTERM");
+  await once(proc, "exit");
+}
+
+interface Row {
+  streams: number;
+  addedP50: number;
+  addedP99: number;
+  bareP50: number;
+  bareP99: number;
+  bareCpuPer1k: number;
+  direct: number;
+  via: number;
+  cpuPer1k: number;
+  rss: number;
+}
+
+async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]): Promise<Row> {
+  // A fresh sidecar per level, so its peak RSS belongs to this level alone.
+  const sidecar = await spawnPrintingPort([
+    "dist/cli.js",
+    "--port",
+    "0",
+    "--upstream",
+    `http://127.0.0.1:${upstreamPort}`,
+    "--log-level",
+    "warn",
+    "--data-dir",
+    "/tmp/llama-sidecar-bench",
+  ]);
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream]);
+  const direct: RunResult[] = [];
+  const via: RunResult[] = [];
+  const relayed: RunResult[] = [];
+  let cpu = 0;
+  let bareCpu = 0;
+  const proxy = `http://127.0.0.1:${sidecar.port}`;
+  const relay = `http://127.0.0.1:${bare.port}`;
+  // Warm-up at full concurrency: JIT, and every keep-alive connection opened before timing starts.
+  await runLoad(proxy, level.streams, 1, 5);
+  await runLoad(relay, level.streams, 1, 5);
+  await runLoad(upstream, level.streams, 1, 5);
+  for (let round = 0; round < ROUNDS; round++) {
+    direct.push(await runLoad(upstream, level.streams, level.requestsPerStream, level.tokens));
+    const c0 = cpuSeconds(sidecar.proc.pid ?? 0);
+    via.push(await runLoad(proxy, level.streams, level.requestsPerStream, level.tokens));
+    cpu += cpuSeconds(sidecar.proc.pid ?? 0) - c0;
+    const b0 = cpuSeconds(bare.proc.pid ?? 0);
+    relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
+    bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
+  }
+  const rss = peakRssMb(sidecar.proc.pid ?? 0);
+  await stop(sidecar.proc);
+  await stop(bare.proc);
+  const all = (rs: RunResult[]) => rs.flatMap((r) => r.ttfts);
+  const rate = (rs: RunResult[]) => rs.reduce((a, r) => a + r.chunks, 0) / rs.reduce((a, r) => a + r.seconds, 0);
+  const viaChunks = via.reduce((a, r) => a + r.chunks, 0);
+  return {
+    streams: level.streams,
+    addedP50: pct(all(via), 50) - pct(all(direct), 50),
+    addedP99: pct(all(via), 99) - pct(all(direct), 99),
+    bareP50: pct(all(relayed), 50) - pct(all(direct), 50),
+    bareP99: pct(all(relayed), 99) - pct(all(direct), 99),
+    direct: rate(direct),
+    via: rate(via),
+    cpuPer1k: (cpu * 1000 * 1000) / viaChunks,
+    bareCpuPer1k: (bareCpu * 1000 * 1000) / relayed.reduce((a, r) => a + r.chunks, 0),
+    rss,
+  };
+}
+
+function table(rows: Row[]): string {
+  const header =
+    "| streams | added TTFT p50 | added TTFT p99 | bare relay p50 / p99 | chunks/s direct | chunks/s via sidecar | ratio | CPU per 1k chunks: sidecar / bare relay | sidecar peak RSS |";
+  const sep = "|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+  const lines = rows.map(
+    (r) =>
+      `| ${r.streams} | ${r.addedP50.toFixed(2)} ms | ${r.addedP99.toFixed(2)} ms | ${r.bareP50.toFixed(2)} / ${r.bareP99.toFixed(2)} ms | ${r.direct.toFixed(0)} | ${r.via.toFixed(0)} | ${((100 * r.via) / r.direct).toFixed(1)}% | ${r.cpuPer1k.toFixed(1)} / ${r.bareCpuPer1k.toFixed(1)} ms | ${r.rss.toFixed(0)} MB |`,
+  );
+  return [header, sep, ...lines].join("\n");
+}
+
+async function main(): Promise<void> {
+  const upstream = await spawnPrintingPort(["--import", "tsx", "bench/fast-upstream.ts"]);
+  const rows: Row[] = [];
+  try {
+    for (const level of LEVELS) {
+      rows.push(await measureLevel(upstream.port, level));
+      process.stderr.write(`[bench] ${level.streams} stream(s) done\n`);
+    }
+  } finally {
+    await stop(upstream.proc);
+  }
+  const pacing = `upstream: ${process.env.BENCH_PREFILL_MS ?? 20} ms prefill, a token every ${process.env.BENCH_TOKEN_MS ?? 20} ms per stream; ${ROUNDS} interleaved rounds per level`;
+  console.log(`${pacing}\n\n${table(rows)}`);
+  const at16 = rows.find((r) => r.streams === 16);
+  const at256 = rows.find((r) => r.streams === 256);
+  const worstRatio = Math.min(...rows.map((r) => r.via / r.direct));
+  console.log(
+    `\ntargets: added TTFT p50 <= 1 ms @16: ${at16?.addedP50.toFixed(2)} ms; p99 <= 5 ms @16: ${at16?.addedP99.toFixed(2)} ms; ` +
+      `throughput >= 90% of direct: worst ${(100 * worstRatio).toFixed(1)}%; RSS <= 150 MB @256: ${at256?.rss.toFixed(0)} MB`,
+  );
+}
+
+await main();

@@ -1,0 +1,134 @@
+// Re-exports llama-server's series on the sidecar's /metrics under llama_server_*, so Prometheus scrapes only
+// the sidecar: counters as restart-proof lifetime totals, gauges as last scraped, plus rates from counter deltas.
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Stats } from "../stats/service.js";
+import type { UpstreamScraper } from "./scraper.js";
+
+export const UPSTREAM_PREFIX = "llama_server";
+
+function promName(short: string): string {
+  return `${UPSTREAM_PREFIX}_${short.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+/** Series llama-server averages over the window since the previous scrape: re-exported, but see the rate gauges. */
+const WINDOWED = new Set(["prompt_tokens_seconds", "predicted_tokens_seconds", "n_busy_slots_per_decode"]);
+
+export function registerUpstreamExports(registry: Registry, stats: Stats, scraper: UpstreamScraper): void {
+  const known = new Set<string>();
+
+  const ensure = (short: string, kind: "counter" | "gauge", help: string) => {
+    const name = promName(short);
+    if (known.has(name) || registry.getSingleMetric(name)) return;
+    known.add(name);
+    const note = WINDOWED.has(short) ? " (llama-server averages this over the time since its previous scrape)" : "";
+    if (kind === "counter") {
+      new Counter({
+        name,
+        help: `llama-server: ${help}; summed over llama-server restarts`,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(stats.lifetime()[short] ?? 0);
+        },
+      });
+    } else {
+      new Gauge({
+        name,
+        help: `llama-server: ${help}${note}`,
+        registers: [registry],
+        collect() {
+          const v = scraper.view.metrics?.gauges[short];
+          if (v !== undefined) this.set(v);
+        },
+      });
+    }
+  };
+
+  /** Creates collectors for whatever series this llama-server build exposes (builds differ). */
+  const sync = () => {
+    const m = scraper.view.metrics;
+    const help = m?.help ?? {};
+    for (const short of Object.keys(stats.lifetime()))
+      if (!short.includes("{")) ensure(short, "counter", help[short] ?? short);
+    for (const short of Object.keys(m?.gauges ?? {}))
+      if (!short.includes("{")) ensure(short, "gauge", help[short] ?? short);
+  };
+
+  new Counter({
+    name: `${UPSTREAM_PREFIX}_restarts_total`,
+    help: "Times the sidecar has seen llama-server restart (lifetime)",
+    registers: [registry],
+    collect() {
+      // Registered first, so series new to this build get their collectors before the registry walks on.
+      sync();
+      this.reset();
+      this.inc(stats.doc.upstream.restartCount);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_last_restart_timestamp_seconds`,
+    help: "When the sidecar last saw llama-server restart (0 if never)",
+    registers: [registry],
+    collect() {
+      this.set((stats.doc.upstream.restarts.at(-1) ?? 0) / 1000);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_scrape_ok`,
+    help: "1 if the sidecar's last scrape of llama-server's /metrics succeeded",
+    registers: [registry],
+    collect() {
+      this.set(scraper.view.ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_generation_tokens_per_second`,
+    help: "Generation speed while generating, from counter deltas between the sidecar's scrapes",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const v = scraper.view.rates.generationTps;
+      if (v !== undefined) this.set(v);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_prefill_tokens_per_second`,
+    help: "Prefill speed while prefilling, from counter deltas between the sidecar's scrapes",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const v = scraper.view.rates.prefillTps;
+      if (v !== undefined) this.set(v);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_slot_context_tokens`,
+    help: "Tokens in each slot's context (last prompt plus generated so far)",
+    labelNames: ["slot"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.used);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_slot_context_size_tokens`,
+    help: "Context size (n_ctx) of each slot",
+    labelNames: ["slot"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.nCtx);
+    },
+  });
+  new Gauge({
+    name: `${UPSTREAM_PREFIX}_slot_processing`,
+    help: "1 while a slot is processing a request",
+    labelNames: ["slot"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.processing ? 1 : 0);
+    },
+  });
+}

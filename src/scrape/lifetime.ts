@@ -1,0 +1,50 @@
+// Ledger (a) arithmetic: lifetime value of each llama-server counter = the sum over its incarnations.
+import type { UpstreamLedger } from "../store/schema.js";
+
+export interface Scrape {
+  /** Process-Start-Time-Unix, where the build sends it. */
+  incarnation: string | null;
+  counters: Record<string, number>;
+  at: number;
+  /** The monitor saw llama-server loading its model since the last scrape: it was restarted. */
+  sawRestart?: boolean;
+}
+
+const MAX_RESTART_TIMES = 100;
+
+function anyCounterWentDown(last: Record<string, number>, now: Record<string, number>): boolean {
+  return Object.entries(now).some(([k, v]) => v < (last[k] ?? 0));
+}
+
+/** Did llama-server restart between the ledger's last scrape and this one? */
+export function isNewIncarnation(ledger: UpstreamLedger, s: Scrape): boolean {
+  if (Object.keys(ledger.last).length === 0) return false; // first scrape ever
+  if (s.incarnation !== null || ledger.incarnation !== null) {
+    // The header, where either side has it, is the authority (a build upgrade also counts as a restart).
+    return s.incarnation !== ledger.incarnation;
+  }
+  return Boolean(s.sawRestart) || anyCounterWentDown(ledger.last, s.counters);
+}
+
+/** Applies a scrape to the ledger; returns true if it found a restart. */
+export function applyScrape(ledger: UpstreamLedger, s: Scrape): boolean {
+  const restarted = isNewIncarnation(ledger, s);
+  if (restarted) {
+    // The old incarnation's last seen values are its final ones: bank them.
+    for (const [k, v] of Object.entries(ledger.last)) ledger.base[k] = (ledger.base[k] ?? 0) + v;
+    ledger.restartCount++;
+    ledger.restarts.push(s.at);
+    if (ledger.restarts.length > MAX_RESTART_TIMES)
+      ledger.restarts.splice(0, ledger.restarts.length - MAX_RESTART_TIMES);
+  }
+  ledger.last = { ...s.counters };
+  ledger.incarnation = s.incarnation;
+  ledger.lastScrapeAt = s.at;
+  return restarted;
+}
+
+export function lifetimeCounters(ledger: UpstreamLedger): Record<string, number> {
+  const out: Record<string, number> = { ...ledger.base };
+  for (const [k, v] of Object.entries(ledger.last)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}

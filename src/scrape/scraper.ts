@@ -1,0 +1,182 @@
+// Polls llama-server's /metrics, /slots and /props: the sidecar is its one scraper, so no two scrapers
+// reset each other's windowed gauges, and its counters are banked into restart-proof lifetime totals.
+import type { Logger } from "pino";
+import { request } from "undici";
+import type { JsonStore } from "../store/json-store.js";
+import type { StatsDoc } from "../store/schema.js";
+import { type Upstream, upstreamPath } from "../upstream/client.js";
+import type { UpstreamMonitor } from "../upstream/monitor.js";
+import { applyScrape } from "./lifetime.js";
+import { type LlamaMetrics, parseLlamaMetrics } from "./llama-metrics.js";
+
+export interface SlotView {
+  id: number;
+  nCtx: number;
+  /** Tokens in this slot's context: its last prompt plus what it has generated so far. */
+  used: number;
+  processing: boolean;
+}
+
+export interface Rates {
+  /** Generation speed while generating: Δ tokens_predicted_total / Δ tokens_predicted_seconds_total. */
+  generationTps?: number;
+  /** Prefill speed while prefilling: Δ prompt_tokens_total / Δ prompt_seconds_total. */
+  prefillTps?: number;
+}
+
+export interface ScrapeView {
+  ok: boolean;
+  at?: number;
+  error?: string;
+  metrics?: LlamaMetrics;
+  slots: SlotView[];
+  rates: Rates;
+  /** The build sends Process-Start-Time-Unix and prompt_tokens_cached_total. */
+  newFormat?: boolean;
+}
+
+async function get(
+  upstream: Upstream,
+  path: string,
+): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
+    dispatcher: upstream.dispatcher,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
+  return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
+}
+
+function readSlots(text: string): SlotView[] {
+  try {
+    const raw = JSON.parse(text) as Record<string, unknown>[];
+    if (!Array.isArray(raw)) return [];
+    return raw.map((s) => {
+      const next = (Array.isArray(s.next_token) ? s.next_token[0] : undefined) as { n_decoded?: number } | undefined;
+      const prompt = typeof s.n_prompt_tokens === "number" ? s.n_prompt_tokens : 0;
+      return {
+        id: Number(s.id),
+        nCtx: Number(s.n_ctx ?? 0),
+        used: prompt + (next?.n_decoded ?? 0),
+        processing: s.is_processing === true,
+      };
+    });
+  } catch {
+    return [];
+  }
+}
+
+function rate(now: Record<string, number>, prev: Record<string, number>, num: string, den: string): number | undefined {
+  const dn = (now[num] ?? 0) - (prev[num] ?? 0);
+  const dd = (now[den] ?? 0) - (prev[den] ?? 0);
+  return dd > 0 && dn >= 0 ? dn / dd : undefined;
+}
+
+export class UpstreamScraper {
+  view: ScrapeView = { ok: false, slots: [], rates: {} };
+  private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private sawLoading = false;
+  private stopped = false;
+
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly store: JsonStore<StatsDoc>,
+    monitor: UpstreamMonitor,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+  ) {
+    monitor.on("change", (status) => {
+      if (status.state === "loading") this.sawLoading = true;
+      if (status.state === "online") this.requestSoon(0);
+    });
+  }
+
+  /** One scrape; concurrent callers share it. */
+  scrape(): Promise<void> {
+    this.running ??= this.doScrape().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async doScrape(): Promise<void> {
+    const at = Date.now();
+    let res: Awaited<ReturnType<typeof get>>;
+    try {
+      res = await get(this.upstream, "/metrics");
+    } catch (err) {
+      this.view = { ...this.view, ok: false, error: (err as { code?: string }).code ?? (err as Error).message };
+      return;
+    }
+    if (res.status !== 200) {
+      const hint = res.status === 501 || res.status === 404 ? " (start llama-server with --metrics)" : "";
+      this.view = { ...this.view, ok: false, error: `/metrics answered HTTP ${res.status}${hint}` };
+      return;
+    }
+    const metrics = parseLlamaMetrics(res.text);
+    const header = res.headers["process-start-time-unix"];
+    const incarnation = typeof header === "string" ? header : null;
+    this.bank(metrics, incarnation, at);
+    const slots = await get(this.upstream, "/slots").then(
+      (r) => (r.status === 200 ? readSlots(r.text) : []),
+      () => [],
+    );
+    this.view = { ok: true, at, metrics, slots, rates: this.rates(metrics), newFormat: incarnation !== null };
+  }
+
+  private prevCounters: { counters: Record<string, number>; incarnation: string | null } | undefined;
+
+  private rates(m: LlamaMetrics): Rates {
+    const prev = this.prevCounters;
+    const current = { counters: m.counters, incarnation: this.store.data.upstream.incarnation };
+    this.prevCounters = current;
+    if (!prev || prev.incarnation !== current.incarnation) return {};
+    return {
+      generationTps: rate(m.counters, prev.counters, "tokens_predicted_total", "tokens_predicted_seconds_total"),
+      prefillTps: rate(m.counters, prev.counters, "prompt_tokens_total", "prompt_seconds_total"),
+    };
+  }
+
+  private bank(m: LlamaMetrics, incarnation: string | null, at: number): void {
+    const ledger = this.store.data.upstream;
+    const restarted = applyScrape(ledger, { incarnation, counters: m.counters, at, sawRestart: this.sawLoading });
+    this.sawLoading = false;
+    if (restarted) {
+      this.prevCounters = undefined;
+      this.logger.warn(
+        { restarts: ledger.restartCount },
+        "llama-server restarted: its counters start again, lifetime totals carry on",
+      );
+    }
+    // Ledger (a) may lose at most one scrape interval: the next scrape re-reads the same counters anyway.
+    this.store.markDirty(Math.min(this.intervalMs, 1000));
+  }
+
+  /** Scrape shortly, e.g. after a request ended, so the final counters of an incarnation are rarely missed. */
+  requestSoon(delayMs = 250): void {
+    if (this.soon || this.stopped) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      void this.scrape();
+    }, delayMs);
+    this.soon.unref();
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      await this.scrape();
+      if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs).unref();
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearTimeout(this.soon);
+    await this.running;
+  }
+}

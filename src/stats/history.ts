@@ -1,0 +1,141 @@
+// Bounded history for charts: per-minute buckets for 24 hours and per-hour buckets for 30 days.
+import { z } from "zod";
+import type { RequestRecord } from "../observe/observation.js";
+import { BUCKETS } from "../telemetry/instruments.js";
+
+export const HISTORY_VERSION = 1;
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const KEEP_MINUTES = 24 * 60;
+const KEEP_HOURS = 30 * 24;
+
+const TTFT_BOUNDS_MS = BUCKETS.ttftSeconds.map((s) => s * 1000);
+const TPS_BOUNDS = BUCKETS.generationTps;
+
+const bucketSchema = z.object({
+  t: z.number(),
+  requests: z.number(),
+  errors: z.number(),
+  prompt: z.number(),
+  cached: z.number(),
+  generated: z.number(),
+  /** Counts per TTFT bucket (ms), TTFT_BOUNDS_MS plus overflow. */
+  ttft: z.array(z.number()),
+  /** Counts per generation-speed bucket, TPS_BOUNDS plus overflow. */
+  tps: z.array(z.number()),
+});
+
+export const historySchema = z.object({
+  version: z.literal(HISTORY_VERSION),
+  minutes: z.array(bucketSchema),
+  hours: z.array(bucketSchema),
+});
+
+export type HistoryBucket = z.infer<typeof bucketSchema>;
+export type HistoryDoc = z.infer<typeof historySchema>;
+
+export function emptyHistory(): HistoryDoc {
+  return { version: HISTORY_VERSION, minutes: [], hours: [] };
+}
+
+function newBucket(t: number): HistoryBucket {
+  return {
+    t,
+    requests: 0,
+    errors: 0,
+    prompt: 0,
+    cached: 0,
+    generated: 0,
+    ttft: new Array(TTFT_BOUNDS_MS.length + 1).fill(0),
+    tps: new Array(TPS_BOUNDS.length + 1).fill(0),
+  };
+}
+
+function slot(bounds: number[], v: number): number {
+  const i = bounds.findIndex((b) => v <= b);
+  return i < 0 ? bounds.length : i;
+}
+
+/** The bucket for time t in a time-ordered series, created (and old ones pruned) as needed. */
+function bucketAt(series: HistoryBucket[], t: number, width: number, keep: number): HistoryBucket {
+  const start = t - (t % width);
+  let b = series[series.length - 1];
+  if (!b || b.t < start) {
+    b = newBucket(start);
+    series.push(b);
+    const oldest = start - (keep - 1) * width;
+    const drop = series.findIndex((x) => x.t >= oldest);
+    if (drop > 0) series.splice(0, drop);
+  } else if (b.t > start) {
+    // A record from before the newest bucket (clock step): file it under the newest rather than reorder.
+    return b;
+  }
+  return b;
+}
+
+function bump(counts: number[], i: number): void {
+  counts[i] = (counts[i] ?? 0) + 1;
+}
+
+function add(b: HistoryBucket, r: RequestRecord): void {
+  b.requests++;
+  if (r.outcome === "upstream_error") b.errors++;
+  b.prompt += r.prefillTokens ?? 0;
+  b.cached += r.cachedTokens ?? 0;
+  b.generated += r.outputTokens ?? 0;
+  if (r.outcome === "ok" && r.ttftMs !== undefined) bump(b.ttft, slot(TTFT_BOUNDS_MS, r.ttftMs));
+  if (r.outcome === "ok" && r.decodeTps !== undefined) bump(b.tps, slot(TPS_BOUNDS, r.decodeTps));
+}
+
+export function recordHistory(h: HistoryDoc, r: RequestRecord, now = Date.now()): void {
+  if (!r.operation) return;
+  add(bucketAt(h.minutes, now, MINUTE, KEEP_MINUTES), r);
+  add(bucketAt(h.hours, now, HOUR, KEEP_HOURS), r);
+}
+
+/** Percentile estimated from bucket counts, by linear interpolation inside the bucket (as histogram_quantile does). */
+export function percentile(counts: number[], bounds: number[], p: number): number | undefined {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  const rank = p * total;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const c = counts[i] ?? 0;
+    if (seen + c >= rank && c > 0) {
+      const lo = i === 0 ? 0 : (bounds[i - 1] ?? 0);
+      const hi = bounds[i] ?? bounds[bounds.length - 1] ?? lo;
+      return lo + (hi - lo) * ((rank - seen) / c);
+    }
+    seen += c;
+  }
+  return bounds[bounds.length - 1];
+}
+
+export interface HistoryPoint {
+  t: number;
+  requests: number;
+  errors: number;
+  prompt: number;
+  cached: number;
+  generated: number;
+  cacheReuse?: number;
+  ttftP50Ms?: number;
+  ttftP95Ms?: number;
+  tpsP50?: number;
+}
+
+export function toPoints(series: HistoryBucket[]): HistoryPoint[] {
+  return series.map((b) => ({
+    t: b.t,
+    requests: b.requests,
+    errors: b.errors,
+    prompt: b.prompt,
+    cached: b.cached,
+    generated: b.generated,
+    cacheReuse: b.prompt + b.cached > 0 ? b.cached / (b.prompt + b.cached) : undefined,
+    ttftP50Ms: percentile(b.ttft, TTFT_BOUNDS_MS, 0.5),
+    ttftP95Ms: percentile(b.ttft, TTFT_BOUNDS_MS, 0.95),
+    tpsP50: percentile(b.tps, TPS_BOUNDS, 0.5),
+  }));
+}

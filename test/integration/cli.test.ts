@@ -1,0 +1,131 @@
+// The real CLI process: config errors before binding, the banner, and following llama-server's state.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { startFakeLlama } from "../support/fake-llama.js";
+import { freePort } from "../support/llama-server.js";
+
+const CLI = ["--import", "tsx", "src/cli.ts"];
+const running: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    if (p.exitCode === null) {
+      p.kill("SIGTERM");
+      await once(p, "exit");
+    }
+  }
+});
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const proc = spawn(process.execPath, [...CLI, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(proc);
+  let out = "";
+  proc.stdout?.on("data", (b) => {
+    out += b;
+  });
+  proc.stderr?.on("data", (b) => {
+    out += b;
+  });
+  return {
+    proc,
+    output: () => out,
+    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output:\n${out}`);
+        if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode} before ${pattern}; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return out;
+    },
+  };
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const srv = createServer();
+  try {
+    srv.listen(port, "127.0.0.1");
+    await once(srv, "listening");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    srv.close();
+  }
+}
+
+describe("llama-sidecar CLI", () => {
+  it("exits 2 on bad settings, naming each one, without binding the port", async () => {
+    const port = await freePort();
+    const cli = start(["--port", String(port), "--upstream", "not a url"], { LLAMA_SIDECAR_HEALTH_INTERVAL: "-3" });
+    const [code] = await once(cli.proc, "exit");
+    expect(code).toBe(2);
+    expect(cli.output()).toMatch(/--upstream="not a url"/);
+    expect(cli.output()).toMatch(/LLAMA_SIDECAR_HEALTH_INTERVAL="-3"/);
+    expect(await portIsFree(port)).toBe(true);
+  });
+
+  it("prints help naming flags and env vars", async () => {
+    const cli = start(["--help"]);
+    const [code] = await once(cli.proc, "exit");
+    expect(code).toBe(0);
+    expect(cli.output()).toContain("--upstream");
+    expect(cli.output()).toContain("LLAMA_SIDECAR_PORT");
+  });
+
+  it("starts while llama-server is down, says so, and logs when it comes online", async () => {
+    const upstreamPort = await freePort();
+    const port = await freePort();
+    const dataDir = `/tmp/llama-sidecar-cli-${port}`;
+    const cli = start([
+      "--port",
+      String(port),
+      "--upstream",
+      `http://127.0.0.1:${upstreamPort}`,
+      "--health-interval",
+      "0.2",
+      "--log-format",
+      "json",
+      "--data-dir",
+      dataDir,
+    ]);
+    const banner = await cli.waitFor(/={10,}\n\n?[\s\S]*={10,}/);
+    expect(banner).toContain(`Proxy URL : http://127.0.0.1:${port}`);
+    expect(banner).toMatch(/Upstream\s+: http:\/\/127\.0\.0\.1:\d+\s+unreachable/);
+    expect(banner).toContain(`/metrics`);
+    // It serves while llama-server is down: an error in the client's protocol, not a refused connection.
+    const res = await fetch(`http://127.0.0.1:${port}/v1/messages`, { method: "POST", body: "{}" });
+    expect(res.status).toBe(502);
+
+    const fake = await startFakeLlama();
+    try {
+      // Move the fake onto the port the sidecar watches.
+      await fake.close();
+      fake.server.listen(upstreamPort, "127.0.0.1");
+      await once(fake.server, "listening");
+      const log = await cli.waitFor(/llama-server is online/);
+      expect(log).toMatch(/"was":"unreachable"/);
+      const ok = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(ok.status).toBe(200);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("reports a loading llama-server in the banner", async () => {
+    const fake = await startFakeLlama();
+    fake.state = "loading";
+    try {
+      const cli = start(["--port", "0", "--upstream", fake.url, "--data-dir", "/tmp/llama-sidecar-cli-loading"]);
+      const out = await cli.waitFor(/Upstream.*\n/);
+      expect(out).toMatch(/loading model/);
+    } finally {
+      await fake.close();
+    }
+  });
+});
