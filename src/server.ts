@@ -64,6 +64,8 @@ export async function runSidecar(
   const port = (server.address() as AddressInfo).port;
   const url = listenUrl(config, port);
   const status = await monitor.check();
+  // One scrape before the banner: totals shown at start are llama-server's current ones, not the last saved.
+  if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);
   monitor.start();
   scraper.start();
   const print = options.print ?? ((text: string) => process.stdout.write(text));

@@ -54,13 +54,14 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
       if (!short.includes("{")) ensure(short, "gauge", help[short] ?? short);
   };
 
+  // Collectors for series new to this build are made right after the scrape that first shows them.
+  scraper.on("scraped", sync);
+  sync();
   new Counter({
     name: `${UPSTREAM_PREFIX}_restarts_total`,
     help: "Times the sidecar has seen llama-server restart (lifetime)",
     registers: [registry],
     collect() {
-      // Registered first, so series new to this build get their collectors before the registry walks on.
-      sync();
       this.reset();
       this.inc(stats.doc.upstream.restartCount);
     },

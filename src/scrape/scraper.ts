@@ -1,5 +1,6 @@
 // Polls llama-server's /metrics, /slots and /props: the sidecar is its one scraper, so no two scrapers
 // reset each other's windowed gauges, and its counters are banked into restart-proof lifetime totals.
+import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { request } from "undici";
 import type { JsonStore } from "../store/json-store.js";
@@ -72,7 +73,11 @@ function rate(now: Record<string, number>, prev: Record<string, number>, num: st
   return dd > 0 && dn >= 0 ? dn / dd : undefined;
 }
 
-export class UpstreamScraper {
+export interface ScraperEvents {
+  scraped: [view: ScrapeView];
+}
+
+export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   view: ScrapeView = { ok: false, slots: [], rates: {} };
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
@@ -87,6 +92,7 @@ export class UpstreamScraper {
     private readonly intervalMs: number,
     private readonly logger: Logger,
   ) {
+    super();
     monitor.on("change", (status) => {
       if (status.state === "loading") this.sawLoading = true;
       if (status.state === "online") this.requestSoon(0);
@@ -124,6 +130,7 @@ export class UpstreamScraper {
       () => [],
     );
     this.view = { ok: true, at, metrics, slots, rates: this.rates(metrics), newFormat: incarnation !== null };
+    this.emit("scraped", this.view);
   }
 
   private prevCounters: { counters: Record<string, number>; incarnation: string | null } | undefined;

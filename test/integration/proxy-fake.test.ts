@@ -280,3 +280,42 @@ describe("an unreachable or slow llama-server", () => {
     }
   });
 });
+
+describe("GET /api/stats", () => {
+  it("reports the sidecar's ledger, llama-server's lifetime counters and the recent requests", async () => {
+    const f = fixture("post-v1-messages-stream");
+    for (let i = 0; i < 3; i++)
+      await (await post(f.request.path, f.request.body, { "user-agent": "claude-cli/2.1" })).text();
+    await sidecar.waitForRecords(3);
+    await sidecar.running.scraper.scrape();
+    const res = await fetch(`${sidecar.url}/api/stats`);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const s = (await res.json()) as {
+      summary: string;
+      since: string;
+      sidecar: { totals: { requests: number }; byClient: Record<string, { requests: number; generated: number }> };
+      upstream: { state: string; lifetime: { generatedTokens: number }; slots: unknown[] };
+      recent: { client: string; outputTokens: number }[];
+    };
+    const own = sidecar.stats.totals();
+    expect(s.sidecar.totals).toEqual(own);
+    expect(s.sidecar.byClient["claude-code"]?.generated).toBeGreaterThanOrEqual(36);
+    expect(s.recent[0]).toMatchObject({ client: "claude-code", outputTokens: 12 });
+    expect(s.upstream.state).toBe("online");
+    expect(s.upstream.slots).toHaveLength(1);
+    expect(s.upstream.lifetime.generatedTokens).toBeGreaterThan(0);
+    expect(s.summary).toMatch(
+      /^\d+(\.\d)?K? prompt tokens · \d+(\.\d)?K? generated · \d+ requests since [A-Z][a-z]{2} \d+$/,
+    );
+    expect(JSON.stringify(s)).not.toContain("Hi there");
+  });
+
+  it("serves per-minute and per-hour history", async () => {
+    const h = (await (await fetch(`${sidecar.url}/api/history`)).json()) as {
+      minutes: { requests: number }[];
+      hours: unknown[];
+    };
+    expect(h.minutes.reduce((a, m) => a + m.requests, 0)).toBeGreaterThan(0);
+    expect(h.hours.length).toBeGreaterThan(0);
+  });
+});

@@ -34,12 +34,38 @@ export function sseEvents(body: string): string[] {
   return body.split(/(?<=\n\n)/).filter((e) => e.trim().length > 0);
 }
 
+/** Counters a fake llama-server reports, in the older /metrics format (no cached counter, no start-time header). */
+export interface FakeCounters {
+  prompt_tokens_total: number;
+  prompt_seconds_total: number;
+  tokens_predicted_total: number;
+  tokens_predicted_seconds_total: number;
+  n_decode_total: number;
+}
+
+/**
+ * The recorded /metrics of the real llama-server, turned into an older build's: without
+ * prompt_tokens_cached_total (and, in the response, without Process-Start-Time-Unix), with the given values.
+ */
+export function olderFormatMetrics(c: FakeCounters): string {
+  const families = fixture("get-metrics").body.split(/(?=# HELP )/);
+  return families
+    .filter((f) => !f.includes("llamacpp:prompt_tokens_cached_total"))
+    .map((f) => {
+      const name = /^# HELP llamacpp:(\S+)/.exec(f)?.[1] as keyof FakeCounters | undefined;
+      return name && name in c ? f.replace(new RegExp(`^(llamacpp:${name}) .*$`, "m"), `$1 ${c[name]}`) : f;
+    })
+    .join("");
+}
+
 export interface FakeLlama {
   url: string;
   server: Server;
   /** Requests seen, with how each ended on the fake's side. */
   seen: { path: string; headers: IncomingMessage["headers"]; body: string; closedEarly: boolean }[];
   state: "online" | "loading";
+  /** When set, /metrics serves these counters in the older format instead of the recording. */
+  counters?: FakeCounters;
   /** Lets streams held by x-fake-hold continue. */
   release(): void;
   /** Resolves when a held stream has sent its first generated event. */
@@ -140,6 +166,10 @@ export async function startFakeLlama(): Promise<FakeLlama> {
     if (fake.state === "loading") {
       res.writeHead(503, { "content-type": "application/json" });
       return void res.end('{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}');
+    }
+    if (fake.counters && req.url === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      return void res.end(olderFormatMetrics(fake.counters));
     }
     const f = pick(req.method ?? "GET", req.url ?? "/", body);
     if (!f) {
