@@ -26,6 +26,11 @@ function final(n: number): string {
 }
 
 const server = createServer(async (req, res) => {
+  if (req.method !== "POST") {
+    // Like a llama-server started without --metrics: health checks and scrapes find nothing to read.
+    res.writeHead(404, { "content-type": "application/json" });
+    return void res.end('{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}');
+  }
   let body = "";
   for await (const c of req) body += c;
   const n = Number(JSON.parse(body || "{}").max_tokens ?? 100);

@@ -121,7 +121,17 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
       this.view = { ...this.view, ok: false, error: `/metrics answered HTTP ${res.status}${hint}` };
       return;
     }
-    const metrics = parseLlamaMetrics(res.text);
+    let metrics: LlamaMetrics;
+    try {
+      metrics = parseLlamaMetrics(res.text);
+    } catch (err) {
+      this.view = {
+        ...this.view,
+        ok: false,
+        error: `/metrics is not Prometheus text: ${(err as Error).message.slice(0, 120)}`,
+      };
+      return;
+    }
     const header = res.headers["process-start-time-unix"];
     const incarnation = typeof header === "string" ? header : null;
     this.bank(metrics, incarnation, at);

@@ -319,3 +319,23 @@ describe("GET /api/stats", () => {
     expect(h.hours.length).toBeGreaterThan(0);
   });
 });
+
+describe("an upstream whose /metrics is not Prometheus text", () => {
+  it("still starts and serves, reporting the scrape error", async () => {
+    const odd = await startFakeLlama();
+    // Serve the recorded chat stream where /metrics should be.
+    odd.rawMetrics = fixture("post-v1-chat-completions-stream").body;
+    const s = await startTestSidecar(odd.url);
+    try {
+      const stats = (await (await fetch(`${s.url}/api/stats`)).json()) as {
+        upstream: { scrape: { ok: boolean; error: string } };
+      };
+      expect(stats.upstream.scrape).toMatchObject({ ok: false });
+      expect(stats.upstream.scrape.error).toMatch(/not Prometheus text/);
+      expect(await s.metrics()).toContain("llama_server_scrape_ok 0");
+    } finally {
+      await s.close();
+      await odd.close();
+    }
+  });
+});

@@ -66,6 +66,8 @@ export interface FakeLlama {
   state: "online" | "loading";
   /** When set, /metrics serves these counters in the older format instead of the recording. */
   counters?: FakeCounters;
+  /** When set, /metrics serves this text as it is. */
+  rawMetrics?: string;
   /** Lets streams held by x-fake-hold continue. */
   release(): void;
   /** Resolves when a held stream has sent its first generated event. */
@@ -166,6 +168,10 @@ export async function startFakeLlama(): Promise<FakeLlama> {
     if (fake.state === "loading") {
       res.writeHead(503, { "content-type": "application/json" });
       return void res.end('{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}');
+    }
+    if (fake.rawMetrics !== undefined && req.url === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      return void res.end(fake.rawMetrics);
     }
     if (fake.counters && req.url === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
