@@ -2,13 +2,16 @@
 import Router from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
+import { AdmissionQueue } from "./admission/queue.js";
+import type { BackgroundClass, BackgroundPolicy } from "./claude/background.js";
+import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
-import { forwardMiddleware, type RecordSink } from "./proxy/forward.js";
+import { type ForwardDeps, forwardMiddleware, type RecordSink, type TranslationState } from "./proxy/forward.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
-import type { Upstream } from "./upstream/client.js";
+import { createUpstream, type Upstream } from "./upstream/client.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
 
 export interface AppDeps {
@@ -24,7 +27,7 @@ export interface AppDeps {
 }
 
 /** Renders any error thrown below in the protocol of the client that sent the request. */
-function errorBoundary(logger: Logger): Koa.Middleware {
+function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -42,13 +45,15 @@ function errorBoundary(logger: Logger): Koa.Middleware {
       ctx.body = errorBody(error, protocol);
       // A body we refused may still be arriving; closing is cheaper than reading it.
       if (error.code === "payload_too_large") ctx.set("Connection", "close");
+      if (error.code === "overloaded") ctx.set("Retry-After", String(Math.max(1, Math.round(retryAfterSeconds))));
     }
   };
 }
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps): Router {
+function ownRoutes(deps: AppDeps, counter: TokenCounter, maxBodyBytes: number): Router {
   const router = new Router();
+  router.post("/v1/messages/count_tokens", (ctx) => counter.handle(ctx, maxBodyBytes));
   router.get("/metrics", async (ctx) => {
     ctx.type = deps.telemetry.exposition.contentType;
     ctx.body = await deps.telemetry.exposition.render();
@@ -67,20 +72,48 @@ function ownRoutes(deps: AppDeps): Router {
   return router;
 }
 
+function admissionQueue(deps: AppDeps): AdmissionQueue {
+  const { config, monitor, telemetry } = deps;
+  // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
+  const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
+  const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
+  telemetry.state.observeQueue(() => ({ depth: queue.depth, active: queue.active, limit: limit() }));
+  return queue;
+}
+
+function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes: number): ForwardDeps {
+  const { config } = deps;
+  const policies: Record<BackgroundClass, BackgroundPolicy> = {
+    title: config.backgroundTitle,
+    topic: config.backgroundTopic,
+    quota: config.backgroundQuota,
+    haiku: config.backgroundHaiku,
+  };
+  return {
+    upstream: deps.upstream,
+    backgroundUpstream: config.backgroundUpstream
+      ? createUpstream(config.backgroundUpstream, config.upstreamTimeout)
+      : undefined,
+    telemetry: deps.telemetry,
+    maxBodyBytes,
+    sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
+    normalizeBillingHeader: config.normalizeBillingHeader,
+    policies,
+    queue: admissionQueue(deps),
+    translation,
+  };
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorBoundary, once
-  const router = ownRoutes(deps);
-  app.use(errorBoundary(deps.logger));
+  const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
+  const translation: TranslationState = { mode: deps.config.translate, upstreamLacksMessages: false };
+  const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
+  const router = ownRoutes(deps, counter, maxBodyBytes);
+  app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  app.use(
-    forwardMiddleware({
-      upstream: deps.upstream,
-      telemetry: deps.telemetry,
-      maxBodyBytes: Math.floor(deps.config.maxBodyMb * 1024 * 1024),
-      sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
-    }),
-  );
+  app.use(forwardMiddleware(forwardDeps(deps, translation, maxBodyBytes)));
   return app;
 }

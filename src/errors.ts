@@ -18,6 +18,8 @@ const SPECS = {
   upstream_loading: { status: 503, openai: "unavailable_error", anthropic: "overloaded_error" },
   upstream_timeout: { status: 504, openai: "timeout_error", anthropic: "timeout_error" },
   upstream_error: { status: 502, openai: "upstream_error", anthropic: "api_error" },
+  overloaded: { status: 429, openai: "rate_limit_error", anthropic: "overloaded_error" },
+  client_closed: { status: 499, openai: "client_closed", anthropic: "api_error" },
   internal: { status: 500, openai: "server_error", anthropic: "api_error" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -6,7 +6,21 @@ import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionName
 const shape = Object.fromEntries(optionNames.map((n) => [n, OPTIONS[n].schema])) as {
   [K in OptionName]: (typeof OPTIONS)[K]["schema"];
 };
-const configSchema = z.object(shape).strict();
+const configSchema = z
+  .object(shape)
+  .strict()
+  .superRefine((c, ctx) => {
+    const routed = (["backgroundTitle", "backgroundTopic", "backgroundQuota", "backgroundHaiku"] as const).filter(
+      (k) => c[k] === "route",
+    );
+    if (routed.length > 0 && !c.backgroundUpstream) {
+      ctx.addIssue({
+        code: "custom",
+        path: [routed[0] as string],
+        message: "policy 'route' needs --background-upstream (a second llama-server)",
+      });
+    }
+  });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
 

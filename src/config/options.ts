@@ -11,6 +11,8 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
   return join(base, "llama-sidecar");
 }
 
+const policy = z.enum(["forward", "route", "local"]);
+
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
   .transform((u) => u.replace(/\/+$/, ""));
@@ -51,6 +53,46 @@ export const OPTIONS = {
   scrapeInterval: {
     schema: seconds(1, 3600).default(10),
     help: "seconds between scrapes of llama-server's /metrics and /slots",
+  },
+  normalizeBillingHeader: {
+    schema: z.stringbool().default(true),
+    help: "make Claude Code's per-request x-anthropic-billing-header constant so the prompt cache keeps working",
+  },
+  backgroundTitle: {
+    schema: policy.default("local"),
+    help: "Claude Code title generation: local (answer here), forward (to llama-server, low priority) or route",
+  },
+  backgroundTopic: {
+    schema: policy.default("local"),
+    help: "Claude Code new-topic checks: local, forward or route",
+  },
+  backgroundQuota: {
+    schema: policy.default("local"),
+    help: "Claude Code quota probes (max_tokens 1): local, forward or route",
+  },
+  backgroundHaiku: {
+    schema: policy.default("forward"),
+    help: "other Haiku-class background calls: forward, route or local",
+  },
+  backgroundUpstream: {
+    schema: httpUrl.optional(),
+    help: "second llama-server (a small model) for background calls whose policy is route",
+  },
+  maxInFlight: {
+    schema: z.coerce.number().int().min(0).max(1024).default(0),
+    help: "requests in flight to llama-server at once; 0 follows its slot count (/props total_slots)",
+  },
+  queueMax: {
+    schema: z.coerce.number().int().min(0).max(100000).default(64),
+    help: "requests that may wait for a slot; past that, 429 with Retry-After",
+  },
+  queueTimeout: {
+    schema: seconds(1, 86400).default(900),
+    help: "seconds a request may wait for a slot before a 429",
+  },
+  translate: {
+    schema: z.enum(["auto", "always", "never"]).default("auto"),
+    help: "Anthropic-to-OpenAI translation: auto (when llama-server lacks /v1/messages), always, never",
   },
   captureContent: {
     schema: z.stringbool().default(false),

@@ -2,7 +2,7 @@
 import type { ClientName } from "./client.js";
 
 /** rejected: the sidecar answered itself (bad request, too large) and nothing reached llama-server. */
-export type Outcome = "ok" | "upstream_error" | "client_abort" | "rejected";
+export type Outcome = "ok" | "upstream_error" | "client_abort" | "rejected" | "local";
 
 /** llama-server's `timings` object (server_slot_stats::to_json). */
 export interface LlamaTimings {
@@ -39,8 +39,17 @@ export interface RequestRecord {
   prefillTps?: number;
   decodeTps?: number;
   tpotMs?: number;
-  /** Estimated wait for a llama-server slot: TTFT less prefill and the first decode step. */
+  /** Time spent in the sidecar's admission queue before going to llama-server. */
   queueWaitMs?: number;
+  /** Estimated wait inside llama-server for a slot: TTFT less prefill, first decode step and queue wait. */
+  slotWaitMs?: number;
+  /** A Claude Code background call, and what the policy did with it. */
+  background?: string;
+  backgroundPolicy?: string;
+  /** The billing header was normalized in this request's prompt. */
+  normalized?: boolean;
+  /** Answered through Anthropic-to-OpenAI translation. */
+  translated?: boolean;
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
   derived: boolean;
   errorMessage?: string;
@@ -129,6 +138,8 @@ export interface RecordContext {
   status: number;
   outcome: Outcome;
   endedAt: number;
+  queueWaitMs?: number;
+  tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
 }
 
 export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
@@ -145,9 +156,9 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     ttftDerived = true;
   }
   const sp = speeds(obs, output, ttftMs);
-  const queueWaitMs =
+  const slotWaitMs =
     ttftMs !== undefined && t?.prompt_ms !== undefined
-      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0))
+      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - (ctx.queueWaitMs ?? 0))
       : undefined;
   return {
     id: ctx.id,
@@ -169,7 +180,9 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     prefillTps: finite(sp.prefillTps),
     decodeTps: finite(sp.decodeTps),
     tpotMs: finite(sp.tpotMs),
-    queueWaitMs: queueWaitMs === undefined ? undefined : round(queueWaitMs),
+    queueWaitMs: ctx.queueWaitMs === undefined ? undefined : round(ctx.queueWaitMs),
+    slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),
+    ...ctx.tags,
     derived: sp.derived || ttftDerived,
     errorMessage: obs.errorMessage,
   };

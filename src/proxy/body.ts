@@ -31,8 +31,10 @@ export interface ModelRequest {
   temperature?: number;
 }
 
+type Json = Record<string, unknown>;
+
 /** Parses a model call's JSON body; a body that is not a JSON object is the client's error, caught before llama-server. */
-export function parseModelRequest(body: Buffer): ModelRequest {
+export function parseJsonBody(body: Buffer): Json {
   let json: unknown;
   try {
     json = JSON.parse(body.toString("utf8"));
@@ -42,7 +44,10 @@ export function parseModelRequest(body: Buffer): ModelRequest {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new SidecarError("bad_request", "request body must be a JSON object");
   }
-  const b = json as Record<string, unknown>;
+  return json as Json;
+}
+
+export function modelRequest(b: Json): ModelRequest {
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
   return {
     model: typeof b.model === "string" ? b.model : undefined,

@@ -1,147 +1,143 @@
-// Forwards one request to llama-server, streams the answer back untouched, and records what it observed.
-import { randomUUID } from "node:crypto";
-import type { IncomingHttpHeaders, ServerResponse } from "node:http";
-import { performance } from "node:perf_hooks";
-import { context as otelContext, type Span } from "@opentelemetry/api";
+// Forwards one request to llama-server and records what it observed. The stages, in order:
+// read and check the body, adapt the prompt (billing header), decide on background calls, translate
+// if llama-server lacks the Anthropic API, wait for admission, send, and relay the answer.
 import type { Context as KoaContext } from "koa";
 import type { Dispatcher } from "undici";
-import { errorEvent, fromUpstreamFailure, type SidecarError } from "../errors.js";
-import { type ClientName, identifyClient } from "../observe/client.js";
-import { Observation, type Outcome, type RequestRecord, toRecord } from "../observe/observation.js";
-import { createTap, type ResponseTap } from "../observe/tap.js";
-import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
+import type { AdmissionQueue, Ticket } from "../admission/queue.js";
+import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
+import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
+import { fromUpstreamFailure, type SidecarError } from "../errors.js";
+import type { Outcome } from "../observe/observation.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
+import { translatedResponse } from "../translate/relay.js";
+import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
-import { type ModelRequest, parseModelRequest, readRequestBody } from "./body.js";
-import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
-import { relay } from "./relay.js";
-import { classify, type Route } from "./routes.js";
+import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
+import { begin, type Exchange, finish, openSpan, type RecordSink } from "./exchange.js";
+import { upstreamRequestHeaders } from "./headers.js";
+import { anthropicUpstreamError, passThrough, sendLocal } from "./respond.js";
 
-export type RecordSink = (record: RequestRecord) => void;
+export type { RecordSink } from "./exchange.js";
+
+export interface TranslationState {
+  mode: "auto" | "always" | "never";
+  /** Set once llama-server answered /v1/messages with 404: from then on, translate without asking again. */
+  upstreamLacksMessages: boolean;
+}
 
 export interface ForwardDeps {
   upstream: Upstream;
+  /** Where background calls with policy "route" go. */
+  backgroundUpstream?: Upstream;
   telemetry: Telemetry;
   maxBodyBytes: number;
   sinks: RecordSink[];
+  normalizeBillingHeader: boolean;
+  policies: Record<BackgroundClass, BackgroundPolicy>;
+  queue: AdmissionQueue;
+  translation: TranslationState;
 }
 
-/** Everything about one request in flight, handed between the stages below. */
-interface Exchange {
-  id: string;
-  route: Route;
-  client: ClientName;
-  startedAt: number;
-  receivedAt: number;
-  model?: ModelRequest;
-  obs: Observation;
-  span?: Span;
-  status: number;
-  abort: AbortController;
+/** What goes to llama-server: possibly a rewritten body, to another path or upstream. */
+interface Outgoing {
+  upstream: Upstream;
+  path: string;
+  body: Buffer;
+  translate: boolean;
 }
 
-function begin(ctx: KoaContext): Exchange {
-  const receivedAt = performance.now();
-  return {
-    id: randomUUID(),
-    route: classify(ctx.path),
-    client: identifyClient(ctx.req.headers),
-    startedAt: Date.now(),
-    receivedAt,
-    obs: new Observation(receivedAt),
-    status: 0,
-    abort: new AbortController(),
-  };
+type Json = Record<string, unknown>;
+
+function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: Json | undefined): Buffer {
+  if (!json || !deps.normalizeBillingHeader || !mayCarryHeader(raw)) return raw;
+  const changed = ex.route.dialect === "anthropic-messages" ? normalizeAnthropic(json) : normalizeOpenai(json);
+  if (changed === 0) return raw;
+  ex.tags.normalized = true;
+  deps.telemetry.state.normalizations.inc(changed);
+  return Buffer.from(JSON.stringify(json));
 }
 
-function openSpan(deps: ForwardDeps, ex: Exchange, method: string, headers: IncomingHttpHeaders): void {
-  const { telemetry, upstream } = deps;
-  const parent = telemetry.propagator.extract(otelContext.active(), headers, {
-    get: (carrier, key) => carrier[key],
-    keys: (carrier) => Object.keys(carrier),
-  });
-  ex.span = startRequestSpan(telemetry.tracer, {
-    method,
-    route: ex.route.label,
-    operation: ex.route.operation,
-    requestModel: ex.model?.model,
-    maxTokens: ex.model?.maxTokens,
-    temperature: ex.model?.temperature,
-    serverAddress: upstream.url.hostname,
-    serverPort: Number(upstream.url.port) || (upstream.url.protocol === "https:" ? 443 : 80),
-    startTime: new Date(ex.startedAt),
-    parent,
-  });
+function shouldTranslate(deps: ForwardDeps, ex: Exchange): boolean {
+  if (ex.route.dialect !== "anthropic-messages") return false;
+  const t = deps.translation;
+  return t.mode === "always" || (t.mode === "auto" && t.upstreamLacksMessages);
 }
 
-function finish(deps: ForwardDeps, ex: Exchange, outcome: Outcome): RequestRecord {
-  const endedAt = performance.now();
-  const record = toRecord(ex.obs, {
-    id: ex.id,
-    startedAt: ex.startedAt,
-    route: ex.route.label,
-    operation: ex.route.operation,
-    client: ex.client,
-    requestModel: ex.model?.model,
-    stream: ex.model?.stream ?? false,
-    status: ex.status,
-    outcome,
-    endedAt,
-  });
-  if (ex.span) endRequestSpan(ex.span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
-  deps.telemetry.requests.record(record);
-  for (const sink of deps.sinks) sink(record);
-  return record;
+function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer, json: Json | undefined): Outgoing {
+  const upstream =
+    ex.tags.backgroundPolicy === "route" && deps.backgroundUpstream ? deps.backgroundUpstream : deps.upstream;
+  if (json && shouldTranslate(deps, ex)) {
+    ex.tags.translated = true;
+    const path = upstreamPath(upstream.url, "/v1/chat/completions");
+    return { upstream, path, body: Buffer.from(JSON.stringify(anthropicToOpenai(json))), translate: true };
+  }
+  return { upstream, path: upstreamPath(upstream.url, ctx.url), body, translate: false };
 }
 
-async function send(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer): Promise<Dispatcher.ResponseData> {
-  const hasBody = body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
-  return deps.upstream.dispatcher.request({
-    origin: deps.upstream.url.origin,
-    path: upstreamPath(deps.upstream.url, ctx.url),
-    method: ctx.method as Dispatcher.HttpMethod,
-    headers: upstreamRequestHeaders(ctx.req.headers, hasBody ? body.length : undefined),
-    body: hasBody ? body : undefined,
-    signal: ex.abort.signal,
-  });
+async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Dispatcher.ResponseData> {
+  const hasBody = out.body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
+  const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
+  if (out.translate) headers["content-type"] = "application/json";
+  try {
+    return await out.upstream.dispatcher.request({
+      origin: out.upstream.url.origin,
+      path: out.path,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? out.body : undefined,
+      signal: ex.abort.signal,
+    });
+  } catch (err) {
+    throw fromUpstreamFailure(err, out.upstream.url.origin);
+  }
 }
 
-/** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
-function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
-  if (isSse && !res.destroyed) res.end(errorEvent(err, ex.route.protocol));
-  else res.destroy(err);
+/** Model work waits for a free llama-server slot; everything else (health, props, tokenize) goes straight on. */
+async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Ticket | undefined> {
+  if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
+  const priority = ex.tags.background ? "background" : "interactive";
+  const ticket = await deps.queue.acquire(priority, ex.abort.signal);
+  ex.queueWaitMs = ticket.waitedMs;
+  deps.telemetry.requests.queueWait(ticket.waitedMs / 1000);
+  return ticket;
 }
 
-async function stream(
-  deps: ForwardDeps,
-  ex: Exchange,
-  ctx: KoaContext,
-  upstreamRes: Dispatcher.ResponseData,
-): Promise<Outcome> {
-  const res = ctx.res;
-  ex.status = upstreamRes.statusCode;
-  ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
-  res.writeHead(upstreamRes.statusCode, clientResponseHeaders(upstreamRes.headers));
-  const contentType = String(upstreamRes.headers["content-type"] ?? "");
-  const isSse = contentType.includes("text/event-stream");
-  let tap: ResponseTap | undefined;
-  if (ex.route.dialect) tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
-  const end = await relay(upstreamRes.body, res, tap && ((chunk) => tap.push(chunk)));
-  tap?.end();
-  switch (end.kind) {
-    case "end":
-      res.end();
-      return upstreamRes.statusCode >= 400 || ex.obs.errorMessage ? "upstream_error" : "ok";
-    case "client_abort":
-      ex.abort.abort();
-      upstreamRes.body.destroy();
-      return "client_abort";
-    case "upstream_error": {
-      const err = fromUpstreamFailure(end.error, deps.upstream.url.origin);
-      ex.obs.errorMessage = err.message;
-      failMidStream(res, ex, err, isSse);
-      return "upstream_error";
+async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Outcome> {
+  const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
+  const json = ex.route.dialect && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
+  if (json) ex.model = modelRequest(json);
+  const body = adaptPrompt(deps, ex, raw, json);
+  if (json && ex.route.dialect === "anthropic-messages") {
+    const cls = classifyBackground(json);
+    if (cls) {
+      ex.tags.background = cls;
+      ex.tags.backgroundPolicy = deps.policies[cls];
+      if (deps.policies[cls] === "local") return sendLocal(ex, ctx, localAnswer(cls, json));
     }
+  }
+  openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
+  const ticket = await admit(deps, ex, ctx);
+  try {
+    let out = outgoing(deps, ex, ctx, body, json);
+    let up = await send(ex, ctx, out);
+    if (
+      up.statusCode === 404 &&
+      json &&
+      ex.route.dialect === "anthropic-messages" &&
+      deps.translation.mode === "auto" &&
+      !out.translate
+    ) {
+      // This llama-server has no Anthropic API: translate, now and from now on.
+      await up.body.dump();
+      deps.translation.upstreamLacksMessages = true;
+      out = outgoing(deps, ex, ctx, body, json);
+      up = await send(ex, ctx, out);
+    }
+    if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);
+    if (up.statusCode >= 400 && ex.route.protocol === "anthropic") return await anthropicUpstreamError(ex, ctx, up);
+    return await passThrough(ex, ctx, up, out.upstream.url.origin);
+  } finally {
+    ticket?.release();
   }
 }
 
@@ -150,32 +146,27 @@ export function forwardMiddleware(deps: ForwardDeps) {
   return async (ctx: KoaContext): Promise<void> => {
     const ex = begin(ctx);
     ctx.state.protocol = ex.route.protocol;
-    // A client that goes away, at any stage, frees llama-server's slot.
+    // A client that goes away, at any stage, frees its place in the queue and llama-server's slot.
     ctx.res.on("close", () => {
       if (!ctx.res.writableFinished) ex.abort.abort();
     });
     let outcome: Outcome = "rejected";
     deps.telemetry.state.inFlight.inc();
     try {
-      const body = await readRequestBody(ctx.req, deps.maxBodyBytes);
-      if (ex.route.dialect && ctx.method === "POST") ex.model = parseModelRequest(body);
-      openSpan(deps, ex, ctx.method, ctx.req.headers);
-      let upstreamRes: Dispatcher.ResponseData;
-      try {
-        upstreamRes = await send(deps, ex, ctx, body);
-      } catch (err) {
-        outcome = ex.abort.signal.aborted ? "client_abort" : "upstream_error";
-        throw fromUpstreamFailure(err, deps.upstream.url.origin);
-      }
-      outcome = await stream(deps, ex, ctx, upstreamRes);
+      outcome = await exchange(deps, ex, ctx);
     } catch (err) {
-      ex.status = (err as SidecarError).status ?? 500;
-      ex.obs.errorMessage = (err as Error).message;
+      const e = err as SidecarError;
+      ex.status = e.status ?? 500;
+      ex.obs.errorMessage = e.message;
+      if (e.code === "client_closed" || ex.abort.signal.aborted) outcome = "client_abort";
+      else if (e.code?.startsWith("upstream_")) outcome = "upstream_error";
+      if (e.code === "overloaded")
+        deps.telemetry.state.rejections.inc({ reason: /full/.test(e.message) ? "queue_full" : "wait" });
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();
-      if (!ex.span) openSpan(deps, ex, ctx.method, ctx.req.headers);
-      finish(deps, ex, outcome);
+      if (!ex.span) openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
+      finish(deps.telemetry, deps.sinks, ex, outcome);
     }
   };
 }

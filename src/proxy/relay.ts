@@ -7,8 +7,13 @@ export type RelayEnd = { kind: "end" } | { kind: "upstream_error"; error: Error 
 /**
  * Plain 'data' listeners rather than a Transform in a pipeline: the tap sees each chunk once, and an
  * upstream failure leaves the response open so the caller can still send an SSE error event.
+ * `transform` sees every chunk and returns what to write (translation), or nothing to write yet.
  */
-export function relay(body: Readable, res: ServerResponse, onChunk?: (chunk: Buffer) => void): Promise<RelayEnd> {
+export function relay(
+  body: Readable,
+  res: ServerResponse,
+  transform?: (chunk: Buffer) => Buffer | string | undefined,
+): Promise<RelayEnd> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (end: RelayEnd) => {
@@ -22,8 +27,8 @@ export function relay(body: Readable, res: ServerResponse, onChunk?: (chunk: Buf
       resolve(end);
     };
     const onData = (chunk: Buffer) => {
-      onChunk?.(chunk);
-      if (!res.write(chunk)) body.pause();
+      const out = transform ? transform(chunk) : chunk;
+      if (out?.length && !res.write(out)) body.pause();
     };
     const onDrain = () => body.resume();
     const onEnd = () => settle({ kind: "end" });

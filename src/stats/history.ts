@@ -89,7 +89,7 @@ function add(b: HistoryBucket, r: RequestRecord): void {
 }
 
 export function recordHistory(h: HistoryDoc, r: RequestRecord, now = Date.now()): void {
-  if (!r.operation) return;
+  if (!r.operation || r.background) return;
   add(bucketAt(h.minutes, now, MINUTE, KEEP_MINUTES), r);
   add(bucketAt(h.hours, now, HOUR, KEEP_HOURS), r);
 }

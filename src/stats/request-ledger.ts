@@ -24,6 +24,12 @@ function boundedModel(ledger: RequestLedger, model: string): string {
 }
 
 export function addRecord(ledger: RequestLedger, r: RequestRecord): void {
+  if (r.background) {
+    // Background calls are counted apart, never as model work.
+    const key = [r.background, r.backgroundPolicy ?? "", r.outcome].join("|");
+    ledger.background[key] = (ledger.background[key] ?? 0) + 1;
+    return;
+  }
   const model = boundedModel(ledger, r.model);
   const reqKey = [r.route, model, r.client, r.outcome].join("|");
   ledger.requests[reqKey] = (ledger.requests[reqKey] ?? 0) + 1;

@@ -4,7 +4,7 @@
 // exporter, and over OTLP when configured); process and state gauges are prom-client's. Each metric
 // exists in exactly one of the two, so /metrics never shows a name twice.
 import type { Attributes, Histogram, Meter, ObservableCounter } from "@opentelemetry/api";
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../stats/request-ledger.js";
 import type { RequestLedger } from "../store/schema.js";
@@ -19,11 +19,13 @@ export const BUCKETS = {
   prefillTokens: [1, 16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144],
   generationTps: [1, 2, 5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000],
   prefillTps: [10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000],
+  queueSeconds: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900],
   tpotSeconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
 };
 
 export interface RequestInstruments {
   record(r: RequestRecord): void;
+  queueWait(seconds: number): void;
 }
 
 /**
@@ -42,6 +44,17 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
     for (const [k, n] of Object.entries(ledger().requests)) {
       const [route, model, client, outcome] = splitKey(k);
       result.observe(n, { route, model, client, outcome });
+    }
+  });
+  const background = counter(
+    "background_requests",
+    "Claude Code background calls (titles, topic checks, quota probes, Haiku-class work) by class, policy and outcome; not counted as model work",
+    "{request}",
+  );
+  background.addCallback((result) => {
+    for (const [k, n] of Object.entries(ledger().background)) {
+      const [cls, policy, outcome] = splitKey(k);
+      result.observe(n, { class: cls, policy, outcome });
     }
   });
   const tokens: [string, string, "prompt" | "cached" | "generated"][] = [
@@ -109,10 +122,17 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
     BUCKETS.tpotSeconds,
   );
 
+  const queueWait = histogram(
+    "queue_wait_seconds",
+    "Time model requests waited in the sidecar's admission queue for a free llama-server slot",
+    "s",
+    BUCKETS.queueSeconds,
+  );
   const models = new BoundedLabel(20);
   return {
+    queueWait: (seconds) => queueWait.record(seconds),
     record(r) {
-      if (!r.operation || r.outcome !== "ok") return;
+      if (!r.operation || r.outcome !== "ok" || r.background) return;
       const base: Attributes = { model: models.value(r.model), client: r.client };
       if (r.prefillTokens !== undefined) prefill.record(r.prefillTokens, base);
       duration.record(r.durationMs / 1000, base);
@@ -132,6 +152,10 @@ export interface StateGauges {
   registry: Registry;
   setUpstreamState(state: UpstreamState): void;
   inFlight: Gauge;
+  normalizations: Counter;
+  rejections: Counter<"reason">;
+  /** Where the queue gauges read from, once the app has made its queue. */
+  observeQueue(read: () => { depth: number; active: number; limit: number }): void;
 }
 
 export function createStateGauges(): StateGauges {
@@ -158,8 +182,41 @@ export function createStateGauges(): StateGauges {
     help: "Requests currently being forwarded to llama-server",
     registers: [registry],
   });
+  const normalizations = new Counter({
+    name: `${METRIC_PREFIX}_billing_header_normalizations_total`,
+    help: "Prompts whose x-anthropic-billing-header was made constant to keep the prompt cache warm",
+    registers: [registry],
+  });
+  const rejections = new Counter({
+    name: `${METRIC_PREFIX}_queue_rejections_total`,
+    help: "Requests refused with 429 by the admission queue: queue_full or wait (waited too long)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  let readQueue = () => ({ depth: 0, active: 0, limit: 0 });
+  const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit") =>
+    new Gauge({
+      name: `${METRIC_PREFIX}_${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(readQueue()[field]);
+      },
+    });
+  queueGauge("queue_depth", "Requests waiting in the admission queue for a llama-server slot", "depth");
+  queueGauge("queue_active_requests", "Model requests admitted and in flight to llama-server", "active");
+  queueGauge(
+    "queue_limit",
+    "Model requests allowed in flight at once (llama-server's slots, or --max-in-flight)",
+    "limit",
+  );
   return {
     registry,
+    normalizations,
+    rejections,
+    observeQueue(read) {
+      readQueue = read;
+    },
     inFlight,
     setUpstreamState(s) {
       up.set(s === "online" ? 1 : 0);

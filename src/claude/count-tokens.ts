@@ -1,0 +1,114 @@
+// POST /v1/messages/count_tokens that never fails: llama-server's own answer where it has the route,
+// otherwise an exact count from its /apply-template and /tokenize (never an estimate), with a small cache
+// because Claude Code repeats the same preflight.
+import { createHash } from "node:crypto";
+import type { Context as KoaContext } from "koa";
+import { request } from "undici";
+import { fromUpstreamFailure, SidecarError } from "../errors.js";
+import { parseJsonBody, readRequestBody } from "../proxy/body.js";
+import type { TranslationState } from "../proxy/forward.js";
+import { upstreamRequestHeaders } from "../proxy/headers.js";
+import { anthropicToOpenai } from "../translate/to-openai.js";
+import { type Upstream, upstreamPath } from "../upstream/client.js";
+import { mayCarryHeader, normalizeAnthropic } from "./billing-header.js";
+
+const CACHE_SIZE = 256;
+
+type Json = Record<string, unknown>;
+
+async function postJson(upstream: Upstream, path: string, body: unknown): Promise<Json> {
+  let res: Awaited<ReturnType<typeof request>>;
+  try {
+    res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
+      dispatcher: upstream.dispatcher,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw fromUpstreamFailure(err, upstream.url.origin);
+  }
+  const text = await res.body.text();
+  if (res.statusCode !== 200) {
+    throw new SidecarError(
+      "upstream_error",
+      `llama-server ${path} answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`,
+    );
+  }
+  return JSON.parse(text) as Json;
+}
+
+export class TokenCounter {
+  private readonly cache = new Map<string, number>();
+  /** Set once llama-server answered count_tokens with 404: count locally from then on. */
+  private upstreamLacksRoute = false;
+  hits = 0;
+
+  constructor(
+    private readonly upstream: Upstream,
+    private readonly translation: TranslationState,
+    private readonly normalize: boolean,
+  ) {}
+
+  /** Exact count from llama-server's own chat template and tokenizer. */
+  async countLocally(body: Json): Promise<number> {
+    const chat = anthropicToOpenai({ ...body, stream: false });
+    const templated = await postJson(this.upstream, "/apply-template", { messages: chat.messages, tools: chat.tools });
+    const tokenized = await postJson(this.upstream, "/tokenize", {
+      content: templated.prompt,
+      add_special: true,
+      parse_special: true,
+    });
+    if (!Array.isArray(tokenized.tokens))
+      throw new SidecarError("upstream_error", "llama-server /tokenize sent no tokens");
+    return tokenized.tokens.length;
+  }
+
+  private async countUpstream(ctx: KoaContext, raw: Buffer): Promise<number | undefined> {
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(new URL(upstreamPath(this.upstream.url, ctx.url), this.upstream.url.origin), {
+        dispatcher: this.upstream.dispatcher,
+        method: "POST",
+        headers: upstreamRequestHeaders(ctx.req.headers, raw.length),
+        body: raw,
+      });
+    } catch (err) {
+      throw fromUpstreamFailure(err, this.upstream.url.origin);
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501) {
+      this.upstreamLacksRoute = true;
+      return undefined;
+    }
+    const n = res.statusCode === 200 ? (JSON.parse(text) as Json).input_tokens : undefined;
+    return typeof n === "number" ? n : undefined;
+  }
+
+  private remember(key: string, n: number): void {
+    this.cache.set(key, n);
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /** Koa handler. */
+  readonly handle = async (ctx: KoaContext, maxBodyBytes: number): Promise<void> => {
+    ctx.state.protocol = "anthropic";
+    let raw = await readRequestBody(ctx.req, maxBodyBytes);
+    const body = parseJsonBody(raw);
+    // Count the prompt llama-server will actually see: with the billing header normalized.
+    if (this.normalize && mayCarryHeader(raw) && normalizeAnthropic(body) > 0) raw = Buffer.from(JSON.stringify(body));
+    const key = createHash("sha256").update(raw).digest("hex");
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.hits++;
+      ctx.set("x-llama-sidecar-cache", "hit");
+      ctx.body = { input_tokens: cached };
+      return;
+    }
+    const local =
+      this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.upstreamLacksMessages;
+    const n = (local ? undefined : await this.countUpstream(ctx, raw)) ?? (await this.countLocally(body));
+    this.remember(key, n);
+    ctx.body = { input_tokens: n };
+  };
+}

@@ -1,0 +1,105 @@
+// Writing answers to the client: llama-server's response relayed untouched, an upstream error in the
+// client's protocol, or a complete answer made here.
+import type { ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Context as KoaContext } from "koa";
+import type { Dispatcher } from "undici";
+import { errorEvent, fromUpstreamFailure, type SidecarError } from "../errors.js";
+import type { Outcome } from "../observe/observation.js";
+import { createTap, type ResponseTap } from "../observe/tap.js";
+import { anthropicError } from "../translate/to-anthropic.js";
+import type { Exchange } from "./exchange.js";
+import { clientResponseHeaders } from "./headers.js";
+import { relay } from "./relay.js";
+
+/** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
+export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
+  if (isSse && !res.destroyed) res.end(errorEvent(err, ex.route.protocol));
+  else res.destroy(err);
+}
+
+/** Relays llama-server's response as it arrives, observing it on the side. */
+export async function passThrough(
+  ex: Exchange,
+  ctx: KoaContext,
+  up: Dispatcher.ResponseData,
+  origin: string,
+): Promise<Outcome> {
+  const res = ctx.res;
+  ex.status = up.statusCode;
+  ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
+  res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
+  const contentType = String(up.headers["content-type"] ?? "");
+  const isSse = contentType.includes("text/event-stream");
+  let tap: ResponseTap | undefined;
+  if (ex.route.dialect) tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
+  const end = await relay(
+    up.body,
+    res,
+    tap &&
+      ((chunk) => {
+        tap.push(chunk);
+        return chunk;
+      }),
+  );
+  tap?.end();
+  return settle(ex, res, up, end, origin, isSse);
+}
+
+export function settle(
+  ex: Exchange,
+  res: ServerResponse,
+  up: Dispatcher.ResponseData,
+  end: Awaited<ReturnType<typeof relay>>,
+  origin: string,
+  isSse: boolean,
+): Outcome {
+  switch (end.kind) {
+    case "end":
+      if (!res.writableEnded) res.end();
+      return up.statusCode >= 400 || ex.obs.errorMessage ? "upstream_error" : "ok";
+    case "client_abort":
+      ex.abort.abort();
+      up.body.destroy();
+      return "client_abort";
+    case "upstream_error": {
+      const err = fromUpstreamFailure(end.error, origin);
+      ex.obs.errorMessage = err.message;
+      failMidStream(res, ex, err, isSse);
+      return "upstream_error";
+    }
+  }
+}
+
+/** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
+export async function anthropicUpstreamError(
+  ex: Exchange,
+  ctx: KoaContext,
+  up: Dispatcher.ResponseData,
+): Promise<Outcome> {
+  const text = await up.body.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: its text becomes the message
+  }
+  const body = anthropicError(up.statusCode, parsed);
+  ex.status = up.statusCode;
+  ex.obs.errorMessage = (body.error as { message: string }).message;
+  ctx.status = up.statusCode;
+  const retryAfter = up.headers["retry-after"];
+  if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
+  ctx.body = body;
+  return "upstream_error";
+}
+
+/** A complete answer made by the sidecar (background calls answered locally). */
+export function sendLocal(ex: Exchange, ctx: KoaContext, answer: { contentType: string; body: string }): Outcome {
+  ex.status = 200;
+  ctx.status = 200;
+  ctx.type = answer.contentType;
+  if (answer.contentType.includes("event-stream")) ctx.set("Cache-Control", "no-cache");
+  ctx.body = answer.body;
+  return "local";
+}

@@ -1,0 +1,72 @@
+// Answers an Anthropic client from llama-server's OpenAI endpoint: the response translated as it streams.
+import { performance } from "node:perf_hooks";
+import type { Context as KoaContext } from "koa";
+import type { Dispatcher } from "undici";
+import { readBody } from "../observe/dialects.js";
+import type { Outcome } from "../observe/observation.js";
+import { SseDecoder } from "../observe/sse.js";
+import type { Exchange } from "../proxy/exchange.js";
+import { relay } from "../proxy/relay.js";
+import { anthropicUpstreamError, settle } from "../proxy/respond.js";
+import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "./to-anthropic.js";
+
+type Json = Record<string, unknown>;
+
+function parse(text: string): Json | undefined {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function whole(ex: Exchange, ctx: KoaContext, up: Dispatcher.ResponseData, model: unknown): Promise<Outcome> {
+  const completion = parse(await up.body.text());
+  if (!completion) {
+    ex.obs.errorMessage = "llama-server sent a completion that is not JSON";
+    ex.status = 502;
+    ctx.status = 502;
+    ctx.body = anthropicError(502, ex.obs.errorMessage);
+    return "upstream_error";
+  }
+  readBody("openai-chat", ex.obs, completion);
+  ex.status = 200;
+  ctx.status = 200;
+  ctx.body = openaiToAnthropic(completion, model);
+  return "ok";
+}
+
+export async function translatedResponse(
+  ex: Exchange,
+  ctx: KoaContext,
+  up: Dispatcher.ResponseData,
+  origin: string,
+): Promise<Outcome> {
+  const model = ex.model?.model;
+  if (up.statusCode >= 400) return anthropicUpstreamError(ex, ctx, up);
+  if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model);
+
+  const res = ctx.res;
+  ex.status = 200;
+  ctx.respond = false;
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const writer = new AnthropicStreamWriter(model);
+  let out = "";
+  const decoder = new SseDecoder((event) => {
+    if (event.data === "[DONE]") return;
+    const chunk = parse(event.data);
+    if (!chunk) return;
+    if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
+    out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
+  });
+  const end = await relay(up.body, res, (bytes) => {
+    decoder.push(bytes);
+    const ready = out;
+    out = "";
+    return ready;
+  });
+  decoder.end();
+  if (end.kind === "end" && !res.destroyed) res.write(out + writer.end());
+  return settle(ex, res, up, end, origin, true);
+}

@@ -1,0 +1,287 @@
+import { describe, expect, it } from "vitest";
+import { AdmissionQueue } from "../../src/admission/queue.js";
+import { classifyBackground, localAnswer } from "../../src/claude/background.js";
+import {
+  NORMALIZED_HEADER,
+  normalizeAnthropic,
+  normalizeOpenai,
+  normalizeText,
+} from "../../src/claude/billing-header.js";
+import { SidecarError } from "../../src/errors.js";
+import { AnthropicStreamWriter, openaiToAnthropic } from "../../src/translate/to-anthropic.js";
+import { anthropicToOpenai } from "../../src/translate/to-openai.js";
+
+const header = (cch: string) => `x-anthropic-billing-header: cc_version=2.1.101.e51; cc_entrypoint=cli; cch=${cch};`;
+
+describe("billing header normalization", () => {
+  it("replaces the whole header value, whatever the cch length, and keeps the prompt after it", () => {
+    for (const cch of ["a5145", "0", "abcdef0123456789"]) {
+      expect(normalizeText(`${header(cch)}You are Claude Code.`)).toBe(`${NORMALIZED_HEADER}You are Claude Code.`);
+    }
+    expect(normalizeText(`${header("x")}\nYou are Claude Code.`)).toBe(`${NORMALIZED_HEADER}\nYou are Claude Code.`);
+  });
+
+  it("leaves prompts without the header alone", () => {
+    expect(normalizeText("You are helpful. x-anthropic-billing-header: cch=1;")).toBeUndefined();
+  });
+
+  it("normalizes Anthropic system strings and text blocks, and OpenAI system and developer messages", () => {
+    const a = {
+      system: [
+        { type: "text", text: header("11111") },
+        { type: "text", text: "Rules." },
+      ],
+    };
+    expect(normalizeAnthropic(a)).toBe(1);
+    expect(a.system[0]?.text).toBe(NORMALIZED_HEADER);
+    const s = { system: `${header("22")}Rules.` };
+    expect(normalizeAnthropic(s)).toBe(1);
+    const o = {
+      messages: [
+        { role: "system", content: `${header("333")}Rules.` },
+        { role: "developer", content: [{ type: "text", text: header("4") }] },
+        { role: "user", content: header("5") },
+      ],
+    };
+    expect(normalizeOpenai(o)).toBe(2);
+    expect(o.messages[2]?.content).toBe(header("5")); // user text is never touched
+  });
+});
+
+describe("background calls", () => {
+  it("recognises titles, topic checks, quota probes and Haiku-class work", () => {
+    expect(classifyBackground({ system: "Please write a 5-10 word title for the following conversation:" })).toBe(
+      "title",
+    );
+    expect(
+      classifyBackground({
+        system: [{ type: "text", text: "Analyze if this message indicates a new conversation topic." }],
+      }),
+    ).toBe("topic");
+    expect(
+      classifyBackground({ model: "claude-sonnet-4", max_tokens: 1, messages: [{ role: "user", content: "quota" }] }),
+    ).toBe("quota");
+    expect(classifyBackground({ model: "claude-3-5-haiku-20241022", max_tokens: 512 })).toBe("haiku");
+    expect(
+      classifyBackground({ model: "claude-sonnet-4", max_tokens: 32000, system: "You are Claude Code." }),
+    ).toBeUndefined();
+  });
+
+  it("answers a title locally with title JSON, streamed as the full Anthropic event sequence", () => {
+    const body = {
+      model: "claude-haiku",
+      stream: true,
+      messages: [{ role: "user", content: "Fix the flaky login test, please!" }],
+    };
+    const answer = localAnswer("title", body);
+    expect(answer.contentType).toBe("text/event-stream");
+    const events = [...answer.body.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    expect(events).toEqual([
+      "message_start",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    const delta = JSON.parse(
+      answer.body
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))[2]
+        ?.slice(6) ?? "{}",
+    );
+    expect(JSON.parse(delta.delta.text)).toEqual({ title: "Fix the flaky login test please" });
+  });
+});
+
+describe("admission queue", () => {
+  it("admits up to the limit, then FIFO with interactive before background", async () => {
+    const q = new AdmissionQueue({ limit: () => 1, maxQueued: 10, maxWaitMs: 10_000 });
+    const never = new AbortController().signal;
+    const first = await q.acquire("interactive", never);
+    const order: string[] = [];
+    const bg = q.acquire("background", never).then((t) => (order.push("bg"), t));
+    const i1 = q.acquire("interactive", never).then((t) => (order.push("i1"), t));
+    const i2 = q.acquire("interactive", never).then((t) => (order.push("i2"), t));
+    expect(q.depth).toBe(3);
+    first.release();
+    (await i1).release();
+    (await i2).release();
+    (await bg).release();
+    expect(order).toEqual(["i1", "i2", "bg"]);
+    expect(q.active).toBe(0);
+  });
+
+  it("rejects when full, after the longest wait, and drops a waiter whose client left", async () => {
+    const q = new AdmissionQueue({ limit: () => 1, maxQueued: 1, maxWaitMs: 50 });
+    const never = new AbortController().signal;
+    const held = await q.acquire("interactive", never);
+    const waiting = q.acquire("interactive", never);
+    await expect(q.acquire("interactive", never)).rejects.toMatchObject({ code: "overloaded" });
+    await expect(waiting).rejects.toBeInstanceOf(SidecarError);
+    const leaving = new AbortController();
+    const gone = q.acquire("interactive", leaving.signal);
+    leaving.abort();
+    await expect(gone).rejects.toMatchObject({ code: "client_closed" });
+    expect(q.depth).toBe(0);
+    held.release();
+  });
+});
+
+describe("Anthropic <-> OpenAI translation", () => {
+  it("maps system blocks, tools, tool_use and tool_result, thinking and tool_choice", () => {
+    const out = anthropicToOpenai({
+      model: "m",
+      max_tokens: 100,
+      stream: true,
+      system: [
+        { type: "text", text: "A" },
+        { type: "text", text: "B" },
+      ],
+      tools: [{ name: "get_weather", description: "d", input_schema: { type: "object" } }],
+      tool_choice: { type: "any", disable_parallel_tool_use: true },
+      stop_sequences: ["END"],
+      messages: [
+        { role: "user", content: "weather?" },
+        {
+          role: "assistant",
+          content: [
+            { type: "thinking", thinking: "hmm", signature: "" },
+            { type: "text", text: "Let me look." },
+            { type: "tool_use", id: "t1", name: "get_weather", input: { city: "Paris" } },
+          ],
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "sunny" }] },
+            { type: "text", text: "thanks" },
+          ],
+        },
+      ],
+    });
+    expect(out).toEqual({
+      model: "m",
+      max_tokens: 100,
+      stream: true,
+      stream_options: { include_usage: true },
+      stop: ["END"],
+      tool_choice: "required",
+      parallel_tool_calls: false,
+      tools: [
+        { type: "function", function: { name: "get_weather", description: "d", parameters: { type: "object" } } },
+      ],
+      messages: [
+        { role: "system", content: "A\n\nB" },
+        { role: "user", content: "weather?" },
+        {
+          role: "assistant",
+          content: "Let me look.",
+          reasoning_content: "hmm",
+          tool_calls: [
+            { id: "t1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+          ],
+        },
+        { role: "tool", tool_call_id: "t1", content: "sunny" },
+        { role: "user", content: "thanks" },
+      ],
+    });
+  });
+
+  it("maps a completion back: thinking, text, tool_use, stop reason and usage with cache reads", () => {
+    const msg = openaiToAnthropic(
+      {
+        id: "chatcmpl-abc",
+        model: "tiny",
+        choices: [
+          {
+            finish_reason: "tool_calls",
+            message: {
+              role: "assistant",
+              content: "ok",
+              reasoning_content: "think",
+              tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: '{"a":1}' } }],
+            },
+          },
+        ],
+        usage: { prompt_tokens: 100, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 90 } },
+      },
+      "req",
+    );
+    expect(msg).toEqual({
+      id: "msg_abc",
+      type: "message",
+      role: "assistant",
+      model: "tiny",
+      content: [
+        { type: "thinking", thinking: "think", signature: "" },
+        { type: "text", text: "ok" },
+        { type: "tool_use", id: "c1", name: "f", input: { a: 1 } },
+      ],
+      stop_reason: "tool_use",
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 7, cache_read_input_tokens: 90, cache_creation_input_tokens: 0 },
+    });
+  });
+
+  it("streams the exact Anthropic event sequence", () => {
+    const w = new AnthropicStreamWriter("m");
+    const chunk = (delta: object, finish: string | null = null) => ({
+      id: "chatcmpl-x",
+      model: "tiny",
+      choices: [{ index: 0, delta, finish_reason: finish }],
+    });
+    let out = w.chunk(chunk({ role: "assistant", content: null }));
+    out += w.chunk(chunk({ reasoning_content: "r" }));
+    out += w.chunk(chunk({ content: "Hel" }));
+    out += w.chunk(chunk({ content: "lo" }));
+    out += w.chunk(
+      chunk({ tool_calls: [{ index: 0, id: "c1", type: "function", function: { name: "f", arguments: '{"a"' } }] }),
+    );
+    out += w.chunk(chunk({ tool_calls: [{ index: 0, function: { arguments: ":1}" } }] }));
+    out += w.chunk(chunk({}, "tool_calls"));
+    out += w.chunk({
+      id: "chatcmpl-x",
+      choices: [],
+      usage: { prompt_tokens: 5, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 2 } },
+    });
+    out += w.end();
+    const events = out
+      .split("\n\n")
+      .filter(Boolean)
+      .map((e) => {
+        const [name, data] = e.split("\n");
+        return { name: name?.slice(7), data: JSON.parse(data?.slice(6) ?? "{}") };
+      });
+    expect(events.map((e) => e.name)).toEqual([
+      "message_start",
+      "ping",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(events[2]?.data.content_block).toEqual({ type: "thinking", thinking: "" });
+    expect(events[9]?.data.content_block).toEqual({ type: "tool_use", id: "c1", name: "f", input: {} });
+    expect(
+      events
+        .filter((e) => e.data.delta?.type === "input_json_delta")
+        .map((e) => e.data.delta.partial_json)
+        .join(""),
+    ).toBe('{"a":1}');
+    expect(events[13]?.data).toEqual({
+      type: "message_delta",
+      delta: { stop_reason: "tool_use", stop_sequence: null },
+      usage: { input_tokens: 3, output_tokens: 4, cache_read_input_tokens: 2, cache_creation_input_tokens: 0 },
+    });
+  });
+});
