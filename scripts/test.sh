@@ -11,6 +11,6 @@ node --import tsx scripts/make-tiny-model.ts >/dev/null
 echo "[test] typecheck" >&2
 npx tsc -p tsconfig.json
 echo "[test] lint and format" >&2
-npx biome check .
+npx biome check --error-on-warnings .
 echo "[test] vitest" >&2
 npx vitest run "$@"

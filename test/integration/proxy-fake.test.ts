@@ -212,7 +212,11 @@ describe("errors in the client's protocol", () => {
     ];
     for (const [name, marker] of cases) {
       const f = fixture(name);
-      const text = await (await post(f.request.path, f.request.body, { "x-fake-fault": "die-mid-stream" })).text();
+      const text = await (
+        await post(f.request.path, f.request.body, { "x-fake-fault": "die-mid-stream", "x-fake-gap-ms": "20" })
+      ).text();
+      // What llama-server sent before it died reached the client first.
+      expect(text.split("\n\n").length).toBeGreaterThan(3);
       const last = text.trimEnd().split("\n\n").pop() ?? "";
       expect(last.startsWith(marker)).toBe(true);
       const payload = JSON.parse(last.slice(last.indexOf("data: ") + 6));

@@ -68,6 +68,8 @@ export interface FakeLlama {
   counters?: FakeCounters;
   /** When set, /metrics serves this text as it is. */
   rawMetrics?: string;
+  /** Paths answered with 404, like a build without that API. */
+  missing?: Set<string>;
   /** Lets streams held by x-fake-hold continue. */
   release(): void;
   /** Resolves when a held stream has sent its first generated event. */
@@ -177,7 +179,9 @@ export async function startFakeLlama(): Promise<FakeLlama> {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
       return void res.end(olderFormatMetrics(fake.counters));
     }
-    const f = pick(req.method ?? "GET", req.url ?? "/", body);
+    const f = fake.missing?.has((req.url ?? "").split("?")[0] ?? "")
+      ? undefined
+      : pick(req.method ?? "GET", req.url ?? "/", body);
     if (!f) {
       res.writeHead(404, { "content-type": "application/json" });
       return void res.end('{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}');

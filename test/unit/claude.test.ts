@@ -100,9 +100,14 @@ describe("admission queue", () => {
     const never = new AbortController().signal;
     const first = await q.acquire("interactive", never);
     const order: string[] = [];
-    const bg = q.acquire("background", never).then((t) => (order.push("bg"), t));
-    const i1 = q.acquire("interactive", never).then((t) => (order.push("i1"), t));
-    const i2 = q.acquire("interactive", never).then((t) => (order.push("i2"), t));
+    const track = (name: string, p: ReturnType<typeof q.acquire>) =>
+      p.then((t) => {
+        order.push(name);
+        return t;
+      });
+    const bg = track("bg", q.acquire("background", never));
+    const i1 = track("i1", q.acquire("interactive", never));
+    const i2 = track("i2", q.acquire("interactive", never));
     expect(q.depth).toBe(3);
     first.release();
     (await i1).release();
