@@ -27,7 +27,11 @@ function final(n: number): string {
 
 const server = createServer(async (req, res) => {
   if (req.method !== "POST") {
-    // Like a llama-server started without --metrics: health checks and scrapes find nothing to read.
+    // Healthy, with slots for every stream (so the sidecar's admission queue never holds the load back),
+    // and like a llama-server started without --metrics otherwise.
+    if (req.url === "/health") return void res.end('{"status":"ok"}');
+    if (req.url === "/props")
+      return void res.end('{"total_slots":1024,"model_alias":"bench","default_generation_settings":{"n_ctx":4096}}');
     res.writeHead(404, { "content-type": "application/json" });
     return void res.end('{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}');
   }

@@ -6,6 +6,7 @@ import { AdmissionQueue } from "./admission/queue.js";
 import type { BackgroundClass, BackgroundPolicy } from "./claude/background.js";
 import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
+import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { type ForwardDeps, forwardMiddleware, type RecordSink, type TranslationState } from "./proxy/forward.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
@@ -51,8 +52,9 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middlewar
 }
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps, counter: TokenCounter, maxBodyBytes: number): Router {
+function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBodyBytes: number): Router {
   const router = new Router();
+  addDashboardRoutes(router);
   router.post("/v1/messages/count_tokens", (ctx) => counter.handle(ctx, maxBodyBytes));
   router.get("/metrics", async (ctx) => {
     ctx.type = deps.telemetry.exposition.contentType;
@@ -63,7 +65,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, maxBodyBytes: number): 
   });
   router.get("/api/stats", (ctx) => {
     ctx.set("Cache-Control", "no-store");
-    ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream);
+    ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream, queue());
   });
   router.get("/api/history", (ctx) => {
     ctx.set("Cache-Control", "no-store");
@@ -72,16 +74,24 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, maxBodyBytes: number): 
   return router;
 }
 
-function admissionQueue(deps: AppDeps): AdmissionQueue {
+type QueueView = () => { depth: number; active: number; limit: number };
+
+function admissionQueue(deps: AppDeps): { queue: AdmissionQueue; view: QueueView } {
   const { config, monitor, telemetry } = deps;
   // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
   const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
   const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
-  telemetry.state.observeQueue(() => ({ depth: queue.depth, active: queue.active, limit: limit() }));
-  return queue;
+  const view = () => ({ depth: queue.depth, active: queue.active, limit: limit() });
+  telemetry.state.observeQueue(view);
+  return { queue, view };
 }
 
-function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes: number): ForwardDeps {
+function forwardDeps(
+  deps: AppDeps,
+  translation: TranslationState,
+  queue: AdmissionQueue,
+  maxBodyBytes: number,
+): ForwardDeps {
   const { config } = deps;
   const policies: Record<BackgroundClass, BackgroundPolicy> = {
     title: config.backgroundTitle,
@@ -99,7 +109,7 @@ function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes:
     sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
     normalizeBillingHeader: config.normalizeBillingHeader,
     policies,
-    queue: admissionQueue(deps),
+    queue,
     translation,
   };
 }
@@ -110,10 +120,11 @@ export function createApp(deps: AppDeps): Koa {
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
   const translation: TranslationState = { mode: deps.config.translate, upstreamLacksMessages: false };
   const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
-  const router = ownRoutes(deps, counter, maxBodyBytes);
+  const { queue, view } = admissionQueue(deps);
+  const router = ownRoutes(deps, counter, view, maxBodyBytes);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  app.use(forwardMiddleware(forwardDeps(deps, translation, maxBodyBytes)));
+  app.use(forwardMiddleware(forwardDeps(deps, translation, queue, maxBodyBytes)));
   return app;
 }

@@ -1,6 +1,7 @@
 // The sidecar's persisted statistics: both ledgers, the history, the recent requests, and their JSON views.
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { summaryLine } from "../dashboard/public/format.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { RecordSink } from "../proxy/forward.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
@@ -8,7 +9,6 @@ import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
 import { emptyStats, type StatsDoc, statsSchema } from "../store/schema.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
-import { humanCount, shortDate } from "./format.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, toPoints } from "./history.js";
 import { addRecord, type RequestTotals, totals } from "./request-ledger.js";
 
@@ -56,7 +56,7 @@ export class Stats {
     const own = this.totals();
     const prompt = (life.prompt_tokens_total ?? 0) + (life.prompt_tokens_cached_total ?? 0) || own.prompt + own.cached;
     const generated = life.tokens_predicted_total ?? own.generated;
-    return `${humanCount(prompt)} prompt tokens · ${humanCount(generated)} generated · ${humanCount(own.requests)} requests since ${shortDate(this.doc.since)}`;
+    return summaryLine(prompt, generated, own.requests, this.doc.since);
   }
 }
 
@@ -74,8 +74,70 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
+function percentileOf(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
+}
+
+const reuse = (r: RequestRecord) => {
+  const total = (r.prefillTokens ?? 0) + (r.cachedTokens ?? 0);
+  return total > 0 ? (r.cachedTokens ?? 0) / total : null;
+};
+
+/** The numbers a person watches: speeds now, TTFT, cache reuse, queue, from the recent requests and the last scrape. */
+function liveView(stats: Stats, scrape: ScrapeView, queue: { depth: number; active: number; limit: number }) {
+  const work = stats.recent.filter((r) => r.operation && !r.background && r.outcome === "ok");
+  const last = work.at(-1);
+  const ttfts = work.map((r) => r.ttftMs).filter((v): v is number => v !== undefined);
+  const prompt = work.reduce((a, r) => a + (r.prefillTokens ?? 0) + (r.cachedTokens ?? 0), 0);
+  const cached = work.reduce((a, r) => a + (r.cachedTokens ?? 0), 0);
+  const life = stats.lifetime();
+  // What the cache saved: every cached token would have been prefilled at llama-server's measured prefill speed.
+  const prefillSpeed =
+    life.prompt_seconds_total && life.prompt_tokens_total
+      ? life.prompt_tokens_total / life.prompt_seconds_total
+      : last?.prefillTps;
+  const ownCached = stats.totals().cached;
+  return {
+    generationTps: scrape.rates.generationTps ?? last?.decodeTps ?? null,
+    prefillTps: scrape.rates.prefillTps ?? last?.prefillTps ?? null,
+    ttft: {
+      lastMs: ttfts.at(-1) ?? null,
+      p50Ms: percentileOf(ttfts, 0.5),
+      p95Ms: percentileOf(ttfts, 0.95),
+      window: ttfts.length,
+    },
+    cacheReuse: { last: last ? reuse(last) : null, rolling: prompt > 0 ? cached / prompt : null, window: work.length },
+    prefillSavedMs: prefillSpeed && ownCached ? (ownCached / prefillSpeed) * 1000 : null,
+    queue: { ...queue, lastWaitMs: stats.recent.at(-1)?.queueWaitMs ?? null },
+  };
+}
+
+function backgroundView(stats: Stats) {
+  const byClass: Record<string, { local: number; forwarded: number }> = {};
+  let total = 0;
+  let local = 0;
+  for (const [key, n] of Object.entries(stats.doc.sidecar.background)) {
+    const [cls = "", policy] = key.split("|");
+    const entry = byClass[cls] ?? { local: 0, forwarded: 0 };
+    if (policy === "local") entry.local += n;
+    else entry.forwarded += n;
+    byClass[cls] = entry;
+    total += n;
+    if (policy === "local") local += n;
+  }
+  return { total, local, byClass };
+}
+
 /** The body of GET /api/stats. */
-export function statsView(stats: Stats, status: UpstreamStatus, scrape: ScrapeView, upstreamUrl: string) {
+export function statsView(
+  stats: Stats,
+  status: UpstreamStatus,
+  scrape: ScrapeView,
+  upstreamUrl: string,
+  queue: { depth: number; active: number; limit: number },
+) {
   const life = stats.lifetime();
   const own = stats.totals();
   const up = stats.doc.upstream;
@@ -109,6 +171,8 @@ export function statsView(stats: Stats, status: UpstreamStatus, scrape: ScrapeVi
       byClient: byKey(stats, "client"),
       byModel: byKey(stats, "model"),
     },
+    live: liveView(stats, scrape, queue),
+    background: backgroundView(stats),
     recent: stats.recent.slice(-50).reverse(),
   };
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { humanCount } from "../../src/dashboard/public/format.js";
 import type { RequestRecord } from "../../src/observe/observation.js";
 import { applyScrape, lifetimeCounters } from "../../src/scrape/lifetime.js";
 import { parseLlamaMetrics } from "../../src/scrape/llama-metrics.js";
-import { humanCount } from "../../src/stats/format.js";
 import { emptyHistory, percentile, recordHistory, toPoints } from "../../src/stats/history.js";
 import { emptyStats } from "../../src/store/schema.js";
 import { fixture } from "../support/fake-llama.js";

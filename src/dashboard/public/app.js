@@ -1,0 +1,197 @@
+// The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
+import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
+
+const STATS_EVERY_MS = 2000;
+const HISTORY_EVERY_MS = 30_000;
+
+/** @param {string} name */
+const el = (name) => /** @type {HTMLElement} */ (document.querySelector(`[data-stat="${name}"]`));
+
+/** @param {string} name @param {string} text */
+function set(name, text) {
+  const node = el(name);
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+const dash = "–";
+const orDash = (v, f) => (v === null || v === undefined ? dash : f(v));
+
+function renderHeader(s) {
+  const pill = el("upstream-state");
+  pill.className = `pill ${s.upstream.state}`;
+  pill.textContent = s.upstream.state === "unreachable" ? "down" : s.upstream.state;
+  set("upstream-model", s.upstream.model ?? "");
+  const r = s.upstream.restarts.count;
+  set("restarts", r === 0 ? "no restarts" : `${r} restart${r === 1 ? "" : "s"}`);
+  set("summary", s.summary);
+}
+
+function renderCards(s) {
+  const live = s.live;
+  set("generation-tps", orDash(live.generationTps, humanRate));
+  set("prefill-tps", orDash(live.prefillTps, humanRate));
+  set("ttft-last", orDash(live.ttft.lastMs, humanDuration));
+  set("ttft-p50", orDash(live.ttft.p50Ms, humanDuration));
+  set("ttft-p95", orDash(live.ttft.p95Ms, humanDuration));
+  set("cache-last", orDash(live.cacheReuse.last, humanPercent));
+  set("cache-rolling", orDash(live.cacheReuse.rolling, humanPercent));
+  set("prefill-saved", orDash(live.prefillSavedMs, humanDuration));
+  set("queue-depth", `${live.queue.depth} waiting`);
+  set("queue-active", `${live.queue.active}/${live.queue.limit}`);
+  set("queue-wait", orDash(live.queue.lastWaitMs, humanDuration));
+  set("background-total", humanCount(s.background.total));
+  set("background-local", humanCount(s.background.local));
+}
+
+function renderSlots(s) {
+  const box = el("slots");
+  const slots = s.upstream.slots;
+  if (box.children.length !== slots.length) {
+    box.replaceChildren(
+      ...slots.map(() => {
+        const row = document.createElement("div");
+        row.className = "slot";
+        row.innerHTML = '<span></span><div class="bar"><span></span></div><span></span>';
+        return row;
+      }),
+    );
+  }
+  slots.forEach((slot, i) => {
+    const [label, bar, text] = box.children[i].children;
+    label.textContent = `slot ${slot.id}${slot.processing ? " ●" : ""}`;
+    bar.firstElementChild.style.width = `${slot.nCtx ? Math.min(100, (100 * slot.used) / slot.nCtx) : 0}%`;
+    text.textContent = `${humanCount(slot.used)} / ${humanCount(slot.nCtx)}`;
+  });
+  if (slots.length === 0) box.textContent = "no slot data (is llama-server running with --slots?)";
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function renderRecent(s) {
+  // Rebuilt from the last 50 each time: the page holds no more than that, however long it stays open.
+  const rows = s.recent.map((r) => {
+    const tr = document.createElement("tr");
+    tr.append(
+      cell(new Date(r.startedAt).toLocaleTimeString()),
+      cell(r.background ? `${r.client} (${r.background})` : r.client),
+      cell(r.model),
+      cell(orDash(r.prefillTokens, humanCount), "num"),
+      cell(orDash(r.cachedTokens, humanCount), "num"),
+      cell(orDash(r.outputTokens, humanCount), "num"),
+      cell(orDash(r.ttftMs, humanDuration), "num"),
+      cell(
+        orDash(r.decodeTps, (v) => v.toFixed(1)),
+        "num",
+      ),
+      cell(r.outcome, r.outcome),
+    );
+    return tr;
+  });
+  el("recent").replaceChildren(...rows);
+}
+
+function renderEmpty(s) {
+  const empty = s.sidecar.totals.requests === 0 && s.recent.length === 0 && s.background.total === 0;
+  el("empty").hidden = !empty;
+  const base = location.origin;
+  set(
+    "empty-commands",
+    `Claude Code:  ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=local claude\nOpenAI SDK / Cline / Cursor / Continue:  base URL ${base}/v1\ncurl:  curl ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"hello"}]}'`,
+  );
+}
+
+let range = "minutes";
+let chart;
+let lastRequests = -1;
+
+function chartData(points) {
+  return [
+    points.map((p) => p.t / 1000),
+    points.map((p) => p.prompt),
+    points.map((p) => p.cached),
+    points.map((p) => p.generated),
+  ];
+}
+
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function makeChart(data) {
+  const box = el("chart");
+  const width = Math.max(280, box.clientWidth);
+  const series = (label, color) => ({
+    label,
+    stroke: color,
+    fill: `${color}22`,
+    width: 1.5,
+    value: (_u, v) => (v == null ? dash : humanCount(v)),
+  });
+  chart = new window.uPlot(
+    {
+      width,
+      height: 240,
+      series: [
+        {},
+        series("prompt", css("--prompt")),
+        series("cached", css("--cached")),
+        series("generated", css("--generated")),
+      ],
+      axes: [{ stroke: css("--muted") }, { stroke: css("--muted"), values: (_u, ticks) => ticks.map(humanCount) }],
+    },
+    data,
+    box,
+  );
+}
+
+async function refreshHistory() {
+  const h = await (await fetch("/api/history", { cache: "no-store" })).json();
+  const data = chartData(h[range]);
+  if (chart) chart.setData(data);
+  else makeChart(data);
+}
+
+async function refreshStats() {
+  const s = await (await fetch("/api/stats", { cache: "no-store" })).json();
+  renderHeader(s);
+  renderCards(s);
+  renderSlots(s);
+  renderRecent(s);
+  renderEmpty(s);
+  set("updated", `updated ${new Date().toLocaleTimeString()}`);
+  const requests = s.sidecar.totals.requests + s.background.total;
+  if (requests !== lastRequests) {
+    lastRequests = requests;
+    await refreshHistory();
+  }
+  document.body.dataset.ready = "true";
+}
+
+function loop(fn, every) {
+  const tick = async () => {
+    try {
+      await fn();
+    } catch (err) {
+      set("updated", `cannot reach the sidecar (${err.message}); retrying`);
+    }
+    setTimeout(tick, every);
+  };
+  tick();
+}
+
+for (const button of document.querySelectorAll("[data-range]")) {
+  button.addEventListener("click", () => {
+    range = button.dataset.range;
+    for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-selected", String(b === button));
+    refreshHistory();
+  });
+}
+window.addEventListener("resize", () => chart?.setSize({ width: Math.max(280, el("chart").clientWidth), height: 240 }));
+
+loop(refreshStats, STATS_EVERY_MS);
+loop(refreshHistory, HISTORY_EVERY_MS);
