@@ -173,7 +173,11 @@ export function statsView(
     },
     live: liveView(stats, scrape, queue),
     background: backgroundView(stats),
-    recent: stats.recent.slice(-50).reverse(),
+    // Model work and background calls; health checks, /v1/models polls and the like would drown them.
+    recent: stats.recent
+      .filter((r) => r.operation)
+      .slice(-50)
+      .reverse(),
   };
 }
 

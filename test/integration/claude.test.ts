@@ -283,8 +283,7 @@ describe("translation for upstreams without /v1/messages", () => {
     const client = new Anthropic({ baseURL: s.url, apiKey: "local" });
     // A random-weight model will not choose to call a tool, so the assistant turn is prefilled with the call
     // and tool_choice "any" makes llama-server's grammar hold it to the schema; its parser then returns tool_calls.
-    const call =
-      "<tool_call>\n" + JSON.stringify({ name: "get_weather", arguments: { city: "Paris" } }) + "\n</tool_call>";
+    const call = `<tool_call>\n${JSON.stringify({ name: "get_weather", arguments: { city: "Paris" } })}\n</tool_call>`;
     const first = await client.messages
       .stream({
         model: "tiny",

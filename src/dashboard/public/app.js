@@ -122,6 +122,8 @@ function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+const SPAN_S = { minutes: 24 * 3600, hours: 30 * 24 * 3600 };
+
 function makeChart(data) {
   const box = el("chart");
   const width = Math.max(280, box.clientWidth);
@@ -154,6 +156,9 @@ async function refreshHistory() {
   const data = chartData(h[range]);
   if (chart) chart.setData(data);
   else makeChart(data);
+  // The x axis always shows the whole window (24 hours or 30 days), however few points there are.
+  const now = Date.now() / 1000;
+  chart.setScale("x", { min: now - SPAN_S[range], max: now });
 }
 
 async function refreshStats() {

@@ -1,0 +1,144 @@
+/// <reference lib="dom" />
+// The dashboard in real headless Chromium (Debian's), driven by playwright-core, in front of the real llama-server.
+import { mkdirSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { humanCount, humanDuration } from "../../src/dashboard/public/format.js";
+import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
+import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { toolPath } from "../support/tools.js";
+
+const SHOTS = new URL("../../test-output/", import.meta.url).pathname;
+
+let llama: LlamaServer;
+let sidecar: TestSidecar;
+let browser: Browser;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  llama = await startLlamaServer();
+  sidecar = await startTestSidecar(llama.url); // a fresh data dir
+  browser = await chromium.launch({
+    executablePath: toolPath("chromium"),
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await sidecar?.close();
+  await llama?.stop();
+});
+
+async function open(viewport = { width: 1280, height: 1000 }, colorScheme: "light" | "dark" = "light"): Promise<Page> {
+  const page = await browser.newPage({ viewport, colorScheme });
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await page.goto(`${sidecar.url}/dashboard`);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+const text = (page: Page, stat: string) => page.locator(`[data-stat="${stat}"]`).textContent();
+
+interface Stats {
+  summary: string;
+  sidecar: { totals: { requests: number } };
+  live: { ttft: { lastMs: number | null; p50Ms: number | null; p95Ms: number | null } };
+  recent: { prefillTokens?: number; cachedTokens?: number; outputTokens?: number; client: string }[];
+}
+const apiStats = async () => (await (await fetch(`${sidecar.url}/api/stats`)).json()) as Stats;
+
+async function traffic(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${sidecar.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "claude-cli/2.1.101 (external, cli)" },
+      body: JSON.stringify({
+        model: "tiny",
+        max_tokens: 16,
+        stream: true,
+        system: "Be brief.",
+        messages: [{ role: "user", content: `question ${i}` }],
+      }),
+    });
+    await res.text();
+  }
+  await sidecar.waitForRecords(sidecar.records.length);
+}
+
+describe("GET /dashboard", () => {
+  it("serves the page and its chart library itself, with no CDN", async () => {
+    const html = await (await fetch(`${sidecar.url}/dashboard`)).text();
+    expect(html).not.toMatch(/https?:\/\//);
+    const uplot = await fetch(`${sidecar.url}/dashboard/uplot.js`);
+    expect(uplot.status).toBe(200);
+    expect(uplot.headers.get("content-type")).toMatch(/javascript/);
+  });
+
+  it("shows the empty state on a fresh data dir, with what to do", async () => {
+    const page = await open();
+    await expect.poll(() => page.locator('[data-stat="empty"]').isVisible()).toBe(true);
+    expect(await text(page, "empty-commands")).toContain(`ANTHROPIC_BASE_URL=${sidecar.url}`);
+    expect(await text(page, "upstream-state")).toBe("online");
+    await page.screenshot({ path: `${SHOTS}dashboard-empty.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("shows the numbers /api/stats has, and updates without a reload after new traffic", async () => {
+    const page = await open();
+    await traffic(3);
+    await expect.poll(async () => (await apiStats()).sidecar.totals.requests).toBe(3);
+    // Within one polling period (2 s) the page shows the new state, no reload.
+    await expect.poll(() => page.locator('[data-stat="recent"] tr').count(), { timeout: 5000 }).toBe(3);
+    await expect.poll(() => page.locator('[data-stat="empty"]').isVisible()).toBe(false);
+    const s = await apiStats();
+    expect(await text(page, "summary")).toBe(s.summary);
+    expect(await text(page, "ttft-p50")).toBe(humanDuration(s.live.ttft.p50Ms ?? Number.NaN));
+    expect(await text(page, "ttft-p95")).toBe(humanDuration(s.live.ttft.p95Ms ?? Number.NaN));
+    const first = page.locator('[data-stat="recent"] tr').first().locator("td");
+    expect(await first.nth(1).textContent()).toBe(s.recent[0]?.client);
+    expect(await first.nth(3).textContent()).toBe(humanCount(s.recent[0]?.prefillTokens ?? Number.NaN));
+    expect(await first.nth(5).textContent()).toBe(humanCount(s.recent[0]?.outputTokens ?? Number.NaN));
+    expect(await page.locator(".u-over").count()).toBe(1); // the chart drew
+
+    await traffic(2);
+    await expect.poll(() => page.locator('[data-stat="recent"] tr').count(), { timeout: 5000 }).toBe(5);
+    await expect.poll(() => text(page, "summary")).toBe((await apiStats()).summary);
+    await page.screenshot({ path: `${SHOTS}dashboard.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("keeps its page size flat while it polls (nothing accumulates)", async () => {
+    const page = await open();
+    const nodes = () => page.evaluate(() => document.getElementsByTagName("*").length);
+    const before = await nodes();
+    await page.waitForTimeout(5000); // two or three polls
+    expect(await nodes()).toBe(before);
+    await page.close();
+  });
+
+  it("reads on a phone in dark mode", async () => {
+    const page = await open({ width: 390, height: 844 }, "dark");
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe("rgb(15, 19, 24)");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${SHOTS}dashboard-phone-dark.png`, fullPage: true });
+    await page.close();
+  });
+
+  it("logged no console errors on any page", () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
