@@ -74,14 +74,14 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBo
   return router;
 }
 
-type QueueView = () => { depth: number; active: number; limit: number };
+type QueueView = () => { depth: number; active: number; limit: number; capacity: number };
 
 function admissionQueue(deps: AppDeps): { queue: AdmissionQueue; view: QueueView } {
   const { config, monitor, telemetry } = deps;
   // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
   const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
   const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
-  const view = () => ({ depth: queue.depth, active: queue.active, limit: limit() });
+  const view = () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax });
   telemetry.state.observeQueue(view);
   return { queue, view };
 }

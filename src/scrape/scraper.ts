@@ -150,9 +150,13 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     const current = { counters: m.counters, incarnation: this.store.data.upstream.incarnation };
     this.prevCounters = current;
     if (!prev || prev.incarnation !== current.incarnation) return {};
+    // Between bursts nothing was generated: the last measured speed still stands (a 0 would read as "stalled").
     return {
-      generationTps: rate(m.counters, prev.counters, "tokens_predicted_total", "tokens_predicted_seconds_total"),
-      prefillTps: rate(m.counters, prev.counters, "prompt_tokens_total", "prompt_seconds_total"),
+      generationTps:
+        rate(m.counters, prev.counters, "tokens_predicted_total", "tokens_predicted_seconds_total") ??
+        this.view.rates.generationTps,
+      prefillTps:
+        rate(m.counters, prev.counters, "prompt_tokens_total", "prompt_seconds_total") ?? this.view.rates.prefillTps,
     };
   }
 

@@ -74,6 +74,13 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
+interface QueueNumbers {
+  depth: number;
+  active: number;
+  limit: number;
+  capacity: number;
+}
+
 function percentileOf(values: number[], p: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -86,7 +93,7 @@ const reuse = (r: RequestRecord) => {
 };
 
 /** The numbers a person watches: speeds now, TTFT, cache reuse, queue, from the recent requests and the last scrape. */
-function liveView(stats: Stats, scrape: ScrapeView, queue: { depth: number; active: number; limit: number }) {
+function liveView(stats: Stats, scrape: ScrapeView, queue: QueueNumbers) {
   const work = stats.recent.filter((r) => r.operation && !r.background && r.outcome === "ok");
   const last = work.at(-1);
   const ttfts = work.map((r) => r.ttftMs).filter((v): v is number => v !== undefined);
@@ -136,7 +143,7 @@ export function statsView(
   status: UpstreamStatus,
   scrape: ScrapeView,
   upstreamUrl: string,
-  queue: { depth: number; active: number; limit: number },
+  queue: QueueNumbers,
 ) {
   const life = stats.lifetime();
   const own = stats.totals();

@@ -155,7 +155,7 @@ export interface StateGauges {
   normalizations: Counter;
   rejections: Counter<"reason">;
   /** Where the queue gauges read from, once the app has made its queue. */
-  observeQueue(read: () => { depth: number; active: number; limit: number }): void;
+  observeQueue(read: () => { depth: number; active: number; limit: number; capacity: number }): void;
 }
 
 export function createStateGauges(): StateGauges {
@@ -193,8 +193,8 @@ export function createStateGauges(): StateGauges {
     labelNames: ["reason"],
     registers: [registry],
   });
-  let readQueue = () => ({ depth: 0, active: 0, limit: 0 });
-  const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit") =>
+  let readQueue = () => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
+  const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit" | "capacity") =>
     new Gauge({
       name: `${METRIC_PREFIX}_${name}`,
       help,
@@ -210,6 +210,7 @@ export function createStateGauges(): StateGauges {
     "Model requests allowed in flight at once (llama-server's slots, or --max-in-flight)",
     "limit",
   );
+  queueGauge("queue_capacity", "Requests that may wait in the queue before it answers 429 (--queue-max)", "capacity");
   return {
     registry,
     normalizations,

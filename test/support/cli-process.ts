@@ -9,8 +9,10 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+/** Runs `src/cli.ts` through tsx, or another entry (`command`: an installed bin) when given. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, command?: string[]): CliProcess {
+  const [file, ...pre] = command ?? [process.execPath, "--import", "tsx", "src/cli.ts"];
+  const proc = spawn(file as string, [...pre, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 const PACKAGES: Record<string, string> = {
   promtool: "prometheus",
   prometheus: "prometheus",
+  amtool: "prometheus-alertmanager",
   chromium: "chromium",
   "docker-compose": "docker-compose",
 };

@@ -1,0 +1,151 @@
+// The deployment files, checked with the real tools: promtool, amtool, Debian's docker-compose; and the
+// production install, proven without a Docker engine by installing the packed tarball with production deps only.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { startCli } from "../support/cli-process.js";
+import { dashboard, metricNames, panelQueries, paths, ruleExpressions } from "../support/deploy-files.js";
+import { startFakeLlama } from "../support/fake-llama.js";
+import { toolPath } from "../support/tools.js";
+
+function run(tool: string, args: string[], cwd = paths.root): { code: number | null; out: string } {
+  const r = spawnSync(toolPath(tool), args, { cwd, encoding: "utf8" });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("Prometheus and Alertmanager files", () => {
+  it("pass promtool check config and check rules", () => {
+    const config = run("promtool", ["check", "config", paths.prometheus]);
+    expect(config.out).toMatch(/SUCCESS: .*prometheus\.yml is valid/);
+    expect(config.code).toBe(0);
+    const rules = run("promtool", ["check", "rules", paths.rules]);
+    expect(rules.out).toMatch(/SUCCESS: 11 rules found/);
+    expect(rules.code).toBe(0);
+  });
+
+  it("pass their promtool unit tests, one or more per alert", () => {
+    const r = run("promtool", ["test", "rules", "tests/llama-sidecar.test.yml"], `${paths.root}deploy/prometheus`);
+    expect(r.out).toMatch(/SUCCESS/);
+    expect(r.code).toBe(0);
+    const tests = readFileSync(paths.ruleTests, "utf8");
+    const alerts = [...readFileSync(paths.rules, "utf8").matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
+    expect(alerts).toHaveLength(8);
+    for (const alert of alerts) expect(tests).toContain(`alertname: ${alert}`);
+  });
+
+  it("has an Alertmanager config amtool accepts, with a receiver", () => {
+    const r = run("amtool", ["check-config", paths.alertmanager]);
+    expect(r.out).toMatch(/SUCCESS/);
+    expect(r.out).toMatch(/1 receivers/);
+  });
+});
+
+describe("docker-compose files", () => {
+  for (const [variant, files] of [
+    ["CUDA (default)", ["docker-compose.yml", "docker-compose.override.yml"]],
+    ["Metal host", ["docker-compose.yml", "docker-compose.metal.yml"]],
+  ] as const) {
+    it(`${variant}: docker-compose config accepts it, with every service of the stack`, () => {
+      const args = files.flatMap((f) => ["-f", f]);
+      const r = run("docker-compose", [...args, "config"]);
+      expect(r.code).toBe(0);
+      const services = run("docker-compose", [...args, "config", "--services"])
+        .out.trim()
+        .split("\n")
+        .sort();
+      expect(services).toEqual([
+        "alert-receiver",
+        "alertmanager",
+        "grafana",
+        "jaeger",
+        "llama-server",
+        "prometheus",
+        "sidecar",
+      ]);
+      expect(r.out).toContain("LLAMA_SIDECAR_UPSTREAM: http://llama-server:8080");
+      if (variant.startsWith("CUDA")) expect(r.out).toMatch(/driver: nvidia/);
+      else expect(r.out).toMatch(/host\.docker\.internal/);
+    });
+  }
+});
+
+describe("Grafana provisioning", () => {
+  it("has a dashboard templated by instance and model, covering every topic", () => {
+    const d = dashboard();
+    expect(d.templating.list.map((v) => v.name)).toEqual(["datasource", "instance", "model"]);
+    const titles = d.panels.map((p) => p.title).join(" | ");
+    for (const topic of [
+      /first token/i,
+      /speed/i,
+      /cache/i,
+      /queue/i,
+      /client and outcome/i,
+      /background/i,
+      /lifetime/i,
+      /restarts/i,
+      /slot/i,
+    ]) {
+      expect(titles).toMatch(topic);
+    }
+    for (const p of d.panels) expect(p.datasource.uid).toBe("${datasource}");
+    for (const q of panelQueries()) expect(q.expr).toMatch(/instance=~"\$instance"/);
+    const provisioned = readFileSync(`${paths.root}grafana/provisioning/datasources/datasources.yml`, "utf8");
+    expect(provisioned).toContain("uid: prometheus");
+    expect(provisioned).toContain("url: http://prometheus:9090");
+  });
+
+  it("names only metrics the sidecar exports (checked against a live /metrics in stack.test.ts)", () => {
+    const names = metricNames([...panelQueries().map((q) => q.expr), ...ruleExpressions()]);
+    expect(names.length).toBeGreaterThan(15);
+    for (const n of names) expect(n).toMatch(/^llama_(sidecar|server)_/);
+  });
+});
+
+describe("production install (what the Dockerfile's runtime stage holds)", () => {
+  it("packs, installs with production dependencies only, and runs the CLI against a fake llama-server", async () => {
+    const packDir = mkdtempSync(join(tmpdir(), "llama-sidecar-pack-"));
+    const tarball = execFileSync("npm", ["pack", "--silent", "--pack-destination", packDir], {
+      cwd: paths.root,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .pop();
+    const app = mkdtempSync(join(tmpdir(), "llama-sidecar-prod-"));
+    execFileSync("npm", ["init", "-y"], { cwd: app, stdio: "ignore" });
+    execFileSync("npm", ["install", "--omit=dev", "--no-audit", "--no-fund", join(packDir, tarball ?? "")], {
+      cwd: app,
+      stdio: "pipe",
+    });
+    const installed = readdirSync(join(app, "node_modules"));
+    for (const dev of ["typescript", "vitest", "@biomejs", "tsx", "openai", "playwright-core"])
+      expect(installed).not.toContain(dev);
+    const files = readdirSync(join(app, "node_modules/llama-sidecar/dist/dashboard/public"));
+    expect(files).toContain("index.html");
+
+    const fake = await startFakeLlama();
+    const cli = startCli(
+      ["--port", "0", "--upstream", fake.url, "--data-dir", join(app, "data"), "--log-format", "json"],
+      {},
+      [join(app, "node_modules/.bin/llama-sidecar")],
+    );
+    try {
+      const out = await cli.waitFor(/Proxy URL : (http:\/\/\S+)/, 30_000);
+      const url = /Proxy URL : (http:\/\/\S+)/.exec(out)?.[1] ?? "";
+      expect(out).toMatch(/online/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/dashboard`)).status).toBe(200);
+      const res = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tiny", messages: [], stream: true }),
+      });
+      expect(await res.text()).toContain("data: [DONE]");
+    } finally {
+      await cli.stop();
+      await fake.close();
+    }
+  }, 240_000);
+});
