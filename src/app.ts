@@ -111,6 +111,7 @@ function forwardDeps(
     policies,
     queue,
     translation,
+    captureContent: config.captureContent,
   };
 }
 

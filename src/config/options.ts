@@ -96,7 +96,7 @@ export const OPTIONS = {
   },
   captureContent: {
     schema: z.stringbool().default(false),
-    help: "record prompt and completion text in spans (off: only counts and timings leave the process)",
+    help: "put prompt and completion text on spans (llamacpp.prompt, llamacpp.completion, 32 KB each); off: only counts and timings",
   },
   logLevel: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -39,9 +39,13 @@ function common(obs: Observation, body: Json): void {
 }
 
 /** Did this OpenAI choice carry generated content (text, reasoning or a tool call)? */
-function choiceHasContent(choice: Json, chat: boolean): boolean {
-  if (!chat) return nonEmpty(choice.text);
+function choiceHasContent(obs: Observation, choice: Json, chat: boolean): boolean {
+  if (!chat) {
+    obs.capture(choice.text);
+    return nonEmpty(choice.text);
+  }
   const delta = obj(choice.delta) ?? obj(choice.message) ?? {};
+  obs.capture(delta.content);
   return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.tool_calls);
 }
 
@@ -55,7 +59,7 @@ function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
     if (!choice) continue;
     const reason = str(choice.finish_reason);
     if (reason) obs.finishReason = reason;
-    if (choiceHasContent(choice, chat)) content = true;
+    if (choiceHasContent(obs, choice, chat)) content = true;
   }
   return content;
 }
@@ -72,6 +76,7 @@ function readLlama(obs: Observation, body: Json): boolean {
     });
     obs.finishReason = str(body.stop_type) ?? obs.finishReason;
   }
+  obs.capture(body.content);
   return nonEmpty(body.content);
 }
 
@@ -92,6 +97,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: Json): 
     }
     case "content_block_delta": {
       const delta = obj(body.delta) ?? {};
+      obs.capture(delta.text ?? delta.partial_json);
       return nonEmpty(delta.text) || nonEmpty(delta.thinking) || nonEmpty(delta.partial_json);
     }
     case "message": {
@@ -100,6 +106,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: Json): 
       obs.finishReason = str(body.stop_reason) ?? obs.finishReason;
       const usage = anthropicUsage(obj(body.usage));
       if (usage) obs.setUsage(usage);
+      for (const block of Array.isArray(body.content) ? body.content : []) obs.capture(obj(block)?.text);
       return Array.isArray(body.content) && body.content.length > 0;
     }
     case "error":
@@ -130,8 +137,8 @@ const OPENAI_TAIL = /"(?:usage|timings|error)"|"finish_reason":\s*"/;
 const LLAMA_TAIL = /"stop":\s*true|"timings"|"error"/;
 const ANTHROPIC_TAIL = new Set(["message_start", "message_delta", "error"]);
 
-export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolean): boolean {
-  if (!seenContent) return true;
+export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolean, capturing = false): boolean {
+  if (!seenContent || capturing) return true;
   if (event.data === "[DONE]") return false;
   switch (dialect) {
     case "anthropic-messages":

@@ -71,8 +71,15 @@ export class Observation {
   finishReason?: string;
   responseModel?: string;
   errorMessage?: string;
+  /** Generated text, kept only when the user turned on --capture-content; goes to the span, nowhere else. */
+  captured?: string;
 
   constructor(readonly receivedAt: number) {}
+
+  capture(text: unknown): void {
+    if (this.captured === undefined || typeof text !== "string" || !text) return;
+    if (this.captured.length < CAPTURE_LIMIT) this.captured += text.slice(0, CAPTURE_LIMIT - this.captured.length);
+  }
 
   content(at: number): void {
     if (this.firstContentAt === undefined) this.firstContentAt = at;
@@ -87,6 +94,9 @@ export class Observation {
     }
   }
 }
+
+/** Characters of prompt or completion text a span may carry when capture is on. */
+export const CAPTURE_LIMIT = 32 * 1024;
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 

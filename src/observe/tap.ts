@@ -34,7 +34,7 @@ class SseTap implements ResponseTap {
   }
 
   private onEvent(event: SseEvent): void {
-    if (!mustParse(this.dialect, event, this.seenContent)) {
+    if (!mustParse(this.dialect, event, this.seenContent, this.obs.captured !== undefined)) {
       if (isContentEvent(this.dialect, event)) this.obs.content(this.now());
       return;
     }

@@ -6,7 +6,7 @@ import { context as otelContext, type Span } from "@opentelemetry/api";
 import type { Context as KoaContext } from "koa";
 import { type ClientName, identifyClient } from "../observe/client.js";
 import { Observation, type Outcome, type RecordContext, type RequestRecord, toRecord } from "../observe/observation.js";
-import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
+import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
 import type { ModelRequest } from "./body.js";
@@ -85,6 +85,7 @@ export function finish(telemetry: Telemetry, sinks: RecordSink[], ex: Exchange, 
     queueWaitMs: ex.queueWaitMs,
     tags: ex.tags,
   });
+  if (ex.span && ex.obs.captured !== undefined) ex.span.setAttribute(`${LLAMA_ATTR}.completion`, ex.obs.captured);
   if (ex.span) endRequestSpan(ex.span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
   telemetry.requests.record(record);
   for (const sink of sinks) sink(record);

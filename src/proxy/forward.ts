@@ -7,7 +7,8 @@ import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
-import type { Outcome } from "../observe/observation.js";
+import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
+import { LLAMA_ATTR } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
@@ -36,6 +37,8 @@ export interface ForwardDeps {
   policies: Record<BackgroundClass, BackgroundPolicy>;
   queue: AdmissionQueue;
   translation: TranslationState;
+  /** Put prompt and completion text on spans (--capture-content); off by default. */
+  captureContent: boolean;
 }
 
 /** What goes to llama-server: possibly a rewritten body, to another path or upstream. */
@@ -92,6 +95,13 @@ async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Dispa
   }
 }
 
+/** With --capture-content, the prompt goes on the span and the completion is collected for it. */
+function capturePrompt(ex: Exchange, json: Json): void {
+  const { system, messages, prompt } = json;
+  ex.span?.setAttribute(`${LLAMA_ATTR}.prompt`, JSON.stringify({ system, messages, prompt }).slice(0, CAPTURE_LIMIT));
+  ex.obs.captured = "";
+}
+
 /** Model work waits for a free llama-server slot; everything else (health, props, tokenize) goes straight on. */
 async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Ticket | undefined> {
   if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
@@ -116,6 +126,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
     }
   }
   openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
+  if (deps.captureContent && json) capturePrompt(ex, json);
   const ticket = await admit(deps, ex, ctx);
   try {
     let out = outgoing(deps, ex, ctx, body, json);

@@ -343,3 +343,34 @@ describe("an upstream whose /metrics is not Prometheus text", () => {
     }
   });
 });
+
+describe("--capture-content", () => {
+  it("puts prompt and completion text on spans only when turned on, and never in records or /api/stats", async () => {
+    const s = await startTestSidecar(fake.url, ["--capture-content", "true"]);
+    try {
+      const f = fixture("post-v1-messages-stream");
+      await (await fetch(`${s.url}${f.request.path}`, { method: "POST", body: JSON.stringify(f.request.body) })).text();
+      await s.waitForRecords(1);
+      const span = s.spans()[0];
+      expect(String(span?.attributes["llamacpp.prompt"])).toContain("Hi there");
+      const streamed = f.body
+        .split("\n")
+        .filter((l) => l.includes('"text_delta"'))
+        .map((l) => JSON.parse(l.slice(6)).delta.text)
+        .join("");
+      expect(span?.attributes["llamacpp.completion"]).toBe(streamed);
+      expect(JSON.stringify(s.records)).not.toContain("Hi there");
+      expect(await (await fetch(`${s.url}/api/stats`)).text()).not.toContain("Hi there");
+    } finally {
+      await s.close();
+    }
+    // Off (the default): no text on spans at all.
+    const before = sidecar.spans().length;
+    const f = fixture("post-v1-messages");
+    await (await post(f.request.path, f.request.body)).text();
+    await sidecar.waitForRecords(1);
+    const span = sidecar.spans()[before];
+    expect(span?.attributes["llamacpp.prompt"]).toBeUndefined();
+    expect(span?.attributes["llamacpp.completion"]).toBeUndefined();
+  });
+});
