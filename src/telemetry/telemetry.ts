@@ -2,7 +2,8 @@
 import { type Meter, metrics, type TextMapPropagator, type Tracer, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { NodeSDK } from "@opentelemetry/sdk-node";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
@@ -52,14 +53,35 @@ export function tracesRequested(env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-/** Production telemetry: NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_* and friends. */
-export function startTelemetry(ledger: () => RequestLedger, env: NodeJS.ProcessEnv = process.env): Telemetry {
+/**
+ * Production telemetry. With trace export asked for, NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+ * OTEL_EXPORTER_OTLP_* and friends. Without, the SDK and its exporters (about 25 MB of resident memory, gRPC
+ * and protobuf included) are not loaded at all: a plain MeterProvider feeds /metrics.
+ */
+export async function startTelemetry(
+  ledger: () => RequestLedger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Telemetry> {
   const otelReader = createOtelPrometheusReader();
+  if (!tracesRequested(env)) {
+    const meterProvider = new MeterProvider({
+      resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "llama-sidecar" }),
+      readers: [otelReader],
+    });
+    return buildTelemetry(
+      {
+        tracer: trace.getTracer("llama-sidecar", VERSION), // the API's no-op tracer: nothing to export to
+        meter: meterProvider.getMeter("llama-sidecar", VERSION),
+        otelReader,
+        shutdown: () => meterProvider.shutdown(),
+      },
+      ledger,
+    );
+  }
+  const { NodeSDK } = await import("@opentelemetry/sdk-node");
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ? undefined : "llama-sidecar",
     metricReaders: [otelReader],
-    // undefined lets NodeSDK build span processors from the OTEL_* variables.
-    spanProcessors: tracesRequested(env) ? undefined : [],
     instrumentations: [],
   });
   sdk.start();

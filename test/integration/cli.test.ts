@@ -1,9 +1,10 @@
 // The real CLI process: config errors before binding, the banner, and following llama-server's state.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startFakeLlama } from "../support/fake-llama.js";
+import { fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
 
 const CLI = ["--import", "tsx", "src/cli.ts"];
@@ -126,6 +127,54 @@ describe("llama-sidecar CLI", () => {
       expect(out).toMatch(/loading model/);
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe("OpenTelemetry export", () => {
+  it("sends spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set", async () => {
+    const received: { path: string; type: string; body: Buffer }[] = [];
+    const collector = createHttpServer(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const c of req) parts.push(c as Buffer);
+      received.push({ path: req.url ?? "", type: String(req.headers["content-type"]), body: Buffer.concat(parts) });
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+    collector.listen(0, "127.0.0.1");
+    await once(collector, "listening");
+    const fake = await startFakeLlama();
+    const port = await freePort();
+    const cli = start(
+      ["--port", String(port), "--upstream", fake.url, "--data-dir", `/tmp/llama-sidecar-otlp-${port}`],
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_SERVICE_NAME: "sidecar-under-test",
+      },
+    );
+    try {
+      await cli.waitFor(/Proxy URL/);
+      const f = fixture("post-v1-chat-completions-stream");
+      await (
+        await fetch(`http://127.0.0.1:${port}${f.request.path}`, {
+          method: "POST",
+          body: JSON.stringify(f.request.body),
+        })
+      ).text();
+      const deadline = Date.now() + 10_000;
+      while (!received.some((r) => r.path === "/v1/traces") && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const traces = received.find((r) => r.path === "/v1/traces");
+      expect(traces?.type).toBe("application/x-protobuf");
+      // Protobuf keeps strings as UTF-8: the span name, attribute names and the service name are in the payload.
+      expect(traces?.body.includes("chat tiny")).toBe(true);
+      expect(traces?.body.includes("gen_ai.usage.output_tokens")).toBe(true);
+      expect(traces?.body.includes("sidecar-under-test")).toBe(true);
+    } finally {
+      cli.proc.kill("SIGTERM");
+      await once(cli.proc, "exit");
+      await fake.close();
+      collector.close();
     }
   });
 });
