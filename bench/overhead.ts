@@ -122,7 +122,9 @@ interface Row {
 
 async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]): Promise<Row> {
   // A fresh sidecar per level, so its peak RSS belongs to this level alone.
+  // Launched the way `npm start`, the installed bin and the Docker image launch it.
   const sidecar = await spawnPrintingPort([
+    "--max-semi-space-size=4",
     "dist/cli.js",
     "--port",
     "0",
