@@ -114,10 +114,37 @@ interface Row {
   bareP50: number;
   bareP99: number;
   bareCpuPer1k: number;
+  ownP50: number;
+  ownP99: number;
   direct: number;
   via: number;
   cpuPer1k: number;
   rss: number;
+}
+
+/** p50 and p99 (ms) of the sidecar's own time per request, from its llama_sidecar_proxy_overhead_seconds histogram. */
+async function ownOverhead(base: string): Promise<{ p50: number; p99: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const buckets = [...text.matchAll(/^llama_sidecar_proxy_overhead_seconds_bucket\{[^}]*le="([^"]+)"\} (\S+)$/gm)].map(
+    (m) => ({
+      le: m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]),
+      count: Number(m[2]),
+    }),
+  );
+  const total = buckets.at(-1)?.count ?? 0;
+  const quantile = (q: number) => {
+    const rank = q * total;
+    let prev = { le: 0, count: 0 };
+    for (const b of buckets) {
+      if (b.count >= rank) {
+        const hi = Number.isFinite(b.le) ? b.le : prev.le;
+        return (prev.le + (hi - prev.le) * ((rank - prev.count) / Math.max(1, b.count - prev.count))) * 1000;
+      }
+      prev = b;
+    }
+    return Number.NaN;
+  };
+  return { p50: quantile(0.5), p99: quantile(0.99) };
 }
 
 async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]): Promise<Row> {
@@ -157,6 +184,7 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
     relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
     bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
   }
+  const own = await ownOverhead(proxy);
   const rss = peakRssMb(sidecar.proc.pid ?? 0);
   await stop(sidecar.proc);
   await stop(bare.proc);
@@ -172,6 +200,8 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
     direct: rate(direct),
     via: rate(via),
     cpuPer1k: (cpu * 1000 * 1000) / viaChunks,
+    ownP50: own.p50,
+    ownP99: own.p99,
     bareCpuPer1k: (bareCpu * 1000 * 1000) / relayed.reduce((a, r) => a + r.chunks, 0),
     rss,
   };
@@ -179,11 +209,11 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
 
 function table(rows: Row[]): string {
   const header =
-    "| streams | added TTFT p50 | added TTFT p99 | bare relay p50 / p99 | chunks/s direct | chunks/s via sidecar | ratio | CPU per 1k chunks: sidecar / bare relay | sidecar peak RSS |";
+    "| streams | added TTFT p50 / p99 | of which sidecar's own p50 / p99 | bare relay adds p50 / p99 | chunks/s direct | chunks/s via sidecar | ratio | CPU per 1k chunks: sidecar / bare relay | sidecar peak RSS |";
   const sep = "|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
   const lines = rows.map(
     (r) =>
-      `| ${r.streams} | ${r.addedP50.toFixed(2)} ms | ${r.addedP99.toFixed(2)} ms | ${r.bareP50.toFixed(2)} / ${r.bareP99.toFixed(2)} ms | ${r.direct.toFixed(0)} | ${r.via.toFixed(0)} | ${((100 * r.via) / r.direct).toFixed(1)}% | ${r.cpuPer1k.toFixed(1)} / ${r.bareCpuPer1k.toFixed(1)} ms | ${r.rss.toFixed(0)} MB |`,
+      `| ${r.streams} | ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms | ${r.ownP50.toFixed(3)} / ${r.ownP99.toFixed(3)} ms | ${r.bareP50.toFixed(2)} / ${r.bareP99.toFixed(2)} ms | ${r.direct.toFixed(0)} | ${r.via.toFixed(0)} | ${((100 * r.via) / r.direct).toFixed(1)}% | ${r.cpuPer1k.toFixed(1)} / ${r.bareCpuPer1k.toFixed(1)} ms | ${r.rss.toFixed(0)} MB |`,
   );
   return [header, sep, ...lines].join("\n");
 }

@@ -41,6 +41,8 @@ export interface RequestRecord {
   tpotMs?: number;
   /** Time spent in the sidecar's admission queue before going to llama-server. */
   queueWaitMs?: number;
+  /** The sidecar's own time before forwarding: request received to sent upstream, less the queue wait. */
+  overheadMs?: number;
   /** Estimated wait inside llama-server for a slot: TTFT less prefill, first decode step and queue wait. */
   slotWaitMs?: number;
   /** A Claude Code background call, and what the policy did with it. */
@@ -149,6 +151,7 @@ export interface RecordContext {
   outcome: Outcome;
   endedAt: number;
   queueWaitMs?: number;
+  dispatchedAt?: number;
   tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
 }
 
@@ -191,6 +194,8 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     decodeTps: finite(sp.decodeTps),
     tpotMs: finite(sp.tpotMs),
     queueWaitMs: ctx.queueWaitMs === undefined ? undefined : round(ctx.queueWaitMs),
+    overheadMs:
+      ctx.dispatchedAt === undefined ? undefined : round(ctx.dispatchedAt - obs.receivedAt - (ctx.queueWaitMs ?? 0), 4),
     slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),
     ...ctx.tags,
     derived: sp.derived || ttftDerived,

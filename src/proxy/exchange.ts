@@ -26,6 +26,8 @@ export interface Exchange {
   status: number;
   abort: AbortController;
   queueWaitMs?: number;
+  /** performance.now() when the request went to llama-server. */
+  dispatchedAt?: number;
   tags: NonNullable<RecordContext["tags"]>;
 }
 
@@ -83,6 +85,7 @@ export function finish(telemetry: Telemetry, sinks: RecordSink[], ex: Exchange, 
     outcome,
     endedAt,
     queueWaitMs: ex.queueWaitMs,
+    dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
   });
   if (ex.span && ex.obs.captured !== undefined) ex.span.setAttribute(`${LLAMA_ATTR}.completion`, ex.obs.captured);

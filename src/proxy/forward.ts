@@ -1,6 +1,7 @@
 // Forwards one request to llama-server and records what it observed. The stages, in order:
 // read and check the body, adapt the prompt (billing header), decide on background calls, translate
 // if llama-server lacks the Anthropic API, wait for admission, send, and relay the answer.
+import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
 import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
@@ -82,6 +83,7 @@ async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Dispa
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
   if (out.translate) headers["content-type"] = "application/json";
   try {
+    ex.dispatchedAt = performance.now();
     return await out.upstream.dispatcher.request({
       origin: out.upstream.url.origin,
       path: out.path,

@@ -2,7 +2,7 @@
 // the sidecar: counters as restart-proof lifetime totals, gauges as last scraped, plus rates from counter deltas.
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Stats } from "../stats/service.js";
-import type { UpstreamScraper } from "./scraper.js";
+import type { Rates, SlotView, UpstreamScraper } from "./scraper.js";
 
 export const UPSTREAM_PREFIX = "llama_server";
 
@@ -82,54 +82,40 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
       this.set(scraper.view.ok ? 1 : 0);
     },
   });
-  new Gauge({
-    name: `${UPSTREAM_PREFIX}_generation_tokens_per_second`,
-    help: "Generation speed while generating, from counter deltas between the sidecar's scrapes",
-    registers: [registry],
-    collect() {
-      this.reset();
-      const v = scraper.view.rates.generationTps;
-      if (v !== undefined) this.set(v);
-    },
-  });
-  new Gauge({
-    name: `${UPSTREAM_PREFIX}_prefill_tokens_per_second`,
-    help: "Prefill speed while prefilling, from counter deltas between the sidecar's scrapes",
-    registers: [registry],
-    collect() {
-      this.reset();
-      const v = scraper.view.rates.prefillTps;
-      if (v !== undefined) this.set(v);
-    },
-  });
-  new Gauge({
-    name: `${UPSTREAM_PREFIX}_slot_context_tokens`,
-    help: "Tokens in each slot's context (last prompt plus generated so far)",
-    labelNames: ["slot"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.used);
-    },
-  });
-  new Gauge({
-    name: `${UPSTREAM_PREFIX}_slot_context_size_tokens`,
-    help: "Context size (n_ctx) of each slot",
-    labelNames: ["slot"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.nCtx);
-    },
-  });
-  new Gauge({
-    name: `${UPSTREAM_PREFIX}_slot_processing`,
-    help: "1 while a slot is processing a request",
-    labelNames: ["slot"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, s.processing ? 1 : 0);
-    },
-  });
+  const rateGauge = (name: string, help: string, pick: (r: Rates) => number | undefined) =>
+    new Gauge({
+      name: `${UPSTREAM_PREFIX}_${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const v = pick(scraper.view.rates);
+        if (v !== undefined) this.set(v);
+      },
+    });
+  rateGauge(
+    "generation_tokens_per_second",
+    "Generation speed while generating, from counter deltas between scrapes",
+    (r) => r.generationTps,
+  );
+  rateGauge(
+    "prefill_tokens_per_second",
+    "Prefill speed while prefilling, from counter deltas between scrapes",
+    (r) => r.prefillTps,
+  );
+
+  const slotGauge = (name: string, help: string, pick: (s: SlotView) => number) =>
+    new Gauge({
+      name: `${UPSTREAM_PREFIX}_${name}`,
+      help,
+      labelNames: ["slot"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, pick(s));
+      },
+    });
+  slotGauge("slot_context_tokens", "Tokens in each slot's context (last prompt plus generated so far)", (s) => s.used);
+  slotGauge("slot_context_size_tokens", "Context size (n_ctx) of each slot", (s) => s.nCtx);
+  slotGauge("slot_processing", "1 while a slot is processing a request", (s) => (s.processing ? 1 : 0));
 }

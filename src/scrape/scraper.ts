@@ -7,6 +7,7 @@ import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
 import type { UpstreamMonitor } from "../upstream/monitor.js";
+import { type Poller, pollEvery } from "../upstream/poll.js";
 import { applyScrape } from "./lifetime.js";
 import { type LlamaMetrics, parseLlamaMetrics } from "./llama-metrics.js";
 
@@ -79,7 +80,7 @@ export interface ScraperEvents {
 
 export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   view: ScrapeView = { ok: false, slots: [], rates: {} };
-  private timer: NodeJS.Timeout | undefined;
+  private poller: Poller | undefined;
   private soon: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private sawLoading = false;
@@ -186,17 +187,12 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   }
 
   start(): void {
-    const loop = async () => {
-      if (this.stopped) return;
-      await this.scrape();
-      if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs).unref();
-    };
-    void loop();
+    this.poller = pollEvery(this.intervalMs, () => this.scrape());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.poller?.stop();
     if (this.soon) clearTimeout(this.soon);
     await this.running;
   }

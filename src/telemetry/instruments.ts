@@ -19,6 +19,7 @@ export const BUCKETS = {
   prefillTokens: [1, 16, 64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144],
   generationTps: [1, 2, 5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000],
   prefillTps: [10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000],
+  overheadSeconds: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
   queueSeconds: [0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900],
   tpotSeconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
 };
@@ -128,10 +129,17 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
     "s",
     BUCKETS.queueSeconds,
   );
+  const overhead = histogram(
+    "proxy_overhead_seconds",
+    "The sidecar's own time per request before forwarding it (received to sent to llama-server, queue wait excluded)",
+    "s",
+    BUCKETS.overheadSeconds,
+  );
   const models = new BoundedLabel(20);
   return {
     queueWait: (seconds) => queueWait.record(seconds),
     record(r) {
+      if (r.overheadMs !== undefined) overhead.record(r.overheadMs / 1000);
       if (!r.operation || r.outcome !== "ok" || r.background) return;
       const base: Attributes = { model: models.value(r.model), client: r.client };
       if (r.prefillTokens !== undefined) prefill.record(r.prefillTokens, base);

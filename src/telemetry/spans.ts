@@ -62,6 +62,7 @@ export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): voi
       [`${L}.decode.tokens_per_second`]: r.decodeTps,
       [`${L}.decode.ms_per_token`]: r.tpotMs,
       [`${L}.queue.wait_ms`]: r.queueWaitMs,
+      [`${L}.proxy.overhead_ms`]: r.overheadMs,
       [`${L}.slot.wait_ms`]: r.slotWaitMs,
       [`${L}.background.class`]: r.background,
       [`${L}.background.policy`]: r.backgroundPolicy,

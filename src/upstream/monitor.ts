@@ -4,6 +4,7 @@ import { request } from "undici";
 import type { UpstreamState } from "../telemetry/instruments.js";
 import type { Upstream } from "./client.js";
 import { upstreamPath } from "./client.js";
+import { type Poller, pollEvery } from "./poll.js";
 
 export interface UpstreamProps {
   model?: string;
@@ -59,8 +60,7 @@ function readProps(body: unknown): UpstreamProps {
 
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   private current: UpstreamStatus | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private poller: Poller | undefined;
 
   constructor(
     private readonly upstream: Upstream,
@@ -118,16 +118,10 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   }
 
   start(): void {
-    const loop = async () => {
-      if (this.stopped) return;
-      await this.check();
-      if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs).unref();
-    };
-    void loop();
+    this.poller = pollEvery(this.intervalMs, () => this.check());
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.poller?.stop();
   }
 }

@@ -1,50 +1,22 @@
 // The real CLI process: config errors before binding, the banner, and following llama-server's state.
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { type CliProcess, startCli } from "../support/cli-process.js";
 import { fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
 
-const CLI = ["--import", "tsx", "src/cli.ts"];
-const running: ChildProcess[] = [];
+const running: CliProcess[] = [];
 
 afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.exitCode === null) {
-      p.kill("SIGTERM");
-      await once(p, "exit");
-    }
-  }
+  for (const cli of running.splice(0)) await cli.stop();
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const proc = spawn(process.execPath, [...CLI, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.push(proc);
-  let out = "";
-  proc.stdout?.on("data", (b) => {
-    out += b;
-  });
-  proc.stderr?.on("data", (b) => {
-    out += b;
-  });
-  return {
-    proc,
-    output: () => out,
-    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(out)) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; output:\n${out}`);
-        if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode} before ${pattern}; output:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return out;
-    },
-  };
+function start(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+  const cli = startCli(args, env);
+  running.push(cli);
+  return cli;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -171,8 +143,7 @@ describe("OpenTelemetry export", () => {
       expect(traces?.body.includes("gen_ai.usage.output_tokens")).toBe(true);
       expect(traces?.body.includes("sidecar-under-test")).toBe(true);
     } finally {
-      cli.proc.kill("SIGTERM");
-      await once(cli.proc, "exit");
+      await cli.stop();
       await fake.close();
       collector.close();
     }

@@ -89,6 +89,7 @@ describe("Grafana provisioning", () => {
     ]) {
       expect(titles).toMatch(topic);
     }
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, meant literally
     for (const p of d.panels) expect(p.datasource.uid).toBe("${datasource}");
     for (const q of panelQueries()) expect(q.expr).toMatch(/instance=~"\$instance"/);
     const provisioned = readFileSync(`${paths.root}grafana/provisioning/datasources/datasources.yml`, "utf8");

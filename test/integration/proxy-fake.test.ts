@@ -144,6 +144,9 @@ describe("observation", () => {
     expect(a["gen_ai.usage.cache_read.input_tokens"]).toBe(0);
     expect(a["llamacpp.ttft_ms"]).toBeTypeOf("number");
     expect(a["llamacpp.timings.derived"]).toBe(true);
+    // The sidecar's own time before forwarding: a fraction of a millisecond, never negative.
+    expect(a["llamacpp.proxy.overhead_ms"]).toBeGreaterThanOrEqual(0);
+    expect(a["llamacpp.proxy.overhead_ms"]).toBeLessThan(50);
     const everything = JSON.stringify(a);
     expect(everything).not.toContain("Hi there");
     expect(everything).not.toContain("Be brief");

@@ -11,13 +11,9 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export interface Fixture {
-  name: string;
-  request: { method: string; path: string; body?: unknown };
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+import type { Fixture } from "../../scripts/record-fixtures.js";
+
+export type { Fixture };
 
 export const FIXTURES: Fixture[] = JSON.parse(
   readFileSync(new URL("../fixtures/llama-server.json", import.meta.url), "utf8"),
