@@ -78,22 +78,32 @@ function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer
   return { upstream, path: upstreamPath(upstream.url, ctx.url), body, translate: false };
 }
 
+/**
+ * Errors that mean a pooled keep-alive connection was already dead (llama-server restarted since it was last
+ * used) before any response came back: sending once more on a fresh connection is safe and spares the client a 502.
+ */
+const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
+
 async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Dispatcher.ResponseData> {
   const hasBody = out.body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
   if (out.translate) headers["content-type"] = "application/json";
-  try {
-    ex.dispatchedAt = performance.now();
-    return await out.upstream.dispatcher.request({
-      origin: out.upstream.url.origin,
-      path: out.path,
-      method: ctx.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody ? out.body : undefined,
-      signal: ex.abort.signal,
-    });
-  } catch (err) {
-    throw fromUpstreamFailure(err, out.upstream.url.origin);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ex.dispatchedAt = performance.now();
+      return await out.upstream.dispatcher.request({
+        origin: out.upstream.url.origin,
+        path: out.path,
+        method: ctx.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? out.body : undefined,
+        signal: ex.abort.signal,
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      if (attempt === 1 && STALE_CONNECTION.has(code) && !ex.abort.signal.aborted) continue;
+      throw fromUpstreamFailure(err, out.upstream.url.origin);
+    }
   }
 }
 

@@ -31,9 +31,11 @@ async function chat(url: string, text: string, maxTokens = 8): Promise<boolean> 
         stream: true,
       }),
     });
-    await res.text();
+    const body = await res.text();
+    if (res.status !== 200 && process.env.DEBUG_CHAT) console.error("chat failed", res.status, body.slice(0, 300));
     return res.status === 200;
-  } catch {
+  } catch (err) {
+    if (process.env.DEBUG_CHAT) console.error("chat threw", err);
     return false;
   }
 }

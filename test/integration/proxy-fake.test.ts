@@ -229,7 +229,16 @@ describe("errors in the client's protocol", () => {
     expect(sidecar.records.map((r) => r.outcome)).toEqual(["upstream_error", "upstream_error"]);
   });
 
-  it("maps a connection reset before headers to 502", async () => {
+  it("sends once more on a fresh connection when a pooled one turns out dead (llama-server restarted)", async () => {
+    fake.resetNext = 1;
+    const f = fixture("post-v1-chat-completions");
+    const res = await post(f.request.path, f.request.body);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(f.body);
+    expect(forwarded()).toHaveLength(2);
+  });
+
+  it("maps a connection reset before headers to 502 (after that one retry)", async () => {
     const res = await post("/v1/messages", { model: "tiny", messages: [] }, { "x-fake-fault": "reset-before-headers" });
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ type: "error", error: { type: "api_error" } });

@@ -66,6 +66,8 @@ export interface FakeLlama {
   rawMetrics?: string;
   /** Paths answered with 404, like a build without that API. */
   missing?: Set<string>;
+  /** Cut this many of the next requests' connections before answering (a restarted server's stale sockets). */
+  resetNext?: number;
   /** Lets streams held by x-fake-hold continue. */
   release(): void;
   /** Resolves when a held stream has sent its first generated event. */
@@ -162,6 +164,10 @@ export async function startFakeLlama(): Promise<FakeLlama> {
     });
     const fault = req.headers["x-fake-fault"];
     if (fault === "reset-before-headers") return void req.socket.destroy();
+    if (fake.resetNext && req.method === "POST") {
+      fake.resetNext--;
+      return void req.socket.destroy();
+    }
     if (fault === "hang") return;
     if (fake.state === "loading") {
       res.writeHead(503, { "content-type": "application/json" });
