@@ -13,4 +13,12 @@ npx tsc -p tsconfig.json
 echo "[test] lint and format" >&2
 npx biome check --error-on-warnings .
 echo "[test] vitest" >&2
-npx vitest run "$@"
+mkdir -p test-output
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json "$@" || status=$?
+# One plain closing line with the counts, whatever the reporter printed above.
+node -e '
+const r = JSON.parse(require("fs").readFileSync("test-output/vitest.json", "utf8"));
+console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' || true
+exit "$status"
