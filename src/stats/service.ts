@@ -54,8 +54,12 @@ export class Stats {
   summary(): string {
     const life = this.lifetime();
     const own = this.totals();
-    const prompt = (life.prompt_tokens_total ?? 0) + (life.prompt_tokens_cached_total ?? 0) || own.prompt + own.cached;
-    const generated = life.tokens_predicted_total ?? own.generated;
+    // llama-server's counters include work that bypassed the sidecar; between scrapes they may lag the sidecar's own.
+    const prompt = Math.max(
+      (life.prompt_tokens_total ?? 0) + (life.prompt_tokens_cached_total ?? 0),
+      own.prompt + own.cached,
+    );
+    const generated = Math.max(life.tokens_predicted_total ?? 0, own.generated);
     return summaryLine(prompt, generated, own.requests, this.doc.since);
   }
 }
