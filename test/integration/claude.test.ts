@@ -2,6 +2,7 @@
 // the admission queue, translation for upstreams without /v1/messages, and errors in Anthropic's shape.
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { llamaCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
@@ -389,5 +390,32 @@ describe("errors in Anthropic's shape", () => {
     });
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ type: "error", error: { type: "overloaded_error", message: "Loading model" } });
+  });
+});
+
+describe("background policy 'route'", () => {
+  it("sends Haiku-class calls to --background-upstream, and refuses 'route' without one", async () => {
+    const main = await startFakeLlama();
+    const small = await startFakeLlama();
+    cleanups.push(
+      () => main.close(),
+      () => small.close(),
+    );
+    const s = await sidecarFor(main.url, ["--background-haiku", "route", "--background-upstream", small.url]);
+    const f = fixture("post-v1-messages");
+    const res = await fetch(`${s.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...CLAUDE_UA },
+      body: JSON.stringify({ ...(f.request.body as object), model: "claude-3-5-haiku-20241022" }),
+    });
+    expect(res.status).toBe(200);
+    expect(small.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(1);
+    expect(main.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(0);
+    const [r] = await s.waitForRecords(1);
+    expect(r).toMatchObject({ background: "haiku", backgroundPolicy: "route", outcome: "ok" });
+
+    expect(() => parseConfig(["--background-title", "route"], {})).toThrow(
+      /--background-title="route".*--background-upstream/,
+    );
   });
 });
