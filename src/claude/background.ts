@@ -4,7 +4,6 @@ import { blockText } from "../translate/to-openai.js";
 
 export type BackgroundClass = "title" | "topic" | "quota" | "haiku";
 export type BackgroundPolicy = "forward" | "route" | "local";
-export const BACKGROUND_CLASSES: BackgroundClass[] = ["title", "topic", "quota", "haiku"];
 
 type Json = Record<string, unknown>;
 

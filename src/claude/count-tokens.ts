@@ -9,7 +9,7 @@ import { parseJsonBody, readRequestBody } from "../proxy/body.js";
 import type { TranslationState } from "../proxy/forward.js";
 import { upstreamRequestHeaders } from "../proxy/headers.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
-import { type Upstream, upstreamPath } from "../upstream/client.js";
+import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
 import { mayCarryHeader, normalizeAnthropic } from "./billing-header.js";
 
 const CACHE_SIZE = 256;
@@ -17,25 +17,19 @@ const CACHE_SIZE = 256;
 type Json = Record<string, unknown>;
 
 async function postJson(upstream: Upstream, path: string, body: unknown): Promise<Json> {
-  let res: Awaited<ReturnType<typeof request>>;
+  let reply: UpstreamReply;
   try {
-    res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
-      dispatcher: upstream.dispatcher,
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    reply = await callUpstream(upstream, path, { json: body });
   } catch (err) {
     throw fromUpstreamFailure(err, upstream.url.origin);
   }
-  const text = await res.body.text();
-  if (res.statusCode !== 200) {
+  if (reply.status !== 200) {
     throw new SidecarError(
       "upstream_error",
-      `llama-server ${path} answered HTTP ${res.statusCode}: ${text.slice(0, 300)}`,
+      `llama-server ${path} answered HTTP ${reply.status}: ${reply.text.slice(0, 300)}`,
     );
   }
-  return JSON.parse(text) as Json;
+  return JSON.parse(reply.text) as Json;
 }
 
 export class TokenCounter {

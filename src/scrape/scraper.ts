@@ -2,10 +2,9 @@
 // reset each other's windowed gauges, and its counters are banked into restart-proof lifetime totals.
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import { request } from "undici";
 import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
-import { type Upstream, upstreamPath } from "../upstream/client.js";
+import { callUpstream, type Upstream, type UpstreamReply } from "../upstream/client.js";
 import type { UpstreamMonitor } from "../upstream/monitor.js";
 import { type Poller, pollEvery } from "../upstream/poll.js";
 import { applyScrape } from "./lifetime.js";
@@ -35,18 +34,6 @@ export interface ScrapeView {
   rates: Rates;
   /** The build sends Process-Start-Time-Unix and prompt_tokens_cached_total. */
   newFormat?: boolean;
-}
-
-async function get(
-  upstream: Upstream,
-  path: string,
-): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
-  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
-    dispatcher: upstream.dispatcher,
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }
 
 function readSlots(text: string): SlotView[] {
@@ -110,9 +97,9 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   private async doScrape(): Promise<void> {
     const at = Date.now();
-    let res: Awaited<ReturnType<typeof get>>;
+    let res: UpstreamReply;
     try {
-      res = await get(this.upstream, "/metrics");
+      res = await callUpstream(this.upstream, "/metrics", { timeoutMs: 10_000 });
     } catch (err) {
       this.view = { ...this.view, ok: false, error: (err as { code?: string }).code ?? (err as Error).message };
       return;
@@ -136,7 +123,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     const header = res.headers["process-start-time-unix"];
     const incarnation = typeof header === "string" ? header : null;
     this.bank(metrics, incarnation, at);
-    const slots = await get(this.upstream, "/slots").then(
+    const slots = await callUpstream(this.upstream, "/slots", { timeoutMs: 10_000 }).then(
       (r) => (r.status === 200 ? readSlots(r.text) : []),
       () => [],
     );

@@ -1,5 +1,5 @@
 // The connection pool to llama-server: keep-alive, and timeouts long enough for multi-minute prefills.
-import { Agent, type Dispatcher } from "undici";
+import { Agent, type Dispatcher, request } from "undici";
 
 export interface Upstream {
   /** Base URL without trailing slash, e.g. http://127.0.0.1:8080 */
@@ -27,4 +27,30 @@ export function createUpstream(base: string, timeoutSeconds: number): Upstream {
 export function upstreamPath(upstream: URL, pathAndQuery: string): string {
   const prefix = upstream.pathname.replace(/\/+$/, "");
   return `${prefix}${pathAndQuery}`;
+}
+
+export interface UpstreamReply {
+  status: number;
+  text: string;
+  headers: Record<string, unknown>;
+}
+
+/** One small call of the sidecar's own to llama-server (health, props, metrics, tokenize): the whole body read. */
+export async function callUpstream(
+  upstream: Upstream,
+  path: string,
+  opts: { timeoutMs?: number; json?: unknown } = {},
+): Promise<UpstreamReply> {
+  const timeout = opts.timeoutMs;
+  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
+    dispatcher: upstream.dispatcher,
+    // Without a timeout of its own, the call gets the pool's (--upstream-timeout).
+    ...(timeout === undefined
+      ? {}
+      : { headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout) }),
+    ...(opts.json === undefined
+      ? {}
+      : { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify(opts.json) }),
+  });
+  return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }

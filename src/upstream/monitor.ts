@@ -1,9 +1,8 @@
 // Watches llama-server's /health (and /props once online) so the sidecar knows if it is online, loading or down.
 import { EventEmitter } from "node:events";
-import { request } from "undici";
 import type { UpstreamState } from "../telemetry/instruments.js";
 import type { Upstream } from "./client.js";
-import { upstreamPath } from "./client.js";
+import { callUpstream } from "./client.js";
 import { type Poller, pollEvery } from "./poll.js";
 
 export interface UpstreamProps {
@@ -29,20 +28,12 @@ async function getJson(
   path: string,
   timeoutMs: number,
 ): Promise<{ status: number; body: unknown }> {
-  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
-    dispatcher: upstream.dispatcher,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await res.body.text();
-  let body: unknown;
+  const { status, text } = await callUpstream(upstream, path, { timeoutMs });
   try {
-    body = JSON.parse(text);
+    return { status, body: JSON.parse(text) };
   } catch {
-    body = text;
+    return { status, body: text };
   }
-  return { status: res.statusCode, body };
 }
 
 function readProps(body: unknown): UpstreamProps {
