@@ -1,6 +1,6 @@
 // Measures what the sidecar adds, side by side in one run: the same load straight to a fast fake upstream
 // and through the sidecar, at 1, 16 and 256 concurrent streams. Prints a table of ratios and deltas.
-// Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run)
+// Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for one level)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -9,12 +9,14 @@ import { createInterface } from "node:readline";
 import { Agent, request } from "undici";
 
 const QUICK = process.env.BENCH_QUICK === "1";
+const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
 const LEVELS = [
-  { streams: 1, requestsPerStream: QUICK ? 5 : 20, tokens: 50 },
-  { streams: 16, requestsPerStream: QUICK ? 2 : 8, tokens: 50 },
-  { streams: 256, requestsPerStream: QUICK ? 1 : 3, tokens: 50 },
-];
-const ROUNDS = QUICK ? 1 : 2;
+  { streams: 1, requestsPerStream: QUICK ? 5 : 10, tokens: 50 },
+  { streams: 16, requestsPerStream: QUICK ? 2 : 4, tokens: 50 },
+  { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50 },
+].filter((l) => !ONLY || ONLY.includes(l.streams));
+// Direct, sidecar and bare relay take turns round by round, so a noisy spell on this shared machine lands on all three.
+const ROUNDS = QUICK ? 1 : 4;
 
 interface RunResult {
   ttfts: number[];
@@ -22,11 +24,8 @@ interface RunResult {
   seconds: number;
 }
 
-async function spawnPrintingPort(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+async function spawnPrintingPort(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const m = /^(\d+)$/.exec(line.trim()) ?? /Proxy URL\s*:\s*http:\/\/[^:]+:(\d+)/.exec(line);
@@ -66,22 +65,31 @@ async function oneStream(agent: Agent, base: string, tokens: number): Promise<{ 
   return { ttft, chunks };
 }
 
-async function runLoad(base: string, streams: number, requestsPerStream: number, tokens: number): Promise<RunResult> {
-  const agent = new Agent({ connections: streams, keepAliveTimeout: 30_000 });
+/** A place to send load, with its own client pool: connections opened in warm-up are the ones timed. */
+interface Target {
+  base: string;
+  agent: Agent;
+}
+
+function target(base: string, streams: number): Target {
+  // Idle between this target's runs while the others are timed: keep the connections that long.
+  return { base, agent: new Agent({ connections: streams, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 }) };
+}
+
+async function runLoad(to: Target, streams: number, requestsPerStream: number, tokens: number): Promise<RunResult> {
   const ttfts: number[] = [];
   let chunks = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: streams }, async () => {
       for (let i = 0; i < requestsPerStream; i++) {
-        const r = await oneStream(agent, base, tokens);
+        const r = await oneStream(to.agent, to.base, tokens);
         ttfts.push(r.ttft);
         chunks += r.chunks;
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  await agent.close();
   return { ttfts, chunks, seconds };
 }
 
@@ -162,15 +170,15 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
     "--data-dir",
     "/tmp/llama-sidecar-bench",
   ]);
-  const upstream = `http://127.0.0.1:${upstreamPort}`;
-  const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream]);
+  const upstream = target(`http://127.0.0.1:${upstreamPort}`, level.streams);
+  const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream.base]);
   const direct: RunResult[] = [];
   const via: RunResult[] = [];
   const relayed: RunResult[] = [];
   let cpu = 0;
   let bareCpu = 0;
-  const proxy = `http://127.0.0.1:${sidecar.port}`;
-  const relay = `http://127.0.0.1:${bare.port}`;
+  const proxy = target(`http://127.0.0.1:${sidecar.port}`, level.streams);
+  const relay = target(`http://127.0.0.1:${bare.port}`, level.streams);
   // Warm-up at full concurrency: JIT, and every keep-alive connection opened before timing starts.
   await runLoad(proxy, level.streams, 1, 5);
   await runLoad(relay, level.streams, 1, 5);
@@ -184,7 +192,8 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
     relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
     bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
   }
-  const own = await ownOverhead(proxy);
+  const own = await ownOverhead(proxy.base);
+  await Promise.all([upstream, proxy, relay].map((t) => t.agent.close()));
   const rss = peakRssMb(sidecar.proc.pid ?? 0);
   await stop(sidecar.proc);
   await stop(bare.proc);

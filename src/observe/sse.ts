@@ -14,7 +14,16 @@ export class SseDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    const s = this.text.decode(chunk, { stream: true });
+    this.feed(this.decode(chunk));
+  }
+
+  /** Bytes to text, in order; an incomplete UTF-8 sequence at the end waits for the next chunk. */
+  decode(chunk: Uint8Array): string {
+    return this.text.decode(chunk, { stream: true });
+  }
+
+  /** Text from decode(), in the same order, to the event parser. */
+  feed(s: string): void {
     if (!s) return;
     this.endsWithCr = s.endsWith("\r");
     this.parser.feed(s);
@@ -22,8 +31,7 @@ export class SseDecoder {
 
   /** Flushes a last event that lacked its blank line (a server that closed mid-event). */
   end(): void {
-    const rest = this.text.decode();
-    if (rest) this.push(Buffer.from(rest));
+    this.feed(this.text.decode());
     // A final bare CR is a complete line ending, but the parser waits to see if LF follows: tell it none will.
     if (this.endsWithCr) this.parser.feed("\n");
     this.parser.reset({ consume: true });

@@ -21,9 +21,18 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Parsing waits for the event loop's check phase (setImmediate), so every chunk that is ready goes out to its
+ * client before any is parsed; each chunk keeps the time it arrived, so TTFT is exact all the same.
+ * Chunks are decoded to text at once: a pending Buffer would pin the whole socket read it was sliced from.
+ */
 class SseTap implements ResponseTap {
   private readonly decoder: SseDecoder;
   private seenContent = false;
+  private pending: { text: string; at: number }[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  /** Arrival time of the chunk being parsed. */
+  private at = 0;
 
   constructor(
     private readonly dialect: Dialect,
@@ -35,21 +44,34 @@ class SseTap implements ResponseTap {
 
   private onEvent(event: SseEvent): void {
     if (!mustParse(this.dialect, event, this.seenContent, this.obs.captured !== undefined)) {
-      if (isContentEvent(this.dialect, event)) this.obs.content(this.now());
+      if (isContentEvent(this.dialect, event)) this.obs.content(this.at);
       return;
     }
     const body = parseJson(event.data);
     if (body && readBody(this.dialect, this.obs, body, event.event)) {
       this.seenContent = true;
-      this.obs.content(this.now());
+      this.obs.content(this.at);
     }
   }
 
   push(chunk: Buffer): void {
-    this.decoder.push(chunk);
+    this.pending.push({ text: this.decoder.decode(chunk), at: this.now() });
+    this.scheduled ??= setImmediate(() => this.parsePending());
+  }
+
+  private parsePending(): void {
+    this.scheduled = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    for (const { text, at } of batch) {
+      this.at = at;
+      this.decoder.feed(text);
+    }
   }
 
   end(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.parsePending();
     this.decoder.end();
   }
 }

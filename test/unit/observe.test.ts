@@ -93,6 +93,24 @@ describe("response taps read exactly what llama-server reported", () => {
     expect(obs.firstContentAt).toBe(900);
   });
 
+  it("writes first and parses after: each chunk keeps the time it arrived, parsed by the loop's next check phase", async () => {
+    const events = sseEvents(fixture("post-v1-chat-completions-stream").body);
+    let clock = 0;
+    const obs = new Observation(0);
+    const tap = createTap("openai-chat", "text/event-stream", obs, () => clock);
+    clock = 100;
+    tap.push(Buffer.from(events.slice(0, 2).join(""))); // role delta, then the first content delta
+    expect(obs.firstContentAt).toBeUndefined(); // not parsed yet: the chunk is on its way to the client first
+    clock = 250;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(obs.firstContentAt).toBe(100);
+    clock = 999;
+    tap.push(Buffer.from(events.slice(2).join("")));
+    tap.end(); // parses what is pending at once
+    expect(obs.lastContentAt).toBe(999);
+    expect(obs.timings?.predicted_n).toBeGreaterThan(0);
+  });
+
   it("uses llama-server's timings for speeds and marks stream-derived speeds as derived", () => {
     const withTimings = observe(fixture("post-v1-chat-completions-stream"), "openai-chat", "whole");
     const base = {
@@ -109,10 +127,15 @@ describe("response taps read exactly what llama-server reported", () => {
     expect(r1.derived).toBe(false);
     expect(r1.decodeTps).toBe(withTimings.timings?.predicted_per_second);
 
-    const anthropic = observe(fixture("post-v1-messages-stream"), "anthropic-messages", "whole");
+    // Streamed as llama-server sends it, an event a chunk; the fake clock ticks once per chunk.
+    let clock = 0;
+    const anthropic = new Observation(0);
+    const tap = createTap("anthropic-messages", "text/event-stream", anthropic, () => ++clock);
+    for (const event of sseEvents(fixture("post-v1-messages-stream").body)) tap.push(Buffer.from(event));
+    tap.end();
     const r2 = toRecord(anthropic, base);
     expect(r2.derived).toBe(true);
-    // n tokens over n-1 gaps between the first and last content events (the fake clock ticks once per event).
+    // n tokens over n-1 gaps between the first and last content events.
     const gaps = (anthropic.lastContentAt ?? 0) - (anthropic.firstContentAt ?? 0);
     expect(r2.decodeTps).toBeCloseTo((((r2.outputTokens ?? 0) - 1) * 1000) / gaps, 3);
   });
