@@ -33,6 +33,8 @@ class SseTap implements ResponseTap {
   private scheduled: NodeJS.Immediate | undefined;
   /** Arrival time of the chunk being parsed. */
   private at = 0;
+  /** Bound once: push() runs for every chunk of every stream. */
+  private readonly parseSoon = () => this.parsePending();
 
   constructor(
     private readonly dialect: Dialect,
@@ -56,7 +58,7 @@ class SseTap implements ResponseTap {
 
   push(chunk: Buffer): void {
     this.pending.push({ text: this.decoder.decode(chunk), at: this.now() });
-    this.scheduled ??= setImmediate(() => this.parsePending());
+    this.scheduled ??= setImmediate(this.parseSoon);
   }
 
   private parsePending(): void {
