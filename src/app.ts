@@ -9,6 +9,7 @@ import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { type ForwardDeps, forwardMiddleware, type RecordSink, type TranslationState } from "./proxy/forward.js";
+import type { RecordQueue } from "./proxy/records.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
@@ -23,6 +24,8 @@ export interface AppDeps {
   stats: Stats;
   scraper: UpstreamScraper;
   logger: Logger;
+  /** Where finished requests wait to be recorded, off the hot path. */
+  records: RecordQueue;
   /** Extra consumers of finished request records (stores, dashboards, tests). */
   sinks?: RecordSink[];
 }
@@ -56,7 +59,9 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBo
   const router = new Router();
   addDashboardRoutes(router);
   router.post("/v1/messages/count_tokens", (ctx) => counter.handle(ctx, maxBodyBytes));
+  // Readers of what request records feed see every request that has ended.
   router.get("/metrics", async (ctx) => {
+    deps.records.flush();
     ctx.type = deps.telemetry.exposition.contentType;
     ctx.body = await deps.telemetry.exposition.render();
   });
@@ -64,10 +69,12 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBo
     ctx.body = { status: "ok", upstream: deps.monitor.status.state };
   });
   router.get("/api/stats", (ctx) => {
+    deps.records.flush();
     ctx.set("Cache-Control", "no-store");
     ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream, queue());
   });
   router.get("/api/history", (ctx) => {
+    deps.records.flush();
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);
   });
@@ -107,6 +114,7 @@ function forwardDeps(
     telemetry: deps.telemetry,
     maxBodyBytes,
     sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
+    records: deps.records,
     normalizeBillingHeader: config.normalizeBillingHeader,
     policies,
     queue,

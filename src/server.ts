@@ -7,6 +7,7 @@ import { createApp } from "./app.js";
 import { banner } from "./banner.js";
 import type { Config } from "./config/load.js";
 import type { RecordSink } from "./proxy/forward.js";
+import { RecordQueue } from "./proxy/records.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
@@ -19,6 +20,7 @@ export interface Running {
   server: Server;
   monitor: UpstreamMonitor;
   scraper: UpstreamScraper;
+  records: RecordQueue;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,18 @@ export async function runSidecar(
   watchUpstream(monitor, telemetry, logger, config.upstream);
   const scraper = new UpstreamScraper(upstream, stats.store, monitor, config.scrapeInterval * 1000, logger);
   registerUpstreamExports(telemetry.state.registry, stats, scraper);
-  const app = createApp({ config, upstream, telemetry, monitor, stats, scraper, logger, sinks: options.sinks });
+  const records = new RecordQueue(logger);
+  const app = createApp({
+    config,
+    upstream,
+    telemetry,
+    monitor,
+    stats,
+    scraper,
+    logger,
+    records,
+    sinks: options.sinks,
+  });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app.callback());
   // Long prefills keep a connection quiet for minutes: Node's default request timeout would cut it.
   server.headersTimeout = 60_000;
@@ -75,12 +88,14 @@ export async function runSidecar(
     server,
     monitor,
     scraper,
+    records,
     async close() {
       monitor.stop();
       await scraper.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await upstream.close();
+      records.flush();
       await stats.flush();
     },
   };

@@ -71,8 +71,14 @@ export function openSpan(
   });
 }
 
-export function finish(telemetry: Telemetry, sinks: RecordSink[], ex: Exchange, outcome: Outcome): RequestRecord {
-  const endedAt = performance.now();
+/** Turns a finished exchange into its record, span end, metrics and sink calls; `endedAt` is when the response ended. */
+export function finish(
+  telemetry: Telemetry,
+  sinks: RecordSink[],
+  ex: Exchange,
+  outcome: Outcome,
+  endedAt: number,
+): RequestRecord {
   const record = toRecord(ex.obs, {
     id: ex.id,
     startedAt: ex.startedAt,

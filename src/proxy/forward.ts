@@ -14,9 +14,11 @@ import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
+import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish, openSpan, type RecordSink } from "./exchange.js";
 import { upstreamRequestHeaders } from "./headers.js";
+import type { RecordQueue } from "./records.js";
 import { anthropicUpstreamError, passThrough, sendLocal } from "./respond.js";
 
 export type { RecordSink } from "./exchange.js";
@@ -34,6 +36,7 @@ export interface ForwardDeps {
   telemetry: Telemetry;
   maxBodyBytes: number;
   sinks: RecordSink[];
+  records: RecordQueue;
   normalizeBillingHeader: boolean;
   policies: Record<BackgroundClass, BackgroundPolicy>;
   queue: AdmissionQueue;
@@ -84,14 +87,14 @@ function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer
  */
 const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
 
-async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Dispatcher.ResponseData> {
+async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<UpstreamResponse> {
   const hasBody = out.body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
   if (out.translate) headers["content-type"] = "application/json";
   for (let attempt = 1; ; attempt++) {
     try {
       ex.dispatchedAt = performance.now();
-      return await out.upstream.dispatcher.request({
+      return await dispatchUpstream(out.upstream.dispatcher, {
         origin: out.upstream.url.origin,
         path: out.path,
         method: ctx.method as Dispatcher.HttpMethod,
@@ -189,7 +192,9 @@ export function forwardMiddleware(deps: ForwardDeps) {
     } finally {
       deps.telemetry.state.inFlight.dec();
       if (!ex.span) openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
-      finish(deps.telemetry, deps.sinks, ex, outcome);
+      const endedAt = performance.now();
+      const how = outcome;
+      deps.records.defer(() => finish(deps.telemetry, deps.sinks, ex, how, endedAt));
     }
   };
 }

@@ -3,14 +3,14 @@
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
-import type { Dispatcher } from "undici";
 import { errorEvent, fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
 import { createTap, type ResponseTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
+import type { UpstreamResponse } from "../upstream/response.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
-import { relay } from "./relay.js";
+import { type RelayEnd, relay } from "./relay.js";
 
 /** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
 export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
@@ -22,7 +22,7 @@ export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarErr
 export async function passThrough(
   ex: Exchange,
   ctx: KoaContext,
-  up: Dispatcher.ResponseData,
+  up: UpstreamResponse,
   origin: string,
 ): Promise<Outcome> {
   const res = ctx.res;
@@ -49,12 +49,14 @@ export async function passThrough(
 export function settle(
   ex: Exchange,
   res: ServerResponse,
-  up: Dispatcher.ResponseData,
-  end: Awaited<ReturnType<typeof relay>>,
+  up: UpstreamResponse,
+  end: RelayEnd,
   origin: string,
   isSse: boolean,
 ): Outcome {
-  switch (end.kind) {
+  // The client's going away aborts the upstream call at once, so its abort error can arrive before the close.
+  const how: RelayEnd = end.kind === "upstream_error" && ex.abort.signal.aborted ? { kind: "client_abort" } : end;
+  switch (how.kind) {
     case "end":
       if (!res.writableEnded) res.end();
       return up.statusCode >= 400 || ex.obs.errorMessage ? "upstream_error" : "ok";
@@ -63,7 +65,7 @@ export function settle(
       up.body.destroy();
       return "client_abort";
     case "upstream_error": {
-      const err = fromUpstreamFailure(end.error, origin);
+      const err = fromUpstreamFailure(how.error, origin);
       ex.obs.errorMessage = err.message;
       failMidStream(res, ex, err, isSse);
       return "upstream_error";
@@ -72,11 +74,7 @@ export function settle(
 }
 
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
-export async function anthropicUpstreamError(
-  ex: Exchange,
-  ctx: KoaContext,
-  up: Dispatcher.ResponseData,
-): Promise<Outcome> {
+export async function anthropicUpstreamError(ex: Exchange, ctx: KoaContext, up: UpstreamResponse): Promise<Outcome> {
   const text = await up.body.text();
   let parsed: unknown = text;
   try {

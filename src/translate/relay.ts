@@ -1,13 +1,13 @@
 // Answers an Anthropic client from llama-server's OpenAI endpoint: the response translated as it streams.
 import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
-import type { Dispatcher } from "undici";
 import { readBody } from "../observe/dialects.js";
 import type { Outcome } from "../observe/observation.js";
 import { SseDecoder } from "../observe/sse.js";
 import type { Exchange } from "../proxy/exchange.js";
 import { relay } from "../proxy/relay.js";
 import { anthropicUpstreamError, settle } from "../proxy/respond.js";
+import type { UpstreamResponse } from "../upstream/response.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "./to-anthropic.js";
 
 type Json = Record<string, unknown>;
@@ -21,7 +21,7 @@ function parse(text: string): Json | undefined {
   }
 }
 
-async function whole(ex: Exchange, ctx: KoaContext, up: Dispatcher.ResponseData, model: unknown): Promise<Outcome> {
+async function whole(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, model: unknown): Promise<Outcome> {
   const completion = parse(await up.body.text());
   if (!completion) {
     ex.obs.errorMessage = "llama-server sent a completion that is not JSON";
@@ -40,7 +40,7 @@ async function whole(ex: Exchange, ctx: KoaContext, up: Dispatcher.ResponseData,
 export async function translatedResponse(
   ex: Exchange,
   ctx: KoaContext,
-  up: Dispatcher.ResponseData,
+  up: UpstreamResponse,
   origin: string,
 ): Promise<Outcome> {
   const model = ex.model?.model;

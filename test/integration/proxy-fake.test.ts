@@ -1,5 +1,7 @@
 // The sidecar in front of the recorded fake llama-server: pass-through, observation, errors and faults.
-import { request } from "node:http";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
@@ -18,7 +20,7 @@ afterAll(async () => {
   await fake?.close();
 });
 beforeEach(() => {
-  sidecar.records.length = 0;
+  sidecar.clearRecords();
   fake.seen.length = 0;
   // (the sidecar's own health checks and scrapes also reach the fake; tests look at forwarded() only)
 });
@@ -161,6 +163,21 @@ describe("observation", () => {
     expect(sidecar.spans()[before]?.spanContext().traceId).toBe(traceId);
   });
 
+  it("counts a request in /metrics and /api/stats as soon as its response has ended", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const before = await sidecar.metrics();
+    const count = (text: string) =>
+      [...text.matchAll(/^llama_sidecar_generated_tokens_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    await (await post(f.request.path, f.request.body)).text();
+    // No waiting for the record: readers flush what ended but was not yet recorded.
+    expect(count(await sidecar.metrics()) - count(before)).toBeGreaterThan(0);
+    const stats = (await (await fetch(`${sidecar.url}/api/stats`)).json()) as { recent: { route: string }[] };
+    expect(stats.recent[0]?.route).toBe("/v1/chat/completions"); // newest first
+  });
+
   it("exports metrics that promtool accepts, each name once", async () => {
     const f = fixture("post-v1-chat-completions-stream");
     await (await post(f.request.path, f.request.body)).text();
@@ -258,6 +275,48 @@ describe("client disconnects", () => {
     expect(r?.outcome).toBe("client_abort");
     for (let i = 0; i < 50 && !forwarded()[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
     expect(forwarded()[0]?.closedEarly).toBe(true);
+  });
+});
+
+describe("backpressure", () => {
+  it("reads from llama-server no faster than the client reads from the sidecar, and loses nothing", async () => {
+    const total = 96 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024, "x");
+    let written = 0;
+    const upstream = createServer(async (req, res) => {
+      // Only the client's request streams: the sidecar's own health checks and scrapes get a 404.
+      if (req.url !== "/big") return void res.writeHead(404).end();
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      while (written < total) {
+        written += piece.length;
+        if (!res.write(piece)) await once(res, "drain");
+      }
+      res.end();
+    });
+    upstream.listen(0, "127.0.0.1");
+    await once(upstream, "listening");
+    const s = await startTestSidecar(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    try {
+      const res = await new Promise<IncomingMessage>((resolve) => request(`${s.url}/big`, resolve).end());
+      res.pause();
+      // Wait until the upstream stops being able to write: every buffer on the way is full.
+      let last = -1;
+      while (written !== last) {
+        last = written;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(written).toBeLessThan(total / 2);
+      let received = 0;
+      res.on("data", (b: Buffer) => {
+        received += b.length;
+      });
+      res.resume();
+      await once(res, "end");
+      expect(received).toBe(total);
+    } finally {
+      await s.close();
+      upstream.close();
+    }
   });
 });
 

@@ -18,7 +18,7 @@ afterAll(async () => {
   await llama?.stop();
 });
 beforeEach(() => {
-  sidecar.records.length = 0;
+  sidecar.clearRecords();
 });
 
 const messages = (text: string) => [

@@ -29,7 +29,9 @@ export interface TestSidecar {
   banner: string;
   spans(): ReadableSpan[];
   metrics(): Promise<string>;
-  /** Resolves when n records have been produced (records are written when a response ends). */
+  /** Forgets the records so far, including those of responses that ended but wait to be recorded. */
+  clearRecords(): void;
+  /** Resolves when n records have been produced (records are written shortly after a response ends). */
   waitForRecords(n: number, timeoutMs?: number): Promise<RequestRecord[]>;
   close(): Promise<void>;
 }
@@ -93,6 +95,10 @@ export async function startTestSidecar(upstreamUrl: string, args: string[] = [])
     banner,
     spans: () => exporter.getFinishedSpans(),
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    clearRecords() {
+      running.records.flush();
+      records.length = 0;
+    },
     async waitForRecords(n, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (records.length < n) {

@@ -1,0 +1,102 @@
+// The relay's raw upstream body and the deferred request records, driven directly.
+import { pino } from "pino";
+import type { Dispatcher } from "undici";
+import { describe, expect, it } from "vitest";
+import { RecordQueue } from "../../src/proxy/records.js";
+import { UpstreamBody } from "../../src/upstream/response.js";
+
+/** What undici's dispatch controller does, recorded. */
+function controller() {
+  const calls: string[] = [];
+  const c = {
+    paused: false,
+    aborted: false,
+    reason: null as Error | null,
+    pause() {
+      calls.push("pause");
+      c.paused = true;
+    },
+    resume() {
+      calls.push("resume");
+      c.paused = false;
+    },
+    abort(reason: Error) {
+      calls.push("abort");
+      c.aborted = true;
+      c.reason = reason;
+    },
+  };
+  return { c: c as unknown as Dispatcher.DispatchController, calls };
+}
+
+describe("UpstreamBody", () => {
+  it("holds chunks that arrive before the reader, pausing the socket, then hands them over in order", () => {
+    const { c, calls } = controller();
+    const body = new UpstreamBody(c);
+    body.onData(Buffer.from("a"));
+    body.onData(Buffer.from("b"));
+    expect(calls).toEqual(["pause", "pause"]);
+    const seen: string[] = [];
+    body.read({ data: (b) => seen.push(b.toString()), end: () => seen.push("END"), error: () => seen.push("ERR") });
+    expect(seen).toEqual(["a", "b"]);
+    expect(calls.at(-1)).toBe("resume");
+    body.onData(Buffer.from("c"));
+    body.onEnd();
+    expect(seen).toEqual(["a", "b", "c", "END"]);
+  });
+
+  it("stays paused after handing over held chunks when the reader asked for a pause", () => {
+    const { c, calls } = controller();
+    const body = new UpstreamBody(c);
+    body.onData(Buffer.from("a"));
+    body.read({ data: () => body.pause(), end: () => {}, error: () => {} });
+    expect(calls).toEqual(["pause", "pause"]);
+    body.resume();
+    expect(calls.at(-1)).toBe("resume");
+  });
+
+  it("reports an end or a failure that came before the reader", async () => {
+    const ended = new UpstreamBody(controller().c);
+    ended.onData(Buffer.from("héllo"));
+    ended.onEnd();
+    expect(await ended.text()).toBe("héllo");
+    const failed = new UpstreamBody(controller().c);
+    failed.onError(Object.assign(new Error("socket hang up"), { code: "UND_ERR_SOCKET" }));
+    await expect(failed.text()).rejects.toThrow("socket hang up");
+  });
+
+  it("is read once, and destroy() aborts only a response still in flight", () => {
+    const live = controller();
+    const body = new UpstreamBody(live.c);
+    body.read({ data: () => {}, end: () => {}, error: () => {} });
+    expect(() => body.read({ data: () => {}, end: () => {}, error: () => {} })).toThrow(/only once/);
+    body.destroy();
+    expect(live.calls).toEqual(["abort"]);
+    const done = controller();
+    const finished = new UpstreamBody(done.c);
+    finished.onEnd();
+    finished.destroy();
+    expect(done.calls).toEqual([]);
+  });
+});
+
+describe("RecordQueue", () => {
+  it("records later, in order, or at once on flush(); one failing record does not stop the rest", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "error" }, { write: (l: string) => void lines.push(l) });
+    const q = new RecordQueue(logger, 1);
+    const done: number[] = [];
+    q.defer(() => done.push(1));
+    q.defer(() => {
+      throw new Error("sink broke");
+    });
+    q.defer(() => done.push(3));
+    expect(done).toEqual([]);
+    q.flush();
+    expect(done).toEqual([1, 3]);
+    expect(lines.join("")).toMatch(/sink broke/);
+    q.defer(() => done.push(4));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toEqual([1, 3, 4]);
+  });
+});
