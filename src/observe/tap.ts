@@ -21,20 +21,26 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Taps with chunks waiting to be parsed: one check-phase turn parses them all, however many streams. */
+let due: SseTap[] = [];
+
+function parseDue(): void {
+  const taps = due;
+  due = [];
+  for (const tap of taps) tap.parsePending();
+}
+
 /**
  * Parsing waits for the event loop's check phase (setImmediate), so every chunk that is ready goes out to its
- * client before any is parsed; each chunk keeps the time it arrived, so TTFT is exact all the same.
+ * client before any is parsed; each chunk keeps the time it went out, so TTFT is exact all the same.
  * Chunks are decoded to text at once: a pending Buffer would pin the whole socket read it was sliced from.
  */
 class SseTap implements ResponseTap {
   private readonly decoder: SseDecoder;
   private seenContent = false;
   private pending: { text: string; at: number }[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
-  /** Arrival time of the chunk being parsed. */
+  /** When the chunk being parsed went out to the client. */
   private at = 0;
-  /** Bound once: push() runs for every chunk of every stream. */
-  private readonly parseSoon = () => this.parsePending();
 
   constructor(
     private readonly dialect: Dialect,
@@ -57,12 +63,17 @@ class SseTap implements ResponseTap {
   }
 
   push(chunk: Buffer): void {
-    this.pending.push({ text: this.decoder.decode(chunk), at: this.now() });
-    this.scheduled ??= setImmediate(this.parseSoon);
+    const at = this.now();
+    if (this.pending.length === 0) {
+      if (due.length === 0) setImmediate(parseDue);
+      due.push(this);
+    }
+    this.pending.push({ text: this.decoder.decode(chunk), at });
   }
 
-  private parsePending(): void {
-    this.scheduled = undefined;
+  /** Parses what arrived so far; called from the shared check-phase turn, and by end(). */
+  parsePending(): void {
+    if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
     for (const { text, at } of batch) {
@@ -72,7 +83,6 @@ class SseTap implements ResponseTap {
   }
 
   end(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
     this.parsePending();
     this.decoder.end();
   }

@@ -7,12 +7,14 @@ export type RelayEnd = { kind: "end" } | { kind: "upstream_error"; error: Error 
 /**
  * Each chunk is written the moment undici parses it; an upstream failure leaves the response open so the
  * caller can still send an SSE error event.
- * `transform` sees every chunk and returns what to write (translation), or nothing to write yet.
+ * `transform` sees every chunk and returns what to write (translation), or nothing to write yet;
+ * `observe` sees every chunk after it was written, so watching it never delays it.
  */
 export function relay(
   body: UpstreamBody,
   res: ServerResponse,
-  transform?: (chunk: Buffer) => Buffer | string | undefined,
+  transform?: ((chunk: Buffer) => Buffer | string | undefined) | undefined,
+  observe?: (chunk: Buffer) => void,
 ): Promise<RelayEnd> {
   return new Promise((resolve) => {
     let settled = false;
@@ -32,6 +34,7 @@ export function relay(
         if (settled) return;
         const out = transform ? transform(chunk) : chunk;
         if (out?.length && !res.write(out)) body.pause();
+        observe?.(chunk);
       },
       end: () => settle({ kind: "end" }),
       error: (error) => settle({ kind: "upstream_error", error }),
