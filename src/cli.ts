@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 // (A 4 MB young generation keeps resident memory about 10 MB lower under hundreds of streams, at no measurable cost.)
 // Command-line entry: parse the config (exit 2 on bad input, before binding), start, and stop cleanly on signals.
+import { setFlagsFromString } from "node:v8";
 import { ConfigError, parseConfig } from "./config/load.js";
 import { createLogger } from "./logger.js";
 import { runSidecar } from "./server.js";
@@ -9,7 +10,19 @@ import { FileAccessError } from "./store/durable-file.js";
 import { startTelemetry } from "./telemetry/telemetry.js";
 import { VERSION } from "./version.js";
 
+/**
+ * Per-stream objects live about as long as a response, so they outlive the young generation and die in the old
+ * one, which V8 lets grow to several times the live size before it collects: at 256 streams, 25 MB live became
+ * 100 MB of heap and a peak RSS anywhere from 130 to 190 MB. Collecting at 1.5 times the live size keeps the peak
+ * near 130 MB for a few more, incremental, collections. A value the user set (NODE_OPTIONS, node flags) wins.
+ */
+function boundHeapGrowth(): void {
+  const given = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+  if (!/heap[-_]growing[-_]percent/.test(given)) setFlagsFromString("--heap-growing-percent=50");
+}
+
 async function main(): Promise<number> {
+  boundHeapGrowth();
   let parsed: ReturnType<typeof parseConfig>;
   try {
     parsed = parseConfig(process.argv.slice(2), process.env);
