@@ -193,8 +193,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
       deps.telemetry.state.inFlight.dec();
       if (!ex.span) openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
       const endedAt = performance.now();
-      const how = outcome;
-      deps.records.defer(() => finish(deps.telemetry, deps.sinks, ex, how, endedAt));
+      deps.records.defer(() => finish(deps.telemetry, deps.sinks, ex, outcome, endedAt));
     }
   };
 }
