@@ -60,11 +60,13 @@ export async function translatedResponse(
     if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
     out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
   });
-  const end = await relay(up.body, res, (bytes) => {
-    decoder.push(bytes);
-    const ready = out;
-    out = "";
-    return ready;
+  const end = await relay(up.body, res, {
+    transform: (bytes) => {
+      decoder.push(bytes);
+      const ready = out;
+      out = "";
+      return ready;
+    },
   });
   decoder.end();
   if (end.kind === "end" && !res.destroyed) res.write(out + writer.end());
