@@ -9,19 +9,18 @@ export interface RelayOptions {
   transform?: (chunk: Buffer) => Buffer | string | undefined;
   /** Sees every chunk after it was written, so watching it never delays it. */
   observe?: (chunk: Buffer) => void;
-  /**
-   * End the client's response in the same turn as llama-server's: the last chunk and the chunked-encoding
-   * terminator then leave in one write, not two (one wake-up of the client less per request).
-   */
-  endWithUpstream?: boolean;
+  /** What to write last, once llama-server's body has ended (the translator's closing events). */
+  tail?: () => string;
 }
 
 /**
- * Each chunk is written the moment undici parses it; an upstream failure leaves the response open so the
- * caller can still send an SSE error event.
+ * Each chunk is written the moment undici parses it. The client's response ends in the same turn as
+ * llama-server's, so the last chunk and the chunked-encoding terminator leave in one write, not two (one
+ * wake-up of the client less per request). An upstream failure leaves the response open so the caller can
+ * still send an SSE error event.
  */
 export function relay(body: UpstreamBody, res: ServerResponse, opts: RelayOptions = {}): Promise<RelayEnd> {
-  const { transform, observe, endWithUpstream } = opts;
+  const { transform, observe, tail } = opts;
   return new Promise((resolve) => {
     let settled = false;
     const settle = (end: RelayEnd) => {
@@ -43,7 +42,10 @@ export function relay(body: UpstreamBody, res: ServerResponse, opts: RelayOption
         observe?.(chunk);
       },
       end: () => {
-        if (endWithUpstream && !settled && !res.destroyed) res.end();
+        if (!settled) {
+          const last = tail?.();
+          if (!res.destroyed) res.end(last);
+        }
         settle({ kind: "end" });
       },
       error: (error) => settle({ kind: "upstream_error", error }),

@@ -33,7 +33,7 @@ export async function passThrough(
   const isSse = contentType.includes("text/event-stream");
   let tap: ResponseTap | undefined;
   if (ex.route.dialect) tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
-  const end = await relay(up.body, res, { observe: tap && ((chunk) => tap.push(chunk)), endWithUpstream: true });
+  const end = await relay(up.body, res, { observe: tap && ((chunk) => tap.push(chunk)) });
   tap?.end();
   return settle(ex, res, up, end, origin, isSse);
 }

@@ -67,8 +67,11 @@ export async function translatedResponse(
       out = "";
       return ready;
     },
+    tail: () => {
+      decoder.end();
+      return out + writer.end();
+    },
   });
-  decoder.end();
-  if (end.kind === "end" && !res.destroyed) res.write(out + writer.end());
+  if (end.kind !== "end") decoder.end();
   return settle(ex, res, up, end, origin, true);
 }

@@ -28,6 +28,15 @@ const billing = (cch: string) => `x-anthropic-billing-header: cc_version=2.1.101
 const LONG_RULES = Array.from({ length: 60 }, (_, i) => `Rule ${i}: keep answers short and cite files.`).join("\n");
 const CLAUDE_UA = { "user-agent": "claude-cli/2.1.101 (external, cli)" };
 
+/** The recorded /v1/messages request, sent as Claude Code would, for another model. */
+function messageAs(url: string, model: string): Promise<Response> {
+  return fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...CLAUDE_UA },
+    body: JSON.stringify({ ...(fixture("post-v1-messages").request.body as object), model }),
+  });
+}
+
 interface ChatResult {
   content: string;
   usage: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
@@ -170,12 +179,7 @@ describe("background calls", () => {
   });
 
   it("forwards other Haiku-class calls, labelled, and keeps them out of the model-work counters", async () => {
-    const f = fixture("post-v1-messages");
-    const res = await fetch(`${s.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...CLAUDE_UA },
-      body: JSON.stringify({ ...(f.request.body as object), model: "claude-haiku-4-5" }),
-    });
+    const res = await messageAs(s.url, "claude-haiku-4-5");
     expect(res.status).toBe(200);
     expect(forwarded()).toHaveLength(1);
     await s.waitForRecords(4);
@@ -402,12 +406,7 @@ describe("background policy 'route'", () => {
       () => small.close(),
     );
     const s = await sidecarFor(main.url, ["--background-haiku", "route", "--background-upstream", small.url]);
-    const f = fixture("post-v1-messages");
-    const res = await fetch(`${s.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...CLAUDE_UA },
-      body: JSON.stringify({ ...(f.request.body as object), model: "claude-3-5-haiku-20241022" }),
-    });
+    const res = await messageAs(s.url, "claude-3-5-haiku-20241022");
     expect(res.status).toBe(200);
     expect(small.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(1);
     expect(main.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(0);
