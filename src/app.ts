@@ -81,6 +81,20 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBo
   return router;
 }
 
+/**
+ * The sidecar's own paths are answered here, a wrong method with 405 and Allow: they are never forwarded.
+ * Every other request goes straight on, past the router's per-request work (host check, events, matched-route
+ * bookkeeping), which would be wasted on it.
+ */
+function ownPathsOnly(router: Router): Koa.Middleware {
+  // The router's middleware types ask for the router context properties that the router itself adds.
+  const routes = router.routes() as unknown as Koa.Middleware;
+  const allowedMethods = router.allowedMethods() as unknown as Koa.Middleware;
+  const answered = async () => {};
+  return (ctx, next) =>
+    router.match(ctx.path, ctx.method).path.length > 0 ? routes(ctx, () => allowedMethods(ctx, answered)) : next();
+}
+
 type QueueView = () => { depth: number; active: number; limit: number; capacity: number };
 
 function admissionQueue(deps: AppDeps): { queue: AdmissionQueue; view: QueueView } {
@@ -132,8 +146,7 @@ export function createApp(deps: AppDeps): Koa {
   const { queue, view } = admissionQueue(deps);
   const router = ownRoutes(deps, counter, view, maxBodyBytes);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  app.use(ownPathsOnly(router));
   app.use(forwardMiddleware(forwardDeps(deps, translation, queue, maxBodyBytes)));
   return app;
 }

@@ -1,5 +1,6 @@
 // Admission control in front of llama-server: no more requests in flight than it has slots,
 // FIFO within a priority (interactive before background), bounded in length and in wait.
+import type { Cancellation } from "../cancellation.js";
 import { SidecarError } from "../errors.js";
 
 export type Priority = "interactive" | "background";
@@ -43,7 +44,7 @@ export class AdmissionQueue {
   }
 
   /** Waits for a free slot; rejects with `overloaded` when full or waited too long, or when the client left. */
-  acquire(priority: Priority, signal: AbortSignal): Promise<Ticket> {
+  acquire(priority: Priority, cancel: Cancellation): Promise<Ticket> {
     const enqueuedAt = this.now();
     if (this.inFlight < this.opts.limit() && this.waiting.length === 0) return Promise.resolve(this.ticket(enqueuedAt));
     if (this.waiting.length >= this.opts.maxQueued) {
@@ -53,6 +54,7 @@ export class AdmissionQueue {
     }
     return new Promise<Ticket>((resolve, reject) => {
       const timer = setTimeout(() => {
+        stopWatching();
         this.remove(waiter);
         reject(
           new SidecarError(
@@ -61,22 +63,22 @@ export class AdmissionQueue {
           ),
         );
       }, this.opts.maxWaitMs);
-      const onAbort = () => {
-        this.remove(waiter);
-        reject(new SidecarError("client_closed", "client disconnected while queued"));
-      };
       const waiter: Waiter = {
         priority,
         enqueuedAt,
         admit: () => {
           clearTimeout(timer);
-          signal.removeEventListener("abort", onAbort);
+          stopWatching();
           resolve(this.ticket(enqueuedAt));
         },
         fail: reject,
       };
-      signal.addEventListener("abort", onAbort, { once: true });
       this.insert(waiter);
+      const stopWatching = cancel.onAbort(() => {
+        clearTimeout(timer);
+        this.remove(waiter);
+        reject(new SidecarError("client_closed", "client disconnected while queued"));
+      });
     });
   }
 

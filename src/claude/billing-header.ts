@@ -55,7 +55,10 @@ export function normalizeOpenai(body: Json): number {
   return changed;
 }
 
+/** The header as bytes, made once: Buffer.includes would otherwise convert the string on every request. */
+const HEADER_BYTES = Buffer.from(HEADER);
+
 /** Cheap test on the raw body before any parsing: most requests carry no header at all. */
 export function mayCarryHeader(raw: Buffer): boolean {
-  return raw.includes(HEADER);
+  return raw.includes(HEADER_BYTES);
 }

@@ -21,8 +21,10 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Taps with chunks waiting to be parsed: one check-phase turn parses them all, however many streams. */
+/** Taps with chunks waiting to be parsed: one timer parses them all, however many streams. */
 let due: SseTap[] = [];
+/** Long enough to let a burst pass: llama-server's batched decode sends every stream's token at once. */
+const PARSE_DELAY_MS = 5;
 
 function parseDue(): void {
   const taps = due;
@@ -31,8 +33,9 @@ function parseDue(): void {
 }
 
 /**
- * Parsing waits for the event loop's check phase (setImmediate), so every chunk that is ready goes out to its
- * client before any is parsed; each chunk keeps the time it went out, so TTFT is exact all the same.
+ * Parsing waits a few milliseconds, so every chunk of a burst goes out to its client, and every request that
+ * the burst's ends set off goes on to llama-server, before any is parsed. Each chunk keeps the time it went
+ * out, so TTFT is exact all the same.
  * Chunks are decoded to text at once: a pending Buffer would pin the whole socket read it was sliced from.
  */
 class SseTap implements ResponseTap {
@@ -65,13 +68,13 @@ class SseTap implements ResponseTap {
   push(chunk: Buffer): void {
     const at = this.now();
     if (this.pending.length === 0) {
-      if (due.length === 0) setImmediate(parseDue);
+      if (due.length === 0) setTimeout(parseDue, PARSE_DELAY_MS);
       due.push(this);
     }
     this.pending.push({ text: this.decoder.decode(chunk), at });
   }
 
-  /** Parses what arrived so far; called from the shared check-phase turn, and by end(). */
+  /** Parses what arrived so far; called from the shared timer, and by end(). */
   parsePending(): void {
     if (this.pending.length === 0) return;
     const batch = this.pending;

@@ -2,10 +2,12 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
-import { context as otelContext, type Span } from "@opentelemetry/api";
+import { context as otelContext } from "@opentelemetry/api";
 import type { Context as KoaContext } from "koa";
+import { Cancellation } from "../cancellation.js";
 import { type ClientName, identifyClient } from "../observe/client.js";
 import { Observation, type Outcome, type RecordContext, type RequestRecord, toRecord } from "../observe/observation.js";
+import type { ResponseTap } from "../observe/tap.js";
 import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
@@ -18,17 +20,22 @@ export interface Exchange {
   id: string;
   route: Route;
   client: ClientName;
+  method: string;
+  headers: IncomingHttpHeaders;
   startedAt: number;
   receivedAt: number;
   model?: ModelRequest;
   obs: Observation;
-  span?: Span;
+  /** What watches the response; its last parse waits for the record. */
+  tap?: ResponseTap;
   status: number;
-  abort: AbortController;
+  cancel: Cancellation;
   queueWaitMs?: number;
   /** performance.now() when the request went to llama-server. */
   dispatchedAt?: number;
   tags: NonNullable<RecordContext["tags"]>;
+  /** The prompt, kept for the span only with --capture-content. */
+  capturedPrompt?: string;
 }
 
 export function begin(ctx: KoaContext): Exchange {
@@ -37,48 +44,57 @@ export function begin(ctx: KoaContext): Exchange {
     id: randomUUID(),
     route: classify(ctx.path),
     client: identifyClient(ctx.req.headers),
+    method: ctx.method,
+    headers: ctx.req.headers,
     startedAt: Date.now(),
     receivedAt,
     obs: new Observation(receivedAt),
     status: 0,
-    abort: new AbortController(),
+    cancel: new Cancellation(),
     tags: {},
   };
 }
 
-export function openSpan(
-  telemetry: Telemetry,
-  upstream: Upstream,
-  ex: Exchange,
-  method: string,
-  headers: IncomingHttpHeaders,
-): void {
-  const parent = telemetry.propagator.extract(otelContext.active(), headers, {
+/** What recording a finished exchange needs. */
+export interface RecordDeps {
+  telemetry: Telemetry;
+  upstream: Upstream;
+  sinks: RecordSink[];
+}
+
+/**
+ * The span is made whole when the request is recorded, off the hot path, with the start time the request
+ * arrived: llama-server is not traced, so nothing needs the span while the request runs.
+ */
+function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, endedAt: number): void {
+  const parent = deps.telemetry.propagator.extract(otelContext.active(), ex.headers, {
     get: (carrier, key) => carrier[key],
     keys: (carrier) => Object.keys(carrier),
   });
-  ex.span = startRequestSpan(telemetry.tracer, {
-    method,
+  const url = deps.upstream.url;
+  const span = startRequestSpan(deps.telemetry.tracer, {
+    method: ex.method,
     route: ex.route.label,
     operation: ex.route.operation,
     requestModel: ex.model?.model,
     maxTokens: ex.model?.maxTokens,
     temperature: ex.model?.temperature,
-    serverAddress: upstream.url.hostname,
-    serverPort: Number(upstream.url.port) || (upstream.url.protocol === "https:" ? 443 : 80),
+    serverAddress: url.hostname,
+    serverPort: Number(url.port) || (url.protocol === "https:" ? 443 : 80),
     startTime: new Date(ex.startedAt),
     parent,
   });
+  if (ex.capturedPrompt !== undefined) span.setAttribute(`${LLAMA_ATTR}.prompt`, ex.capturedPrompt);
+  if (ex.obs.captured !== undefined) span.setAttribute(`${LLAMA_ATTR}.completion`, ex.obs.captured);
+  endRequestSpan(span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
 }
 
-/** Turns a finished exchange into its record, span end, metrics and sink calls; `endedAt` is when the response ended. */
-export function finish(
-  telemetry: Telemetry,
-  sinks: RecordSink[],
-  ex: Exchange,
-  outcome: Outcome,
-  endedAt: number,
-): RequestRecord {
+/**
+ * Turns a finished exchange into its record, span, metrics and sink calls; `endedAt` is when the response
+ * ended. The tap reads its last chunks first: an error event in the stream makes an "ok" an upstream error.
+ */
+export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt: number): RequestRecord {
+  ex.tap?.end();
   const record = toRecord(ex.obs, {
     id: ex.id,
     startedAt: ex.startedAt,
@@ -88,15 +104,14 @@ export function finish(
     requestModel: ex.model?.model,
     stream: ex.model?.stream ?? false,
     status: ex.status,
-    outcome,
+    outcome: outcome === "ok" && ex.obs.errorMessage ? "upstream_error" : outcome,
     endedAt,
     queueWaitMs: ex.queueWaitMs,
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
   });
-  if (ex.span && ex.obs.captured !== undefined) ex.span.setAttribute(`${LLAMA_ATTR}.completion`, ex.obs.captured);
-  if (ex.span) endRequestSpan(ex.span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
-  telemetry.requests.record(record);
-  for (const sink of sinks) sink(record);
+  recordSpan(deps, ex, record, endedAt);
+  deps.telemetry.requests.record(record);
+  for (const sink of deps.sinks) sink(record);
   return record;
 }

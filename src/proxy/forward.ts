@@ -9,14 +9,13 @@ import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localA
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
-import { LLAMA_ATTR } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
-import { begin, type Exchange, finish, openSpan, type RecordSink } from "./exchange.js";
+import { begin, type Exchange, finish, type RecordSink } from "./exchange.js";
 import { upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
 import { anthropicUpstreamError, passThrough, sendLocal } from "./respond.js";
@@ -100,20 +99,20 @@ async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Upstr
         method: ctx.method as Dispatcher.HttpMethod,
         headers,
         body: hasBody ? out.body : undefined,
-        signal: ex.abort.signal,
+        cancel: ex.cancel,
       });
     } catch (err) {
       const code = (err as { code?: string }).code ?? "";
-      if (attempt === 1 && STALE_CONNECTION.has(code) && !ex.abort.signal.aborted) continue;
+      if (attempt === 1 && STALE_CONNECTION.has(code) && !ex.cancel.aborted) continue;
       throw fromUpstreamFailure(err, out.upstream.url.origin);
     }
   }
 }
 
-/** With --capture-content, the prompt goes on the span and the completion is collected for it. */
+/** With --capture-content, the prompt is kept for the span and the completion is collected for it. */
 function capturePrompt(ex: Exchange, json: Json): void {
   const { system, messages, prompt } = json;
-  ex.span?.setAttribute(`${LLAMA_ATTR}.prompt`, JSON.stringify({ system, messages, prompt }).slice(0, CAPTURE_LIMIT));
+  ex.capturedPrompt = JSON.stringify({ system, messages, prompt }).slice(0, CAPTURE_LIMIT);
   ex.obs.captured = "";
 }
 
@@ -121,9 +120,8 @@ function capturePrompt(ex: Exchange, json: Json): void {
 async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Ticket | undefined> {
   if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
   const priority = ex.tags.background ? "background" : "interactive";
-  const ticket = await deps.queue.acquire(priority, ex.abort.signal);
+  const ticket = await deps.queue.acquire(priority, ex.cancel);
   ex.queueWaitMs = ticket.waitedMs;
-  deps.telemetry.requests.queueWait(ticket.waitedMs / 1000);
   return ticket;
 }
 
@@ -140,7 +138,6 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
       if (deps.policies[cls] === "local") return sendLocal(ex, ctx, localAnswer(cls, json));
     }
   }
-  openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
   if (deps.captureContent && json) capturePrompt(ex, json);
   const ticket = await admit(deps, ex, ctx);
   try {
@@ -174,7 +171,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
     ctx.state.protocol = ex.route.protocol;
     // A client that goes away, at any stage, frees its place in the queue and llama-server's slot.
     ctx.res.on("close", () => {
-      if (!ctx.res.writableFinished) ex.abort.abort();
+      if (!ctx.res.writableFinished) ex.cancel.abort();
     });
     let outcome: Outcome = "rejected";
     deps.telemetry.state.inFlight.inc();
@@ -184,16 +181,15 @@ export function forwardMiddleware(deps: ForwardDeps) {
       const e = err as SidecarError;
       ex.status = e.status ?? 500;
       ex.obs.errorMessage = e.message;
-      if (e.code === "client_closed" || ex.abort.signal.aborted) outcome = "client_abort";
+      if (e.code === "client_closed" || ex.cancel.aborted) outcome = "client_abort";
       else if (e.code?.startsWith("upstream_")) outcome = "upstream_error";
       if (e.code === "overloaded")
         deps.telemetry.state.rejections.inc({ reason: /full/.test(e.message) ? "queue_full" : "wait" });
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();
-      if (!ex.span) openSpan(deps.telemetry, deps.upstream, ex, ctx.method, ctx.req.headers);
       const endedAt = performance.now();
-      deps.records.defer(() => finish(deps.telemetry, deps.sinks, ex, outcome, endedAt));
+      deps.records.defer(() => finish(deps, ex, outcome, endedAt));
     }
   };
 }

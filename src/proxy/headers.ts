@@ -1,7 +1,9 @@
 // Header hygiene between client and llama-server: hop-by-hop headers never cross the proxy.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 
-const HOP_BY_HOP = new Set([
+type Headers = IncomingHttpHeaders | Record<string, string | string[] | undefined>;
+
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -13,16 +15,27 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
-/** Hop-by-hop headers, including any the Connection header names (RFC 9110 §7.6.1). */
-function hopByHop(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Set<string> {
-  const names = new Set(HOP_BY_HOP);
+/**
+ * Not sent on to llama-server: undici sets host and a fresh content-length, and observation reads the body as it
+ * passes, which a compressed body would not allow.
+ */
+const NOT_FORWARDED: ReadonlySet<string> = new Set(["host", "content-length", "accept-encoding"]);
+
+/**
+ * Hop-by-hop headers, including any the Connection header names (RFC 9110 §7.6.1). Nearly every request's
+ * Connection names only keep-alive or close, so the shared set serves, and no set is built per request.
+ */
+function hopByHop(headers: Headers): ReadonlySet<string> {
   const connection = headers.connection;
-  const listed = Array.isArray(connection) ? connection.join(",") : (connection ?? "");
-  for (const token of listed.split(",")) {
+  if (connection === undefined) return HOP_BY_HOP;
+  let names: Set<string> | undefined;
+  for (const token of (Array.isArray(connection) ? connection.join(",") : connection).split(",")) {
     const name = token.trim().toLowerCase();
-    if (name) names.add(name);
+    if (!name || HOP_BY_HOP.has(name) || name === "close") continue;
+    names ??= new Set(HOP_BY_HOP);
+    names.add(name);
   }
-  return names;
+  return names ?? HOP_BY_HOP;
 }
 
 /** Headers to send to llama-server: no hop-by-hop, no host (undici sets it), a fresh content-length. */
@@ -31,13 +44,10 @@ export function upstreamRequestHeaders(
   bodyLength: number | undefined,
 ): Record<string, string | string[]> {
   const drop = hopByHop(incoming);
-  drop.add("host");
-  drop.add("content-length");
-  // Observation reads the body as it passes; a compressed body cannot be read on the side.
-  drop.add("accept-encoding");
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || drop.has(name)) continue;
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || drop.has(name) || NOT_FORWARDED.has(name)) continue;
     out[name] = value;
   }
   if (bodyLength !== undefined) out["content-length"] = String(bodyLength);
@@ -48,7 +58,8 @@ export function upstreamRequestHeaders(
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const drop = hopByHop(upstream);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || drop.has(name)) continue;
     out[name] = value;
   }

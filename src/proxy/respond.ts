@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
 import { errorEvent, fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
-import { createTap, type ResponseTap } from "../observe/tap.js";
+import { createTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { Exchange } from "./exchange.js";
@@ -31,10 +31,10 @@ export async function passThrough(
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
   const contentType = String(up.headers["content-type"] ?? "");
   const isSse = contentType.includes("text/event-stream");
-  let tap: ResponseTap | undefined;
-  if (ex.route.dialect) tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
+  // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
+  if (ex.route.dialect) ex.tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
+  const tap = ex.tap;
   const end = await relay(up.body, res, { observe: tap && ((chunk) => tap.push(chunk)) });
-  tap?.end();
   return settle(ex, res, up, end, origin, isSse);
 }
 
@@ -47,13 +47,13 @@ export function settle(
   isSse: boolean,
 ): Outcome {
   // The client's going away aborts the upstream call at once, so its abort error can arrive before the close.
-  const how: RelayEnd = end.kind === "upstream_error" && ex.abort.signal.aborted ? { kind: "client_abort" } : end;
+  const how: RelayEnd = end.kind === "upstream_error" && ex.cancel.aborted ? { kind: "client_abort" } : end;
   switch (how.kind) {
     case "end":
       if (!res.writableEnded) res.end();
-      return up.statusCode >= 400 || ex.obs.errorMessage ? "upstream_error" : "ok";
+      return up.statusCode >= 400 ? "upstream_error" : "ok";
     case "client_abort":
-      ex.abort.abort();
+      ex.cancel.abort();
       up.body.destroy();
       return "client_abort";
     case "upstream_error": {

@@ -26,7 +26,6 @@ export const BUCKETS = {
 
 export interface RequestInstruments {
   record(r: RequestRecord): void;
-  queueWait(seconds: number): void;
 }
 
 /**
@@ -137,9 +136,9 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
   );
   const models = new BoundedLabel(20);
   return {
-    queueWait: (seconds) => queueWait.record(seconds),
     record(r) {
       if (r.overheadMs !== undefined) overhead.record(r.overheadMs / 1000);
+      if (r.queueWaitMs !== undefined) queueWait.record(r.queueWaitMs / 1000);
       if (!r.operation || r.outcome !== "ok" || r.background) return;
       const base: Attributes = { model: models.value(r.model), client: r.client };
       if (r.prefillTokens !== undefined) prefill.record(r.prefillTokens, base);

@@ -43,6 +43,11 @@ function defined(attrs: Record<string, string | number | boolean | undefined>): 
 }
 
 export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): void {
+  // Without a trace exporter the span records nothing: the attributes would be built only to be dropped.
+  if (!span.isRecording()) {
+    span.end(endTime);
+    return;
+  }
   const L = LLAMA_ATTR;
   span.setAttributes(
     defined({

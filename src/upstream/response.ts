@@ -2,6 +2,7 @@
 // every stream passes here, and a Readable per response (push, buffer, 'data' event) cost more than the rest of
 // the relay together.
 import type { Dispatcher } from "undici";
+import type { Cancellation } from "../cancellation.js";
 
 /** Where a body's chunks go once somebody reads it: exactly one of end or error follows the data. */
 export interface BodySink {
@@ -110,20 +111,21 @@ export interface UpstreamRequest {
   method: Dispatcher.HttpMethod;
   headers: Record<string, string | string[]>;
   body?: Buffer;
-  signal: AbortSignal;
+  /** The client went away: stop, at whatever stage the request is. */
+  cancel: Cancellation;
 }
+
+const clientLeft = () => Object.assign(new Error("the client closed the connection"), { name: "AbortError" });
 
 /** Sends a request; resolves with status and headers as soon as they arrive, the body still to come. */
 export function dispatchUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     let body: UpstreamBody | undefined;
     let controller: Controller | undefined;
-    const onAbort = () => controller?.abort(req.signal.reason);
-    const done = () => req.signal.removeEventListener("abort", onAbort);
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c;
-        if (req.signal.aborted) c.abort(req.signal.reason);
+        if (req.cancel.aborted) c.abort(clientLeft());
       },
       onResponseStart(c, statusCode, headers) {
         body = new UpstreamBody(c);
@@ -140,7 +142,7 @@ export function dispatchUpstream(dispatcher: Dispatcher, req: UpstreamRequest): 
         else reject(err);
       },
     };
-    req.signal.addEventListener("abort", onAbort, { once: true });
+    const done = req.cancel.onAbort(() => controller?.abort(clientLeft()));
     const { origin, path, method, headers, body: payload } = req;
     dispatcher.dispatch({ origin, path, method, headers, body: payload }, handler);
   });

@@ -1,7 +1,7 @@
 // The sidecar in front of the recorded fake llama-server: pass-through, observation, errors and faults.
 import { once } from "node:events";
 import { createServer, type IncomingMessage, request } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
@@ -67,6 +67,21 @@ describe("pass-through", () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 404, message: "File Not Found", type: "not_found_error" } });
     expect(forwarded()[0]?.path).toBe("/no/such/thing?x=1");
+  });
+
+  it("answers its own paths itself: a wrong method gets 405 and Allow, never llama-server", async () => {
+    for (const path of ["/metrics", "/api/stats", "/v1/messages/count_tokens"]) {
+      const put = await fetch(sidecar.url + path, { method: "PUT", body: "x" });
+      expect(put.status).toBe(405);
+      expect(put.headers.get("allow")).toMatch(/GET|POST/);
+    }
+    const options = await fetch(`${sidecar.url}/api/stats`, { method: "OPTIONS" });
+    expect(options.status).toBe(200);
+    expect(options.headers.get("allow")).toMatch(/GET/);
+    expect(forwarded()).toHaveLength(0);
+    // llama-server's own /health is not the sidecar's /healthz: it goes through.
+    expect((await fetch(`${sidecar.url}/health`)).status).toBe(200);
+    expect(fake.seen.at(-1)?.path).toBe("/health");
   });
 
   it("strips hop-by-hop headers on the way up", async () => {
@@ -244,6 +259,35 @@ describe("errors in the client's protocol", () => {
     }
     await sidecar.waitForRecords(2);
     expect(sidecar.records.map((r) => r.outcome)).toEqual(["upstream_error", "upstream_error"]);
+  });
+
+  it("counts an error llama-server sends in-band, in a response that ends cleanly, as an upstream error", async () => {
+    const f = fixture("post-v1-chat-completions-stream");
+    const res = await post(f.request.path, f.request.body, { "x-fake-fault": "error-event" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/boom mid-stream/);
+    await sidecar.waitForRecords(1);
+    expect(sidecar.records[0]).toMatchObject({
+      status: 200,
+      outcome: "upstream_error",
+      errorMessage: "boom mid-stream",
+    });
+  });
+
+  it("gives up a request whose client leaves while still sending its body, and counts it", async () => {
+    const port = Number(new URL(sidecar.url).port);
+    const socket = connect(port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await sidecar.waitForRecords(1);
+    expect(sidecar.records[0]).toMatchObject({ outcome: "client_abort", route: "/v1/chat/completions" });
+    expect(forwarded()).toHaveLength(0);
+    const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metrics).toMatch(/^llama_sidecar_in_flight_requests 0$/m);
   });
 
   it("sends once more on a fresh connection when a pooled one turns out dead (llama-server restarted)", async () => {

@@ -3,7 +3,7 @@
 // Per-request control travels in headers the sidecar forwards untouched:
 //   x-fake-prefill-ms   delay before the first generated event (the role delta comes before it)
 //   x-fake-gap-ms       delay between later events
-//   x-fake-fault        "die-mid-stream" | "hang" | "reset-before-headers"
+//   x-fake-fault        "die-mid-stream" | "error-event" | "hang" | "reset-before-headers"
 //   x-fake-repeat       repeat the content events N times (long streams)
 //   x-fake-hold         after the first generated event, wait until release() is called
 import { once } from "node:events";
@@ -126,6 +126,10 @@ async function streamEvents(hold: Hold, req: IncomingMessage, res: ServerRespons
     if (fault === "die-mid-stream" && i === firstGen + 2) {
       res.socket?.destroy();
       return;
+    }
+    if (fault === "error-event" && i === firstGen + 2) {
+      // An error told in-band, as llama-server does once the headers are out; the response itself ends cleanly.
+      return void res.end('data: {"error":{"code":500,"message":"boom mid-stream","type":"server_error"}}\n\n');
     }
     res.write(events[i]);
     if (i === firstGen && req.headers["x-fake-hold"]) {

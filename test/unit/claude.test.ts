@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AdmissionQueue } from "../../src/admission/queue.js";
+import { Cancellation } from "../../src/cancellation.js";
 import { classifyBackground, localAnswer } from "../../src/claude/background.js";
 import {
   NORMALIZED_HEADER,
@@ -97,7 +98,7 @@ describe("background calls", () => {
 describe("admission queue", () => {
   it("admits up to the limit, then FIFO with interactive before background", async () => {
     const q = new AdmissionQueue({ limit: () => 1, maxQueued: 10, maxWaitMs: 10_000 });
-    const never = new AbortController().signal;
+    const never = new Cancellation();
     const first = await q.acquire("interactive", never);
     const order: string[] = [];
     const track = (name: string, p: ReturnType<typeof q.acquire>) =>
@@ -119,15 +120,21 @@ describe("admission queue", () => {
 
   it("rejects when full, after the longest wait, and drops a waiter whose client left", async () => {
     const q = new AdmissionQueue({ limit: () => 1, maxQueued: 1, maxWaitMs: 50 });
-    const never = new AbortController().signal;
+    const never = new Cancellation();
     const held = await q.acquire("interactive", never);
     const waiting = q.acquire("interactive", never);
     await expect(q.acquire("interactive", never)).rejects.toMatchObject({ code: "overloaded" });
     await expect(waiting).rejects.toBeInstanceOf(SidecarError);
-    const leaving = new AbortController();
-    const gone = q.acquire("interactive", leaving.signal);
+    const leaving = new Cancellation();
+    const gone = q.acquire("interactive", leaving);
+    expect(q.depth).toBe(1);
     leaving.abort();
     await expect(gone).rejects.toMatchObject({ code: "client_closed" });
+    expect(q.depth).toBe(0);
+    // A client that left before its turn to queue is turned away at once, and takes no place.
+    const left = new Cancellation();
+    left.abort();
+    await expect(q.acquire("interactive", left)).rejects.toMatchObject({ code: "client_closed" });
     expect(q.depth).toBe(0);
     held.release();
   });

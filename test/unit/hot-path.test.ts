@@ -1,7 +1,8 @@
-// The relay's raw upstream body and the deferred request records, driven directly.
+// The relay's raw upstream body, request cancellation and the deferred request records, driven directly.
 import { pino } from "pino";
 import type { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
+import { Cancellation } from "../../src/cancellation.js";
 import { RecordQueue } from "../../src/proxy/records.js";
 import { UpstreamBody } from "../../src/upstream/response.js";
 
@@ -98,5 +99,22 @@ describe("RecordQueue", () => {
     q.defer(() => done.push(4));
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toEqual([1, 3, 4]);
+  });
+});
+
+describe("Cancellation", () => {
+  it("calls each listener once, not the removed ones, and a late listener at once", () => {
+    const cancel = new Cancellation();
+    const calls: string[] = [];
+    cancel.onAbort(() => calls.push("queue"));
+    const stop = cancel.onAbort(() => calls.push("upstream"));
+    stop();
+    expect(cancel.aborted).toBe(false);
+    cancel.abort();
+    cancel.abort();
+    expect(calls).toEqual(["queue"]);
+    expect(cancel.aborted).toBe(true);
+    cancel.onAbort(() => calls.push("late"))();
+    expect(calls).toEqual(["queue", "late"]);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { identifyClient } from "../../src/observe/client.js";
 import { Observation, toRecord } from "../../src/observe/observation.js";
 import { createTap } from "../../src/observe/tap.js";
@@ -93,17 +93,26 @@ describe("response taps read exactly what llama-server reported", () => {
     expect(obs.firstContentAt).toBe(900);
   });
 
-  it("writes first and parses after: each chunk keeps the time it arrived, parsed by the loop's next check phase", async () => {
+  it("writes first and parses after: each chunk keeps the time it arrived, parsed a few ms later in one batch", async () => {
+    // Earlier tests' taps left a batch timer (a real one) pending: let it run, so this tap starts the next batch.
+    await new Promise((resolve) => setTimeout(resolve, 10));
     const events = sseEvents(fixture("post-v1-chat-completions-stream").body);
     let clock = 0;
     const obs = new Observation(0);
     const tap = createTap("openai-chat", "text/event-stream", obs, () => clock);
-    clock = 100;
-    tap.push(Buffer.from(events.slice(0, 2).join(""))); // role delta, then the first content delta
-    expect(obs.firstContentAt).toBeUndefined(); // not parsed yet: the chunk is on its way to the client first
-    clock = 250;
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(obs.firstContentAt).toBe(100);
+    vi.useFakeTimers();
+    try {
+      clock = 100;
+      tap.push(Buffer.from(events.slice(0, 2).join(""))); // role delta, then the first content delta
+      expect(obs.firstContentAt).toBeUndefined(); // not parsed yet: the chunk is on its way to the client first
+      clock = 250;
+      vi.advanceTimersByTime(4);
+      expect(obs.firstContentAt).toBeUndefined(); // the rest of a burst may still be going out
+      vi.advanceTimersByTime(1);
+      expect(obs.firstContentAt).toBe(100);
+    } finally {
+      vi.useRealTimers();
+    }
     clock = 999;
     tap.push(Buffer.from(events.slice(2).join("")));
     tap.end(); // parses what is pending at once
