@@ -17,7 +17,6 @@ import { classify, type Route } from "./routes.js";
 export type RecordSink = (record: RequestRecord) => void;
 
 export interface Exchange {
-  id: string;
   route: Route;
   client: ClientName;
   method: string;
@@ -41,7 +40,6 @@ export interface Exchange {
 export function begin(ctx: KoaContext): Exchange {
   const receivedAt = performance.now();
   return {
-    id: randomUUID(),
     route: classify(ctx.path),
     client: identifyClient(ctx.req.headers),
     method: ctx.method,
@@ -96,7 +94,7 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
 export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt: number): RequestRecord {
   ex.tap?.end();
   const record = toRecord(ex.obs, {
-    id: ex.id,
+    id: randomUUID(), // made here, not when the request came in: nothing needs it before the record
     startedAt: ex.startedAt,
     route: ex.route.label,
     operation: ex.route.operation,

@@ -158,7 +158,8 @@ export const UPSTREAM_STATES: UpstreamState[] = ["online", "loading", "unreachab
 export interface StateGauges {
   registry: Registry;
   setUpstreamState(state: UpstreamState): void;
-  inFlight: Gauge;
+  /** Requests being forwarded now: a plain count on the hot path, read into its gauge when /metrics is scraped. */
+  inFlight: { inc(): void; dec(): void };
   normalizations: Counter;
   rejections: Counter<"reason">;
   /** Where the queue gauges read from, once the app has made its queue. */
@@ -184,11 +185,23 @@ export function createStateGauges(): StateGauges {
     labelNames: ["state"],
     registers: [registry],
   });
-  const inFlight = new Gauge({
+  let inFlightNow = 0;
+  new Gauge({
     name: `${METRIC_PREFIX}_in_flight_requests`,
     help: "Requests currently being forwarded to llama-server",
     registers: [registry],
+    collect() {
+      this.set(inFlightNow);
+    },
   });
+  const inFlight = {
+    inc: () => {
+      inFlightNow++;
+    },
+    dec: () => {
+      inFlightNow--;
+    },
+  };
   const normalizations = new Counter({
     name: `${METRIC_PREFIX}_billing_header_normalizations_total`,
     help: "Prompts whose x-anthropic-billing-header was made constant to keep the prompt cache warm",

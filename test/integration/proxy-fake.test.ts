@@ -121,6 +121,8 @@ describe("pass-through", () => {
       received += new TextDecoder().decode(value);
     }
     expect(sidecar.records).toHaveLength(0); // the response has not ended
+    const during = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(during).toMatch(/^llama_sidecar_in_flight_requests 1$/m);
     fake.release();
     while (!(await reader.read()).done) {}
     await sidecar.waitForRecords(1);
