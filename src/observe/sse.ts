@@ -13,17 +13,12 @@ export class SseDecoder {
     this.parser = createParser({ onEvent });
   }
 
+  /** Bytes in any split; an incomplete UTF-8 sequence at the end waits for the next chunk. */
   push(chunk: Uint8Array): void {
-    this.feed(this.decode(chunk));
+    this.feed(this.text.decode(chunk, { stream: true }));
   }
 
-  /** Bytes to text, in order; an incomplete UTF-8 sequence at the end waits for the next chunk. */
-  decode(chunk: Uint8Array): string {
-    return this.text.decode(chunk, { stream: true });
-  }
-
-  /** Text from decode(), in the same order, to the event parser. */
-  feed(s: string): void {
+  private feed(s: string): void {
     if (!s) return;
     this.endsWithCr = s.endsWith("\r");
     this.parser.feed(s);

@@ -35,13 +35,14 @@ function parseDue(): void {
 /**
  * Parsing waits a few milliseconds, so every chunk of a burst goes out to its client, and every request that
  * the burst's ends set off goes on to llama-server, before any is parsed. Each chunk keeps the time it went
- * out, so TTFT is exact all the same.
- * Chunks are decoded to text at once: a pending Buffer would pin the whole socket read it was sliced from.
+ * out, so TTFT is exact all the same. Until then a chunk waits as a copy of its bytes: the chunk itself is a
+ * slice of a socket read, which it would pin whole. The decoder, too, is made at the first parse, not when the
+ * response starts.
  */
 class SseTap implements ResponseTap {
-  private readonly decoder: SseDecoder;
+  private decoder: SseDecoder | undefined;
   private seenContent = false;
-  private pending: { text: string; at: number }[] = [];
+  private pending: { bytes: Buffer; at: number }[] = [];
   /** When the chunk being parsed went out to the client. */
   private at = 0;
 
@@ -49,9 +50,7 @@ class SseTap implements ResponseTap {
     private readonly dialect: Dialect,
     private readonly obs: Observation,
     private readonly now: () => number,
-  ) {
-    this.decoder = new SseDecoder((e) => this.onEvent(e));
-  }
+  ) {}
 
   private onEvent(event: SseEvent): void {
     if (!mustParse(this.dialect, event, this.seenContent, this.obs.captured !== undefined)) {
@@ -71,7 +70,7 @@ class SseTap implements ResponseTap {
       if (due.length === 0) setTimeout(parseDue, PARSE_DELAY_MS);
       due.push(this);
     }
-    this.pending.push({ text: this.decoder.decode(chunk), at });
+    this.pending.push({ bytes: Buffer.from(chunk), at });
   }
 
   /** Parses what arrived so far; called from the shared timer, and by end(). */
@@ -79,15 +78,17 @@ class SseTap implements ResponseTap {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    for (const { text, at } of batch) {
+    const decoder = this.decoder ?? new SseDecoder((e) => this.onEvent(e));
+    this.decoder = decoder;
+    for (const { bytes, at } of batch) {
       this.at = at;
-      this.decoder.feed(text);
+      decoder.push(bytes);
     }
   }
 
   end(): void {
     this.parsePending();
-    this.decoder.end();
+    this.decoder?.end();
   }
 }
 

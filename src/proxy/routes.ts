@@ -35,7 +35,7 @@ const KNOWN: Record<string, Omit<Route, "label">> = {
 };
 
 export function classify(path: string): Route {
-  const clean = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  const clean = path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
   const known = KNOWN[clean];
   if (known) return { label: clean, ...known };
   // Anthropic clients may hit other /v1/messages/... paths (batches); answer them in their protocol.

@@ -22,11 +22,21 @@ export interface UpstreamResponse {
 type Controller = Dispatcher.DispatchController;
 
 /**
- * A response body, read once. Chunks that arrive before a reader attaches are held, and the socket paused,
- * so nothing is lost between the headers and the reader.
+ * Bytes held for want of a reader before the socket is paused. The reader attaches a few microtasks after the
+ * headers, and the first chunk (llama-server's role delta) usually arrives with them: holding it without a
+ * pause-resume round trip through undici saves every request a few microseconds on its way in.
+ */
+export const HOLD_WITHOUT_PAUSE_BYTES = 64 * 1024;
+
+/**
+ * A response body, read once. Chunks that arrive before a reader attaches are held, the socket paused past
+ * HOLD_WITHOUT_PAUSE_BYTES, so nothing is lost between the headers and the reader.
  */
 export class UpstreamBody {
   private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Paused for want of a reader. */
+  private holdPaused = false;
   private sink: BodySink | undefined;
   private ended = false;
   private failure: Error | undefined;
@@ -44,7 +54,8 @@ export class UpstreamBody {
     for (const chunk of held) sink.data(chunk);
     if (this.failure) sink.error(this.failure);
     else if (this.ended) sink.end();
-    else if (held.length > 0 && !this.readerPaused) this.controller.resume();
+    else if (this.holdPaused && !this.readerPaused) this.controller.resume();
+    this.holdPaused = false;
   }
 
   /** Stops reading from llama-server's socket until resume(): backpressure from a slow client. */
@@ -89,7 +100,11 @@ export class UpstreamBody {
       return;
     }
     this.held.push(chunk);
-    this.controller.pause();
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > HOLD_WITHOUT_PAUSE_BYTES && !this.holdPaused) {
+      this.holdPaused = true;
+      this.controller.pause();
+    }
   }
 
   /** @internal */

@@ -4,7 +4,7 @@ import type { Dispatcher } from "undici";
 import { describe, expect, it } from "vitest";
 import { Cancellation } from "../../src/cancellation.js";
 import { RecordQueue } from "../../src/proxy/records.js";
-import { UpstreamBody } from "../../src/upstream/response.js";
+import { HOLD_WITHOUT_PAUSE_BYTES, UpstreamBody } from "../../src/upstream/response.js";
 
 /** What undici's dispatch controller does, recorded. */
 function controller() {
@@ -31,25 +31,33 @@ function controller() {
 }
 
 describe("UpstreamBody", () => {
-  it("holds chunks that arrive before the reader, pausing the socket, then hands them over in order", () => {
+  it("holds chunks that arrive before the reader, pausing the socket past a limit, then hands them over in order", () => {
     const { c, calls } = controller();
     const body = new UpstreamBody(c);
+    const big = Buffer.alloc(HOLD_WITHOUT_PAUSE_BYTES, "b");
     body.onData(Buffer.from("a"));
-    body.onData(Buffer.from("b"));
-    expect(calls).toEqual(["pause", "pause"]);
+    expect(calls).toEqual([]); // a small first chunk is simply held
+    body.onData(big);
+    body.onData(Buffer.from("c"));
+    expect(calls).toEqual(["pause"]);
     const seen: string[] = [];
     body.read({ data: (b) => seen.push(b.toString()), end: () => seen.push("END"), error: () => seen.push("ERR") });
-    expect(seen).toEqual(["a", "b"]);
-    expect(calls.at(-1)).toBe("resume");
-    body.onData(Buffer.from("c"));
+    expect(seen).toEqual(["a", big.toString(), "c"]);
+    expect(calls).toEqual(["pause", "resume"]);
+    body.onData(Buffer.from("d"));
     body.onEnd();
-    expect(seen).toEqual(["a", "b", "c", "END"]);
+    expect(seen).toEqual(["a", big.toString(), "c", "d", "END"]);
   });
 
-  it("stays paused after handing over held chunks when the reader asked for a pause", () => {
+  it("neither pauses nor resumes for a small held chunk, and stays paused when the reader asked for a pause", () => {
+    const small = controller();
+    const quick = new UpstreamBody(small.c);
+    quick.onData(Buffer.from("a"));
+    quick.read({ data: () => {}, end: () => {}, error: () => {} });
+    expect(small.calls).toEqual([]);
     const { c, calls } = controller();
     const body = new UpstreamBody(c);
-    body.onData(Buffer.from("a"));
+    body.onData(Buffer.alloc(HOLD_WITHOUT_PAUSE_BYTES + 1));
     body.read({ data: () => body.pause(), end: () => {}, error: () => {} });
     expect(calls).toEqual(["pause", "pause"]);
     body.resume();
