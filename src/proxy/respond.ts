@@ -34,7 +34,7 @@ export async function passThrough(
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   if (ex.route.dialect) ex.tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
   const tap = ex.tap;
-  const end = await relay(up.body, res, { observe: tap && ((chunk) => tap.push(chunk)) });
+  const end = await relay(up.body, res, ex.cancel, { observe: tap && ((chunk) => tap.push(chunk)) });
   return settle(ex, res, up, end, origin, isSse);
 }
 

@@ -60,7 +60,7 @@ export async function translatedResponse(
     if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
     out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
   });
-  const end = await relay(up.body, res, {
+  const end = await relay(up.body, res, ex.cancel, {
     transform: (bytes) => {
       decoder.push(bytes);
       const ready = out;
