@@ -16,7 +16,8 @@ const LEVELS = [
   { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50 },
 ].filter((l) => !ONLY || ONLY.includes(l.streams));
 // Direct, sidecar and bare relay take turns round by round, so a noisy spell on this shared machine lands on all three.
-const ROUNDS = QUICK ? 1 : 4;
+// A multiple of 3, so each takes each place in the order equally often.
+const ROUNDS = QUICK ? 1 : 6;
 const WARMUP_REQUESTS = QUICK ? 1 : 3;
 
 interface RunResult {
@@ -202,14 +203,23 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
   // Warm-up at full concurrency and full length: every keep-alive connection opened, and the hot paths compiled
   // by V8's optimizing tiers, before timing starts. Timed requests should show steady-state cost, not the JIT's.
   for (const t of [proxy, relay, upstream]) await runLoad(t, level.streams, WARMUP_REQUESTS, level.tokens);
+  // The three take each place in the order equally often: a target timed right after another ran measurably
+  // better or worse than in its own first place (by 0.1 to 0.5 ms p50 in probes), whichever target it was.
+  const turns = [
+    () => runLoad(upstream, level.streams, level.requestsPerStream, level.tokens).then((r) => void direct.push(r)),
+    async () => {
+      const c0 = cpuSeconds(sidecar.proc.pid ?? 0);
+      via.push(await runLoad(proxy, level.streams, level.requestsPerStream, level.tokens));
+      cpu += cpuSeconds(sidecar.proc.pid ?? 0) - c0;
+    },
+    async () => {
+      const b0 = cpuSeconds(bare.proc.pid ?? 0);
+      relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
+      bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
+    },
+  ];
   for (let round = 0; round < ROUNDS; round++) {
-    direct.push(await runLoad(upstream, level.streams, level.requestsPerStream, level.tokens));
-    const c0 = cpuSeconds(sidecar.proc.pid ?? 0);
-    via.push(await runLoad(proxy, level.streams, level.requestsPerStream, level.tokens));
-    cpu += cpuSeconds(sidecar.proc.pid ?? 0) - c0;
-    const b0 = cpuSeconds(bare.proc.pid ?? 0);
-    relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
-    bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
+    for (let i = 0; i < turns.length; i++) await turns[(round + i) % turns.length]?.();
   }
   const own = await ownOverhead(proxy.base);
   await Promise.all([upstream, proxy, relay].map((t) => t.agent.close()));

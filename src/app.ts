@@ -8,17 +8,26 @@ import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
-import { type ForwardDeps, forwardMiddleware, type RecordSink, type TranslationState } from "./proxy/forward.js";
+import {
+  type ForwardDeps,
+  forwardMiddleware,
+  type RecordSink,
+  recordedAnswer,
+  type TranslationState,
+} from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
+import { classify } from "./proxy/routes.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
-import { createUpstream, type Upstream } from "./upstream/client.js";
+import type { Upstream } from "./upstream/client.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
 
 export interface AppDeps {
   config: Config;
   upstream: Upstream;
+  /** Where background calls with policy "route" go (--background-upstream). */
+  backgroundUpstream?: Upstream;
   telemetry: Telemetry;
   monitor: UpstreamMonitor;
   stats: Stats;
@@ -55,10 +64,12 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middlewar
 }
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, maxBodyBytes: number): Router {
+function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forward: ForwardDeps): Router {
   const router = new Router();
   addDashboardRoutes(router);
-  router.post("/v1/messages/count_tokens", (ctx) => counter.handle(ctx, maxBodyBytes));
+  router.post("/v1/messages/count_tokens", (ctx) =>
+    recordedAnswer(forward, ctx, () => counter.handle(ctx, forward.maxBodyBytes)),
+  );
   // Readers of what request records feed see every request that has ended.
   router.get("/metrics", async (ctx) => {
     deps.records.flush();
@@ -92,7 +103,17 @@ function ownPathsOnly(router: Router): Koa.Middleware {
   const allowedMethods = router.allowedMethods() as unknown as Koa.Middleware;
   const answered = async () => {};
   return (ctx, next) =>
-    router.match(ctx.path, ctx.method).path.length > 0 ? routes(ctx, () => allowedMethods(ctx, answered)) : next();
+    router.match(ctx.path, ctx.method).path.length > 0
+      ? routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx))
+      : next();
+}
+
+/** The router sets 405 and Allow; the body, like every error's, speaks the client's protocol. */
+function explainWrongMethod(ctx: Koa.Context): void {
+  if (ctx.status !== 405) return;
+  const allowed = ctx.response.get("Allow");
+  const error = new SidecarError("method_not_allowed", `${ctx.method} ${ctx.path} is not allowed; use ${allowed}`);
+  ctx.body = errorBody(error, classify(ctx.path).protocol);
 }
 
 type QueueView = () => { depth: number; active: number; limit: number; capacity: number };
@@ -122,9 +143,7 @@ function forwardDeps(
   };
   return {
     upstream: deps.upstream,
-    backgroundUpstream: config.backgroundUpstream
-      ? createUpstream(config.backgroundUpstream, config.upstreamTimeout)
-      : undefined,
+    backgroundUpstream: deps.backgroundUpstream,
     telemetry: deps.telemetry,
     maxBodyBytes,
     sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
@@ -144,9 +163,10 @@ export function createApp(deps: AppDeps): Koa {
   const translation: TranslationState = { mode: deps.config.translate, upstreamLacksMessages: false };
   const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
   const { queue, view } = admissionQueue(deps);
-  const router = ownRoutes(deps, counter, view, maxBodyBytes);
+  const forward = forwardDeps(deps, translation, queue, maxBodyBytes);
+  const router = ownRoutes(deps, counter, view, forward);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(ownPathsOnly(router));
-  app.use(forwardMiddleware(forwardDeps(deps, translation, queue, maxBodyBytes)));
+  app.use(forwardMiddleware(forward));
   return app;
 }

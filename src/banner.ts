@@ -17,7 +17,7 @@ function describe(status: UpstreamStatus): string {
       return extra ? `online (${extra})` : "online";
     }
     case "loading":
-      return "loading model (requests will wait or get llama-server's 503 until it is ready)";
+      return "loading model (until it is ready, requests get llama-server's 503)";
     case "unreachable":
       return `unreachable (${status.detail ?? "no answer"}); rechecking in the background`;
   }

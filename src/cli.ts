@@ -7,6 +7,7 @@ import { createLogger } from "./logger.js";
 import { runSidecar } from "./server.js";
 import { openStats } from "./stats/service.js";
 import { FileAccessError } from "./store/durable-file.js";
+import { pushExportersRequested } from "./telemetry/push-metrics.js";
 import { startTelemetry } from "./telemetry/telemetry.js";
 import { VERSION } from "./version.js";
 
@@ -54,6 +55,12 @@ async function main(): Promise<number> {
     return 1;
   }
   const telemetry = await startTelemetry(() => stats.doc.sidecar, process.env);
+  const { unsupported } = pushExportersRequested(process.env);
+  if (unsupported.length > 0) {
+    logger.warn(
+      `OTEL_METRICS_EXPORTER: ignoring ${unsupported.join(", ")} (supported: otlp, console, prometheus, none)`,
+    );
+  }
   let running: Awaited<ReturnType<typeof runSidecar>>;
   try {
     running = await runSidecar(config, telemetry, stats, logger);

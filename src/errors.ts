@@ -14,6 +14,7 @@ const SPECS = {
   bad_request: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
   payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
   not_found: { status: 404, openai: "not_found_error", anthropic: "not_found_error" },
+  method_not_allowed: { status: 405, openai: "invalid_request_error", anthropic: "invalid_request_error" },
   upstream_unreachable: { status: 502, openai: "upstream_unreachable", anthropic: "api_error" },
   upstream_loading: { status: 503, openai: "unavailable_error", anthropic: "overloaded_error" },
   upstream_timeout: { status: 504, openai: "timeout_error", anthropic: "timeout_error" },

@@ -53,6 +53,9 @@ export async function runSidecar(
   options: RunOptions = {},
 ): Promise<Running> {
   const upstream = createUpstream(config.upstream, config.upstreamTimeout);
+  const backgroundUpstream = config.backgroundUpstream
+    ? createUpstream(config.backgroundUpstream, config.upstreamTimeout)
+    : undefined;
   const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
   watchUpstream(monitor, telemetry, logger, config.upstream);
   const scraper = new UpstreamScraper(upstream, stats.store, monitor, config.scrapeInterval * 1000, logger);
@@ -61,6 +64,7 @@ export async function runSidecar(
   const app = createApp({
     config,
     upstream,
+    backgroundUpstream,
     telemetry,
     monitor,
     stats,
@@ -95,6 +99,7 @@ export async function runSidecar(
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await upstream.close();
+      await backgroundUpstream?.close();
       records.flush();
       await stats.flush();
     },

@@ -84,11 +84,12 @@ export class TokenCounter {
     if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value as string);
   }
 
-  /** Koa handler. */
-  readonly handle = async (ctx: KoaContext, maxBodyBytes: number): Promise<void> => {
+  /** Koa handler; returns the model the request named, for its record. */
+  readonly handle = async (ctx: KoaContext, maxBodyBytes: number): Promise<string | undefined> => {
     ctx.state.protocol = "anthropic";
     let raw = await readRequestBody(ctx.req, maxBodyBytes);
     const body = parseJsonBody(raw);
+    const model = typeof body.model === "string" ? body.model : undefined;
     // Count the prompt llama-server will actually see: with the billing header normalized.
     if (this.normalize && mayCarryHeader(raw) && normalizeAnthropic(body) > 0) raw = Buffer.from(JSON.stringify(body));
     const key = createHash("sha256").update(raw).digest("hex");
@@ -97,12 +98,13 @@ export class TokenCounter {
       this.hits++;
       ctx.set("x-llama-sidecar-cache", "hit");
       ctx.body = { input_tokens: cached };
-      return;
+      return model;
     }
     const local =
       this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.upstreamLacksMessages;
     const n = (local ? undefined : await this.countUpstream(ctx, raw)) ?? (await this.countLocally(body));
     this.remember(key, n);
     ctx.body = { input_tokens: n };
+    return model;
   };
 }

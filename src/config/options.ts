@@ -3,7 +3,20 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 
-const seconds = (min: number, max: number) => z.coerce.number().min(min).max(max);
+/** Decimal notation only: from a flag or env var, "", " ", "0x50" or "1e3" are errors, not 0, 80 or 1000. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/** A number given as text on the command line or in the environment, checked by `schema`. */
+const decimal = (schema: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === "string" && DECIMAL.test(v.trim()) ? Number(v) : v), schema);
+
+// Only a value that is not a number at all gets this message; range checks keep their own.
+const typeError = (message: string) => (issue: { code: string }) =>
+  issue.code === "invalid_type" ? message : undefined;
+const number = () => z.number({ error: typeError("must be a decimal number") });
+const integer = () => z.int({ error: typeError("must be a whole decimal number") });
+
+const seconds = (min: number, max: number) => decimal(number().min(min).max(max));
 
 /** Resolved against the env being parsed (not this process's), so tests and containers get theirs. */
 export function defaultDataDir(env: NodeJS.ProcessEnv): string {
@@ -31,7 +44,7 @@ export const OPTIONS = {
     help: "address to listen on (0.0.0.0 to accept other machines)",
   },
   port: {
-    schema: z.coerce.number().int().min(0).max(65535).default(9090),
+    schema: decimal(integer().min(0).max(65535)).default(9090),
     help: "port to listen on (0 picks a free one)",
   },
   dataDir: {
@@ -39,7 +52,7 @@ export const OPTIONS = {
     help: "folder for persisted totals and history (default $XDG_DATA_HOME/llama-sidecar or ~/.local/share/llama-sidecar)",
   },
   maxBodyMb: {
-    schema: z.coerce.number().positive().max(4096).default(64),
+    schema: decimal(number().positive().max(4096)).default(64),
     help: "largest request body accepted, in MiB (413 above it)",
   },
   upstreamTimeout: {
@@ -79,11 +92,11 @@ export const OPTIONS = {
     help: "second llama-server (a small model) for background calls whose policy is route",
   },
   maxInFlight: {
-    schema: z.coerce.number().int().min(0).max(1024).default(0),
+    schema: decimal(integer().min(0).max(1024)).default(0),
     help: "requests in flight to llama-server at once; 0 follows its slot count (/props total_slots)",
   },
   queueMax: {
-    schema: z.coerce.number().int().min(0).max(100000).default(64),
+    schema: decimal(integer().min(0).max(100000)).default(64),
     help: "requests that may wait for a slot; past that, 429 with Retry-After",
   },
   queueTimeout: {

@@ -64,6 +64,14 @@ function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
   return content;
 }
 
+/** Embeddings: the input is prompt work for llama-server (its prompt_tokens_total counts it); nothing is generated. */
+function readEmbeddings(obs: Observation, body: Json): boolean {
+  common(obs, body);
+  const prompt = num(obj(body.usage)?.prompt_tokens);
+  if (prompt !== undefined) obs.setUsage({ prefill: prompt, cached: undefined, output: undefined });
+  return false;
+}
+
 function readLlama(obs: Observation, body: Json): boolean {
   common(obs, body);
   if (body.stop === true) {
@@ -124,6 +132,8 @@ export function readBody(dialect: Dialect, obs: Observation, body: Json, eventTy
       return readOpenai(obs, body, true);
     case "openai-completion":
       return readOpenai(obs, body, false);
+    case "openai-embeddings":
+      return readEmbeddings(obs, body);
     case "llama-completion":
       return readLlama(obs, body);
     case "anthropic-messages":

@@ -1,5 +1,8 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
+import { labelText } from "../telemetry/labels.js";
 import type { ClientName } from "./client.js";
+
+const MODEL_NAME_MAX_LENGTH = 256;
 
 /** rejected: the sidecar answered itself (bad request, too large) and nothing reached llama-server. */
 export type Outcome = "ok" | "upstream_error" | "client_abort" | "rejected" | "local";
@@ -24,6 +27,8 @@ export interface RequestRecord {
   operation?: string;
   client: ClientName;
   model: string;
+  /** The model as metrics and the ledger label it: cut, and "other" past the first few names (telemetry/labels). */
+  modelLabel: string;
   stream: boolean;
   status: number;
   outcome: Outcome;
@@ -163,6 +168,8 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
   let ttftMs = obs.firstContentAt !== undefined ? obs.firstContentAt - obs.receivedAt : undefined;
   let ttftDerived = false;
   const durationMs = ctx.endedAt - obs.receivedAt;
+  // A model name may come from the client's body: keep a sane length for spans, stats and the dashboard.
+  const model = (obs.responseModel || ctx.requestModel || "unknown").slice(0, MODEL_NAME_MAX_LENGTH);
   if (ttftMs === undefined && !ctx.stream && t?.predicted_ms !== undefined && ctx.outcome === "ok") {
     // A non-streamed answer arrives whole: its first token came one generation time before the end.
     ttftMs = Math.max(0, durationMs - t.predicted_ms + (t.predicted_per_token_ms ?? 0));
@@ -179,7 +186,8 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     route: ctx.route,
     operation: ctx.operation,
     client: ctx.client,
-    model: obs.responseModel || ctx.requestModel || "unknown",
+    model,
+    modelLabel: labelText(model),
     stream: ctx.stream,
     status: ctx.status,
     outcome: ctx.outcome,

@@ -24,7 +24,10 @@ export class SseDecoder {
     this.parser.feed(s);
   }
 
-  /** Flushes a last event that lacked its blank line (a server that closed mid-event). */
+  /**
+   * Ends the stream. An event that lacked its blank line (a server that closed mid-event) is dropped, as the SSE
+   * specification says: its data may be cut anywhere, and a half JSON object counts nothing.
+   */
   end(): void {
     this.feed(this.text.decode());
     // A final bare CR is a complete line ending, but the parser waits to see if LF follows: tell it none will.

@@ -108,6 +108,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
   });
+  record.modelLabel = deps.telemetry.modelLabels.value(record.model);
   recordSpan(deps, ex, record, endedAt);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);

@@ -7,7 +7,7 @@ import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
-import { fromUpstreamFailure, type SidecarError } from "../errors.js";
+import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
@@ -102,8 +102,11 @@ async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<Upstr
         cancel: ex.cancel,
       });
     } catch (err) {
+      // The client left while llama-server worked on the request: not llama-server's failure.
+      if (ex.cancel.aborted)
+        throw new SidecarError("client_closed", "the client closed the connection", { cause: err });
       const code = (err as { code?: string }).code ?? "";
-      if (attempt === 1 && STALE_CONNECTION.has(code) && !ex.cancel.aborted) continue;
+      if (attempt === 1 && STALE_CONNECTION.has(code)) continue;
       throw fromUpstreamFailure(err, out.upstream.url.origin);
     }
   }
@@ -164,6 +167,44 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
   }
 }
 
+/** What a request that threw comes to: its status, message and outcome are set on the exchange. */
+function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Outcome {
+  const e = err as SidecarError;
+  if (e.code === "overloaded")
+    deps.telemetry.state.rejections.inc({ reason: /full/.test(e.message) ? "queue_full" : "wait" });
+  if (e.code === "client_closed" || ex.cancel.aborted) {
+    ex.status = 499; // whatever failed after the client left, it was leaving that ended the request
+    return "client_abort";
+  }
+  ex.status = e.status ?? 500;
+  ex.obs.errorMessage = e.message;
+  return e.code?.startsWith("upstream_") ? "upstream_error" : "rejected";
+}
+
+/**
+ * A request the sidecar answers itself with llama-server's help (count_tokens): counted, timed and spanned like
+ * a forwarded one. `answer` returns the model the request named.
+ */
+export async function recordedAnswer(
+  deps: ForwardDeps,
+  ctx: KoaContext,
+  answer: () => Promise<string | undefined>,
+): Promise<void> {
+  const ex = begin(ctx);
+  let outcome: Outcome = "ok";
+  try {
+    const model = await answer();
+    ex.model = { model, stream: false };
+    ex.status = ctx.status;
+  } catch (err) {
+    outcome = failed(deps, ex, err);
+    throw err;
+  } finally {
+    const endedAt = performance.now();
+    deps.records.defer(() => finish(deps, ex, outcome, endedAt));
+  }
+}
+
 /** Koa middleware for every path the sidecar does not serve itself. */
 export function forwardMiddleware(deps: ForwardDeps) {
   return async (ctx: KoaContext): Promise<void> => {
@@ -178,13 +219,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
     try {
       outcome = await exchange(deps, ex, ctx);
     } catch (err) {
-      const e = err as SidecarError;
-      ex.status = e.status ?? 500;
-      ex.obs.errorMessage = e.message;
-      if (e.code === "client_closed" || ex.cancel.aborted) outcome = "client_abort";
-      else if (e.code?.startsWith("upstream_")) outcome = "upstream_error";
-      if (e.code === "overloaded")
-        deps.telemetry.state.rejections.inc({ reason: /full/.test(e.message) ? "queue_full" : "wait" });
+      outcome = failed(deps, ex, err);
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();

@@ -2,7 +2,12 @@
 import type { Protocol } from "../errors.js";
 
 /** How the response body is read on the side for token counts and timings. */
-export type Dialect = "openai-chat" | "openai-completion" | "anthropic-messages" | "llama-completion";
+export type Dialect =
+  | "openai-chat"
+  | "openai-completion"
+  | "openai-embeddings"
+  | "anthropic-messages"
+  | "llama-completion";
 
 export interface Route {
   /** Bounded label value: a known path, or "other". */
@@ -18,8 +23,8 @@ const KNOWN: Record<string, Omit<Route, "label">> = {
   "/chat/completions": { protocol: "openai", operation: "chat", dialect: "openai-chat" },
   "/v1/completions": { protocol: "openai", operation: "text_completion", dialect: "openai-completion" },
   "/completions": { protocol: "openai", operation: "text_completion", dialect: "openai-completion" },
-  "/v1/embeddings": { protocol: "openai", operation: "embeddings" },
-  "/embeddings": { protocol: "openai", operation: "embeddings" },
+  "/v1/embeddings": { protocol: "openai", operation: "embeddings", dialect: "openai-embeddings" },
+  "/embeddings": { protocol: "openai", operation: "embeddings", dialect: "openai-embeddings" },
   "/v1/models": { protocol: "openai" },
   "/models": { protocol: "openai" },
   "/v1/messages": { protocol: "anthropic", operation: "chat", dialect: "anthropic-messages" },

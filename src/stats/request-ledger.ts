@@ -2,9 +2,6 @@
 import type { RequestRecord } from "../observe/observation.js";
 import type { RequestLedger, TokenCounts } from "../store/schema.js";
 
-/** Distinct models kept by name in the persisted ledger; the rest count under "other". */
-const MAX_MODELS = 50;
-
 export interface RequestTotals {
   requests: number;
   errors: number;
@@ -14,27 +11,35 @@ export interface RequestTotals {
   generated: number;
 }
 
-export function splitKey(key: string): string[] {
-  return key.split("|");
+/**
+ * Ledger keys join label values with "|". A value is escaped ("%" and "|" as in a URL), since a model name comes
+ * from the client and may hold a "|" itself; keys written before escaping read back the same.
+ */
+export function joinKey(parts: string[]): string {
+  return parts.map((p) => p.replaceAll("%", "%25").replaceAll("|", "%7C")).join("|");
 }
 
-function boundedModel(ledger: RequestLedger, model: string): string {
-  const known = new Set(Object.keys(ledger.tokens).map((k) => splitKey(k)[0]));
-  return known.has(model) || known.size < MAX_MODELS ? model : "other";
+export function splitKey(key: string): string[] {
+  return key.split("|").map((p) => (p.includes("%") ? p.replaceAll("%7C", "|").replaceAll("%25", "%") : p));
+}
+
+/** The models the ledger has counted so far: they keep their labels across restarts. */
+export function ledgerModels(ledger: RequestLedger): string[] {
+  return Object.keys(ledger.tokens).map((k) => splitKey(k)[0] ?? "");
 }
 
 export function addRecord(ledger: RequestLedger, r: RequestRecord): void {
   if (r.background) {
     // Background calls are counted apart, never as model work.
-    const key = [r.background, r.backgroundPolicy ?? "", r.outcome].join("|");
+    const key = joinKey([r.background, r.backgroundPolicy ?? "", r.outcome]);
     ledger.background[key] = (ledger.background[key] ?? 0) + 1;
     return;
   }
-  const model = boundedModel(ledger, r.model);
-  const reqKey = [r.route, model, r.client, r.outcome].join("|");
+  const model = r.modelLabel;
+  const reqKey = joinKey([r.route, model, r.client, r.outcome]);
   ledger.requests[reqKey] = (ledger.requests[reqKey] ?? 0) + 1;
   if (!r.operation) return;
-  const tokKey = [model, r.client].join("|");
+  const tokKey = joinKey([model, r.client]);
   const t: TokenCounts = ledger.tokens[tokKey] ?? { prompt: 0, cached: 0, generated: 0 };
   t.prompt += r.prefillTokens ?? 0;
   t.cached += r.cachedTokens ?? 0;

@@ -8,7 +8,6 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../stats/request-ledger.js";
 import type { RequestLedger } from "../store/schema.js";
-import { BoundedLabel } from "./labels.js";
 
 export const METRIC_PREFIX = "llama_sidecar";
 
@@ -134,13 +133,12 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
     "s",
     BUCKETS.overheadSeconds,
   );
-  const models = new BoundedLabel(20);
   return {
     record(r) {
       if (r.overheadMs !== undefined) overhead.record(r.overheadMs / 1000);
       if (r.queueWaitMs !== undefined) queueWait.record(r.queueWaitMs / 1000);
       if (!r.operation || r.outcome !== "ok" || r.background) return;
-      const base: Attributes = { model: models.value(r.model), client: r.client };
+      const base: Attributes = { model: r.modelLabel, client: r.client };
       if (r.prefillTokens !== undefined) prefill.record(r.prefillTokens, base);
       duration.record(r.durationMs / 1000, base);
       if (r.ttftMs !== undefined) ttft.record(r.ttftMs / 1000, base);

@@ -77,11 +77,12 @@ export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): voi
     }),
   );
   if (r.finishReason) span.setAttribute("gen_ai.response.finish_reasons", [r.finishReason]);
-  if (r.outcome === "upstream_error" || r.status >= 500) {
+  // A client that left is not a failure of the service, whatever the request's state then.
+  if (r.outcome === "client_abort") {
+    span.setAttribute("error.type", "client_abort");
+  } else if (r.outcome === "upstream_error" || r.status >= 500) {
     span.setAttribute("error.type", r.errorMessage ? "upstream_error" : String(r.status));
     span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorMessage });
-  } else if (r.outcome === "client_abort") {
-    span.setAttribute("error.type", "client_abort");
   }
   span.end(endTime);
 }

@@ -2,8 +2,9 @@
 import { type Meter, metrics, type TextMapPropagator, type Tracer, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { ledgerModels } from "../stats/request-ledger.js";
 import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
@@ -13,11 +14,15 @@ import {
   type RequestInstruments,
   type StateGauges,
 } from "./instruments.js";
+import { BoundedLabel, MODEL_LABEL_LIMIT } from "./labels.js";
+import { pushMetricReaders } from "./push-metrics.js";
 
 export interface Telemetry {
   tracer: Tracer;
   propagator: TextMapPropagator;
   requests: RequestInstruments;
+  /** One decision per model name, shared by histograms and the ledger's counters. */
+  modelLabels: BoundedLabel;
   state: StateGauges;
   exposition: MetricsExposition;
   shutdown(): Promise<void>;
@@ -37,6 +42,7 @@ export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedge
     tracer: parts.tracer,
     propagator: new W3CTraceContextPropagator(),
     requests: createRequestInstruments(parts.meter, ledger),
+    modelLabels: new BoundedLabel(MODEL_LABEL_LIMIT, () => ledgerModels(ledger())),
     state,
     exposition: new MetricsExposition(state.registry, parts.otelReader),
     shutdown: parts.shutdown ?? (async () => {}),
@@ -56,17 +62,22 @@ export function tracesRequested(env: NodeJS.ProcessEnv): boolean {
 /**
  * Production telemetry. With trace export asked for, NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
  * OTEL_EXPORTER_OTLP_* and friends. Without, the SDK and its exporters (about 25 MB of resident memory, gRPC
- * and protobuf included) are not loaded at all: a plain MeterProvider feeds /metrics.
+ * and protobuf included) are not loaded at all: a plain MeterProvider feeds /metrics. Either way, metrics also
+ * go out where OTEL_METRICS_EXPORTER asks: NodeSDK would ignore that variable once given /metrics' reader.
  */
 export async function startTelemetry(
   ledger: () => RequestLedger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Telemetry> {
   const otelReader = createOtelPrometheusReader();
+  const readers = [otelReader, ...(await pushMetricReaders(env))];
   if (!tracesRequested(env)) {
     const meterProvider = new MeterProvider({
-      resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME || "llama-sidecar" }),
-      readers: [otelReader],
+      // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the source of pushed metrics, as NodeSDK would.
+      resource: resourceFromAttributes({ "service.name": "llama-sidecar" }).merge(
+        detectResources({ detectors: [envDetector] }),
+      ),
+      readers,
     });
     return buildTelemetry(
       {
@@ -81,7 +92,7 @@ export async function startTelemetry(
   const { NodeSDK } = await import("@opentelemetry/sdk-node");
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ? undefined : "llama-sidecar",
-    metricReaders: [otelReader],
+    metricReaders: readers,
     instrumentations: [],
   });
   sdk.start();

@@ -113,6 +113,19 @@ describe("count_tokens", () => {
     const first = await count(s.url);
     expect(first).toMatchObject({ status: 200, cache: null, body: { input_tokens: direct.input_tokens } });
     expect((await count(s.url)).cache).toBe("hit");
+    // Each preflight is counted and spanned like a forwarded request.
+    const records = await s.waitForRecords(2);
+    expect(records.map((r) => [r.route, r.model, r.client, r.outcome, r.status])).toEqual([
+      ["/v1/messages/count_tokens", "tiny", "claude-code", "ok", 200],
+      ["/v1/messages/count_tokens", "tiny", "claude-code", "ok", 200],
+    ]);
+    expect(s.spans().map((span) => span.name)).toEqual([
+      "POST /v1/messages/count_tokens",
+      "POST /v1/messages/count_tokens",
+    ]);
+    expect(await s.metrics()).toMatch(
+      /llama_sidecar_requests_total\{route="\/v1\/messages\/count_tokens",model="tiny",client="claude-code",outcome="ok"[^}]*\} 2/,
+    );
 
     // Translation mode counts locally with llama-server's /apply-template and /tokenize: the same number.
     const local = await sidecarFor(llama.url, ["--translate", "always"]);

@@ -148,4 +148,49 @@ describe("OpenTelemetry export", () => {
       collector.close();
     }
   });
+
+  it("pushes metrics over OTLP when OTEL_METRICS_EXPORTER=otlp, without turning on traces", async () => {
+    const received: { path: string; body: string }[] = [];
+    const collector = createHttpServer(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const c of req) parts.push(c as Buffer);
+      received.push({ path: req.url ?? "", body: Buffer.concat(parts).toString("utf8") });
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    collector.listen(0, "127.0.0.1");
+    await once(collector, "listening");
+    const fake = await startFakeLlama();
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${(collector.address() as { port: number }).port}`;
+    const cli = start(
+      ["--port", String(port), "--upstream", fake.url, "--data-dir", `/tmp/llama-sidecar-otlp-metrics-${port}`],
+      {
+        OTEL_METRICS_EXPORTER: "otlp,prometheus",
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${endpoint}/v1/metrics`,
+        OTEL_METRIC_EXPORT_INTERVAL: "200",
+        OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test-rig",
+      },
+    );
+    try {
+      await cli.waitFor(/Proxy URL/);
+      const f = fixture("post-v1-chat-completions-stream");
+      const url = `http://127.0.0.1:${port}${f.request.path}`;
+      await (await fetch(url, { method: "POST", body: JSON.stringify(f.request.body) })).text();
+      const deadline = Date.now() + 10_000;
+      const withRequests = () => received.find((r) => r.body.includes('"llama_sidecar.time_to_first_token_seconds"'));
+      while (!withRequests() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const payload = JSON.parse(withRequests()?.body ?? "{}");
+      const resource = JSON.stringify(payload.resourceMetrics?.[0]?.resource);
+      expect(resource).toContain("llama-sidecar");
+      expect(resource).toContain("test-rig");
+      expect(withRequests()?.path).toBe("/v1/metrics");
+      expect(withRequests()?.body).toContain('"llama_sidecar.requests"');
+      expect(received.some((r) => r.path === "/v1/traces")).toBe(false);
+    } finally {
+      await cli.stop();
+      await fake.close();
+      collector.close();
+    }
+  });
 });

@@ -2,6 +2,7 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, request } from "node:http";
 import { type AddressInfo, connect } from "node:net";
+import { SpanStatusCode } from "@opentelemetry/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
@@ -35,11 +36,12 @@ interface ErrorJson {
 
 const errorJson = async (res: Response) => (await res.json()) as ErrorJson;
 
-function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+function post(path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) {
   return fetch(sidecar.url + path, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
+    signal,
   });
 }
 
@@ -74,6 +76,11 @@ describe("pass-through", () => {
       const put = await fetch(sidecar.url + path, { method: "PUT", body: "x" });
       expect(put.status).toBe(405);
       expect(put.headers.get("allow")).toMatch(/GET|POST/);
+      // In the client's protocol: Anthropic's error shape for its own path, OpenAI's for the rest.
+      const body = (await put.json()) as ErrorJson;
+      expect(body.error.type).toBe("invalid_request_error");
+      expect(body.error.message).toMatch(/^PUT \/\S+ is not allowed; use .*(GET|POST)/);
+      expect(body.type).toBe(path.startsWith("/v1/messages") ? "error" : undefined);
     }
     const options = await fetch(`${sidecar.url}/api/stats`, { method: "OPTIONS" });
     expect(options.status).toBe(200);
@@ -321,6 +328,46 @@ describe("client disconnects", () => {
     expect(r?.outcome).toBe("client_abort");
     for (let i = 0; i < 50 && !forwarded()[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
     expect(forwarded()[0]?.closedEarly).toBe(true);
+  });
+
+  it("counts a client that leaves before llama-server answered as a client abort, not an upstream failure", async () => {
+    const f = fixture("post-v1-chat-completions");
+    const ac = new AbortController();
+    const pending = post(f.request.path, f.request.body, { "x-fake-prefill-ms": "2000" }, ac.signal);
+    while (forwarded().length === 0) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await expect(pending).rejects.toThrow();
+    const [r] = await sidecar.waitForRecords(1);
+    expect(r).toMatchObject({ outcome: "client_abort", status: 499 });
+    expect(r?.errorMessage).toBeUndefined();
+    const span = sidecar.spans().at(-1);
+    expect(span?.attributes["error.type"]).toBe("client_abort");
+    expect(span?.status.code).not.toBe(SpanStatusCode.ERROR);
+    for (let i = 0; i < 50 && !forwarded()[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(forwarded()[0]?.closedEarly).toBe(true);
+  });
+});
+
+describe("labels from what clients send", () => {
+  it("keeps a model name holding the ledger's separator whole, and each client's count apart", async () => {
+    const model = "x|evil|hacked";
+    const before = await sidecar.metrics();
+    for (const ua of ["curl/8", "claude-cli/2.0.1 (external, cli)"]) {
+      // The fake has no embeddings: its 404 is an upstream error naming no model, so the request's name counts.
+      await (await post("/v1/embeddings", { model, input: "hi" }, { "user-agent": ua })).text();
+    }
+    await sidecar.waitForRecords(2);
+    const text = await sidecar.metrics();
+    const count = (t: string, client: string) =>
+      Number(
+        new RegExp(
+          `^llama_sidecar_requests_total\\{route="/v1/embeddings",model="x\\|evil\\|hacked",client="${client}",outcome="upstream_error"[^}]*\\} (\\d+)$`,
+          "m",
+        ).exec(t)?.[1] ?? 0,
+      );
+    expect(count(text, "other") - count(before, "other")).toBe(1);
+    expect(count(text, "claude-code") - count(before, "claude-code")).toBe(1);
+    expect(text).not.toMatch(/client="evil"/);
   });
 });
 

@@ -202,3 +202,32 @@ describe("llama-server's native routes pass through", () => {
     expect(((await tok.json()) as { tokens: number[] }).tokens.length).toBeGreaterThan(0);
   });
 });
+
+describe("embeddings", () => {
+  let embedder: LlamaServer;
+  let front: TestSidecar;
+  beforeAll(async () => {
+    embedder = await startLlamaServer({ extraArgs: ["--embeddings", "--pooling", "mean"] });
+    front = await startTestSidecar(embedder.url);
+  });
+  afterAll(async () => {
+    await front?.close();
+    await embedder?.stop();
+  });
+
+  it("openai: the vectors come through, and the input tokens equal what llama-server counted", async () => {
+    const client = new OpenAI({ baseURL: `${front.url}/v1`, apiKey: "local" });
+    const before = await idleCounters(embedder.url);
+    const res = await client.embeddings.create({ model: "emb", input: ["hello world", "a second input"] });
+    const after = await idleCounters(embedder.url);
+    expect(res.data).toHaveLength(2);
+    expect(res.data[0]?.embedding.length).toBeGreaterThan(0);
+    const [r] = await front.waitForRecords(1);
+    expect(r).toMatchObject({ operation: "embeddings", model: "emb", outcome: "ok" });
+    expect(r?.prefillTokens).toBe(res.usage.prompt_tokens);
+    expect(r?.prefillTokens).toBe(after.prompt - before.prompt);
+    const span = front.spans().at(-1);
+    expect(span?.name).toBe("embeddings emb");
+    expect(span?.attributes["gen_ai.usage.input_tokens"]).toBe(res.usage.prompt_tokens);
+  });
+});

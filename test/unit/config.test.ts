@@ -52,6 +52,22 @@ describe("config", () => {
     expect(found.find((p) => p.startsWith("LLAMA_SIDECAR_CAPTURE_CONTENT="))).toBeDefined();
   });
 
+  it("takes numbers in decimal notation only: an empty value is an error, not 0", () => {
+    for (const bad of ["", " ", "0x50", "1e3", "80.5", "abc"]) {
+      expect(problems([`--port=${bad}`])[0]).toBe(`--port=${JSON.stringify(bad)}: must be a whole decimal number`);
+    }
+    expect(problems([], { LLAMA_SIDECAR_QUEUE_MAX: " " })[0]).toMatch(/^LLAMA_SIDECAR_QUEUE_MAX=" ": must be a whole/);
+    // An empty env var is unset (compose files write `NAME=` for that): the default applies.
+    expect(config([], { LLAMA_SIDECAR_QUEUE_MAX: "" }).queueMax).toBe(64);
+    expect(problems(["--max-body-mb", "lots"])[0]).toMatch(/must be a decimal number/);
+    expect(problems(["--health-interval", "0.05"])[0]).toMatch(/>=0\.1/);
+    expect(config(["--port", " 8081 ", "--max-body-mb", "0.5", "--health-interval", ".5"])).toMatchObject({
+      port: 8081,
+      maxBodyMb: 0.5,
+      healthInterval: 0.5,
+    });
+  });
+
   it("rejects unknown flags and stray arguments", () => {
     expect(problems(["--prot", "1"])[0]).toMatch(/prot/);
     expect(problems(["serve"])[0]).toMatch(/serve/);
