@@ -73,6 +73,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forwa
   // Readers of what request records feed see every request that has ended.
   router.get("/metrics", async (ctx) => {
     deps.records.flush();
+    await deps.stats.persistTotals();
     ctx.type = deps.telemetry.exposition.contentType;
     ctx.body = await deps.telemetry.exposition.render();
   });

@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     stats = await openStats(config.dataDir, logger);
   } catch (err) {
     if (!(err instanceof FileAccessError)) throw err;
-    process.stderr.write(`llama-sidecar: ${err.message}\nFix the permissions or choose another --data-dir.\n`);
+    process.stderr.write(`llama-sidecar: ${err.message}\n${err.hint}\n`);
     return 1;
   }
   const telemetry = await startTelemetry(() => stats.doc.sidecar, process.env);

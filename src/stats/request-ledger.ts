@@ -1,5 +1,6 @@
 // Ledger (b): the sidecar's own per-request observations, by route, model, client and outcome.
 import type { RequestRecord } from "../observe/observation.js";
+import { classify } from "../proxy/routes.js";
 import type { RequestLedger, TokenCounts } from "../store/schema.js";
 
 export interface RequestTotals {
@@ -47,11 +48,16 @@ export function addRecord(ledger: RequestLedger, r: RequestRecord): void {
   ledger.tokens[tokKey] = t;
 }
 
-/** Sums over the ledger, optionally only where a key part matches (e.g. a client or a model). */
+/**
+ * Sums over the ledger's model work, optionally only where a key part matches (e.g. a client or a model).
+ * Health checks, model lists, count_tokens and the like are in the ledger (and requests_total) by route, but a
+ * person asking "how many requests" means model calls.
+ */
 export function totals(ledger: RequestLedger, filter?: { client?: string; model?: string }): RequestTotals {
   const out: RequestTotals = { requests: 0, errors: 0, aborts: 0, prompt: 0, cached: 0, generated: 0 };
   for (const [k, n] of Object.entries(ledger.requests)) {
-    const [, model, client, outcome] = splitKey(k);
+    const [route = "", model, client, outcome] = splitKey(k);
+    if (!classify(route).operation) continue;
     if ((filter?.client && client !== filter.client) || (filter?.model && model !== filter.model)) continue;
     out.requests += n;
     if (outcome === "upstream_error") out.errors += n;

@@ -4,13 +4,14 @@ import type { Logger } from "pino";
 import { summaryLine } from "../dashboard/public/format.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { RecordSink } from "../proxy/forward.js";
+import { classify } from "../proxy/routes.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
 import { emptyStats, type StatsDoc, statsSchema } from "../store/schema.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, toPoints } from "./history.js";
-import { addRecord, type RequestTotals, totals } from "./request-ledger.js";
+import { addRecord, type RequestTotals, splitKey, totals } from "./request-ledger.js";
 
 const RECENT = 100;
 /** Ledger (b) may lose at most this much on a crash. */
@@ -42,6 +43,14 @@ export class Stats {
     await Promise.all([this.store.flush(), this.history.flush()]);
   }
 
+  /**
+   * The lifetime totals on disk, before they are exported: a counter Prometheus has seen must never come back
+   * lower after a crash (it would read as a reset, and every increase() would jump by the whole lifetime).
+   */
+  persistTotals(): Promise<void> {
+    return this.store.settle();
+  }
+
   lifetime(): Record<string, number> {
     return lifetimeCounters(this.doc.upstream);
   }
@@ -71,8 +80,11 @@ export async function openStats(dataDir: string, logger: Logger): Promise<Stats>
 }
 
 function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTotals> {
-  const names = new Set(Object.keys(stats.doc.sidecar.tokens).map((k) => k.split("|")[part === "model" ? 0 : 1] ?? ""));
-  for (const k of Object.keys(stats.doc.sidecar.requests)) names.add(k.split("|")[part === "model" ? 1 : 2] ?? "");
+  const names = new Set(Object.keys(stats.doc.sidecar.tokens).map((k) => splitKey(k)[part === "model" ? 0 : 1] ?? ""));
+  for (const k of Object.keys(stats.doc.sidecar.requests)) {
+    const [route = "", model = "", client = ""] = splitKey(k);
+    if (classify(route).operation) names.add(part === "model" ? model : client);
+  }
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
 
@@ -121,7 +133,8 @@ function liveView(stats: Stats, scrape: ScrapeView, queue: QueueNumbers) {
     },
     cacheReuse: { last: last ? reuse(last) : null, rolling: prompt > 0 ? cached / prompt : null, window: work.length },
     prefillSavedMs: prefillSpeed && ownCached ? (ownCached / prefillSpeed) * 1000 : null,
-    queue: { ...queue, lastWaitMs: stats.recent.at(-1)?.queueWaitMs ?? null },
+    // The last request that queued at all: preflights, model lists and local answers never wait.
+    queue: { ...queue, lastWaitMs: stats.recent.findLast((r) => r.queueWaitMs !== undefined)?.queueWaitMs ?? null },
   };
 }
 
@@ -130,7 +143,7 @@ function backgroundView(stats: Stats) {
   let total = 0;
   let local = 0;
   for (const [key, n] of Object.entries(stats.doc.sidecar.background)) {
-    const [cls = "", policy] = key.split("|");
+    const [cls = "", policy] = splitKey(key);
     const entry = byClass[cls] ?? { local: 0, forwarded: 0 };
     if (policy === "local") entry.local += n;
     else entry.forwarded += n;

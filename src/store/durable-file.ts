@@ -17,12 +17,23 @@ export class CorruptFileError extends Error {
 
 /** The file or its folder may not be read or written: never overwritten, reported to the user. */
 export class FileAccessError extends Error {
+  /** What the user can do about it. */
+  readonly hint: string = "Fix the permissions or choose another --data-dir.";
   constructor(
     readonly path: string,
     cause: unknown,
   ) {
     super(`cannot read and write ${path}: ${(cause as Error).message}`, { cause });
     this.name = "FileAccessError";
+  }
+}
+
+/** The file was written by a newer llama-sidecar: its totals are kept, untouched, for that version. */
+export class NewerFormatError extends FileAccessError {
+  override readonly hint = "Run that newer llama-sidecar, or choose another --data-dir.";
+  constructor(path: string, found: number, reads: number) {
+    super(path, new Error(`written by a newer llama-sidecar (format ${found}; this one reads format ${reads})`));
+    this.name = "NewerFormatError";
   }
 }
 

@@ -2,7 +2,7 @@
 import { Low } from "lowdb";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { CorruptFileError, DurableJsonFile, quarantine } from "./durable-file.js";
+import { CorruptFileError, DurableJsonFile, NewerFormatError, quarantine } from "./durable-file.js";
 
 export class JsonStore<T> {
   private timer: NodeJS.Timeout | undefined;
@@ -17,9 +17,15 @@ export class JsonStore<T> {
 
   /**
    * Opens (or creates) the document. A corrupt or invalid file is moved aside and replaced by `fresh()`
-   * with a warning; a file that may not be read or written throws FileAccessError and is left alone.
+   * with a warning; a file that may not be read or written, or that a newer version wrote (its `version` above
+   * `fresh().version`), throws FileAccessError and is left alone.
    */
-  static async open<T>(path: string, schema: z.ZodType<T>, fresh: () => T, logger: Logger): Promise<JsonStore<T>> {
+  static async open<T extends { version: number }>(
+    path: string,
+    schema: z.ZodType<T>,
+    fresh: () => T,
+    logger: Logger,
+  ): Promise<JsonStore<T>> {
     const adapter = new DurableJsonFile<T>(path);
     await adapter.checkAccess();
     const db = new Low<T>(adapter, fresh());
@@ -28,6 +34,9 @@ export class JsonStore<T> {
     try {
       const raw = await adapter.read();
       if (raw !== null) {
+        const found = (raw as { version?: unknown }).version;
+        const reads = fresh().version;
+        if (typeof found === "number" && found > reads) throw new NewerFormatError(path, found, reads);
         const parsed = schema.safeParse(raw);
         if (parsed.success) db.data = parsed.data;
         loaded = parsed.success;
@@ -58,6 +67,15 @@ export class JsonStore<T> {
     this.due = at;
     this.timer = setTimeout(() => void this.flush(), withinMs);
     this.timer.unref();
+  }
+
+  /** Resolves once everything changed so far is on disk: writes now if a write is pending, else awaits any in progress. */
+  settle(): Promise<void> {
+    if (this.due !== Number.POSITIVE_INFINITY) return this.flush();
+    return this.writing.then(
+      () => {},
+      () => {},
+    );
   }
 
   /** Writes now (after any write in progress); resolves when the data is on disk. */

@@ -211,6 +211,8 @@ export function createStateGauges(): StateGauges {
     labelNames: ["reason"],
     registers: [registry],
   });
+  // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
+  for (const reason of ["queue_full", "wait"]) rejections.inc({ reason }, 0);
   let readQueue = () => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
   const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit" | "capacity") =>
     new Gauge({

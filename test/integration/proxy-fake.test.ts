@@ -1,7 +1,9 @@
 // The sidecar in front of the recorded fake llama-server: pass-through, observation, errors and faults.
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, request } from "node:http";
 import { type AddressInfo, connect } from "node:net";
+import { join } from "node:path";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
@@ -202,6 +204,21 @@ describe("observation", () => {
     expect(stats.recent[0]?.route).toBe("/v1/chat/completions"); // newest first
   });
 
+  it("has every lifetime total it exports on disk already, so a crash never makes a counter go down", async () => {
+    const f = fixture("post-v1-chat-completions");
+    await (await post(f.request.path, f.request.body)).text();
+    const text = await sidecar.metrics();
+    const exported = [...text.matchAll(/^llama_sidecar_requests_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
+    const disk = JSON.parse(readFileSync(join(sidecar.config.dataDir, "stats.json"), "utf8")) as {
+      sidecar: { requests: Record<string, number> };
+    };
+    expect(exported).toBeGreaterThan(0);
+    expect(Object.values(disk.sidecar.requests).reduce((a, b) => a + b, 0)).toBe(exported);
+  });
+
   it("exports metrics that promtool accepts, each name once", async () => {
     const f = fixture("post-v1-chat-completions-stream");
     await (await post(f.request.path, f.request.body)).text();
@@ -211,6 +228,9 @@ describe("observation", () => {
       /llama_sidecar_requests_total\{[^}]*route="\/v1\/chat\/completions"[^}]*outcome="ok"[^}]*\} \d+/,
     );
     expect(text).toMatch(/llama_sidecar_time_to_first_token_seconds_bucket\{[^}]*le="600"\}/);
+    // Counters with a label exist from the start, so the first increase is seen (and alerted on).
+    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="queue_full"\} \d+$/m);
+    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="wait"\} \d+$/m);
     for (const name of [
       "llama_sidecar_prompt_tokens_total",
       "llama_sidecar_cached_tokens_total",
@@ -476,6 +496,27 @@ describe("GET /api/stats", () => {
       /^\d+(\.\d)?K? prompt tokens · \d+(\.\d)?K? generated · \d+ requests since [A-Z][a-z]{2} \d+$/,
     );
     expect(JSON.stringify(s)).not.toContain("Hi there");
+  });
+
+  it("counts model calls as requests, not health checks, model lists or preflights", async () => {
+    const stats = async () =>
+      (await (await fetch(`${sidecar.url}/api/stats`)).json()) as {
+        sidecar: { totals: { requests: number }; byModel: Record<string, { requests: number }> };
+        live: { queue: { lastWaitMs: number | null } };
+      };
+    const before = await stats();
+    const f = fixture("post-v1-chat-completions");
+    await (await post(f.request.path, f.request.body)).text();
+    await (await fetch(`${sidecar.url}/health`)).text();
+    await (await fetch(`${sidecar.url}/v1/models`)).text();
+    await (await post("/v1/embeddings", { model: "a|b", input: "x" })).text();
+    await sidecar.waitForRecords(4);
+    const after = await stats();
+    // The chat call and the (failed) embeddings call are model work; /health and /v1/models are not.
+    expect(after.sidecar.totals.requests - before.sidecar.totals.requests).toBe(2);
+    expect(after.sidecar.byModel["a|b"]?.requests).toBe(1);
+    // The last wait is the chat call's, though other requests came after it.
+    expect(after.live.queue.lastWaitMs).toBeGreaterThanOrEqual(0);
   });
 
   it("serves per-minute and per-hour history", async () => {

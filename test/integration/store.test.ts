@@ -32,7 +32,7 @@ describe("store files", () => {
   const cases: [string, string][] = [
     ["truncated", '{"version":1,"since":"2026-05-12T00:00:00.000Z","upstream":{"incarn'],
     ["corrupt", "\u0000\u0001garbage"],
-    ["of the wrong shape", '{"version":99,"hello":"world"}'],
+    ["of the wrong shape", '{"version":1,"hello":"world"}'],
   ];
   for (const [what, content] of cases) {
     it(`moves a ${what} stats.json aside with a timestamp, warns, and starts empty`, async () => {
@@ -51,6 +51,19 @@ describe("store files", () => {
       expect(again.lines).toHaveLength(0);
     });
   }
+
+  it("refuses a stats.json that a newer version wrote, leaving it untouched", async () => {
+    const dir = freshDir();
+    const content = '{"version":99,"since":"2030-01-01T00:00:00.000Z","future":{"totals":1}}';
+    writeFileSync(join(dir, "stats.json"), content);
+    const { logger } = capture();
+    const err = await openStats(dir, logger).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileAccessError);
+    expect((err as Error).message).toMatch(/written by a newer llama-sidecar \(format 99; this one reads format 1\)/);
+    expect((err as FileAccessError).hint).toMatch(/newer llama-sidecar, or choose another --data-dir/);
+    expect(readdirSync(dir)).toEqual(["stats.json"]);
+    expect(readFileSync(join(dir, "stats.json"), "utf8")).toBe(content);
+  });
 
   it("refuses a data dir it may not write, leaving the file untouched", async () => {
     const dir = freshDir();
