@@ -161,7 +161,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorBoundary, once
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
-  const translation: TranslationState = { mode: deps.config.translate, upstreamLacksMessages: false };
+  const translation: TranslationState = { mode: deps.config.translate, withoutMessages: new Set() };
   const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
   const { queue, view } = admissionQueue(deps);
   const forward = forwardDeps(deps, translation, queue, maxBodyBytes);

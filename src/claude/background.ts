@@ -8,17 +8,32 @@ export type BackgroundPolicy = "forward" | "route" | "local";
 type Json = Record<string, unknown>;
 
 const TITLE =
-  /\b(?:\d+\s*-\s*\d+\s*word title|title for (?:this|the following) conversation|generate a (?:concise|short)[^.]{0,60}\btitle|sentence-case title)/i;
+  /\b(?:\d+\s*-\s*\d+\s*word title|title for (?:this|the following) conversation|generate a (?:concise|short)[^.]{0,60}\btitle|sentence-case title|summarize this coding conversation in under \d+ characters)/i;
 const TOPIC = /new conversation topic|isNewTopic/i;
 const HAIKU = /haiku/i;
 
-/** The class of a background call, or undefined for interactive work. */
+/**
+ * Claude Code's title and topic prompts are short instructions; an agent's own system prompt runs to many
+ * thousands of characters, and may well mention titles (of pull requests, say).
+ */
+const BACKGROUND_PROMPT_MAX_CHARS = 4000;
+
+/**
+ * The class of a background call, or undefined for interactive work. A request with tools is an agent's turn,
+ * never a title, topic check or quota probe, whatever its prompt says: answering it here would end the turn.
+ */
 export function classifyBackground(body: Json): BackgroundClass | undefined {
-  const system = blockText(body.system);
-  if (TOPIC.test(system)) return "topic";
-  if (TITLE.test(system)) return "title";
-  // Quota probes ask for one token of a short prompt, only to read the rate-limit headers.
-  if (body.max_tokens === 1) return "quota";
+  const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
+  if (!hasTools) {
+    const system = blockText(body.system);
+    if (system.length <= BACKGROUND_PROMPT_MAX_CHARS) {
+      if (TOPIC.test(system)) return "topic";
+      if (TITLE.test(system)) return "title";
+    }
+    // Quota probes ask for one token of a one-message prompt, only to read the rate-limit headers.
+    const messages = Array.isArray(body.messages) ? body.messages : [];
+    if (body.max_tokens === 1 && messages.length === 1) return "quota";
+  }
   if (typeof body.model === "string" && HAIKU.test(body.model)) return "haiku";
   return undefined;
 }
@@ -49,8 +64,11 @@ function titleFrom(body: Json): string {
 /** The text a locally answered call gets. */
 export function localText(cls: BackgroundClass, body: Json): string {
   switch (cls) {
-    case "title":
-      return JSON.stringify({ title: titleFrom(body) });
+    case "title": {
+      // Newer Claude Code asks for {"title": ...}; older versions for the title alone, "and nothing else".
+      const wantsJson = /\bjson\b/i.test(`${blockText(body.system)}\n${firstUserText(body)}`);
+      return wantsJson ? JSON.stringify({ title: titleFrom(body) }) : titleFrom(body);
+    }
     case "topic":
       return JSON.stringify({ isNewTopic: false, title: null });
     case "quota":

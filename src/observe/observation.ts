@@ -116,7 +116,7 @@ interface Speeds {
 }
 
 /** Speeds from llama-server's own timings where present, else from when content arrived. */
-function speeds(obs: Observation, output: number | undefined, ttftMs: number | undefined): Speeds {
+function speeds(obs: Observation, output: number | undefined, ttftMs: number | undefined, queueMs = 0): Speeds {
   const t = obs.timings;
   if (t && typeof t.predicted_per_second === "number") {
     return {
@@ -136,7 +136,10 @@ function speeds(obs: Observation, output: number | undefined, ttftMs: number | u
     out.tpotMs = round((last - first) / (output - 1));
   }
   const prefill = obs.usage.prefill;
-  if (prefill !== undefined && ttftMs !== undefined && ttftMs > 0) out.prefillTps = round((prefill * 1000) / ttftMs);
+  // The prefill ran from when llama-server got the request: a wait in the sidecar's queue is not prefill.
+  const prefillMs = ttftMs === undefined ? undefined : ttftMs - queueMs;
+  if (prefill !== undefined && prefillMs !== undefined && prefillMs > 0)
+    out.prefillTps = round((prefill * 1000) / prefillMs);
   return out;
 }
 
@@ -175,7 +178,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     ttftMs = Math.max(0, durationMs - t.predicted_ms + (t.predicted_per_token_ms ?? 0));
     ttftDerived = true;
   }
-  const sp = speeds(obs, output, ttftMs);
+  const sp = speeds(obs, output, ttftMs, ctx.queueWaitMs);
   const slotWaitMs =
     ttftMs !== undefined && t?.prompt_ms !== undefined
       ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - (ctx.queueWaitMs ?? 0))

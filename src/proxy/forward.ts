@@ -24,8 +24,11 @@ export type { RecordSink } from "./exchange.js";
 
 export interface TranslationState {
   mode: "auto" | "always" | "never";
-  /** Set once llama-server answered /v1/messages with 404: from then on, translate without asking again. */
-  upstreamLacksMessages: boolean;
+  /**
+   * The llama-servers that answered /v1/messages with 404: from then on, requests to them are translated without
+   * asking again. Per server: the background one may be an older build than the main one.
+   */
+  withoutMessages: Set<Upstream>;
 }
 
 export interface ForwardDeps {
@@ -63,16 +66,16 @@ function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: Json | 
   return Buffer.from(JSON.stringify(json));
 }
 
-function shouldTranslate(deps: ForwardDeps, ex: Exchange): boolean {
+function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): boolean {
   if (ex.route.dialect !== "anthropic-messages") return false;
   const t = deps.translation;
-  return t.mode === "always" || (t.mode === "auto" && t.upstreamLacksMessages);
+  return t.mode === "always" || (t.mode === "auto" && t.withoutMessages.has(upstream));
 }
 
 function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer, json: Json | undefined): Outgoing {
   const upstream =
     ex.tags.backgroundPolicy === "route" && deps.backgroundUpstream ? deps.backgroundUpstream : deps.upstream;
-  if (json && shouldTranslate(deps, ex)) {
+  if (json && shouldTranslate(deps, ex, upstream)) {
     ex.tags.translated = true;
     const path = upstreamPath(upstream.url, "/v1/chat/completions");
     return { upstream, path, body: Buffer.from(JSON.stringify(anthropicToOpenai(json))), translate: true };
@@ -130,7 +133,7 @@ async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<
 
 async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Outcome> {
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
-  const json = ex.route.dialect && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
+  const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
   if (json) ex.model = modelRequest(json);
   const body = adaptPrompt(deps, ex, raw, json);
   if (json && ex.route.dialect === "anthropic-messages") {
@@ -155,7 +158,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
     ) {
       // This llama-server has no Anthropic API: translate, now and from now on.
       await up.body.dump();
-      deps.translation.upstreamLacksMessages = true;
+      deps.translation.withoutMessages.add(out.upstream);
       out = outgoing(deps, ex, ctx, body, json);
       up = await send(ex, ctx, out);
     }

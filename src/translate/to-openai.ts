@@ -1,4 +1,6 @@
 // Anthropic Messages request -> OpenAI chat completions request, for upstreams without /v1/messages.
+import { SidecarError } from "../errors.js";
+
 type Json = Record<string, unknown>;
 
 const obj = (v: unknown): Json => (v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
@@ -23,34 +25,72 @@ export function blockText(content: unknown): string {
     .join("\n\n");
 }
 
-function imagePart(block: Json): Json | undefined {
+/** What cannot be said to an OpenAI-style llama-server is refused, never dropped: the model would miss it. */
+function untranslatable(what: string): SidecarError {
+  return new SidecarError(
+    "bad_request",
+    `${what} cannot be translated for a llama-server without /v1/messages (start it with --jinja on a recent build)`,
+  );
+}
+
+function imagePart(block: Json): Json {
   const source = obj(block.source);
   if (source.type === "base64")
     return { type: "image_url", image_url: { url: `data:${str(source.media_type)};base64,${str(source.data)}` } };
   if (source.type === "url") return { type: "image_url", image_url: { url: str(source.url) } };
-  return undefined;
+  throw untranslatable(`an image with a ${str(source.type) || "missing"} source`);
+}
+
+/** A document's text: plain-text and content-block documents translate; PDFs and URLs do not. */
+function documentPart(block: Json): Json {
+  const source = obj(block.source);
+  const title = str(block.title);
+  const text = source.type === "text" ? str(source.data) : source.type === "content" ? blockText(source.content) : "";
+  if (source.type !== "text" && source.type !== "content") {
+    throw untranslatable(`a document with a ${str(source.type) || "missing"} source (${str(source.media_type)})`);
+  }
+  return { type: "text", text: title ? `${title}\n\n${text}` : text };
+}
+
+/** One block of a user turn as an OpenAI content part. */
+function userPart(b: Json): Json {
+  switch (b.type) {
+    case "text":
+      return { type: "text", text: str(b.text) };
+    case "image":
+      return imagePart(b);
+    case "document":
+      return documentPart(b);
+    default:
+      throw untranslatable(`a "${str(b.type)}" block`);
+  }
+}
+
+function contentOf(parts: Json[]): string | Json[] {
+  return parts.every((p) => p.type === "text") ? parts.map((p) => str(p.text)).join("\n\n") : parts;
 }
 
 function userMessages(content: unknown): OpenaiMessage[] {
   if (typeof content === "string") return [{ role: "user", content }];
   const out: OpenaiMessage[] = [];
   const parts: Json[] = [];
+  // Images a tool returned (a screenshot read from disk): a tool message carries only text, so they follow it.
+  const toolImages: Json[] = [];
   for (const raw of Array.isArray(content) ? content : []) {
     const b = obj(raw);
-    if (b.type === "tool_result") {
-      // Tool results answer the previous assistant turn, so they come before this turn's own text.
-      const text = typeof b.content === "string" ? b.content : blockText(b.content);
-      out.push({ role: "tool", tool_call_id: str(b.tool_use_id), content: b.is_error ? `Error: ${text}` : text });
-    } else if (b.type === "text") parts.push({ type: "text", text: str(b.text) });
-    else if (b.type === "image") {
-      const part = imagePart(b);
-      if (part) parts.push(part);
+    if (b.type !== "tool_result") {
+      parts.push(userPart(b));
+      continue;
     }
+    // Tool results answer the previous assistant turn, so they come before this turn's own text.
+    const blocks = typeof b.content === "string" ? [{ type: "text", text: b.content }] : b.content;
+    const resultParts = (Array.isArray(blocks) ? blocks : []).map((x) => userPart(obj(x)));
+    const text = resultParts.flatMap((p) => (p.type === "text" ? [str(p.text)] : [])).join("\n\n");
+    toolImages.push(...resultParts.filter((p) => p.type !== "text"));
+    out.push({ role: "tool", tool_call_id: str(b.tool_use_id), content: b.is_error ? `Error: ${text}` : text });
   }
-  if (parts.length > 0) {
-    const onlyText = parts.every((p) => p.type === "text");
-    out.push({ role: "user", content: onlyText ? parts.map((p) => str(p.text)).join("\n\n") : parts });
-  }
+  const turn = [...toolImages, ...parts];
+  if (turn.length > 0) out.push({ role: "user", content: contentOf(turn) });
   return out;
 }
 

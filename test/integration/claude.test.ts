@@ -156,7 +156,7 @@ describe("background calls", () => {
     const title = await client.messages.create({
       model: "claude-3-5-haiku-20241022",
       max_tokens: 512,
-      system: "Please write a 5-10 word title for the following conversation:",
+      system: "Generate a concise, sentence-case title (3-7 words) for this session. Return JSON with a 'title' field.",
       messages: [{ role: "user", content: "Refactor the payment service" }],
     });
     const text = title.content[0]?.type === "text" ? title.content[0].text : "";
@@ -425,6 +425,13 @@ describe("background policy 'route'", () => {
     expect(main.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(0);
     const [r] = await s.waitForRecords(1);
     expect(r).toMatchObject({ background: "haiku", backgroundPolicy: "route", outcome: "ok" });
+
+    // A background server without /v1/messages is translated for; the main one keeps its own API.
+    small.missing = new Set(["/v1/messages"]);
+    expect((await messageAs(s.url, "claude-3-5-haiku-20241022")).status).toBe(200);
+    expect(small.seen.at(-1)?.path).toBe("/v1/chat/completions");
+    expect((await messageAs(s.url, "claude-sonnet-4-5")).status).toBe(200);
+    expect(main.seen.filter((x) => x.path.startsWith("/v1/")).map((x) => x.path)).toEqual(["/v1/messages"]);
 
     expect(() => parseConfig(["--background-title", "route"], {})).toThrow(
       /--background-title="route".*--background-upstream/,

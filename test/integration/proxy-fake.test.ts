@@ -208,6 +208,15 @@ describe("observation", () => {
   });
 });
 
+describe("the Responses API", () => {
+  it("is model work: it waits its turn for a slot, and is recorded with its model", async () => {
+    await (await post("/v1/responses", { model: "tiny", input: "hi" })).text();
+    const [r] = await sidecar.waitForRecords(1);
+    expect(r).toMatchObject({ route: "/v1/responses", operation: "chat", model: "tiny" });
+    expect(r?.queueWaitMs).toBeGreaterThanOrEqual(0); // it went through the admission queue
+  });
+});
+
 describe("labels from what clients send", () => {
   it("keeps a model name holding the ledger's separator whole, and each client's count apart", async () => {
     const model = "x|evil|hacked";

@@ -66,12 +66,48 @@ describe("background calls", () => {
     expect(
       classifyBackground({ model: "claude-sonnet-4", max_tokens: 32000, system: "You are Claude Code." }),
     ).toBeUndefined();
+    // Claude Code 1.0's title prompt.
+    expect(
+      classifyBackground({
+        system: "Summarize this coding conversation in under 50 characters.\nCapture the main task.",
+      }),
+    ).toBe("title");
+  });
+
+  it("never takes an agent's turn for a background call, whatever its prompt says", () => {
+    const bash = [{ name: "Bash", description: "Run a command", input_schema: { type: "object" } }];
+    const turn = {
+      model: "claude-sonnet-4",
+      max_tokens: 4000,
+      tools: bash,
+      system: "When you open a pull request, generate a short, descriptive PR title.",
+      messages: [{ role: "user", content: "Run the test suite and fix what fails." }],
+    };
+    expect(classifyBackground(turn)).toBeUndefined();
+    expect(classifyBackground({ ...turn, max_tokens: 1 })).toBeUndefined();
+    // Without tools, a long system prompt that mentions titles is still an agent's, not a title request.
+    const long = `You are an agent.\n${"Follow the repository's conventions. ".repeat(200)}Generate a short PR title.`;
+    expect(classifyBackground({ ...turn, tools: undefined, system: long })).toBeUndefined();
+    // One token of a conversation (not a one-message probe) is model work.
+    const conversation = [...turn.messages, { role: "assistant", content: "ok" }, { role: "user", content: "go" }];
+    expect(classifyBackground({ model: "claude-sonnet-4", max_tokens: 1, messages: conversation })).toBeUndefined();
+  });
+
+  it("answers an older title prompt with the title alone, a newer one with title JSON", () => {
+    const messages = [{ role: "user", content: "Fix the flaky login test, please!" }];
+    const text = (body: Record<string, unknown>) => JSON.parse(localAnswer("title", body).body).content[0].text;
+    expect(text({ system: "Summarize this coding conversation in under 50 characters.", messages })).toBe(
+      "Fix the flaky login test please",
+    );
+    const json = "Generate a concise, sentence-case title. Return JSON with a single 'title' field.";
+    expect(JSON.parse(text({ system: json, messages }))).toEqual({ title: "Fix the flaky login test please" });
   });
 
   it("answers a title locally with title JSON, streamed as the full Anthropic event sequence", () => {
     const body = {
       model: "claude-haiku",
       stream: true,
+      system: "Generate a concise, sentence-case title. Return JSON with a single 'title' field.",
       messages: [{ role: "user", content: "Fix the flaky login test, please!" }],
     };
     const answer = localAnswer("title", body);
@@ -198,6 +234,38 @@ describe("Anthropic <-> OpenAI translation", () => {
         { role: "user", content: "thanks" },
       ],
     });
+  });
+
+  it("carries a tool's image and text documents over, and refuses what it cannot say rather than drop it", () => {
+    const png = { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBOR" } };
+    const out = anthropicToOpenai({
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "r1", content: [{ type: "text", text: "screenshot.png" }, png] },
+            { type: "document", title: "notes.txt", source: { type: "text", media_type: "text/plain", data: "n" } },
+          ],
+        },
+      ],
+    });
+    expect(out.messages).toEqual([
+      { role: "tool", tool_call_id: "r1", content: "screenshot.png" },
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBOR" } },
+          { type: "text", text: "notes.txt\n\nn" },
+        ],
+      },
+    ]);
+    const pdf = { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBER" } };
+    for (const block of [pdf, { type: "search_result", content: [] }]) {
+      expect(() => anthropicToOpenai({ model: "m", messages: [{ role: "user", content: [block] }] })).toThrow(
+        expect.objectContaining({ code: "bad_request", message: expect.stringMatching(/cannot be translated/) }),
+      );
+    }
   });
 
   it("maps a completion back: thinking, text, tool_use, stop reason and usage with cache reads", () => {
