@@ -173,7 +173,8 @@ export class AnthropicStreamWriter {
       const choice = obj(raw);
       const d = obj(choice.delta);
       if (str(d.reasoning_content)) {
-        if (this.open?.kind !== "thinking") out += this.openBlock("thinking", { type: "thinking", thinking: "" });
+        if (this.open?.kind !== "thinking")
+          out += this.openBlock("thinking", { type: "thinking", thinking: "", signature: "" });
         out += this.delta({ type: "thinking_delta", thinking: str(d.reasoning_content) });
       }
       if (str(d.content)) {

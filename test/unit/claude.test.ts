@@ -350,7 +350,7 @@ describe("Anthropic <-> OpenAI translation", () => {
       "message_delta",
       "message_stop",
     ]);
-    expect(events[2]?.data.content_block).toEqual({ type: "thinking", thinking: "" });
+    expect(events[2]?.data.content_block).toEqual({ type: "thinking", thinking: "", signature: "" });
     expect(events[9]?.data.content_block).toEqual({ type: "tool_use", id: "c1", name: "f", input: {} });
     expect(
       events
