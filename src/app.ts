@@ -73,7 +73,8 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forwa
   // Readers of what request records feed see every request that has ended.
   router.get("/metrics", async (ctx) => {
     deps.records.flush();
-    await deps.stats.persistTotals();
+    // A disk that hangs must not hang the scrape (and with it every alert): export after 2 s regardless.
+    await Promise.race([deps.stats.persistTotals(), new Promise((r) => setTimeout(r, 2000).unref())]);
     ctx.type = deps.telemetry.exposition.contentType;
     ctx.body = await deps.telemetry.exposition.render();
   });

@@ -23,17 +23,16 @@ const BACKGROUND_PROMPT_MAX_CHARS = 4000;
  * never a title, topic check or quota probe, whatever its prompt says: answering it here would end the turn.
  */
 export function classifyBackground(body: Json): BackgroundClass | undefined {
-  const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
-  if (!hasTools) {
-    const system = blockText(body.system);
-    if (system.length <= BACKGROUND_PROMPT_MAX_CHARS) {
-      if (TOPIC.test(system)) return "topic";
-      if (TITLE.test(system)) return "title";
-    }
-    // Quota probes ask for one token of a one-message prompt, only to read the rate-limit headers.
-    const messages = Array.isArray(body.messages) ? body.messages : [];
-    if (body.max_tokens === 1 && messages.length === 1) return "quota";
+  // A Haiku-model subagent with tools (Explore, say) is an agent's turn too.
+  if (Array.isArray(body.tools) && body.tools.length > 0) return undefined;
+  const system = blockText(body.system);
+  if (system.length <= BACKGROUND_PROMPT_MAX_CHARS) {
+    if (TOPIC.test(system)) return "topic";
+    if (TITLE.test(system)) return "title";
   }
+  // Quota probes ask for one token of a one-message prompt, only to read the rate-limit headers.
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  if (body.max_tokens === 1 && messages.length === 1) return "quota";
   if (typeof body.model === "string" && HAIKU.test(body.model)) return "haiku";
   return undefined;
 }
@@ -66,7 +65,8 @@ export function localText(cls: BackgroundClass, body: Json): string {
   switch (cls) {
     case "title": {
       // Newer Claude Code asks for {"title": ...}; older versions for the title alone, "and nothing else".
-      const wantsJson = /\bjson\b/i.test(`${blockText(body.system)}\n${firstUserText(body)}`);
+      // The prompt's own words decide, not the conversation's (which may well mention JSON).
+      const wantsJson = /\bjson\b/i.test(blockText(body.system));
       return wantsJson ? JSON.stringify({ title: titleFrom(body) }) : titleFrom(body);
     }
     case "topic":

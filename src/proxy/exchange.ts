@@ -108,7 +108,8 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
   });
-  record.modelLabel = deps.telemetry.modelLabels.value(record.model);
+  // Background calls are counted by class, not model: they take no place among the model names kept.
+  if (!record.background) record.modelLabel = deps.telemetry.modelLabels.value(record.model);
   recordSpan(deps, ex, record, endedAt);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);

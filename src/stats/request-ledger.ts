@@ -24,9 +24,12 @@ export function splitKey(key: string): string[] {
   return key.split("|").map((p) => (p.includes("%") ? p.replaceAll("%7C", "|").replaceAll("%25", "%") : p));
 }
 
-/** The models the ledger has counted so far: they keep their labels across restarts. */
+/** The models the ledger has counted so far, for any route: they keep their labels across restarts. */
 export function ledgerModels(ledger: RequestLedger): string[] {
-  return Object.keys(ledger.tokens).map((k) => splitKey(k)[0] ?? "");
+  return [
+    ...Object.keys(ledger.tokens).map((k) => splitKey(k)[0] ?? ""),
+    ...Object.keys(ledger.requests).map((k) => splitKey(k)[1] ?? ""),
+  ];
 }
 
 export function addRecord(ledger: RequestLedger, r: RequestRecord): void {

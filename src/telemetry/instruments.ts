@@ -3,7 +3,7 @@
 // Request instruments are OpenTelemetry instruments (exported on /metrics through the OTel Prometheus
 // exporter, and over OTLP when configured); process and state gauges are prom-client's. Each metric
 // exists in exactly one of the two, so /metrics never shows a name twice.
-import type { Attributes, Histogram, Meter, ObservableCounter } from "@opentelemetry/api";
+import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult } from "@opentelemetry/api";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../stats/request-ledger.js";
@@ -31,6 +31,22 @@ export interface RequestInstruments {
  * Request and token counters are observed from the persisted request ledger, so they never go down
  * across sidecar restarts; histograms are recorded per request and start empty with the process.
  */
+/**
+ * Observes ledger entries summed by their labels: two keys can read back alike (one written before key escaping,
+ * one after), and the SDK keeps only the last value observed per label set, so the counter would drop.
+ */
+function observeByLabels(result: ObservableResult, entries: [string, number][], names: string[]): void {
+  const sums = new Map<string, { labels: Attributes; n: number }>();
+  for (const [key, n] of entries) {
+    const parts = splitKey(key);
+    const id = JSON.stringify(parts);
+    const seen = sums.get(id);
+    if (seen) seen.n += n;
+    else sums.set(id, { labels: Object.fromEntries(names.map((name, i) => [name, parts[i] ?? ""])), n });
+  }
+  for (const { labels, n } of sums.values()) result.observe(n, labels);
+}
+
 function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void {
   const counter = (name: string, description: string, unit: string): ObservableCounter =>
     meter.createObservableCounter(`${METRIC_PREFIX}.${name}`, { description, unit });
@@ -39,23 +55,17 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
     "Requests forwarded to llama-server, by route, model, client and outcome (lifetime)",
     "{request}",
   );
-  requests.addCallback((result) => {
-    for (const [k, n] of Object.entries(ledger().requests)) {
-      const [route, model, client, outcome] = splitKey(k);
-      result.observe(n, { route, model, client, outcome });
-    }
-  });
+  requests.addCallback((result) =>
+    observeByLabels(result, Object.entries(ledger().requests), ["route", "model", "client", "outcome"]),
+  );
   const background = counter(
     "background_requests",
     "Claude Code background calls (titles, topic checks, quota probes, Haiku-class work) by class, policy and outcome; not counted as model work",
     "{request}",
   );
-  background.addCallback((result) => {
-    for (const [k, n] of Object.entries(ledger().background)) {
-      const [cls, policy, outcome] = splitKey(k);
-      result.observe(n, { class: cls, policy, outcome });
-    }
-  });
+  background.addCallback((result) =>
+    observeByLabels(result, Object.entries(ledger().background), ["class", "policy", "outcome"]),
+  );
   const tokens: [string, string, "prompt" | "cached" | "generated"][] = [
     [
       "prompt_tokens",
@@ -67,10 +77,8 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
   ];
   for (const [name, description, field] of tokens) {
     counter(name, `${description} (lifetime)`, "{token}").addCallback((result) => {
-      for (const [k, t] of Object.entries(ledger().tokens)) {
-        const [model, client] = splitKey(k);
-        result.observe(t[field], { model, client });
-      }
+      const entries = Object.entries(ledger().tokens).map(([k, t]): [string, number] => [k, t[field]]);
+      observeByLabels(result, entries, ["model", "client"]);
     });
   }
 }

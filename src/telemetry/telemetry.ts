@@ -95,7 +95,15 @@ export async function startTelemetry(
     metricReaders: readers,
     instrumentations: [],
   });
-  sdk.start();
+  // NodeSDK would build readers from OTEL_METRICS_EXPORTER even though it is given its readers, and for
+  // "prometheus" open a second, unbound endpoint on port 9464: the variable is read above, not by it.
+  const requested = process.env.OTEL_METRICS_EXPORTER;
+  delete process.env.OTEL_METRICS_EXPORTER;
+  try {
+    sdk.start();
+  } finally {
+    if (requested !== undefined) process.env.OTEL_METRICS_EXPORTER = requested;
+  }
   return buildTelemetry(
     {
       tracer: trace.getTracer("llama-sidecar", VERSION),

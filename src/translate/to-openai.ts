@@ -25,44 +25,62 @@ export function blockText(content: unknown): string {
     .join("\n\n");
 }
 
-/** What cannot be said to an OpenAI-style llama-server is refused, never dropped: the model would miss it. */
-function untranslatable(what: string): SidecarError {
-  return new SidecarError(
-    "bad_request",
-    `${what} cannot be translated for a llama-server without /v1/messages (start it with --jinja on a recent build)`,
-  );
+/**
+ * What an OpenAI-style llama-server cannot read is never dropped unseen. Sent by the user in the newest turn, it
+ * is refused with a 400 that says so. In a tool's result or an earlier turn it becomes a note the model reads:
+ * refusing there would refuse every later turn of the session, /compact included.
+ */
+type Untranslatable = "refuse" | "note";
+
+const HOW = "a llama-server without /v1/messages cannot read it";
+
+function untranslatable(what: string, how: Untranslatable): Json {
+  if (how === "refuse") {
+    throw new SidecarError(
+      "bad_request",
+      `${what} cannot be translated: ${HOW} (start it with --jinja on a recent build)`,
+    );
+  }
+  return { type: "text", text: `[${what} left out: ${HOW}]` };
 }
 
-function imagePart(block: Json): Json {
+function imagePart(block: Json, how: Untranslatable): Json {
   const source = obj(block.source);
   if (source.type === "base64")
     return { type: "image_url", image_url: { url: `data:${str(source.media_type)};base64,${str(source.data)}` } };
   if (source.type === "url") return { type: "image_url", image_url: { url: str(source.url) } };
-  throw untranslatable(`an image with a ${str(source.type) || "missing"} source`);
+  return untranslatable(`an image with a ${str(source.type) || "missing"} source`, how);
 }
 
 /** A document's text: plain-text and content-block documents translate; PDFs and URLs do not. */
-function documentPart(block: Json): Json {
+function documentPart(block: Json, how: Untranslatable): Json {
   const source = obj(block.source);
   const title = str(block.title);
-  const text = source.type === "text" ? str(source.data) : source.type === "content" ? blockText(source.content) : "";
   if (source.type !== "text" && source.type !== "content") {
-    throw untranslatable(`a document with a ${str(source.type) || "missing"} source (${str(source.media_type)})`);
+    const kind = str(source.media_type) || str(source.type) || "unknown";
+    return untranslatable(`a document${title ? ` "${title}"` : ""} (${kind})`, how);
   }
+  const text = source.type === "text" ? str(source.data) : blockText(source.content);
   return { type: "text", text: title ? `${title}\n\n${text}` : text };
 }
 
 /** One block of a user turn as an OpenAI content part. */
-function userPart(b: Json): Json {
+function userPart(b: Json, how: Untranslatable): Json {
   switch (b.type) {
     case "text":
       return { type: "text", text: str(b.text) };
     case "image":
-      return imagePart(b);
+      return imagePart(b, how);
     case "document":
-      return documentPart(b);
+      return documentPart(b, how);
+    case "search_result": {
+      const head = [str(b.title), str(b.source)].filter(Boolean).join("\n");
+      return { type: "text", text: [head, blockText(b.content)].filter(Boolean).join("\n\n") };
+    }
+    case "tool_reference": // tool search found this tool; every tool is in `tools` already
+      return { type: "text", text: `[tool ${str(b.tool_name)} is available]` };
     default:
-      throw untranslatable(`a "${str(b.type)}" block`);
+      return untranslatable(`a "${str(b.type)}" block`, how);
   }
 }
 
@@ -70,7 +88,7 @@ function contentOf(parts: Json[]): string | Json[] {
   return parts.every((p) => p.type === "text") ? parts.map((p) => str(p.text)).join("\n\n") : parts;
 }
 
-function userMessages(content: unknown): OpenaiMessage[] {
+function userMessages(content: unknown, newest: boolean): OpenaiMessage[] {
   if (typeof content === "string") return [{ role: "user", content }];
   const out: OpenaiMessage[] = [];
   const parts: Json[] = [];
@@ -79,12 +97,12 @@ function userMessages(content: unknown): OpenaiMessage[] {
   for (const raw of Array.isArray(content) ? content : []) {
     const b = obj(raw);
     if (b.type !== "tool_result") {
-      parts.push(userPart(b));
+      parts.push(userPart(b, newest ? "refuse" : "note"));
       continue;
     }
     // Tool results answer the previous assistant turn, so they come before this turn's own text.
     const blocks = typeof b.content === "string" ? [{ type: "text", text: b.content }] : b.content;
-    const resultParts = (Array.isArray(blocks) ? blocks : []).map((x) => userPart(obj(x)));
+    const resultParts = (Array.isArray(blocks) ? blocks : []).map((x) => userPart(obj(x), "note"));
     const text = resultParts.flatMap((p) => (p.type === "text" ? [str(p.text)] : [])).join("\n\n");
     toolImages.push(...resultParts.filter((p) => p.type !== "text"));
     out.push({ role: "tool", tool_call_id: str(b.tool_use_id), content: b.is_error ? `Error: ${text}` : text });
@@ -137,11 +155,12 @@ export function anthropicToOpenai(body: Json): Json {
   const messages: OpenaiMessage[] = [];
   const system = blockText(body.system);
   if (system) messages.push({ role: "system", content: system });
-  for (const raw of Array.isArray(body.messages) ? body.messages : []) {
+  const turns = Array.isArray(body.messages) ? body.messages : [];
+  turns.forEach((raw, i) => {
     const m = obj(raw);
     if (m.role === "assistant") messages.push(assistantMessage(m.content));
-    else messages.push(...userMessages(m.content));
-  }
+    else messages.push(...userMessages(m.content, i === turns.length - 1));
+  });
   const out: Json = { model: body.model, messages };
   if (body.max_tokens !== undefined) out.max_tokens = body.max_tokens;
   for (const k of ["temperature", "top_p", "top_k"]) if (body[k] !== undefined) out[k] = body[k];

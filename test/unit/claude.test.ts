@@ -85,6 +85,7 @@ describe("background calls", () => {
     };
     expect(classifyBackground(turn)).toBeUndefined();
     expect(classifyBackground({ ...turn, max_tokens: 1 })).toBeUndefined();
+    expect(classifyBackground({ ...turn, model: "claude-haiku-4-5" })).toBeUndefined(); // a Haiku subagent
     // Without tools, a long system prompt that mentions titles is still an agent's, not a title request.
     const long = `You are an agent.\n${"Follow the repository's conventions. ".repeat(200)}Generate a short PR title.`;
     expect(classifyBackground({ ...turn, tools: undefined, system: long })).toBeUndefined();
@@ -98,6 +99,10 @@ describe("background calls", () => {
     const text = (body: Record<string, unknown>) => JSON.parse(localAnswer("title", body).body).content[0].text;
     expect(text({ system: "Summarize this coding conversation in under 50 characters.", messages })).toBe(
       "Fix the flaky login test please",
+    );
+    const aboutJson = [{ role: "user", content: "Parse the JSON config" }];
+    expect(text({ system: "Summarize this coding conversation in under 50 characters.", messages: aboutJson })).toBe(
+      "Parse the json config",
     );
     const json = "Generate a concise, sentence-case title. Return JSON with a single 'title' field.";
     expect(JSON.parse(text({ system: json, messages }))).toEqual({ title: "Fix the flaky login test please" });
@@ -260,12 +265,48 @@ describe("Anthropic <-> OpenAI translation", () => {
         ],
       },
     ]);
+    // A PDF the user sends now is refused; one in a tool's result or an earlier turn becomes a note, so the
+    // session goes on.
     const pdf = { type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBER" } };
-    for (const block of [pdf, { type: "search_result", content: [] }]) {
+    for (const block of [pdf, { type: "container_upload", file_id: "f" }]) {
       expect(() => anthropicToOpenai({ model: "m", messages: [{ role: "user", content: [block] }] })).toThrow(
         expect.objectContaining({ code: "bad_request", message: expect.stringMatching(/cannot be translated/) }),
       );
     }
+    const later = anthropicToOpenai({
+      model: "m",
+      messages: [
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "r", content: [pdf] }] },
+        { role: "assistant", content: "I could not read it." },
+        { role: "user", content: [pdf, { type: "text", text: "never mind" }] },
+        { role: "assistant", content: "ok" },
+        { role: "user", content: "go on" },
+      ],
+    });
+    expect(JSON.stringify(later.messages)).toContain("[a document (application/pdf) left out: a llama-server");
+    expect((later.messages as unknown[]).length).toBe(5);
+    // Tool search results and search results carry their text.
+    const found = anthropicToOpenai({
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: [
+            {
+              type: "tool_result",
+              tool_use_id: "s",
+              content: [
+                { type: "tool_reference", tool_name: "Grep" },
+                { type: "search_result", title: "Docs", source: "https://x", content: [{ type: "text", text: "t" }] },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expect(found.messages).toEqual([
+      { role: "tool", tool_call_id: "s", content: "[tool Grep is available]\n\nDocs\nhttps://x\n\nt" },
+    ]);
   });
 
   it("maps a completion back: thinking, text, tool_use, stop reason and usage with cache reads", () => {
