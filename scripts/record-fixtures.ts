@@ -1,6 +1,7 @@
 // Records real llama-server responses into test/fixtures/, which the fake llama-server replays byte for byte.
 // Run: node --import tsx scripts/record-fixtures.ts  (builds llama-server first if needed)
-import { writeFileSync } from "node:fs";
+//      ... --missing   records only the requests that have no fixture yet, keeping the others byte for byte
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { startLlamaServer } from "../test/support/llama-server.js";
 
 export interface Fixture {
@@ -48,6 +49,16 @@ const REQUESTS: Fixture["request"][] = [
     path: "/v1/messages",
     body: { model: "tiny", max_tokens: 12, system: "Be brief.", messages: [{ role: "user", content: "Hi there" }] },
   },
+  {
+    method: "POST",
+    path: "/v1/responses",
+    body: { model: "tiny", input: "Say something about caches.", max_output_tokens: 10, stream: true },
+  },
+  {
+    method: "POST",
+    path: "/v1/responses",
+    body: { model: "tiny", input: "Say something about caches.", max_output_tokens: 10 },
+  },
   { method: "GET", path: "/props" },
   { method: "GET", path: "/slots" },
   { method: "GET", path: "/health" },
@@ -60,10 +71,14 @@ function fixtureName(r: Fixture["request"]): string {
 }
 
 async function main(): Promise<void> {
+  const path = new URL("../test/fixtures/llama-server.json", import.meta.url);
+  const kept: Fixture[] =
+    process.argv.includes("--missing") && existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : [];
+  const have = new Set(kept.map((f) => f.name));
   const server = await startLlamaServer();
-  const out: Fixture[] = [];
+  const out: Fixture[] = [...kept];
   try {
-    for (const request of REQUESTS) {
+    for (const request of REQUESTS.filter((r) => !have.has(fixtureName(r)))) {
       const res = await fetch(server.url + request.path, {
         method: request.method,
         headers: request.body ? { "content-type": "application/json" } : {},
@@ -78,9 +93,8 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
-  const path = new URL("../test/fixtures/llama-server.json", import.meta.url);
   writeFileSync(path, `${JSON.stringify(out, null, 2)}\n`);
-  console.log(`recorded ${out.length} responses to ${path.pathname}`);
+  console.log(`recorded ${out.length - kept.length} responses to ${path.pathname} (${out.length} in all)`);
 }
 
 await main();

@@ -72,6 +72,58 @@ function readEmbeddings(obs: Observation, body: Json): boolean {
   return false;
 }
 
+/** Responses API usage: input_tokens includes the cached part, as in chat completions. */
+function responsesUsage(u: Json | undefined): Usage | undefined {
+  if (!u) return undefined;
+  const input = num(u.input_tokens);
+  const cached = num(obj(u.input_tokens_details)?.cached_tokens);
+  return { prefill: input !== undefined ? input - (cached ?? 0) : undefined, cached, output: num(u.output_tokens) };
+}
+
+/** Deltas of generated text, reasoning or tool-call arguments in a Responses API stream. */
+const RESPONSES_CONTENT = new Set([
+  "response.output_text.delta",
+  "response.reasoning_text.delta",
+  "response.function_call_arguments.delta",
+]);
+/** The events that end a response, carrying the whole response (usage, model) and, from llama-server, timings. */
+const RESPONSES_END = new Set(["response.completed", "response.incomplete", "response.failed"]);
+
+/** A whole response object (non-streamed, or inside the stream's last event). */
+function readResponse(obs: Observation, response: Json): boolean {
+  const model = str(response.model);
+  if (model) obs.responseModel = model;
+  const usage = responsesUsage(obj(response.usage));
+  if (usage) obs.setUsage(usage);
+  const reason = str(obj(response.incomplete_details)?.reason) ?? str(response.status);
+  if (reason) obs.finishReason = reason;
+  const err = obj(response.error);
+  if (err) obs.errorMessage = str(err.message) ?? JSON.stringify(err);
+  return Array.isArray(response.output) && response.output.length > 0;
+}
+
+function readResponses(obs: Observation, type: string | undefined, body: Json): boolean {
+  const kind = type ?? str(body.type);
+  if (kind && RESPONSES_CONTENT.has(kind)) {
+    obs.capture(body.delta);
+    return nonEmpty(body.delta);
+  }
+  if (kind && RESPONSES_END.has(kind)) {
+    common(obs, body); // llama-server puts its timings beside the response
+    readResponse(obs, obj(body.response) ?? {});
+    return false;
+  }
+  if (kind === "error") {
+    obs.errorMessage = str(body.message) ?? str(obj(body.error)?.message) ?? "error";
+    return false;
+  }
+  if (body.object === "response") {
+    common(obs, body);
+    return readResponse(obs, body);
+  }
+  return false;
+}
+
 function readLlama(obs: Observation, body: Json): boolean {
   common(obs, body);
   if (body.stop === true) {
@@ -134,6 +186,8 @@ export function readBody(dialect: Dialect, obs: Observation, body: Json, eventTy
       return readOpenai(obs, body, false);
     case "openai-embeddings":
       return readEmbeddings(obs, body);
+    case "openai-responses":
+      return readResponses(obs, eventType, body);
     case "llama-completion":
       return readLlama(obs, body);
     case "anthropic-messages":
@@ -146,6 +200,7 @@ export function readBody(dialect: Dialect, obs: Observation, body: Json, eventTy
 const OPENAI_TAIL = /"(?:usage|timings|error)"|"finish_reason":\s*"/;
 const LLAMA_TAIL = /"stop":\s*true|"timings"|"error"/;
 const ANTHROPIC_TAIL = new Set(["message_start", "message_delta", "error"]);
+const RESPONSES_TAIL = new Set([...RESPONSES_END, "error"]);
 
 export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolean, capturing = false): boolean {
   if (!seenContent || capturing) return true;
@@ -153,6 +208,8 @@ export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolea
   switch (dialect) {
     case "anthropic-messages":
       return ANTHROPIC_TAIL.has(event.event ?? "");
+    case "openai-responses":
+      return RESPONSES_TAIL.has(event.event ?? "");
     case "llama-completion":
       return LLAMA_TAIL.test(event.data);
     default:
@@ -163,5 +220,6 @@ export function mustParse(dialect: Dialect, event: SseEvent, seenContent: boolea
 /** Whether an event we did not parse is a content delta (for counting and the last-content time). */
 export function isContentEvent(dialect: Dialect, event: SseEvent): boolean {
   if (dialect === "anthropic-messages") return event.event === "content_block_delta";
+  if (dialect === "openai-responses") return RESPONSES_CONTENT.has(event.event ?? "");
   return event.data !== "[DONE]";
 }

@@ -6,6 +6,7 @@ export type Dialect =
   | "openai-chat"
   | "openai-completion"
   | "openai-embeddings"
+  | "openai-responses"
   | "anthropic-messages"
   | "llama-completion";
 
@@ -27,9 +28,8 @@ const KNOWN: Record<string, Omit<Route, "label">> = {
   "/embeddings": { protocol: "openai", operation: "embeddings", dialect: "openai-embeddings" },
   "/v1/models": { protocol: "openai" },
   "/models": { protocol: "openai" },
-  // The Responses API: model work that takes a slot, so it waits its turn; its stream is not read (yet).
-  "/v1/responses": { protocol: "openai", operation: "chat" },
-  "/responses": { protocol: "openai", operation: "chat" },
+  "/v1/responses": { protocol: "openai", operation: "chat", dialect: "openai-responses" },
+  "/responses": { protocol: "openai", operation: "chat", dialect: "openai-responses" },
   "/v1/messages": { protocol: "anthropic", operation: "chat", dialect: "anthropic-messages" },
   "/v1/messages/count_tokens": { protocol: "anthropic" },
   "/completion": { protocol: "openai", operation: "text_completion", dialect: "llama-completion" },

@@ -42,6 +42,12 @@ const REQUESTS: { name: string; path: string; body: Record<string, unknown> }[] 
   { name: "/completion streamed", path: "/completion", body: { prompt: "Five", n_predict: 16, stream: true } },
   { name: "/completion", path: "/completion", body: { prompt: "Six", n_predict: 16 } },
   {
+    name: "responses streamed",
+    path: "/v1/responses",
+    body: { model: "tiny", input: "Nine", max_output_tokens: 16, stream: true },
+  },
+  { name: "responses", path: "/v1/responses", body: { model: "tiny", input: "Ten", max_output_tokens: 16 } },
+  {
     name: "messages streamed",
     path: "/v1/messages",
     body: {
@@ -79,8 +85,8 @@ describe("exactness against llama-server's own counters", () => {
         output: after.predicted - before.predicted,
       });
       expect(r?.outputTokens).toBeGreaterThan(0);
-      if (req.path === "/v1/messages" && !req.body.stream) {
-        // llama-server's non-streamed Anthropic answer carries no timings and arrives whole: nothing to time.
+      if ((req.path === "/v1/messages" || req.path === "/v1/responses") && !req.body.stream) {
+        // llama-server's non-streamed Anthropic and Responses answers carry no timings and arrive whole.
         expect(r?.ttftMs).toBeUndefined();
       } else {
         expect(r?.ttftMs).toBeGreaterThan(0);

@@ -24,6 +24,12 @@ function reported(f: Fixture): { prefill: number; cached: number; output: number
     const t = withTimings.timings;
     return { prefill: t.prompt_n, cached: t.cache_n, output: t.predicted_n };
   }
+  // The Responses API, non-streamed: input_tokens includes the cached part.
+  if (jsons[0].object === "response") {
+    const u = jsons[0].usage;
+    const cached = u.input_tokens_details.cached_tokens;
+    return { prefill: u.input_tokens - cached, cached, output: u.output_tokens };
+  }
   // Anthropic: no timings; usage split over message_start and message_delta (or one message).
   const start = jsons.find((j) => j.type === "message_start")?.message.usage ?? jsons[0].usage;
   const delta = jsons.find((j) => j.type === "message_delta")?.usage ?? jsons[0].usage;
@@ -50,6 +56,8 @@ const CASES: [string, Dialect, string][] = [
   ["post-completion", "llama-completion", "limit"],
   ["post-v1-messages-stream", "anthropic-messages", "max_tokens"],
   ["post-v1-messages", "anthropic-messages", "max_tokens"],
+  ["post-v1-responses-stream", "openai-responses", "completed"],
+  ["post-v1-responses", "openai-responses", "completed"],
 ];
 
 describe("response taps read exactly what llama-server reported", () => {

@@ -37,6 +37,7 @@ describe("SseDecoder", () => {
       "post-v1-chat-completions-stream",
       "post-v1-completions-stream",
       "post-v1-messages-stream",
+      "post-v1-responses-stream",
     ]);
   });
 
