@@ -1,7 +1,7 @@
 // The real CLI process: config errors before binding, the banner, and following llama-server's state.
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CliProcess, startCli } from "../support/cli-process.js";
 import { fixture, startFakeLlama } from "../support/fake-llama.js";
@@ -103,7 +103,23 @@ describe("llama-sidecar CLI", () => {
   });
 });
 
+/** Whether something accepts connections on a local port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 describe("OpenTelemetry export", () => {
+  it("has port 9464 free on this machine, for the check below that the sidecar opens nothing there", async () => {
+    expect(await listening(9464)).toBe(false);
+  });
+
   it("sends spans over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set", async () => {
     const received: { path: string; type: string; body: Buffer }[] = [];
     const collector = createHttpServer(async (req, res) => {
@@ -122,6 +138,8 @@ describe("OpenTelemetry export", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
         OTEL_BSP_SCHEDULE_DELAY: "100",
         OTEL_SERVICE_NAME: "sidecar-under-test",
+        // NodeSDK would open a second, unbound Prometheus endpoint on 9464 for this; /metrics already serves it.
+        OTEL_METRICS_EXPORTER: "prometheus",
       },
     );
     try {
@@ -142,6 +160,7 @@ describe("OpenTelemetry export", () => {
       expect(traces?.body.includes("chat tiny")).toBe(true);
       expect(traces?.body.includes("gen_ai.usage.output_tokens")).toBe(true);
       expect(traces?.body.includes("sidecar-under-test")).toBe(true);
+      expect(await listening(9464)).toBe(false);
     } finally {
       await cli.stop();
       await fake.close();
