@@ -196,8 +196,6 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
   const direct: RunResult[] = [];
   const via: RunResult[] = [];
   const relayed: RunResult[] = [];
-  let cpu = 0;
-  let bareCpu = 0;
   const proxy = target(`http://127.0.0.1:${sidecar.port}`, level.streams);
   const relay = target(`http://127.0.0.1:${bare.port}`, level.streams);
   // Warm-up at full concurrency and full length: every keep-alive connection opened, and the hot paths compiled
@@ -205,19 +203,13 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
   for (const t of [proxy, relay, upstream]) await runLoad(t, level.streams, WARMUP_REQUESTS, level.tokens);
   // The three take each place in the order equally often: a target timed right after another ran measurably
   // better or worse than in its own first place (by 0.1 to 0.5 ms p50 in probes), whichever target it was.
-  const turns = [
-    () => runLoad(upstream, level.streams, level.requestsPerStream, level.tokens).then((r) => void direct.push(r)),
-    async () => {
-      const c0 = cpuSeconds(sidecar.proc.pid ?? 0);
-      via.push(await runLoad(proxy, level.streams, level.requestsPerStream, level.tokens));
-      cpu += cpuSeconds(sidecar.proc.pid ?? 0) - c0;
-    },
-    async () => {
-      const b0 = cpuSeconds(bare.proc.pid ?? 0);
-      relayed.push(await runLoad(relay, level.streams, level.requestsPerStream, level.tokens));
-      bareCpu += cpuSeconds(bare.proc.pid ?? 0) - b0;
-    },
-  ];
+  const cpuUsed = new Map<Target, number>();
+  const turn = (t: Target, into: RunResult[], pid?: number) => async () => {
+    const c0 = pid === undefined ? 0 : cpuSeconds(pid);
+    into.push(await runLoad(t, level.streams, level.requestsPerStream, level.tokens));
+    if (pid !== undefined) cpuUsed.set(t, (cpuUsed.get(t) ?? 0) + cpuSeconds(pid) - c0);
+  };
+  const turns = [turn(upstream, direct), turn(proxy, via, sidecar.proc.pid), turn(relay, relayed, bare.proc.pid)];
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < turns.length; i++) await turns[(round + i) % turns.length]?.();
   }
@@ -237,10 +229,10 @@ async function measureLevel(upstreamPort: number, level: (typeof LEVELS)[number]
     bareP99: pct(all(relayed), 99) - pct(all(direct), 99),
     direct: rate(direct),
     via: rate(via),
-    cpuPer1k: (cpu * 1000 * 1000) / viaChunks,
+    cpuPer1k: ((cpuUsed.get(proxy) ?? 0) * 1000 * 1000) / viaChunks,
     ownP50: own.p50,
     ownP99: own.p99,
-    bareCpuPer1k: (bareCpu * 1000 * 1000) / relayed.reduce((a, r) => a + r.chunks, 0),
+    bareCpuPer1k: ((cpuUsed.get(relay) ?? 0) * 1000 * 1000) / relayed.reduce((a, r) => a + r.chunks, 0),
     rss,
   };
 }

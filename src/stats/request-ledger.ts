@@ -52,15 +52,21 @@ export function addRecord(ledger: RequestLedger, r: RequestRecord): void {
 }
 
 /**
+ * Whether a ledger key's route is model work. Health checks, model lists, count_tokens and the like are in the
+ * ledger (and requests_total) by route, but a person asking "how many requests" means model calls.
+ */
+export function isModelWork(route: string): boolean {
+  return classify(route).operation !== undefined;
+}
+
+/**
  * Sums over the ledger's model work, optionally only where a key part matches (e.g. a client or a model).
- * Health checks, model lists, count_tokens and the like are in the ledger (and requests_total) by route, but a
- * person asking "how many requests" means model calls.
  */
 export function totals(ledger: RequestLedger, filter?: { client?: string; model?: string }): RequestTotals {
   const out: RequestTotals = { requests: 0, errors: 0, aborts: 0, prompt: 0, cached: 0, generated: 0 };
   for (const [k, n] of Object.entries(ledger.requests)) {
     const [route = "", model, client, outcome] = splitKey(k);
-    if (!classify(route).operation) continue;
+    if (!isModelWork(route)) continue;
     if ((filter?.client && client !== filter.client) || (filter?.model && model !== filter.model)) continue;
     out.requests += n;
     if (outcome === "upstream_error") out.errors += n;

@@ -4,14 +4,13 @@ import type { Logger } from "pino";
 import { summaryLine } from "../dashboard/public/format.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { RecordSink } from "../proxy/forward.js";
-import { classify } from "../proxy/routes.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
 import { emptyStats, type StatsDoc, statsSchema } from "../store/schema.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, toPoints } from "./history.js";
-import { addRecord, type RequestTotals, splitKey, totals } from "./request-ledger.js";
+import { addRecord, isModelWork, type RequestTotals, splitKey, totals } from "./request-ledger.js";
 
 const RECENT = 100;
 /** Ledger (b) may lose at most this much on a crash. */
@@ -83,7 +82,7 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
   const names = new Set(Object.keys(stats.doc.sidecar.tokens).map((k) => splitKey(k)[part === "model" ? 0 : 1] ?? ""));
   for (const k of Object.keys(stats.doc.sidecar.requests)) {
     const [route = "", model = "", client = ""] = splitKey(k);
-    if (classify(route).operation) names.add(part === "model" ? model : client);
+    if (isModelWork(route)) names.add(part === "model" ? model : client);
   }
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }

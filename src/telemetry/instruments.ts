@@ -28,10 +28,6 @@ export interface RequestInstruments {
 }
 
 /**
- * Request and token counters are observed from the persisted request ledger, so they never go down
- * across sidecar restarts; histograms are recorded per request and start empty with the process.
- */
-/**
  * Observes ledger entries summed by their labels: two keys can read back alike (one written before key escaping,
  * one after), and the SDK keeps only the last value observed per label set, so the counter would drop.
  */
@@ -47,6 +43,10 @@ function observeByLabels(result: ObservableResult, entries: [string, number][], 
   for (const { labels, n } of sums.values()) result.observe(n, labels);
 }
 
+/**
+ * Request and token counters are observed from the persisted request ledger, so they never go down
+ * across sidecar restarts; histograms are recorded per request and start empty with the process.
+ */
 function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void {
   const counter = (name: string, description: string, unit: string): ObservableCounter =>
     meter.createObservableCounter(`${METRIC_PREFIX}.${name}`, { description, unit });
