@@ -2,10 +2,7 @@
 // Usage: node --import tsx bench/fast-upstream.ts  (prints its port on stdout)
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-
-const PREFILL_MS = Number(process.env.BENCH_PREFILL_MS ?? 20);
-// 20 ms a token is 50 tokens/s per stream: a fast local model (the field notes report 22-57 tok/s).
-const TOKEN_MS = Number(process.env.BENCH_TOKEN_MS ?? 20);
+import { PREFILL_MS, TOKEN_MS } from "./pacing.js";
 
 const head = '{"choices":[{"finish_reason":null,"index":0,"delta":{"content":"';
 const tail = '"}}],"created":1,"id":"chatcmpl-bench","model":"bench","object":"chat.completion.chunk"}';

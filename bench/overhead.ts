@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { Agent } from "undici";
+import { PREFILL_MS, TOKEN_MS } from "./pacing.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
@@ -17,16 +18,21 @@ const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
  * one request's duration, as independent agents' requests arrive.
  */
 type Arrivals = "together" | "spread";
-const LEVELS = [
-  { streams: 1, requestsPerStream: QUICK ? 5 : 10, tokens: 50, arrivals: "together" as Arrivals },
-  { streams: 16, requestsPerStream: QUICK ? 2 : 4, tokens: 50, arrivals: "together" as Arrivals },
-  { streams: 16, requestsPerStream: QUICK ? 2 : 4, tokens: 50, arrivals: "spread" as Arrivals },
-  { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50, arrivals: "together" as Arrivals },
-  { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50, arrivals: "spread" as Arrivals },
-].filter((l) => !ONLY || ONLY.includes(l.streams));
-type Level = (typeof LEVELS)[number];
-const PREFILL_MS = Number(process.env.BENCH_PREFILL_MS ?? 20);
-const TOKEN_MS = Number(process.env.BENCH_TOKEN_MS ?? 20);
+interface Level {
+  streams: number;
+  requestsPerStream: number;
+  tokens: number;
+  arrivals: Arrivals;
+}
+const LEVELS = (
+  [
+    { streams: 1, requestsPerStream: QUICK ? 5 : 10, tokens: 50, arrivals: "together" },
+    { streams: 16, requestsPerStream: QUICK ? 2 : 4, tokens: 50, arrivals: "together" },
+    { streams: 16, requestsPerStream: QUICK ? 2 : 4, tokens: 50, arrivals: "spread" },
+    { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50, arrivals: "together" },
+    { streams: 256, requestsPerStream: QUICK ? 1 : 2, tokens: 50, arrivals: "spread" },
+  ] satisfies Level[]
+).filter((l) => !ONLY || ONLY.includes(l.streams));
 // Direct, sidecar and bare relay take turns round by round, so a noisy spell on this shared machine lands on all three.
 // A multiple of 3, so each takes each place in the order equally often.
 const ROUNDS = QUICK ? 1 : 6;
