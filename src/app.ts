@@ -19,6 +19,7 @@ import type { RecordQueue } from "./proxy/records.js";
 import { classify } from "./proxy/routes.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
+import type { ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { Upstream } from "./upstream/client.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
@@ -37,6 +38,8 @@ export interface AppDeps {
   records: RecordQueue;
   /** Extra consumers of finished request records (stores, dashboards, tests). */
   sinks?: RecordSink[];
+  /** Where numbers from llama-server that fail their check are reported. */
+  reportInvalid: ReportInvalid;
 }
 
 /** Renders any error thrown below in the protocol of the client that sent the request. */
@@ -155,6 +158,7 @@ function forwardDeps(
     queue,
     translation,
     captureContent: config.captureContent,
+    reportInvalid: deps.reportInvalid,
   };
 }
 

@@ -11,6 +11,7 @@ import { RecordQueue } from "./proxy/records.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
+import { invalidValueReporter } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import { createUpstream } from "./upstream/client.js";
 import { UpstreamMonitor } from "./upstream/monitor.js";
@@ -58,8 +59,14 @@ export async function runSidecar(
     : undefined;
   const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
   watchUpstream(monitor, telemetry, logger, config.upstream);
-  const scraper = new UpstreamScraper(upstream, stats.store, monitor, config.scrapeInterval * 1000, logger);
+  const reportInvalid = invalidValueReporter(telemetry.state.invalidValues, logger);
+  const scraper = new UpstreamScraper(upstream, stats.store, monitor, {
+    intervalMs: config.scrapeInterval * 1000,
+    logger,
+    reportInvalid,
+  });
   registerUpstreamExports(telemetry.state.registry, stats, scraper);
+  telemetry.state.observeStore(() => stats.health());
   const records = new RecordQueue(logger);
   const app = createApp({
     config,
@@ -72,6 +79,7 @@ export async function runSidecar(
     logger,
     records,
     sinks: options.sinks,
+    reportInvalid,
   });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app.callback());
   // Long prefills keep a connection quiet for minutes: Node's default request timeout would cut it.
@@ -101,7 +109,7 @@ export async function runSidecar(
       await upstream.close();
       await backgroundUpstream?.close();
       records.flush();
-      await stats.flush();
+      await stats.close(logger);
     },
   };
 }

@@ -2,36 +2,62 @@
 import type { Dialect } from "../proxy/routes.js";
 import type { LlamaTimings, Observation, Usage } from "./observation.js";
 import type { SseEvent } from "./sse.js";
+import type { ValueCheck } from "./upstream-values.js";
 
 type Json = Record<string, unknown>;
 
 const obj = (v: unknown): Json | undefined =>
   v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : undefined;
-const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const nonEmpty = (v: unknown): boolean => (typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length > 0);
 
+/** Usage where the prompt count includes the cached part (OpenAI chat and completions, the Responses API). */
+function promptWithCached(check: ValueCheck, prompt: unknown, cached: unknown, output: unknown, names: string[]): Usage {
+  const [promptName = "", cachedName = "", outputName = ""] = names;
+  const p = check.tokens(promptName, prompt);
+  const c = check.within(cachedName, check.tokens(cachedName, cached), p);
+  return { prefill: p !== undefined ? p - (c ?? 0) : undefined, cached: c, output: check.tokens(outputName, output) };
+}
+
 /** OpenAI usage: prompt_tokens includes the cached part. */
-function openaiUsage(u: Json | undefined): Usage | undefined {
+function openaiUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
   if (!u) return undefined;
-  const prompt = num(u.prompt_tokens);
-  const cached = num(obj(u.prompt_tokens_details)?.cached_tokens);
-  return {
-    prefill: prompt !== undefined ? prompt - (cached ?? 0) : undefined,
-    cached,
-    output: num(u.completion_tokens),
-  };
+  const cached = obj(u.prompt_tokens_details)?.cached_tokens;
+  return promptWithCached(check, u.prompt_tokens, cached, u.completion_tokens, [
+    "usage.prompt_tokens",
+    "usage.cached_tokens",
+    "usage.completion_tokens",
+  ]);
 }
 
 /** Anthropic usage: input_tokens excludes cache reads. */
-function anthropicUsage(u: Json | undefined): Usage | undefined {
+function anthropicUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
   if (!u) return undefined;
-  return { prefill: num(u.input_tokens), cached: num(u.cache_read_input_tokens), output: num(u.output_tokens) };
+  return {
+    prefill: check.tokens("usage.input_tokens", u.input_tokens),
+    cached: check.tokens("usage.cache_read_input_tokens", u.cache_read_input_tokens),
+    output: check.tokens("usage.output_tokens", u.output_tokens),
+  };
+}
+
+/** llama-server's timings, each number checked: a bad one is left out (and reported), never counted. */
+function readTimings(check: ValueCheck, t: Json): LlamaTimings {
+  const prompt = check.tokens("timings.prompt_n", t.prompt_n);
+  return {
+    prompt_n: prompt,
+    cache_n: check.tokens("timings.cache_n", t.cache_n),
+    predicted_n: check.tokens("timings.predicted_n", t.predicted_n),
+    prompt_ms: check.ms("timings.prompt_ms", t.prompt_ms),
+    predicted_ms: check.ms("timings.predicted_ms", t.predicted_ms),
+    predicted_per_token_ms: check.ms("timings.predicted_per_token_ms", t.predicted_per_token_ms),
+    prompt_per_second: check.rate("timings.prompt_per_second", t.prompt_per_second),
+    predicted_per_second: check.rate("timings.predicted_per_second", t.predicted_per_second),
+  };
 }
 
 function common(obs: Observation, body: Json): void {
   const t = obj(body.timings);
-  if (t) obs.timings = t as LlamaTimings;
+  if (t) obs.timings = readTimings(obs.check, t);
   const model = str(body.model);
   if (model) obs.responseModel = model;
   const err = obj(body.error);
@@ -51,7 +77,7 @@ function choiceHasContent(obs: Observation, choice: Json, chat: boolean): boolea
 
 function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
   common(obs, body);
-  const usage = openaiUsage(obj(body.usage));
+  const usage = openaiUsage(obs.check, obj(body.usage));
   if (usage) obs.setUsage(usage);
   let content = false;
   for (const c of Array.isArray(body.choices) ? body.choices : []) {
@@ -67,17 +93,20 @@ function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
 /** Embeddings: the input is prompt work for llama-server (its prompt_tokens_total counts it); nothing is generated. */
 function readEmbeddings(obs: Observation, body: Json): boolean {
   common(obs, body);
-  const prompt = num(obj(body.usage)?.prompt_tokens);
+  const prompt = obs.check.tokens("usage.prompt_tokens", obj(body.usage)?.prompt_tokens);
   if (prompt !== undefined) obs.setUsage({ prefill: prompt, cached: undefined, output: undefined });
   return false;
 }
 
 /** Responses API usage: input_tokens includes the cached part, as in chat completions. */
-function responsesUsage(u: Json | undefined): Usage | undefined {
+function responsesUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
   if (!u) return undefined;
-  const input = num(u.input_tokens);
-  const cached = num(obj(u.input_tokens_details)?.cached_tokens);
-  return { prefill: input !== undefined ? input - (cached ?? 0) : undefined, cached, output: num(u.output_tokens) };
+  const cached = obj(u.input_tokens_details)?.cached_tokens;
+  return promptWithCached(check, u.input_tokens, cached, u.output_tokens, [
+    "usage.input_tokens",
+    "usage.cached_tokens",
+    "usage.output_tokens",
+  ]);
 }
 
 /** Deltas of generated text, reasoning or tool-call arguments in a Responses API stream. */
@@ -93,7 +122,7 @@ const RESPONSES_END = new Set(["response.completed", "response.incomplete", "res
 function readResponse(obs: Observation, response: Json): boolean {
   const model = str(response.model);
   if (model) obs.responseModel = model;
-  const usage = responsesUsage(obj(response.usage));
+  const usage = responsesUsage(obs.check, obj(response.usage));
   if (usage) obs.setUsage(usage);
   const reason = str(obj(response.incomplete_details)?.reason) ?? str(response.status);
   if (reason) obs.finishReason = reason;
@@ -127,13 +156,13 @@ function readResponses(obs: Observation, type: string | undefined, body: Json): 
 function readLlama(obs: Observation, body: Json): boolean {
   common(obs, body);
   if (body.stop === true) {
-    const evaluated = num(body.tokens_evaluated);
-    const cached = num(body.tokens_cached);
-    obs.setUsage({
-      prefill: evaluated !== undefined ? evaluated - (cached ?? 0) : undefined,
-      cached,
-      output: num(body.tokens_predicted),
-    });
+    obs.setUsage(
+      promptWithCached(obs.check, body.tokens_evaluated, body.tokens_cached, body.tokens_predicted, [
+        "usage.tokens_evaluated",
+        "usage.tokens_cached",
+        "usage.tokens_predicted",
+      ]),
+    );
     obs.finishReason = str(body.stop_type) ?? obs.finishReason;
   }
   obs.capture(body.content);
@@ -145,13 +174,13 @@ function readAnthropic(obs: Observation, type: string | undefined, body: Json): 
     case "message_start": {
       const message = obj(body.message) ?? {};
       obs.responseModel = str(message.model) ?? obs.responseModel;
-      const usage = anthropicUsage(obj(message.usage));
+      const usage = anthropicUsage(obs.check, obj(message.usage));
       if (usage) obs.setUsage({ ...usage, output: undefined });
       return false;
     }
     case "message_delta": {
       obs.finishReason = str(obj(body.delta)?.stop_reason) ?? obs.finishReason;
-      const usage = anthropicUsage(obj(body.usage));
+      const usage = anthropicUsage(obs.check, obj(body.usage));
       if (usage) obs.setUsage(usage);
       return false;
     }
@@ -164,7 +193,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: Json): 
       // A whole non-streamed message.
       common(obs, body);
       obs.finishReason = str(body.stop_reason) ?? obs.finishReason;
-      const usage = anthropicUsage(obj(body.usage));
+      const usage = anthropicUsage(obs.check, obj(body.usage));
       if (usage) obs.setUsage(usage);
       for (const block of Array.isArray(body.content) ? body.content : []) obs.capture(obj(block)?.text);
       return Array.isArray(body.content) && body.content.length > 0;

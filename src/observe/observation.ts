@@ -1,6 +1,7 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
 import { labelText } from "../telemetry/labels.js";
 import type { ClientName } from "./client.js";
+import { ValueCheck } from "./upstream-values.js";
 
 const MODEL_NAME_MAX_LENGTH = 256;
 
@@ -60,6 +61,8 @@ export interface RequestRecord {
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
   derived: boolean;
   errorMessage?: string;
+  /** Fields of llama-server's answer that held a bad number (negative, NaN, not a number, absurd): left out. */
+  invalidFields?: string[];
 }
 
 export interface Usage {
@@ -80,6 +83,8 @@ export class Observation {
   errorMessage?: string;
   /** Generated text, kept only when the user turned on --capture-content; goes to the span, nowhere else. */
   captured?: string;
+  /** llama-server's numbers are checked here as they are read; the bad ones never reach a record. */
+  readonly check = new ValueCheck();
 
   constructor(readonly receivedAt: number) {}
 
@@ -211,5 +216,6 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     ...ctx.tags,
     derived: sp.derived || ttftDerived,
     errorMessage: obs.errorMessage,
+    invalidFields: obs.check.invalid,
   };
 }

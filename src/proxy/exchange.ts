@@ -8,6 +8,7 @@ import { Cancellation } from "../cancellation.js";
 import { type ClientName, identifyClient } from "../observe/client.js";
 import { Observation, type Outcome, type RecordContext, type RequestRecord, toRecord } from "../observe/observation.js";
 import type { ResponseTap } from "../observe/tap.js";
+import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
@@ -58,6 +59,7 @@ export interface RecordDeps {
   telemetry: Telemetry;
   upstream: Upstream;
   sinks: RecordSink[];
+  reportInvalid: ReportInvalid;
 }
 
 /**
@@ -108,6 +110,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
   });
+  for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
   // Background calls are counted by class, not model: they take no place among the model names kept.
   if (!record.background) record.modelLabel = deps.telemetry.modelLabels.value(record.model);
   recordSpan(deps, ex, record, endedAt);

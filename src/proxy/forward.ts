@@ -9,6 +9,7 @@ import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localA
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
+import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
@@ -45,6 +46,7 @@ export interface ForwardDeps {
   translation: TranslationState;
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
+  reportInvalid: ReportInvalid;
 }
 
 /** What goes to llama-server: possibly a rewritten body, to another path or upstream. */

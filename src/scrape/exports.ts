@@ -1,6 +1,7 @@
 // Re-exports llama-server's series on the sidecar's /metrics under llama_server_*, so Prometheus scrapes only
 // the sidecar: counters as restart-proof lifetime totals, gauges as last scraped, plus rates from counter deltas.
 import { Counter, Gauge, type Registry } from "prom-client";
+import { validCounter } from "../observe/upstream-values.js";
 import type { Stats } from "../stats/service.js";
 import type { Rates, SlotView, UpstreamScraper } from "./scraper.js";
 
@@ -28,7 +29,9 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
         registers: [registry],
         collect() {
           this.reset();
-          this.inc(stats.lifetime()[short] ?? 0);
+          // What is on disk, never more: a counter Prometheus saw must not come back lower after a crash.
+          const v = stats.savedLifetime()[short] ?? 0;
+          if (validCounter(v)) this.inc(v);
         },
       });
     } else {
@@ -38,7 +41,7 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
         registers: [registry],
         collect() {
           const v = scraper.view.metrics?.gauges[short];
-          if (v !== undefined) this.set(v);
+          if (v !== undefined && Number.isFinite(v)) this.set(v);
         },
       });
     }
@@ -63,7 +66,7 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(stats.doc.upstream.restartCount);
+      this.inc(stats.store.saved.upstream.restartCount);
     },
   });
   new Gauge({

@@ -26,9 +26,22 @@ export function isNewIncarnation(ledger: UpstreamLedger, s: Scrape): boolean {
   return Boolean(s.sawRestart) || anyCounterWentDown(ledger.last, s.counters);
 }
 
-/** Applies a scrape to the ledger; returns true if it found a restart. */
-export function applyScrape(ledger: UpstreamLedger, s: Scrape): boolean {
+/**
+ * Applies a scrape to the ledger; returns true if it found a restart. A counter that went down within one
+ * incarnation (its start-time header unchanged) has no restart to explain it: the value is a fault, the last good
+ * one is kept so a lifetime total never goes down, and `wentDown` hears of it.
+ */
+export function applyScrape(ledger: UpstreamLedger, s: Scrape, wentDown?: (counter: string) => void): boolean {
   const restarted = isNewIncarnation(ledger, s);
+  const counters = { ...s.counters };
+  if (!restarted) {
+    for (const [k, v] of Object.entries(counters)) {
+      const last = ledger.last[k];
+      if (last === undefined || v >= last) continue;
+      counters[k] = last;
+      wentDown?.(k);
+    }
+  }
   if (restarted) {
     // The old incarnation's last seen values are its final ones: bank them.
     for (const [k, v] of Object.entries(ledger.last)) ledger.base[k] = (ledger.base[k] ?? 0) + v;
@@ -37,7 +50,7 @@ export function applyScrape(ledger: UpstreamLedger, s: Scrape): boolean {
     if (ledger.restarts.length > MAX_RESTART_TIMES)
       ledger.restarts.splice(0, ledger.restarts.length - MAX_RESTART_TIMES);
   }
-  ledger.last = { ...s.counters };
+  ledger.last = counters;
   ledger.incarnation = s.incarnation;
   ledger.lastScrapeAt = s.at;
   return restarted;

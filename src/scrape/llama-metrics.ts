@@ -1,10 +1,13 @@
 // Turns llama-server's /metrics text into plain counters and gauges, keyed by name without the "llamacpp:" prefix.
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { metricsField, validCounter } from "../observe/upstream-values.js";
 
 export interface LlamaMetrics {
   counters: Record<string, number>;
   gauges: Record<string, number>;
   help: Record<string, string>;
+  /** Bounded field names of samples left out for a bad value (a negative or non-finite counter, a NaN gauge). */
+  invalid: string[];
 }
 
 /**
@@ -20,7 +23,7 @@ function key(name: string, labels: Record<string, string> | undefined): string {
 }
 
 export function parseLlamaMetrics(text: string): LlamaMetrics {
-  const out: LlamaMetrics = { counters: {}, gauges: {}, help: {} };
+  const out: LlamaMetrics = { counters: {}, gauges: {}, help: {}, invalid: [] };
   for (const family of parsePrometheusTextFormat(text)) {
     const short = family.name.replace(/^llamacpp:/, "");
     out.help[short] = family.help;
@@ -28,7 +31,10 @@ export function parseLlamaMetrics(text: string): LlamaMetrics {
     if (family.type !== "COUNTER" && family.type !== "GAUGE" && family.type !== "UNTYPED") continue;
     for (const sample of family.metrics) {
       const value = Number(sample.value);
-      if (!Number.isFinite(value)) continue;
+      if (isCounter ? !validCounter(value) : !Number.isFinite(value)) {
+        out.invalid.push(metricsField(short));
+        continue;
+      }
       (isCounter ? out.counters : out.gauges)[key(family.name, sample.labels)] = value;
     }
   }

@@ -7,6 +7,8 @@ import type { StatsDoc } from "../store/schema.js";
 import { callUpstream, type Upstream, type UpstreamReply } from "../upstream/client.js";
 import type { UpstreamMonitor } from "../upstream/monitor.js";
 import { type Poller, pollEvery } from "../upstream/poll.js";
+import { metricsField } from "../observe/upstream-values.js";
+import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { applyScrape } from "./lifetime.js";
 import { type LlamaMetrics, parseLlamaMetrics } from "./llama-metrics.js";
 
@@ -73,14 +75,20 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   private sawLoading = false;
   private stopped = false;
 
+  private readonly intervalMs: number;
+  private readonly logger: Logger;
+  private readonly reportInvalid: ReportInvalid;
+
   constructor(
     private readonly upstream: Upstream,
     private readonly store: JsonStore<StatsDoc>,
     monitor: UpstreamMonitor,
-    private readonly intervalMs: number,
-    private readonly logger: Logger,
+    opts: { intervalMs: number; logger: Logger; reportInvalid: ReportInvalid },
   ) {
     super();
+    this.intervalMs = opts.intervalMs;
+    this.logger = opts.logger;
+    this.reportInvalid = opts.reportInvalid;
     monitor.on("change", (status) => {
       if (status.state === "loading") this.sawLoading = true;
       if (status.state === "online") this.requestSoon(0);
@@ -150,7 +158,11 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   private bank(m: LlamaMetrics, incarnation: string | null, at: number): void {
     const ledger = this.store.data.upstream;
-    const restarted = applyScrape(ledger, { incarnation, counters: m.counters, at, sawRestart: this.sawLoading });
+    for (const field of m.invalid) this.reportInvalid(field, "/metrics");
+    const scrape = { incarnation, counters: m.counters, at, sawRestart: this.sawLoading };
+    const restarted = applyScrape(ledger, scrape, (k) =>
+      this.reportInvalid(metricsField(k), "/metrics (a counter went down without a restart)"),
+    );
     this.sawLoading = false;
     if (restarted) {
       this.prevCounters = undefined;

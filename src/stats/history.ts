@@ -13,17 +13,18 @@ const KEEP_HOURS = 30 * 24;
 const TTFT_BOUNDS_MS = BUCKETS.ttftSeconds.map((s) => s * 1000);
 const TPS_BOUNDS = BUCKETS.generationTps;
 
+const count = z.number().nonnegative();
 const bucketSchema = z.object({
   t: z.number(),
-  requests: z.number(),
-  errors: z.number(),
-  prompt: z.number(),
-  cached: z.number(),
-  generated: z.number(),
+  requests: count,
+  errors: count,
+  prompt: count,
+  cached: count,
+  generated: count,
   /** Counts per TTFT bucket (ms), TTFT_BOUNDS_MS plus overflow. */
-  ttft: z.array(z.number()),
+  ttft: z.array(count),
   /** Counts per generation-speed bucket, TPS_BOUNDS plus overflow. */
-  tps: z.array(z.number()),
+  tps: z.array(count),
 });
 
 export const historySchema = z.object({
@@ -34,6 +35,16 @@ export const historySchema = z.object({
 
 export type HistoryBucket = z.infer<typeof bucketSchema>;
 export type HistoryDoc = z.infer<typeof historySchema>;
+
+/** Mends a history whose buckets hold bad values: each bad bucket is dropped (and reported), the others kept. */
+export function repairHistory(raw: unknown, report: (path: string) => void): unknown {
+  if (typeof raw !== "object" || raw === null) return raw;
+  const doc = raw as Record<string, unknown>;
+  if (!Array.isArray(doc.minutes) || !Array.isArray(doc.hours)) return raw;
+  const keep = (series: unknown[], name: string) =>
+    series.filter((b, i) => bucketSchema.safeParse(b).success || (report(`${name}[${i}]`), false));
+  return { ...doc, minutes: keep(doc.minutes, "minutes"), hours: keep(doc.hours, "hours") };
+}
 
 export function emptyHistory(): HistoryDoc {
   return { version: HISTORY_VERSION, minutes: [], hours: [] };

@@ -32,7 +32,22 @@ export function ledgerModels(ledger: RequestLedger): string[] {
   ];
 }
 
-export function addRecord(ledger: RequestLedger, r: RequestRecord): void {
+/** What the ledger keeps of a request record. */
+export type LedgerEntry = Pick<
+  RequestRecord,
+  | "background"
+  | "backgroundPolicy"
+  | "outcome"
+  | "modelLabel"
+  | "route"
+  | "client"
+  | "operation"
+  | "prefillTokens"
+  | "cachedTokens"
+  | "outputTokens"
+>;
+
+export function addRecord(ledger: RequestLedger, r: LedgerEntry): void {
   if (r.background) {
     // Background calls are counted apart, never as model work.
     const key = joinKey([r.background, r.backgroundPolicy ?? "", r.outcome]);
@@ -80,4 +95,17 @@ export function totals(ledger: RequestLedger, filter?: { client?: string; model?
     out.generated += t.generated;
   }
   return out;
+}
+
+/** Adds every count of `delta` to `ledger`. */
+export function mergeLedger(ledger: RequestLedger, delta: RequestLedger): void {
+  for (const [k, n] of Object.entries(delta.requests)) ledger.requests[k] = (ledger.requests[k] ?? 0) + n;
+  for (const [k, n] of Object.entries(delta.background)) ledger.background[k] = (ledger.background[k] ?? 0) + n;
+  for (const [k, t] of Object.entries(delta.tokens)) {
+    const into = ledger.tokens[k] ?? { prompt: 0, cached: 0, generated: 0 };
+    into.prompt += t.prompt;
+    into.cached += t.cached;
+    into.generated += t.generated;
+    ledger.tokens[k] = into;
+  }
 }

@@ -7,14 +7,15 @@ import type { RecordSink } from "../proxy/forward.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
-import { emptyStats, type StatsDoc, statsSchema } from "../store/schema.js";
+import { emptyStats, repairStats, type StatsDoc, statsSchema } from "../store/schema.js";
+import type { StoreHealth } from "../telemetry/instruments.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
-import { emptyHistory, type HistoryDoc, historySchema, recordHistory, toPoints } from "./history.js";
-import { addRecord, isModelWork, type RequestTotals, splitKey, totals } from "./request-ledger.js";
+import { DurableLedger } from "./durable-ledger.js";
+import { emptyHistory, type HistoryDoc, historySchema, recordHistory, repairHistory, toPoints } from "./history.js";
+import { isModelWork, type RequestTotals, splitKey, totals } from "./request-ledger.js";
 
 const RECENT = 100;
-/** Ledger (b) may lose at most this much on a crash. */
-const REQUEST_LEDGER_AT_RISK_MS = 1000;
+/** The charts' history may lose at most this much on a crash (the request ledger loses nothing: it is journaled). */
 const HISTORY_AT_RISK_MS = 60_000;
 
 export class Stats {
@@ -23,6 +24,7 @@ export class Stats {
   constructor(
     readonly store: JsonStore<StatsDoc>,
     readonly history: JsonStore<HistoryDoc>,
+    readonly requests: DurableLedger,
   ) {}
 
   get doc(): StatsDoc {
@@ -30,16 +32,47 @@ export class Stats {
   }
 
   readonly sink: RecordSink = (r) => {
-    addRecord(this.doc.sidecar, r);
+    this.requests.add(r);
     recordHistory(this.history.data, r);
     this.recent.push(r);
     if (this.recent.length > RECENT) this.recent.splice(0, this.recent.length - RECENT);
-    this.store.markDirty(REQUEST_LEDGER_AT_RISK_MS);
     this.history.markDirty(HISTORY_AT_RISK_MS);
   };
 
+  /** Writes everything now (at shutdown): requests the disk refused get one more try. */
   async flush(): Promise<void> {
+    this.requests.saveUnsaved();
     await Promise.all([this.store.flush(), this.history.flush()]);
+  }
+
+  /** The last write, at shutdown: says what could not be saved, if anything. */
+  async close(logger: Logger): Promise<void> {
+    await this.flush();
+    this.requests.close();
+    const h = this.health();
+    if (!h.writable) {
+      logger.error(
+        { unsavedRequests: h.unsavedRequests, err: h.error },
+        `the data dir refused the last writes: ${h.unsavedRequests} finished request(s) and the latest totals are not saved`,
+      );
+    }
+  }
+
+  /** Whether the data dir takes writes; false while any store or the journal is refused, or requests wait unsaved. */
+  health(): StoreHealth & { unsavedRequests: number; error: string | null } {
+    const failing = this.store.failing ?? this.requests.journal.failing ?? this.history.failing;
+    const unsaved = this.requests.unsavedCount;
+    return {
+      writable: !failing && unsaved === 0,
+      failedWrites: this.store.failedWrites + this.requests.journal.failedWrites + this.history.failedWrites,
+      unsavedRequests: unsaved,
+      error: failing ? failing.message : null,
+    };
+  }
+
+  /** llama-server's lifetime totals as they are on disk: the only ones /metrics may export. */
+  savedLifetime(): Record<string, number> {
+    return lifetimeCounters(this.store.saved.upstream);
   }
 
   /**
@@ -73,9 +106,22 @@ export class Stats {
 }
 
 export async function openStats(dataDir: string, logger: Logger): Promise<Stats> {
-  const store = await JsonStore.open(join(dataDir, "stats.json"), statsSchema, () => emptyStats(new Date()), logger);
-  const history = await JsonStore.open(join(dataDir, "history.json"), historySchema, emptyHistory, logger);
-  return new Stats(store, history);
+  const store = await JsonStore.open({
+    path: join(dataDir, "stats.json"),
+    schema: statsSchema,
+    fresh: () => emptyStats(new Date()),
+    logger,
+    repair: repairStats,
+  });
+  const requests = await DurableLedger.open(store, dataDir, logger);
+  const history = await JsonStore.open({
+    path: join(dataDir, "history.json"),
+    schema: historySchema,
+    fresh: emptyHistory,
+    logger,
+    repair: repairHistory,
+  });
+  return new Stats(store, history, requests);
 }
 
 function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTotals> {

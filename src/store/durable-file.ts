@@ -1,6 +1,6 @@
 // A lowdb adapter that survives power loss: write a temp file, fsync it, rename over the old one, fsync the folder.
 import { constants } from "node:fs";
-import { access, mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { access, mkdir, open, readFile, readlink, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Adapter } from "lowdb";
 
@@ -49,8 +49,11 @@ export class DurableJsonFile<T> implements Adapter<T> {
     try {
       await mkdir(dirname(this.path), { recursive: true });
       await access(dirname(this.path), constants.R_OK | constants.W_OK);
-      await access(this.path, constants.R_OK | constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+      await access(this.path, constants.R_OK | constants.W_OK).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== "ENOENT") throw err;
+        // A link to nothing reads as "no file", and the first write would replace the link: say so instead.
+        const link = await readlink(this.path).catch(() => undefined);
+        if (link !== undefined) throw new Error(`it is a symbolic link to ${link}, which does not exist`);
       });
     } catch (err) {
       throw new FileAccessError(this.path, err);
@@ -74,12 +77,17 @@ export class DurableJsonFile<T> implements Adapter<T> {
     }
   }
 
-  async write(data: T): Promise<void> {
+  write(data: T): Promise<void> {
+    return this.writeText(JSON.stringify(data));
+  }
+
+  /** Writes text already serialised (a snapshot taken earlier, which later changes must not reach). */
+  async writeText(text: string): Promise<void> {
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${++this.seq}.tmp`);
     try {
       const file = await open(tmp, "w", 0o644);
       try {
-        await file.writeFile(JSON.stringify(data));
+        await file.writeFile(text);
         await file.sync();
       } finally {
         await file.close();

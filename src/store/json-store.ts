@@ -1,62 +1,91 @@
-// A lowdb document on disk: validated on open, corrupt files moved aside, writes coalesced and serialised.
+// A lowdb document on disk: validated (and repaired) on open, writes coalesced and serialised, the last state
+// written kept apart from the live one, and a disk that refuses writes reported and retried.
 import { Low } from "lowdb";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { CorruptFileError, DurableJsonFile, NewerFormatError, quarantine } from "./durable-file.js";
 
+/** How often a store whose last write failed tries again, traffic or not. */
+const RETRY_MS = 2000;
+
+/**
+ * Mends what it can of a document that failed its schema, field by field, telling `report` each path it reset;
+ * returns the mended document (which must then pass the schema), or the input unchanged when its shape is beyond
+ * mending (then the file is moved aside whole).
+ */
+export type Repair = (raw: unknown, report: (path: string) => void) => unknown;
+
+export interface StoreOptions<T> {
+  path: string;
+  schema: z.ZodType<T>;
+  fresh: () => T;
+  logger: Logger;
+  repair?: Repair;
+}
+
 export class JsonStore<T> {
   private timer: NodeJS.Timeout | undefined;
   private due = Number.POSITIVE_INFINITY;
   private writing: Promise<void> = Promise.resolve();
-  private failed: Error | undefined;
+  private savedText: string;
+  private savedData: T | undefined;
+  /** The last write failed: the error, until a write succeeds. */
+  failing: Error | undefined;
+  failedWrites = 0;
+  /**
+   * Called as a write's snapshot is taken, in the same turn; what it returns is called once that snapshot is on
+   * disk (a journal seals its entries there, and drops them once the store holds them).
+   */
+  onSnapshot: (() => (() => void) | undefined) | undefined;
 
   private constructor(
     private readonly db: Low<T>,
+    private readonly adapter: DurableJsonFile<T>,
     private readonly logger: Logger,
-  ) {}
+    readonly path: string,
+  ) {
+    this.savedText = JSON.stringify(db.data);
+  }
 
   /**
-   * Opens (or creates) the document. A corrupt or invalid file is moved aside and replaced by `fresh()`
-   * with a warning; a file that may not be read or written, or that a newer version wrote (its `version` above
-   * `fresh().version`), throws FileAccessError and is left alone.
+   * Opens (or creates) the document. A file with bad fields is repaired field by field (each reported); a corrupt
+   * file, or one whose shape cannot be mended, is moved aside and replaced by `fresh()` with a warning; a file that
+   * may not be read or written, or that a newer version wrote (its `version` above `fresh().version`), throws
+   * FileAccessError and is left alone.
    */
-  static async open<T extends { version: number }>(
-    path: string,
-    schema: z.ZodType<T>,
-    fresh: () => T,
-    logger: Logger,
-  ): Promise<JsonStore<T>> {
+  static async open<T extends { version: number }>(opts: StoreOptions<T>): Promise<JsonStore<T>> {
+    const { path, logger } = opts;
     const adapter = new DurableJsonFile<T>(path);
     await adapter.checkAccess();
-    const db = new Low<T>(adapter, fresh());
-    let loaded = false;
-    let corrupt = false;
+    const db = new Low<T>(adapter, opts.fresh());
+    let outcome: Loaded<T> = { kind: "absent" };
     try {
-      const raw = await adapter.read();
-      if (raw !== null) {
-        const found = (raw as { version?: unknown }).version;
-        const reads = fresh().version;
-        if (typeof found === "number" && found > reads) throw new NewerFormatError(path, found, reads);
-        const parsed = schema.safeParse(raw);
-        if (parsed.success) db.data = parsed.data;
-        loaded = parsed.success;
-        corrupt = !parsed.success;
-      }
+      outcome = load(await adapter.read(), opts);
     } catch (err) {
       if (!(err instanceof CorruptFileError)) throw err;
-      corrupt = true;
+      outcome = { kind: "corrupt" };
     }
-    if (corrupt) {
+    if (outcome.kind === "corrupt") {
       const aside = await quarantine(path);
       logger.warn({ path, movedTo: aside }, `${path} was unreadable or invalid: moved aside, starting from empty`);
     }
-    const store = new JsonStore(db, logger);
-    if (!loaded) await store.flush();
+    if (outcome.kind === "repaired") {
+      logger.warn({ path, reset: outcome.reset }, `${path} held invalid values: reset ${outcome.reset.join(", ")}`);
+    }
+    if (outcome.kind === "loaded" || outcome.kind === "repaired") db.data = outcome.data;
+    const store = new JsonStore(db, adapter, logger, path);
+    if (outcome.kind !== "loaded") await store.flush();
     return store;
   }
 
   get data(): T {
     return this.db.data;
+  }
+
+  /** The document as last written to disk (or read from it): what may be exported as a lifetime total. */
+  get saved(): T {
+    this.savedData ??= JSON.parse(this.savedText) as T;
+    return this.savedData;
   }
 
   /** Asks for a write within `withinMs`; many calls coalesce into one write. */
@@ -72,24 +101,65 @@ export class JsonStore<T> {
   /** Resolves once everything changed so far is on disk: writes now if a write is pending, else awaits any in progress. */
   settle(): Promise<void> {
     if (this.due !== Number.POSITIVE_INFINITY) return this.flush();
-    return this.writing.then(
-      () => {},
-      () => {},
-    );
+    return this.writing;
   }
 
-  /** Writes now (after any write in progress); resolves when the data is on disk. */
+  /**
+   * Writes now (after any write in progress); resolves when it is on disk or has failed (then `failing` says why,
+   * and a retry is scheduled). The snapshot is taken now, in this turn: what changes while it is written goes
+   * into the next write, never half into this one.
+   */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.due = Number.POSITIVE_INFINITY;
-    this.writing = this.writing.then(
-      () => this.db.write(),
-      () => this.db.write(),
+    const written = this.onSnapshot?.();
+    const text = JSON.stringify(this.db.data);
+    this.writing = this.writing.then(() =>
+      this.adapter.writeText(text).then(
+        () => this.wrote(text, written),
+        (err: Error) => this.failed(err),
+      ),
     );
-    return this.writing.catch((err: Error) => {
-      if (this.failed?.message !== err.message) this.logger.error({ err }, "cannot write stats");
-      this.failed = err;
-    });
+    return this.writing;
   }
+
+  private wrote(text: string, then: (() => void) | undefined): void {
+    this.savedText = text;
+    this.savedData = undefined;
+    if (this.failing) this.logger.info({ path: this.path }, `${this.path} is written again`);
+    this.failing = undefined;
+    then?.();
+  }
+
+  private failed(err: Error): void {
+    this.failedWrites++;
+    if (this.failing?.message !== err.message) {
+      this.logger.error(
+        { path: this.path, err: err.message },
+        `cannot write ${this.path}: lifetime totals stay at what is on disk, retrying every ${RETRY_MS / 1000} s`,
+      );
+    }
+    this.failing = err;
+    this.markDirty(RETRY_MS);
+  }
+}
+
+type Loaded<T> =
+  | { kind: "absent" }
+  | { kind: "corrupt" }
+  | { kind: "loaded"; data: T }
+  | { kind: "repaired"; data: T; reset: string[] };
+
+function load<T extends { version: number }>(raw: T | null, opts: StoreOptions<T>): Loaded<T> {
+  if (raw === null) return { kind: "absent" };
+  const found = (raw as { version?: unknown }).version;
+  const reads = opts.fresh().version;
+  if (typeof found === "number" && found > reads) throw new NewerFormatError(opts.path, found, reads);
+  const parsed = opts.schema.safeParse(raw);
+  if (parsed.success) return { kind: "loaded", data: parsed.data };
+  if (!opts.repair) return { kind: "corrupt" };
+  const reset: string[] = [];
+  const mended = opts.schema.safeParse(opts.repair(raw, (p) => reset.push(p)));
+  return mended.success && reset.length > 0 ? { kind: "repaired", data: mended.data, reset } : { kind: "corrupt" };
 }

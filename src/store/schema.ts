@@ -41,6 +41,11 @@ export const statsSchema = z.object({
   since: z.string(),
   upstream: upstreamLedgerSchema,
   sidecar: requestLedgerSchema,
+  /**
+   * The request journal's entries up to this number are folded into `sidecar`: a replay applies only later ones.
+   * (Absent in files written before the journal, which had none.)
+   */
+  journalSeq: z.number().int().nonnegative().default(0),
 });
 
 export type StatsDoc = z.infer<typeof statsSchema>;
@@ -53,6 +58,103 @@ export function emptyStats(now: Date): StatsDoc {
     version: STATS_VERSION,
     since: now.toISOString(),
     upstream: { incarnation: null, last: {}, base: {}, restartCount: 0, restarts: [], lastScrapeAt: null },
-    sidecar: { requests: {}, tokens: {}, background: {} },
+    sidecar: emptyLedger(),
+    journalSeq: 0,
   };
+}
+
+export function emptyLedger(): RequestLedger {
+  return { requests: {}, tokens: {}, background: {} };
+}
+
+type Report = (path: string) => void;
+type Raw = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** A map of counts with every bad entry dropped (and reported): a dropped count is one lost, not every one. */
+function repairCounts(v: unknown, path: string, report: Report): Record<string, number> {
+  if (!isObject(v)) {
+    report(path);
+    return {};
+  }
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(v)) {
+    if (isCount(n)) out[k] = n;
+    else report(`${path}[${JSON.stringify(k)}]`);
+  }
+  return out;
+}
+
+function repairTokens(v: unknown, path: string, report: Report): Record<string, TokenCounts> {
+  if (!isObject(v)) {
+    report(path);
+    return {};
+  }
+  const out: Record<string, TokenCounts> = {};
+  for (const [k, t] of Object.entries(v)) {
+    const at = `${path}[${JSON.stringify(k)}]`;
+    const counts = isObject(t) ? t : {};
+    if (!isObject(t)) report(at);
+    const field = (name: keyof TokenCounts) => {
+      if (isCount(counts[name])) return counts[name];
+      if (isObject(t)) report(`${at}.${name}`);
+      return 0;
+    };
+    out[k] = { prompt: field("prompt"), cached: field("cached"), generated: field("generated") };
+  }
+  return out;
+}
+
+/** Mends a request ledger field by field. */
+export function repairLedger(v: unknown, path: string, report: Report): RequestLedger {
+  const l = isObject(v) ? v : {};
+  if (!isObject(v)) report(path);
+  return {
+    requests: repairCounts(l.requests, `${path}.requests`, report),
+    tokens: repairTokens(l.tokens, `${path}.tokens`, report),
+    background: repairCounts(l.background, `${path}.background`, report),
+  };
+}
+
+function repairUpstream(v: Raw, report: Report): Raw {
+  const out: Raw = { ...v };
+  out.last = repairCounts(v.last, "upstream.last", report);
+  out.base = repairCounts(v.base, "upstream.base", report);
+  if (!(Number.isInteger(v.restartCount) && isCount(v.restartCount))) {
+    report("upstream.restartCount");
+    out.restartCount = 0;
+  }
+  if (!Array.isArray(v.restarts) || !v.restarts.every(isCount)) {
+    report("upstream.restarts");
+    out.restarts = Array.isArray(v.restarts) ? v.restarts.filter(isCount) : [];
+  }
+  if (v.lastScrapeAt !== null && !isCount(v.lastScrapeAt)) {
+    report("upstream.lastScrapeAt");
+    out.lastScrapeAt = null;
+  }
+  if (v.incarnation !== null && typeof v.incarnation !== "string") {
+    report("upstream.incarnation");
+    out.incarnation = null;
+  }
+  return out;
+}
+
+/**
+ * Mends a stats document whose counts hold bad values (a negative, a null where a NaN was saved): each bad field is
+ * reset and reported, every good total kept. A document without its sections is beyond mending (moved aside).
+ */
+export function repairStats(raw: unknown, report: Report): unknown {
+  if (!isObject(raw) || typeof raw.since !== "string" || !isObject(raw.upstream) || !isObject(raw.sidecar)) return raw;
+  const out: Raw = {
+    ...raw,
+    upstream: repairUpstream(raw.upstream, report),
+    sidecar: repairLedger(raw.sidecar, "sidecar", report),
+  };
+  if (raw.journalSeq !== undefined && !(Number.isInteger(raw.journalSeq) && isCount(raw.journalSeq))) {
+    report("journalSeq");
+    out.journalSeq = 0;
+  }
+  return out;
 }

@@ -159,6 +159,12 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
 }
 
 export type UpstreamState = "online" | "loading" | "unreachable";
+
+/** Whether the data dir takes writes, and how many have failed (full, read-only or missing disk). */
+export interface StoreHealth {
+  writable: boolean;
+  failedWrites: number;
+}
 export const UPSTREAM_STATES: UpstreamState[] = ["online", "loading", "unreachable"];
 
 /** prom-client side: process metrics and the sidecar's live state. */
@@ -169,6 +175,10 @@ export interface StateGauges {
   inFlight: { inc(): void; dec(): void };
   normalizations: Counter;
   rejections: Counter<"reason">;
+  /** Numbers from llama-server that failed their check (negative, NaN, not a number, absurd) and were left out. */
+  invalidValues: Counter<"field">;
+  /** Where the store gauges read from, once the stats are open. */
+  observeStore(read: () => StoreHealth): void;
   /** Where the queue gauges read from, once the app has made its queue. */
   observeQueue(read: () => { depth: number; active: number; limit: number; capacity: number }): void;
 }
@@ -222,6 +232,30 @@ export function createStateGauges(): StateGauges {
   });
   // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
   for (const reason of ["queue_full", "wait"]) rejections.inc({ reason }, 0);
+  const invalidValues = new Counter({
+    name: `${METRIC_PREFIX}_upstream_invalid_values_total`,
+    help: "Numbers in llama-server's answers or /metrics that were not valid counts or durations (negative, NaN, not a number, absurd), by field; each was left out of every total",
+    labelNames: ["field"],
+    registers: [registry],
+  });
+  let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
+  new Gauge({
+    name: `${METRIC_PREFIX}_store_writable`,
+    help: "1 while the data dir takes the sidecar's writes; 0 while it is full, read-only or gone (lifetime totals then stay at what is on disk)",
+    registers: [registry],
+    collect() {
+      this.set(readStore().writable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: `${METRIC_PREFIX}_store_write_failures_total`,
+    help: "Writes of the lifetime totals or the request journal that failed (since the sidecar started)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(readStore().failedWrites);
+    },
+  });
   let readQueue = () => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
   const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit" | "capacity") =>
     new Gauge({
@@ -244,8 +278,12 @@ export function createStateGauges(): StateGauges {
     registry,
     normalizations,
     rejections,
+    invalidValues,
     observeQueue(read) {
       readQueue = read;
+    },
+    observeStore(read) {
+      readStore = read;
     },
     inFlight,
     setUpstreamState(s) {

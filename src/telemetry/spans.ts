@@ -77,6 +77,7 @@ export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): voi
     }),
   );
   if (r.finishReason) span.setAttribute("gen_ai.response.finish_reasons", [r.finishReason]);
+  if (r.invalidFields) span.setAttribute(`${L}.upstream.invalid_fields`, r.invalidFields);
   // A client that left is not a failure of the service, whatever the request's state then.
   if (r.outcome === "client_abort") {
     span.setAttribute("error.type", "client_abort");
