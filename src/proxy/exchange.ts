@@ -36,6 +36,8 @@ export interface Exchange {
   tags: NonNullable<RecordContext["tags"]>;
   /** The prompt, kept for the span only with --capture-content. */
   capturedPrompt?: string;
+  /** Ends the client's response: called once the request's record is written, never before. */
+  release?: () => void;
 }
 
 export function begin(ctx: KoaContext): Exchange {

@@ -205,9 +205,19 @@ export async function recordedAnswer(
     outcome = failed(deps, ex, err);
     throw err;
   } finally {
-    const endedAt = performance.now();
-    deps.records.defer(() => finish(deps, ex, outcome, endedAt));
+    record(deps, ctx, ex, outcome);
   }
+}
+
+/**
+ * Records a finished exchange before its client sees the answer end, so a crash never loses a request its client
+ * saw complete: a relayed response's last bytes wait for the record (release); an answer Koa is about to send
+ * (errors, local answers) is recorded now, before Koa sends it.
+ */
+function record(deps: ForwardDeps, ctx: KoaContext, ex: Exchange, outcome: Outcome): void {
+  const endedAt = performance.now();
+  deps.records.defer(() => finish(deps, ex, outcome, endedAt), ex.release);
+  if (!ex.release && ctx.respond !== false) deps.records.flush();
 }
 
 /** Koa middleware for every path the sidecar does not serve itself. */
@@ -228,8 +238,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();
-      const endedAt = performance.now();
-      deps.records.defer(() => finish(deps, ex, outcome, endedAt));
+      record(deps, ctx, ex, outcome);
     }
   };
 }

@@ -6,37 +6,54 @@ import type { Logger } from "pino";
  * moment its stream ends. Recording (span end, a dozen metric updates, the ledgers) during that burst
  * would hold up the next requests; after it, it costs nobody anything. Anything that reads what the
  * records feed (/metrics, /api/stats, shutdown) calls flush() first, so no reader ever sees a stale view.
+ *
+ * A relayed response's last bytes wait for its record (`release`): a crash between the two would lose a request
+ * its client saw complete. Such records are written at the end of the current turn of the event loop, the whole
+ * burst of them together, and only then are their responses ended.
  */
 export class RecordQueue {
   private pending: (() => void)[] = [];
+  private releases: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly logger: Logger,
     private readonly delayMs = 5,
   ) {}
 
-  defer(record: () => void): void {
+  /** Records later; `release`, if given, runs once the record is written (this turn's end at the latest). */
+  defer(record: () => void, release?: () => void): void {
     this.pending.push(record);
-    if (!this.timer) {
+    if (release) {
+      this.releases.push(release);
+      this.immediate ??= setImmediate(() => this.flush());
+    } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.delayMs);
       this.timer.unref();
     }
   }
 
-  /** Records everything pending, now. */
+  /** Records everything pending, now, then releases what waited for it. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     const batch = this.pending;
+    const releases = this.releases;
     this.pending = [];
-    for (const record of batch) {
-      try {
-        record();
-      } catch (err) {
-        // A failing sink must not take the others, or the process, down with it.
-        this.logger.error({ err }, "recording a finished request failed");
-      }
+    this.releases = [];
+    for (const record of batch) this.run(record, "recording a finished request failed");
+    for (const release of releases) this.run(release, "ending a response failed");
+  }
+
+  private run(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      // A failing sink must not take the others, or the process, down with it.
+      this.logger.error({ err }, what);
     }
   }
 }

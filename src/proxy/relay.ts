@@ -2,8 +2,16 @@
 import type { ServerResponse } from "node:http";
 import type { Cancellation } from "../cancellation.js";
 import type { UpstreamBody } from "../upstream/response.js";
+import type { SseFramer } from "./sse-framing.js";
 
-export type RelayEnd = { kind: "end" } | { kind: "upstream_error"; error: Error } | { kind: "client_abort" };
+/**
+ * How a relay ended. At "end" the client's response is still open: `last` is what ends it, written by whoever
+ * records the request, once its record is on disk, so a client never sees an answer end that a crash could lose.
+ */
+export type RelayEnd =
+  | { kind: "end"; last: Buffer | string | undefined }
+  | { kind: "upstream_error"; error: Error }
+  | { kind: "client_abort" };
 
 export interface RelayOptions {
   /** Sees every chunk and returns what to write (translation), or nothing to write yet. */
@@ -12,14 +20,21 @@ export interface RelayOptions {
   observe?: (chunk: Buffer) => void;
   /** What to write last, once llama-server's body has ended (the translator's closing events). */
   tail?: () => string;
+  /** Forward whole SSE events only, holding an unfinished one's bytes until its end arrives. */
+  framer?: SseFramer;
+}
+
+function joined(a: Buffer | undefined, b: string | undefined): Buffer | string | undefined {
+  if (!a) return b;
+  return b ? Buffer.concat([a, Buffer.from(b)]) : a;
 }
 
 /**
- * Each chunk is written the moment undici parses it. The client's response ends in the same turn as
- * llama-server's, so the last chunk and the chunked-encoding terminator leave in one write, not two (one
- * wake-up of the client less per request). An upstream failure leaves the response open so the caller can
- * still send an SSE error event. A client that goes away is seen through the request's cancellation, the one
- * place that turns the response's close into an abort.
+ * Each chunk is written the moment undici parses it (whole events of it, with a framer). The response is left
+ * open at the end, its last bytes handed back, so the last chunk and the chunked-encoding terminator leave in one
+ * write once the request is recorded. An upstream failure leaves the response open so the caller can still send
+ * an SSE error event, which a framer guarantees starts at an event boundary. A client that goes away is seen
+ * through the request's cancellation, the one place that turns the response's close into an abort.
  */
 export function relay(
   body: UpstreamBody,
@@ -27,7 +42,7 @@ export function relay(
   cancel: Cancellation,
   opts: RelayOptions = {},
 ): Promise<RelayEnd> {
-  const { transform, observe, tail } = opts;
+  const { transform, observe, tail, framer } = opts;
   return new Promise((resolve) => {
     let settled = false;
     let stopWatching = () => {};
@@ -45,17 +60,11 @@ export function relay(
     body.read({
       data: (chunk) => {
         if (settled) return;
-        const out = transform ? transform(chunk) : chunk;
+        const out = transform ? transform(chunk) : framer ? framer.push(chunk) : chunk;
         if (out?.length && !res.write(out)) body.pause();
         observe?.(chunk);
       },
-      end: () => {
-        if (!settled) {
-          const last = tail?.();
-          if (!res.destroyed) res.end(last);
-        }
-        settle({ kind: "end" });
-      },
+      end: () => settle({ kind: "end", last: settled ? undefined : joined(framer?.rest(), tail?.()) }),
       error: (error) => settle({ kind: "upstream_error", error }),
     });
   });

@@ -11,6 +11,7 @@ import type { UpstreamResponse } from "../upstream/response.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
 import { type RelayEnd, relay } from "./relay.js";
+import { SseFramer } from "./sse-framing.js";
 
 /** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
 export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
@@ -34,7 +35,10 @@ export async function passThrough(
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   if (ex.route.dialect) ex.tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
   const tap = ex.tap;
-  const end = await relay(up.body, res, ex.cancel, { observe: tap && ((chunk) => tap.push(chunk)) });
+  const end = await relay(up.body, res, ex.cancel, {
+    observe: tap && ((chunk) => tap.push(chunk)),
+    framer: isSse ? new SseFramer() : undefined,
+  });
   return settle(ex, res, up, end, origin, isSse);
 }
 
@@ -50,7 +54,9 @@ export function settle(
   const how: RelayEnd = end.kind === "upstream_error" && ex.cancel.aborted ? { kind: "client_abort" } : end;
   switch (how.kind) {
     case "end":
-      if (!res.writableEnded) res.end();
+      ex.release = () => {
+        if (!res.writableEnded && !res.destroyed) res.end(how.last);
+      };
       return up.statusCode >= 400 ? "upstream_error" : "ok";
     case "client_abort":
       ex.cancel.abort();
