@@ -12,7 +12,13 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 const nonEmpty = (v: unknown): boolean => (typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length > 0);
 
 /** Usage where the prompt count includes the cached part (OpenAI chat and completions, the Responses API). */
-function promptWithCached(check: ValueCheck, prompt: unknown, cached: unknown, output: unknown, names: string[]): Usage {
+function promptWithCached(
+  check: ValueCheck,
+  prompt: unknown,
+  cached: unknown,
+  output: unknown,
+  names: string[],
+): Usage {
   const [promptName = "", cachedName = "", outputName = ""] = names;
   const p = check.tokens(promptName, prompt);
   const c = check.within(cachedName, check.tokens(cachedName, cached), p);

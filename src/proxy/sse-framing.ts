@@ -31,11 +31,22 @@ export function lastEventEnd(chunk: Uint8Array, before: Uint8Array): number {
 export class SseFramer {
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** What went out last ended with a CR: an LF that comes next belongs to it (a CRLF cut in two). */
+  private afterCr = false;
 
   /** The bytes to forward now (whole events), or undefined while an event is unfinished. */
   push(chunk: Buffer): Buffer | undefined {
     const n = chunk.length;
-    if (this.heldBytes === 0 && n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF) return chunk;
+    if (this.heldBytes === 0 && n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF) {
+      this.afterCr = false;
+      return chunk;
+    }
+    if (this.afterCr && this.heldBytes === 0 && chunk[0] === LF) {
+      this.afterCr = false;
+      const lf = chunk.subarray(0, 1);
+      const more = n > 1 ? this.push(chunk.subarray(1)) : undefined;
+      return more ? Buffer.concat([lf, more]) : lf;
+    }
     const cut = lastEventEnd(chunk, this.heldBytes === 0 ? EMPTY : this.tailBytes());
     if (cut < 0) {
       this.hold(chunk);
@@ -44,6 +55,7 @@ export class SseFramer {
     const ready = this.heldBytes === 0 ? chunk.subarray(0, cut) : Buffer.concat([...this.held, chunk.subarray(0, cut)]);
     this.held = [];
     this.heldBytes = 0;
+    this.afterCr = chunk[cut - 1] === CR;
     if (cut < n) this.hold(chunk.subarray(cut));
     return ready;
   }

@@ -2,13 +2,13 @@
 // reset each other's windowed gauges, and its counters are banked into restart-proof lifetime totals.
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
+import { metricsField } from "../observe/upstream-values.js";
 import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
+import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { callUpstream, type Upstream, type UpstreamReply } from "../upstream/client.js";
 import type { UpstreamMonitor } from "../upstream/monitor.js";
 import { type Poller, pollEvery } from "../upstream/poll.js";
-import { metricsField } from "../observe/upstream-values.js";
-import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { applyScrape } from "./lifetime.js";
 import { type LlamaMetrics, parseLlamaMetrics } from "./llama-metrics.js";
 

@@ -1,8 +1,8 @@
 // The per-request ledger, exact across crashes: a finished request counts once its entry is in the journal,
 // and the journal is folded into the stats file on that file's own schedule.
 import type { Logger } from "pino";
-import type { JsonStore } from "../store/json-store.js";
 import { Journal } from "../store/journal.js";
+import type { JsonStore } from "../store/json-store.js";
 import { emptyLedger, type RequestLedger, repairLedger, type StatsDoc } from "../store/schema.js";
 import { addRecord, type LedgerEntry, mergeLedger } from "./request-ledger.js";
 
@@ -39,7 +39,10 @@ export class DurableLedger {
     const { entries, lastSeq, unreadable } = Journal.replay(dir, JOURNAL_NAME, folded);
     const ledger = new DurableLedger(store, new Journal(dir, JOURNAL_NAME, lastSeq), logger);
     for (const entry of entries) {
-      mergeLedger(store.data.sidecar, repairLedger(entry.d, `journal[${entry.s}]`, () => {}));
+      mergeLedger(
+        store.data.sidecar,
+        repairLedger(entry.d, `journal[${entry.s}]`, () => {}),
+      );
     }
     if (unreadable > 0) logger.warn({ unreadable }, `${JOURNAL_NAME}: skipped ${unreadable} unreadable line(s)`);
     if (entries.length > 0) {

@@ -42,7 +42,11 @@ export function repairHistory(raw: unknown, report: (path: string) => void): unk
   const doc = raw as Record<string, unknown>;
   if (!Array.isArray(doc.minutes) || !Array.isArray(doc.hours)) return raw;
   const keep = (series: unknown[], name: string) =>
-    series.filter((b, i) => bucketSchema.safeParse(b).success || (report(`${name}[${i}]`), false));
+    series.filter((b, i) => {
+      const ok = bucketSchema.safeParse(b).success;
+      if (!ok) report(`${name}[${i}]`);
+      return ok;
+    });
   return { ...doc, minutes: keep(doc.minutes, "minutes"), hours: keep(doc.hours, "hours") };
 }
 

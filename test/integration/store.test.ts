@@ -1,6 +1,15 @@
 // Bad store files: corrupt or truncated ones are moved aside; unreadable or unwritable ones stop the sidecar, untouched.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -51,6 +60,60 @@ describe("store files", () => {
       expect(again.lines).toHaveLength(0);
     });
   }
+
+  it("repairs a stats.json with bad counts field by field: each reset and reported, every good total kept", async () => {
+    const dir = freshDir();
+    const doc = {
+      version: 1,
+      since: "2026-05-12T00:00:00.000Z",
+      upstream: {
+        incarnation: "7",
+        last: { prompt_tokens_total: -50, tokens_predicted_total: 900 },
+        base: { prompt_tokens_total: 1000 },
+        restartCount: 2,
+        restarts: [1, 2],
+        lastScrapeAt: null,
+      },
+      sidecar: {
+        requests: { "/v1/messages|m|claude-code|ok": 7, "/v1/messages|m|curl|ok": -40, "/v1/messages|m|x|ok": null },
+        tokens: { "m|claude-code": { prompt: 120, cached: null, generated: 30 } },
+        background: {},
+      },
+    };
+    writeFileSync(join(dir, "stats.json"), JSON.stringify(doc));
+    writeFileSync(
+      join(dir, "history.json"),
+      JSON.stringify({ version: 1, minutes: [{ t: 0, requests: -1 }], hours: [] }),
+    );
+    const { logger, lines } = capture();
+    const stats = await openStats(dir, logger);
+    expect(stats.totals()).toMatchObject({ requests: 7, prompt: 120, cached: 0, generated: 30 });
+    expect(stats.lifetime()).toEqual({ prompt_tokens_total: 1000, tokens_predicted_total: 900 });
+    expect(stats.doc.upstream.restartCount).toBe(2);
+    const reset = lines.flatMap((l) => (JSON.parse(l) as { reset?: string[] }).reset ?? []);
+    expect(reset).toEqual([
+      'upstream.last["prompt_tokens_total"]',
+      'sidecar.requests["/v1/messages|m|curl|ok"]',
+      'sidecar.requests["/v1/messages|m|x|ok"]',
+      'sidecar.tokens["m|claude-code"].cached',
+      "minutes[0]",
+    ]);
+    expect(readdirSync(dir).filter((f) => f.includes("corrupt"))).toEqual([]);
+    // The repaired file is written back: the next start reads it without a word.
+    const again = capture();
+    await openStats(dir, again.logger);
+    expect(again.lines).toHaveLength(0);
+  });
+
+  it("refuses a stats.json that is a link to nothing, leaving the link in place", async () => {
+    const dir = freshDir();
+    symlinkSync(join(dir, "elsewhere", "stats.json"), join(dir, "stats.json"));
+    const { logger } = capture();
+    const err = await openStats(dir, logger).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileAccessError);
+    expect((err as Error).message).toMatch(/symbolic link to .*elsewhere.*which does not exist/);
+    expect(lstatSync(join(dir, "stats.json")).isSymbolicLink()).toBe(true);
+  });
 
   it("refuses a stats.json that a newer version wrote, leaving it untouched", async () => {
     const dir = freshDir();

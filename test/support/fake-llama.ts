@@ -66,6 +66,8 @@ export interface FakeLlama {
   rawMetrics?: string;
   /** Paths answered with 404, like a build without that API. */
   missing?: Set<string>;
+  /** Rewrites each recorded body before it is sent (bad values, odd shapes). */
+  transform?: (body: string) => string;
   /** Cut this many of the next requests' connections before answering (a restarted server's stale sockets). */
   resetNext?: number;
   /** Lets streams held by x-fake-hold continue. */
@@ -98,13 +100,19 @@ function pick(method: string, path: string, body: string): Fixture | undefined {
   );
 }
 
-async function streamEvents(hold: Hold, req: IncomingMessage, res: ServerResponse, f: Fixture): Promise<void> {
+async function streamEvents(
+  hold: Hold,
+  req: IncomingMessage,
+  res: ServerResponse,
+  f: Fixture,
+  body: string,
+): Promise<void> {
   const alive = () => !res.destroyed;
   const prefill = Number(req.headers["x-fake-prefill-ms"] ?? 0);
   const gap = Number(req.headers["x-fake-gap-ms"] ?? 0);
   const repeat = Number(req.headers["x-fake-repeat"] ?? 1);
   const fault = req.headers["x-fake-fault"];
-  let events = sseEvents(f.body);
+  let events = sseEvents(body);
   // OpenAI chat streams open with a role-only delta, flushed before prefill ends.
   const firstGen = f.request.path === "/v1/chat/completions" ? 1 : 0;
   if (repeat > 1) {
@@ -192,12 +200,13 @@ export async function startFakeLlama(): Promise<FakeLlama> {
       res.writeHead(404, { "content-type": "application/json" });
       return void res.end('{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}');
     }
+    const answer = fake.transform ? fake.transform(f.body) : f.body;
     if (f.headers["content-type"]?.includes("text/event-stream")) {
-      await streamEvents(hold, req, res, f);
+      await streamEvents(hold, req, res, f, answer);
     } else {
       await sleep(Number(req.headers["x-fake-prefill-ms"] ?? 0));
       res.writeHead(f.status, f.headers);
-      res.end(f.body);
+      res.end(answer);
     }
   });
   server.listen(0, "127.0.0.1");
