@@ -23,14 +23,29 @@ function describe(status: UpstreamStatus): string {
   }
 }
 
-export function banner(config: Config, listenUrl: string, status: UpstreamStatus, lifetime: string): string {
+/** What the banner says of the data dir: only a problem is news. */
+export interface StoreNote {
+  writable: boolean;
+  error: string | null;
+}
+
+export function banner(
+  config: Config,
+  listenUrl: string,
+  status: UpstreamStatus,
+  lifetime: string,
+  store: StoreNote = { writable: true, error: null },
+): string {
+  const dataDir = store.writable
+    ? config.dataDir
+    : `${config.dataDir}  NOT WRITABLE (${store.error ?? "refused"}): totals are not being saved; retrying`;
   const rows: [string, string][] = [
     ["Proxy URL", listenUrl],
     ["Upstream", `${config.upstream}  ${describe(status)}`],
     ["Metrics", `${listenUrl}/metrics`],
     ["Dashboard", `${listenUrl}/dashboard`],
     ["Lifetime", lifetime],
-    ["Data dir", config.dataDir],
+    ["Data dir", dataDir],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const line = "=".repeat(60);

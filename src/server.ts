@@ -94,7 +94,7 @@ export async function runSidecar(
   monitor.start();
   scraper.start();
   const print = options.print ?? ((text: string) => process.stdout.write(text));
-  print(`${banner(config, url, status, stats.summary())}\n`);
+  print(`${banner(config, url, status, stats.summary(), stats.health())}\n`);
   return {
     url,
     server,

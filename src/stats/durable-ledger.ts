@@ -48,7 +48,9 @@ export class DurableLedger {
     if (entries.length > 0) {
       logger.info({ entries: entries.length }, `replayed ${entries.length} request(s) from ${JOURNAL_NAME}`);
     }
-    if (ledger.journal.sealLeftover() || entries.length > 0) await store.flush();
+    // Folds any replay, and finds out at once whether the data dir takes writes (the banner says if not).
+    ledger.journal.sealLeftover();
+    await store.flush();
     return ledger;
   }
 

@@ -213,6 +213,8 @@ export function statsView(
   return {
     since: stats.doc.since,
     summary: stats.summary(),
+    /** Whether the data dir takes writes: while it does not, totals stay at what is on disk. */
+    store: stats.health(),
     upstream: {
       url: upstreamUrl,
       state: status.state,

@@ -24,6 +24,17 @@ function renderHeader(s) {
   const r = s.upstream.restarts.count;
   set("restarts", r === 0 ? "no restarts" : `${r} restart${r === 1 ? "" : "s"}`);
   set("summary", s.summary);
+  const store = el("store-warning");
+  store.hidden = s.store.writable;
+  if (!s.store.writable) {
+    const unsaved = s.store.unsavedRequests;
+    set(
+      "store-warning",
+      `The data dir is not taking writes (${s.store.error ?? "refused"}): lifetime totals stay at what is on disk` +
+        (unsaved ? `, ${unsaved} finished request${unsaved === 1 ? "" : "s"} waiting to be saved` : "") +
+        ". Writing resumes by itself when space returns.",
+    );
+  }
 }
 
 function renderCards(s) {
