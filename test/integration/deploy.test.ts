@@ -21,7 +21,7 @@ describe("Prometheus and Alertmanager files", () => {
     expect(config.out).toMatch(/SUCCESS: .*prometheus\.yml is valid/);
     expect(config.code).toBe(0);
     const rules = run("promtool", ["check", "rules", paths.rules]);
-    expect(rules.out).toMatch(/SUCCESS: 11 rules found/);
+    expect(rules.out).toMatch(/SUCCESS: 13 rules found/);
     expect(rules.code).toBe(0);
   });
 
@@ -31,7 +31,7 @@ describe("Prometheus and Alertmanager files", () => {
     expect(r.code).toBe(0);
     const tests = readFileSync(paths.ruleTests, "utf8");
     const alerts = [...readFileSync(paths.rules, "utf8").matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
-    expect(alerts).toHaveLength(8);
+    expect(alerts).toHaveLength(10);
     for (const alert of alerts) expect(tests).toContain(`alertname: ${alert}`);
   });
 
