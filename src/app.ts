@@ -17,11 +17,13 @@ import {
 } from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
 import { classify } from "./proxy/routes.js";
+import { requestTarget } from "./proxy/target.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { Upstream } from "./upstream/client.js";
+import { MessagesSupport } from "./upstream/messages-support.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
 
 export interface AppDeps {
@@ -59,11 +61,23 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middlewar
       const protocol: Protocol = ctx.state.protocol ?? "openai";
       ctx.status = error.status;
       ctx.body = errorBody(error, protocol);
-      // A body we refused may still be arriving; closing is cheaper than reading it.
-      if (error.code === "payload_too_large") ctx.set("Connection", "close");
+      // A body we refused may still be arriving: Node reads and drops the rest after the answer, so the client can
+      // finish sending and read its 413; one that never finishes is cut off.
+      if (error.code === "payload_too_large") drainThenClose(ctx);
       if (error.code === "overloaded") ctx.set("Retry-After", String(Math.max(1, Math.round(retryAfterSeconds))));
     }
   };
+}
+
+/** How long a refused body may go on arriving after its 413 before the connection is cut. */
+const DRAIN_MS = 10_000;
+
+function drainThenClose(ctx: Koa.Context): void {
+  const req = ctx.req;
+  if (req.complete) return;
+  const cut = setTimeout(() => req.socket.destroy(), DRAIN_MS).unref();
+  req.once("end", () => clearTimeout(cut)).once("close", () => clearTimeout(cut));
+  req.resume();
 }
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
@@ -109,12 +123,19 @@ function ownPathsOnly(router: Router): Koa.Middleware {
   const answered = async () => {};
   return (ctx, next) =>
     router.match(ctx.path, ctx.method).path.length > 0
-      ? routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx))
+      ? routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx, router))
       : next();
 }
 
-/** The router sets 405 and Allow; the body, like every error's, speaks the client's protocol. */
-function explainWrongMethod(ctx: Koa.Context): void {
+/**
+ * The router sets 405 and Allow, or 501 for a method it does not know at all (PROPFIND): both become a 405 with
+ * Allow, whose body, like every error's, speaks the client's protocol.
+ */
+function explainWrongMethod(ctx: Koa.Context, router: Router): void {
+  if (ctx.status === 501) {
+    ctx.status = 405;
+    ctx.set("Allow", ["GET", "HEAD", "POST"].filter((m) => router.match(ctx.path, m).route).join(", "));
+  }
   if (ctx.status !== 405) return;
   const allowed = ctx.response.get("Allow");
   const error = new SidecarError("method_not_allowed", `${ctx.method} ${ctx.path} is not allowed; use ${allowed}`);
@@ -162,16 +183,31 @@ function forwardDeps(
   };
 }
 
+/**
+ * In auto mode the main llama-server is asked whether it has /v1/messages each time it comes online (at start and
+ * after every restart, which may bring another build); a background server is asked at its first 404.
+ */
+function watchMessagesSupport(deps: AppDeps, translation: TranslationState): void {
+  if (translation.mode !== "auto") return;
+  const ask = () => void translation.support.probe(deps.upstream);
+  deps.monitor.on("change", (status) => {
+    if (status.state === "online") ask();
+  });
+  if (deps.monitor.status.state === "online") ask();
+}
+
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by errorBoundary, once
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
-  const translation: TranslationState = { mode: deps.config.translate, withoutMessages: new Set() };
+  const translation: TranslationState = { mode: deps.config.translate, support: new MessagesSupport() };
+  watchMessagesSupport(deps, translation);
   const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
   const { queue, view } = admissionQueue(deps);
   const forward = forwardDeps(deps, translation, queue, maxBodyBytes);
   const router = ownRoutes(deps, counter, view, forward);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
+  app.use(requestTarget());
   app.use(ownPathsOnly(router));
   app.use(forwardMiddleware(forward));
   return app;

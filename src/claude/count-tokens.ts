@@ -101,9 +101,7 @@ export class TokenCounter {
       return model;
     }
     const local =
-      this.upstreamLacksRoute ||
-      this.translation.mode === "always" ||
-      this.translation.withoutMessages.has(this.upstream);
+      this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.support.lacks(this.upstream);
     const n = (local ? undefined : await this.countUpstream(ctx, raw)) ?? (await this.countLocally(body));
     this.remember(key, n);
     ctx.body = { input_tokens: n };

@@ -20,7 +20,7 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
     const parts: Buffer[] = [];
     let size = 0;
     const stop = (err?: Error) => {
-      req.off("data", onData).off("end", onEnd).off("error", stop).off("close", onClose);
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
       if (err) reject(err);
     };
     const onData = (chunk: Buffer) => {
@@ -37,7 +37,12 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
       resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size));
     };
     const onClose = () => stop(new SidecarError("client_closed", "client disconnected while sending its request"));
-    req.on("data", onData).on("end", onEnd).on("error", stop).on("close", onClose);
+    // A stream error here is the client's connection failing mid-body: its doing, not the sidecar's.
+    const onError = (err: Error) =>
+      stop(
+        new SidecarError("client_closed", "the client's connection failed while sending its request", { cause: err }),
+      );
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
   });
 }
 

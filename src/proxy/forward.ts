@@ -14,22 +14,24 @@ import type { Telemetry } from "../telemetry/telemetry.js";
 import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
+import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish, type RecordSink } from "./exchange.js";
 import { upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
-import { anthropicUpstreamError, passThrough, sendLocal } from "./respond.js";
+import { anthropicErrorAnswer, passThrough, readUpstreamText, sendLocal } from "./respond.js";
+import { checkForwardedMethod } from "./target.js";
 
 export type { RecordSink } from "./exchange.js";
 
 export interface TranslationState {
   mode: "auto" | "always" | "never";
   /**
-   * The llama-servers that answered /v1/messages with 404: from then on, requests to them are translated without
-   * asking again. Per server: the background one may be an older build than the main one.
+   * Which llama-servers lack /v1/messages, per server (the background one may be an older build than the main
+   * one), as the sidecar's own probe found: requests to them are translated.
    */
-  withoutMessages: Set<Upstream>;
+  support: MessagesSupport;
 }
 
 export interface ForwardDeps {
@@ -71,7 +73,7 @@ function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: Json | 
 function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): boolean {
   if (ex.route.dialect !== "anthropic-messages") return false;
   const t = deps.translation;
-  return t.mode === "always" || (t.mode === "auto" && t.withoutMessages.has(upstream));
+  return t.mode === "always" || (t.mode === "auto" && t.support.lacks(upstream));
 }
 
 function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer, json: Json | undefined): Outgoing {
@@ -124,6 +126,10 @@ function capturePrompt(ex: Exchange, json: Json): void {
   ex.obs.captured = "";
 }
 
+function mayTranslate(deps: ForwardDeps, ex: Exchange): boolean {
+  return ex.route.dialect === "anthropic-messages" && deps.translation.mode === "auto";
+}
+
 /** Model work waits for a free llama-server slot; everything else (health, props, tokenize) goes straight on. */
 async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Ticket | undefined> {
   if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
@@ -151,21 +157,19 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
   try {
     let out = outgoing(deps, ex, ctx, body, json);
     let up = await send(ex, ctx, out);
-    if (
-      up.statusCode === 404 &&
-      json &&
-      ex.route.dialect === "anthropic-messages" &&
-      deps.translation.mode === "auto" &&
-      !out.translate
-    ) {
-      // This llama-server has no Anthropic API: translate, now and from now on.
-      await up.body.dump();
-      deps.translation.withoutMessages.add(out.upstream);
+    if (up.statusCode === 404 && json && !out.translate && mayTranslate(deps, ex)) {
+      const text = await readUpstreamText(up, out.upstream.url.origin);
+      // Only the sidecar's own probe can tell a server without the route from this request's own 404.
+      if (!isRouteNotFound(404, text) || (await deps.translation.support.probe(out.upstream)) !== false) {
+        return anthropicErrorAnswer(ex, ctx, up, text);
+      }
       out = outgoing(deps, ex, ctx, body, json);
       up = await send(ex, ctx, out);
     }
     if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);
-    if (up.statusCode >= 400 && ex.route.protocol === "anthropic") return await anthropicUpstreamError(ex, ctx, up);
+    if (up.statusCode >= 400 && ex.route.protocol === "anthropic") {
+      return anthropicErrorAnswer(ex, ctx, up, await readUpstreamText(up, out.upstream.url.origin));
+    }
     return await passThrough(ex, ctx, up, out.upstream.url.origin);
   } finally {
     ticket?.release();
@@ -223,6 +227,7 @@ function record(deps: ForwardDeps, ctx: KoaContext, ex: Exchange, outcome: Outco
 /** Koa middleware for every path the sidecar does not serve itself. */
 export function forwardMiddleware(deps: ForwardDeps) {
   return async (ctx: KoaContext): Promise<void> => {
+    checkForwardedMethod(ctx);
     const ex = begin(ctx);
     ctx.state.protocol = ex.route.protocol;
     // A client that goes away, at any stage, frees its place in the queue and llama-server's slot.

@@ -71,9 +71,17 @@ export function settle(
   }
 }
 
+/** A whole (small) answer from llama-server as text; a connection cut while it arrives is llama-server's fault. */
+export async function readUpstreamText(up: UpstreamResponse, origin: string): Promise<string> {
+  try {
+    return await up.body.text();
+  } catch (err) {
+    throw fromUpstreamFailure(err, origin);
+  }
+}
+
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
-export async function anthropicUpstreamError(ex: Exchange, ctx: KoaContext, up: UpstreamResponse): Promise<Outcome> {
-  const text = await up.body.text();
+export function anthropicErrorAnswer(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, text: string): Outcome {
   let parsed: unknown = text;
   try {
     parsed = JSON.parse(text);

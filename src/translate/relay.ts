@@ -6,7 +6,7 @@ import type { Outcome } from "../observe/observation.js";
 import { SseDecoder } from "../observe/sse.js";
 import type { Exchange } from "../proxy/exchange.js";
 import { relay } from "../proxy/relay.js";
-import { anthropicUpstreamError, settle } from "../proxy/respond.js";
+import { anthropicErrorAnswer, readUpstreamText, settle } from "../proxy/respond.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "./to-anthropic.js";
 
@@ -21,8 +21,14 @@ function parse(text: string): Json | undefined {
   }
 }
 
-async function whole(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, model: unknown): Promise<Outcome> {
-  const completion = parse(await up.body.text());
+async function whole(
+  ex: Exchange,
+  ctx: KoaContext,
+  up: UpstreamResponse,
+  model: unknown,
+  origin: string,
+): Promise<Outcome> {
+  const completion = parse(await readUpstreamText(up, origin));
   if (!completion) {
     ex.obs.errorMessage = "llama-server sent a completion that is not JSON";
     ex.status = 502;
@@ -44,8 +50,8 @@ export async function translatedResponse(
   origin: string,
 ): Promise<Outcome> {
   const model = ex.model?.model;
-  if (up.statusCode >= 400) return anthropicUpstreamError(ex, ctx, up);
-  if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model);
+  if (up.statusCode >= 400) return anthropicErrorAnswer(ex, ctx, up, await readUpstreamText(up, origin));
+  if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model, origin);
 
   const res = ctx.res;
   ex.status = 200;

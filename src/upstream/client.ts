@@ -1,5 +1,9 @@
 // The connection pool to llama-server: keep-alive, and timeouts long enough for multi-minute prefills.
 import { Agent, type Dispatcher, request } from "undici";
+import { VERSION } from "../version.js";
+
+/** Marks the sidecar's own calls (health, props, metrics, probes) in llama-server's view, apart from clients'. */
+export const OWN_USER_AGENT = `llama-sidecar/${VERSION}`;
 
 export interface Upstream {
   /** Base URL without trailing slash, e.g. http://127.0.0.1:8080 */
@@ -49,8 +53,12 @@ export async function callUpstream(
       ? {}
       : { headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout) }),
     ...(opts.json === undefined
-      ? {}
-      : { method: "POST" as const, headers: { "content-type": "application/json" }, body: JSON.stringify(opts.json) }),
+      ? { headers: { "user-agent": OWN_USER_AGENT } }
+      : {
+          method: "POST" as const,
+          headers: { "content-type": "application/json", "user-agent": OWN_USER_AGENT },
+          body: JSON.stringify(opts.json),
+        }),
   });
   return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }

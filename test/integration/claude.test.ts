@@ -3,7 +3,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
-import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
+import { type FakeLlama, fixture, fromClients, startFakeLlama } from "../support/fake-llama.js";
 import { llamaCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
@@ -149,7 +149,7 @@ describe("background calls", () => {
     cleanups.push(() => fake.close());
     s = await sidecarFor(fake.url);
   });
-  const forwarded = () => fake.seen.filter((x) => x.path.startsWith("/v1/"));
+  const forwarded = () => fromClients(fake).filter((x) => x.path.startsWith("/v1/"));
 
   it("answers titles, topic checks and quota probes locally, through the official SDK, streamed or not", async () => {
     const client = new Anthropic({ baseURL: s.url, apiKey: "local", defaultHeaders: CLAUDE_UA });
@@ -334,7 +334,7 @@ describe("translation for upstreams without /v1/messages", () => {
     expect(second.usage.output_tokens).toBeGreaterThan(0);
   });
 
-  it("switches to translation by itself when llama-server answers /v1/messages with 404", async () => {
+  it("switches to translation by itself when its own probe finds llama-server without /v1/messages", async () => {
     const fake = await startFakeLlama();
     cleanups.push(() => fake.close());
     fake.missing = new Set(["/v1/messages"]);
@@ -349,8 +349,10 @@ describe("translation for upstreams without /v1/messages", () => {
       expect(msg.type).toBe("message");
       expect(msg.usage.output_tokens).toBe(12);
     }
-    expect(fake.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(1);
-    expect(fake.seen.filter((x) => x.path === "/v1/chat/completions")).toHaveLength(2);
+    // Asked once, as the server came online: no client request was spent finding out.
+    expect(fake.seen.filter((x) => x.own && x.path === "/v1/messages")).toHaveLength(1);
+    expect(fromClients(fake).filter((x) => x.path === "/v1/messages")).toHaveLength(0);
+    expect(fromClients(fake).filter((x) => x.path === "/v1/chat/completions")).toHaveLength(2);
   });
 
   it("turns an upstream failure mid-stream into an Anthropic error event", async () => {
@@ -421,17 +423,21 @@ describe("background policy 'route'", () => {
     const s = await sidecarFor(main.url, ["--background-haiku", "route", "--background-upstream", small.url]);
     const res = await messageAs(s.url, "claude-3-5-haiku-20241022");
     expect(res.status).toBe(200);
-    expect(small.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(1);
-    expect(main.seen.filter((x) => x.path === "/v1/messages")).toHaveLength(0);
+    expect(fromClients(small).filter((x) => x.path === "/v1/messages")).toHaveLength(1);
+    expect(fromClients(main).filter((x) => x.path === "/v1/messages")).toHaveLength(0);
     const [r] = await s.waitForRecords(1);
     expect(r).toMatchObject({ background: "haiku", backgroundPolicy: "route", outcome: "ok" });
 
     // A background server without /v1/messages is translated for; the main one keeps its own API.
     small.missing = new Set(["/v1/messages"]);
     expect((await messageAs(s.url, "claude-3-5-haiku-20241022")).status).toBe(200);
-    expect(small.seen.at(-1)?.path).toBe("/v1/chat/completions");
+    expect(fromClients(small).at(-1)?.path).toBe("/v1/chat/completions");
     expect((await messageAs(s.url, "claude-sonnet-4-5")).status).toBe(200);
-    expect(main.seen.filter((x) => x.path.startsWith("/v1/")).map((x) => x.path)).toEqual(["/v1/messages"]);
+    expect(
+      fromClients(main)
+        .filter((x) => x.path.startsWith("/v1/"))
+        .map((x) => x.path),
+    ).toEqual(["/v1/messages"]);
 
     expect(() => parseConfig(["--background-title", "route"], {})).toThrow(
       /--background-title="route".*--background-upstream/,

@@ -57,8 +57,11 @@ export function olderFormatMetrics(c: FakeCounters): string {
 export interface FakeLlama {
   url: string;
   server: Server;
-  /** Requests seen, with how each ended on the fake's side. */
-  seen: { path: string; headers: IncomingMessage["headers"]; body: string; closedEarly: boolean }[];
+  /**
+   * Requests seen, with how each ended on the fake's side; `own` marks the sidecar's own calls (health, props,
+   * metrics, its /v1/messages probe), which it makes with its own user agent.
+   */
+  seen: { path: string; headers: IncomingMessage["headers"]; body: string; closedEarly: boolean; own: boolean }[];
   state: "online" | "loading";
   /** When set, /metrics serves these counters in the older format instead of the recording. */
   counters?: FakeCounters;
@@ -148,6 +151,9 @@ async function streamEvents(
   res.end();
 }
 
+/** What reached a fake from clients through the sidecar, not the sidecar's own calls. */
+export const fromClients = (fake: FakeLlama) => fake.seen.filter((s) => !s.own);
+
 export async function startFakeLlama(): Promise<FakeLlama> {
   const fake: FakeLlama = {
     url: "",
@@ -169,7 +175,8 @@ export async function startFakeLlama(): Promise<FakeLlama> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
-    const entry = { path: req.url ?? "", headers: req.headers, body, closedEarly: false };
+    const own = String(req.headers["user-agent"] ?? "").startsWith("llama-sidecar/");
+    const entry = { path: req.url ?? "", headers: req.headers, body, closedEarly: false, own };
     fake.seen.push(entry);
     res.on("close", () => {
       if (!res.writableFinished) entry.closedEarly = true;

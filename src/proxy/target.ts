@@ -1,0 +1,39 @@
+// The request line, checked before anything else: only a path is a target here (this is no forward proxy), and
+// only the methods llama-server's API has go on to it.
+import type Koa from "koa";
+import { SidecarError } from "../errors.js";
+import { classify } from "./routes.js";
+
+/** Methods llama-server's routes answer (OPTIONS for CORS preflights); anything else never reaches it. */
+const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "OPTIONS"]);
+export const FORWARDED_ALLOW = [...FORWARDED_METHODS].join(", ");
+
+export function requestTarget(): Koa.Middleware {
+  return (ctx, next) => {
+    const target = ctx.req.url ?? "";
+    ctx.state.protocol = classify(ctx.path).protocol;
+    if (target === "*" && ctx.method === "OPTIONS") {
+      // "OPTIONS *" asks about the server as a whole: answered here, never forwarded or counted.
+      ctx.status = 204;
+      ctx.set("Allow", FORWARDED_ALLOW);
+      return;
+    }
+    if (!target.startsWith("/")) {
+      throw new SidecarError(
+        "bad_request",
+        "the request target must be a path such as /v1/messages: llama-sidecar is not a forward proxy",
+      );
+    }
+    return next();
+  };
+}
+
+/** Refuses, with 405 and Allow, a method none of llama-server's routes has (on paths the sidecar forwards). */
+export function checkForwardedMethod(ctx: Koa.Context): void {
+  if (FORWARDED_METHODS.has(ctx.method)) return;
+  ctx.set("Allow", FORWARDED_ALLOW);
+  throw new SidecarError(
+    "method_not_allowed",
+    `${ctx.method} is not a method llama-server answers; use ${FORWARDED_ALLOW}`,
+  );
+}
