@@ -8,6 +8,7 @@ import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
+import { errorKind } from "./observe/redact.js";
 import {
   type ForwardDeps,
   forwardMiddleware,
@@ -53,7 +54,8 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middlewar
       const error =
         err instanceof SidecarError ? err : new SidecarError("internal", `internal error: ${(err as Error).message}`);
       if (error.code === "internal") logger.error({ err }, "unhandled error");
-      else logger.debug({ code: error.code, path: ctx.path }, error.message);
+      // Only the error's kind: its message may quote the request back.
+      else logger.debug({ code: error.code, path: ctx.path }, errorKind(error.message));
       if (ctx.res.headersSent) {
         ctx.res.destroy();
         return;

@@ -10,6 +10,7 @@ import type { TranslationState } from "../proxy/forward.js";
 import { upstreamRequestHeaders } from "../proxy/headers.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
+import { checkRequest } from "../wire/check-request.js";
 import { mayCarryHeader, normalizeAnthropic } from "./billing-header.js";
 
 const CACHE_SIZE = 256;
@@ -89,6 +90,7 @@ export class TokenCounter {
     ctx.state.protocol = "anthropic";
     let raw = await readRequestBody(ctx.req, maxBodyBytes);
     const body = parseJsonBody(raw);
+    checkRequest("anthropic-count-tokens", body);
     const model = typeof body.model === "string" ? body.model : undefined;
     // Count the prompt llama-server will actually see: with the billing header normalized.
     if (this.normalize && mayCarryHeader(raw) && normalizeAnthropic(body) > 0) raw = Buffer.from(JSON.stringify(body));

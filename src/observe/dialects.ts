@@ -1,5 +1,5 @@
 // Reads usage, timings, finish reasons and the first generated content out of each API's responses.
-import type { Dialect } from "../proxy/routes.js";
+import type { Dialect } from "../wire/dialect.js";
 import type { LlamaTimings, Observation, Usage } from "./observation.js";
 import type { SseEvent } from "./sse.js";
 import type { ValueCheck } from "./upstream-values.js";

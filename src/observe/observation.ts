@@ -1,6 +1,7 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
 import { labelText } from "../telemetry/labels.js";
 import type { ClientName } from "./client.js";
+import { errorKind } from "./redact.js";
 import { ValueCheck } from "./upstream-values.js";
 
 const MODEL_NAME_MAX_LENGTH = 256;
@@ -166,6 +167,8 @@ export interface RecordContext {
   queueWaitMs?: number;
   dispatchedAt?: number;
   tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
+  /** --capture-content: keep error messages whole; otherwise only their kind (no quoted request text). */
+  keepText?: boolean;
 }
 
 export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
@@ -215,7 +218,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),
     ...ctx.tags,
     derived: sp.derived || ttftDerived,
-    errorMessage: obs.errorMessage,
+    errorMessage: obs.errorMessage === undefined || ctx.keepText ? obs.errorMessage : errorKind(obs.errorMessage),
     invalidFields: obs.check.invalid,
   };
 }

@@ -1,5 +1,5 @@
 // Watches a response body go by without touching it: SSE events or a whole JSON body feed the Observation.
-import type { Dialect } from "../proxy/routes.js";
+import type { Dialect } from "../wire/dialect.js";
 import { isContentEvent, mustParse, readBody } from "./dialects.js";
 import type { Observation } from "./observation.js";
 import { SseDecoder, type SseEvent } from "./sse.js";

@@ -1,4 +1,5 @@
 // Reads a request body up to a limit (413 past it) and, for model calls, the few fields we record.
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { SidecarError } from "../errors.js";
 
@@ -56,18 +57,42 @@ export interface ModelRequest {
 
 type Json = Record<string, unknown>;
 
-/** Parses a model call's JSON body; a body that is not a JSON object is the client's error, caught before llama-server. */
+/**
+ * Parses a model call's JSON body; a body that is not UTF-8, not JSON, or not a JSON object is the client's
+ * error, caught before llama-server (which answers 500 to invalid UTF-8 and to unpaired surrogate escapes).
+ */
 export function parseJsonBody(body: Buffer): Json {
+  if (!isUtf8(body)) throw new SidecarError("bad_request", "request body is not valid UTF-8");
+  const text = body.toString("utf8");
   let json: unknown;
   try {
-    json = JSON.parse(body.toString("utf8"));
+    json = JSON.parse(text);
   } catch (err) {
     throw new SidecarError("bad_request", `request body is not valid JSON: ${(err as Error).message}`);
   }
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new SidecarError("bad_request", "request body must be a JSON object");
   }
+  // Only a body with a surrogate escape can hold an unpaired one: the rest skip the walk.
+  if (SURROGATE_ESCAPE.test(text) && !wellFormed(json)) {
+    throw new SidecarError(
+      "bad_request",
+      "request body holds a string with an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)",
+    );
+  }
   return json as Json;
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** Every string (keys too) in a parsed JSON value is well-formed Unicode. */
+function wellFormed(v: unknown): boolean {
+  if (typeof v === "string") return v.isWellFormed();
+  if (Array.isArray(v)) return v.every(wellFormed);
+  if (v && typeof v === "object") {
+    return Object.entries(v).every(([k, x]) => k.isWellFormed() && wellFormed(x));
+  }
+  return true;
 }
 
 export function modelRequest(b: Json): ModelRequest {

@@ -62,6 +62,8 @@ export interface RecordDeps {
   upstream: Upstream;
   sinks: RecordSink[];
   reportInvalid: ReportInvalid;
+  /** --capture-content: records keep error messages whole. */
+  captureContent: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     queueWaitMs: ex.queueWaitMs,
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
+    keepText: deps.captureContent,
   });
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
   // Background calls are counted by class, not model: they take no place among the model names kept.

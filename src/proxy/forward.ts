@@ -16,6 +16,7 @@ import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
+import { checkRequest } from "../wire/check-request.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish, type RecordSink } from "./exchange.js";
 import { upstreamRequestHeaders } from "./headers.js";
@@ -142,6 +143,7 @@ async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<
 async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Outcome> {
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
+  if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
   if (json) ex.model = modelRequest(json);
   const body = adaptPrompt(deps, ex, raw, json);
   if (json && ex.route.dialect === "anthropic-messages") {

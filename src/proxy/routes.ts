@@ -1,14 +1,8 @@
 // Which API a request path belongs to, and how (if at all) its response is observed.
 import type { Protocol } from "../errors.js";
+import type { Dialect } from "../wire/dialect.js";
 
-/** How the response body is read on the side for token counts and timings. */
-export type Dialect =
-  | "openai-chat"
-  | "openai-completion"
-  | "openai-embeddings"
-  | "openai-responses"
-  | "anthropic-messages"
-  | "llama-completion";
+export type { Dialect } from "../wire/dialect.js";
 
 export interface Route {
   /** Bounded label value: a known path, or "other". */

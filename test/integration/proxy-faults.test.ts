@@ -180,13 +180,14 @@ describe("an unreachable or slow llama-server", () => {
   it("answers 502 in each protocol when nothing listens upstream", async () => {
     const down = await startTestSidecar(`http://127.0.0.1:${await freePort()}`);
     try {
-      const openai = await fetch(`${down.url}/v1/chat/completions`, { method: "POST", body: "{}" });
+      const body = JSON.stringify({ messages: [] }); // the least each API takes
+      const openai = await fetch(`${down.url}/v1/chat/completions`, { method: "POST", body });
       expect(openai.status).toBe(502);
       expect((await errorJson(openai)).error).toMatchObject({
         type: "upstream_unreachable",
         code: "upstream_unreachable",
       });
-      const anthropic = await fetch(`${down.url}/v1/messages`, { method: "POST", body: "{}" });
+      const anthropic = await fetch(`${down.url}/v1/messages`, { method: "POST", body });
       expect(anthropic.status).toBe(502);
       expect((await errorJson(anthropic)).error.message).toMatch(/unreachable/);
       const metrics = await down.metrics();
@@ -201,7 +202,7 @@ describe("an unreachable or slow llama-server", () => {
     try {
       const res = await fetch(`${slow.url}/v1/messages`, {
         method: "POST",
-        body: "{}",
+        body: JSON.stringify({ messages: [] }),
         headers: { "x-fake-fault": "hang" },
       });
       expect(res.status).toBe(504);

@@ -1,0 +1,121 @@
+// The shape of each model API's request, checked before it reaches llama-server: the fields these schemas know
+// must have the right types (a malformed one gets a 400 naming it, in the client's protocol, instead of
+// llama-server's 500), and every other field passes through untouched. The request's own bytes are what is sent;
+// nothing here rewrites it.
+import { z } from "zod";
+
+const int = z.number().int();
+const nonNegative = z.number().nonnegative();
+const stringList = z.array(z.string());
+
+/** Sampling and length settings both OpenAI-style APIs and llama-server's own share. */
+const sampling = {
+  model: z.string().optional(),
+  stream: z.boolean().optional(),
+  temperature: nonNegative.optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: int.nonnegative().optional(),
+  seed: int.optional(),
+};
+
+/** llama-server takes -1 for "until the context is full", as its own n_predict. */
+const tokenLimit = int.min(-1);
+
+const openaiLimits = {
+  max_tokens: tokenLimit.nullable().optional(),
+  max_completion_tokens: tokenLimit.nullable().optional(),
+  n: int.positive().optional(),
+  stop: z.union([z.string(), stringList]).nullable().optional(),
+};
+
+/** A content part: its type must be named; what else it holds depends on the type. */
+const part = z.looseObject({ type: z.string() });
+
+const openaiToolCall = z.looseObject({
+  id: z.string().optional(),
+  function: z.looseObject({ name: z.string(), arguments: z.string().optional() }),
+});
+
+const openaiMessage = z.looseObject({
+  role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
+  content: z
+    .union([z.string(), z.array(part)])
+    .nullable()
+    .optional(),
+  name: z.string().optional(),
+  tool_calls: z.array(openaiToolCall).optional(),
+  tool_call_id: z.string().optional(),
+});
+
+const openaiTool = z.looseObject({
+  type: z.string().optional(),
+  function: z.looseObject({ name: z.string(), description: z.string().optional() }),
+});
+
+export const openaiChatRequest = z.looseObject({
+  ...sampling,
+  ...openaiLimits,
+  messages: z.array(openaiMessage),
+  tools: z.array(openaiTool).nullable().optional(),
+});
+
+/** A prompt as text or token ids, one or several. */
+const promptValue = z.union([z.string(), z.array(z.union([z.string(), int, z.array(z.union([int, z.string()]))]))]);
+
+export const openaiCompletionRequest = z.looseObject({
+  ...sampling,
+  ...openaiLimits,
+  prompt: promptValue,
+});
+
+export const openaiEmbeddingsRequest = z.looseObject({
+  model: z.string().optional(),
+  input: promptValue.optional(),
+  content: promptValue.optional(), // llama-server's own name for the input
+});
+
+export const openaiResponsesRequest = z.looseObject({
+  ...sampling,
+  input: z.union([z.string(), z.array(z.looseObject({}))]),
+  max_output_tokens: tokenLimit.nullable().optional(),
+  tools: z.array(z.looseObject({ type: z.string() })).optional(),
+});
+
+export const llamaCompletionRequest = z.looseObject({
+  ...sampling,
+  n_predict: int.min(-2).optional(),
+  prompt: promptValue.optional(),
+  stop: stringList.optional(),
+});
+
+const anthropicContent = z.union([z.string(), z.array(part)]);
+
+const anthropicMessage = z.looseObject({
+  role: z.enum(["user", "assistant"]),
+  content: anthropicContent,
+});
+
+/** Client tools have a name and an input schema; server tools (web search) a type and a name. */
+const anthropicTool = z.looseObject({ name: z.string(), input_schema: z.looseObject({}).optional() });
+
+const anthropicCommon = {
+  model: z.string().optional(),
+  messages: z.array(anthropicMessage),
+  system: z.union([z.string(), z.array(part)]).optional(),
+  tools: z.array(anthropicTool).optional(),
+  tool_choice: z.looseObject({ type: z.string() }).optional(),
+  thinking: z.looseObject({ type: z.string() }).optional(),
+};
+
+export const anthropicMessagesRequest = z.looseObject({
+  ...anthropicCommon,
+  max_tokens: tokenLimit.optional(),
+  stream: z.boolean().optional(),
+  temperature: nonNegative.optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: int.nonnegative().optional(),
+  stop_sequences: stringList.optional(),
+  metadata: z.looseObject({}).optional(),
+});
+
+export const anthropicCountTokensRequest = z.looseObject(anthropicCommon);
