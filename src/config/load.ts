@@ -45,7 +45,21 @@ function fromEnv(env: NodeJS.ProcessEnv): Source {
   return out;
 }
 
+/** On/off settings, which may be given as a bare flag (--capture-content) as well as with a value. */
+const switches = new Set(
+  optionNames.filter((n) => OPTIONS[n].schema.safeParse("true").data === true).map((n) => `--${flagName(n)}`),
+);
+
+/** A bare switch, at the end or before the next flag, means "true". */
+function withSwitchValues(argv: string[]): string[] {
+  return argv.map((arg, i) => {
+    const next = argv[i + 1];
+    return switches.has(arg) && (next === undefined || next.startsWith("--")) ? `${arg}=true` : arg;
+  });
+}
+
 function fromArgv(argv: string[]): { source: Source; help: boolean; version: boolean } {
+  argv = withSwitchValues(argv);
   const options = Object.fromEntries(optionNames.map((n) => [flagName(n), { type: "string" as const }]));
   let parsed: ReturnType<typeof parseArgs>;
   try {

@@ -73,6 +73,10 @@ export function parseJsonBody(body: Buffer): Json {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new SidecarError("bad_request", "request body must be a JSON object");
   }
+  // JSON.parse reads 1e999 as Infinity; llama-server's parser refuses it with a 500. Only a long exponent can.
+  if (LONG_EXPONENT.test(text) && !finite(json)) {
+    throw new SidecarError("bad_request", "request body holds a number too large for a double (such as 1e999)");
+  }
   // Only a body with a surrogate escape can hold an unpaired one: the rest skip the walk.
   if (SURROGATE_ESCAPE.test(text) && !wellFormed(json)) {
     throw new SidecarError(
@@ -84,6 +88,15 @@ export function parseJsonBody(body: Buffer): Json {
 }
 
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONG_EXPONENT = /\d[eE]\+?\d{3}/;
+
+/** Every number in a parsed JSON value is finite. */
+function finite(v: unknown): boolean {
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(finite);
+  if (v && typeof v === "object") return Object.values(v).every(finite);
+  return true;
+}
 
 /** Every string (keys too) in a parsed JSON value is well-formed Unicode. */
 function wellFormed(v: unknown): boolean {

@@ -26,11 +26,15 @@ export async function passThrough(
   up: UpstreamResponse,
   origin: string,
 ): Promise<Outcome> {
+  const contentType = String(up.headers["content-type"] ?? "");
+  // llama-server's own errors are OpenAI-shaped JSON; anything else (its HTTP layer's plain text) is put in shape.
+  if (up.statusCode >= 400 && !contentType.includes("json")) {
+    return openaiErrorAnswer(ex, ctx, up, await readUpstreamText(up, origin));
+  }
   const res = ctx.res;
   ex.status = up.statusCode;
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
-  const contentType = String(up.headers["content-type"] ?? "");
   const isSse = contentType.includes("text/event-stream");
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   if (ex.route.dialect) ex.tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
@@ -95,6 +99,17 @@ export function anthropicErrorAnswer(ex: Exchange, ctx: KoaContext, up: Upstream
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
+  return "upstream_error";
+}
+
+/** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */
+function openaiErrorAnswer(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, text: string): Outcome {
+  const message = text.trim().slice(0, 500) || `llama-server answered HTTP ${up.statusCode}`;
+  const type = up.statusCode < 500 ? "invalid_request_error" : "upstream_error";
+  ex.status = up.statusCode;
+  ex.obs.errorMessage = message;
+  ctx.status = up.statusCode;
+  ctx.body = { error: { message, type, code: up.statusCode } };
   return "upstream_error";
 }
 

@@ -28,12 +28,41 @@ const openaiLimits = {
   stop: z.union([z.string(), stringList]).nullable().optional(),
 };
 
-/** A content part: its type must be named; what else it holds depends on the type. */
-const part = z.looseObject({ type: z.string() });
+/** A JSON object, as tool parameters and tool inputs are. */
+const object = z.looseObject({});
+
+/**
+ * A content part: its type must be named; what else it holds depends on the type, but a field that several kinds
+ * share always has the same type (llama-server answers 500 when it does not).
+ */
+const part = z
+  .looseObject({
+    type: z.string(),
+    text: z.string().optional(),
+    id: z.string().optional(),
+    name: z.string().optional(),
+    input: object.optional(),
+    tool_use_id: z.string().optional(),
+  })
+  .refine((p) => p.type !== "text" || typeof p.text === "string", {
+    message: "a text part needs its text (a string)",
+    path: ["text"],
+  });
+
+/** Tool-call arguments are JSON in a string: llama-server parses them, and answers 500 when they are not JSON. */
+const jsonText = z.string().refine((s) => {
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be JSON text (an object's JSON, as a string)");
 
 const openaiToolCall = z.looseObject({
   id: z.string().optional(),
-  function: z.looseObject({ name: z.string(), arguments: z.string().optional() }),
+  type: z.literal("function"),
+  function: z.looseObject({ name: z.string(), arguments: jsonText }),
 });
 
 const openaiMessage = z.looseObject({
@@ -48,8 +77,8 @@ const openaiMessage = z.looseObject({
 });
 
 const openaiTool = z.looseObject({
-  type: z.string().optional(),
-  function: z.looseObject({ name: z.string(), description: z.string().optional() }),
+  type: z.literal("function"),
+  function: z.looseObject({ name: z.string(), description: z.string().optional(), parameters: object.optional() }),
 });
 
 export const openaiChatRequest = z.looseObject({
@@ -76,7 +105,7 @@ export const openaiEmbeddingsRequest = z.looseObject({
 
 export const openaiResponsesRequest = z.looseObject({
   ...sampling,
-  input: z.union([z.string(), z.array(z.looseObject({}))]),
+  input: z.union([z.string(), z.array(object)]),
   max_output_tokens: tokenLimit.nullable().optional(),
   tools: z.array(z.looseObject({ type: z.string() })).optional(),
 });
@@ -96,7 +125,11 @@ const anthropicMessage = z.looseObject({
 });
 
 /** Client tools have a name and an input schema; server tools (web search) a type and a name. */
-const anthropicTool = z.looseObject({ name: z.string(), input_schema: z.looseObject({}).optional() });
+const anthropicTool = z.looseObject({
+  name: z.string(),
+  description: z.string().optional(),
+  input_schema: object.optional(),
+});
 
 const anthropicCommon = {
   model: z.string().optional(),
@@ -115,7 +148,7 @@ export const anthropicMessagesRequest = z.looseObject({
   top_p: z.number().min(0).max(1).optional(),
   top_k: int.nonnegative().optional(),
   stop_sequences: stringList.optional(),
-  metadata: z.looseObject({}).optional(),
+  metadata: object.optional(),
 });
 
 export const anthropicCountTokensRequest = z.looseObject(anthropicCommon);

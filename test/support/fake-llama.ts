@@ -3,7 +3,8 @@
 // Per-request control travels in headers the sidecar forwards untouched:
 //   x-fake-prefill-ms   delay before the first generated event (the role delta comes before it)
 //   x-fake-gap-ms       delay between later events
-//   x-fake-fault        "die-mid-stream" | "error-event" | "hang" | "reset-before-headers"
+//   x-fake-fault        "die-mid-stream" | "die-mid-event" | "error-event" | "hang" | "reset-before-headers" |
+//                       "echo-error" (a 500 quoting the request back, as llama-server's "Missing 'role' in message: {…}")
 //   x-fake-repeat       repeat the content events N times (long streams)
 //   x-fake-hold         after the first generated event, wait until release() is called
 import { once } from "node:events";
@@ -138,6 +139,12 @@ async function streamEvents(
       res.socket?.destroy();
       return;
     }
+    if (fault === "die-mid-event" && i === firstGen + 2) {
+      // Half an event reaches the wire, then the connection is gone: the sidecar must not splice its error in.
+      const event = events[i] ?? "";
+      res.write(event.slice(0, Math.floor(event.length / 2)), () => res.socket?.destroy());
+      return;
+    }
     if (fault === "error-event" && i === firstGen + 2) {
       // An error told in-band, as llama-server does once the headers are out; the response itself ends cleanly.
       return void res.end('data: {"error":{"code":500,"message":"boom mid-stream","type":"server_error"}}\n\n');
@@ -188,6 +195,11 @@ export async function startFakeLlama(): Promise<FakeLlama> {
       return void req.socket.destroy();
     }
     if (fault === "hang") return;
+    if (fault === "echo-error") {
+      res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+      const message = `Failed to parse messages: Missing 'role' in message: ${body}`;
+      return void res.end(JSON.stringify({ error: { code: 500, message, type: "server_error" } }));
+    }
     if (fake.state === "loading") {
       res.writeHead(503, { "content-type": "application/json" });
       return void res.end('{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}');

@@ -10,7 +10,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { type Config, parseConfig } from "../../src/config/load.js";
 import type { RequestRecord } from "../../src/observe/observation.js";
 import { type Running, runSidecar } from "../../src/server.js";
@@ -66,9 +66,13 @@ export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemet
   return { telemetry, exporter };
 }
 
-export async function startTestSidecar(upstreamUrl: string, args: string[] = []): Promise<TestSidecar> {
+export async function startTestSidecar(
+  upstreamUrl: string,
+  args: string[] = [],
+  opts: { logger?: Logger } = {},
+): Promise<TestSidecar> {
   const config = testConfig(upstreamUrl, args);
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const stats = await openStats(config.dataDir, logger);
   const { telemetry, exporter } = testTelemetry(() => stats.doc.sidecar);
   const records: RequestRecord[] = [];

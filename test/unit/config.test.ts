@@ -68,6 +68,13 @@ describe("config", () => {
     });
   });
 
+  it("takes an on/off setting as a bare flag, or with a value", () => {
+    expect(config(["--capture-content"]).captureContent).toBe(true);
+    expect(config(["--capture-content", "--port", "7002"])).toMatchObject({ captureContent: true, port: 7002 });
+    expect(config(["--capture-content", "false"]).captureContent).toBe(false);
+    expect(config([]).captureContent).toBe(false);
+  });
+
   it("rejects unknown flags and stray arguments", () => {
     expect(problems(["--prot", "1"])[0]).toMatch(/prot/);
     expect(problems(["serve"])[0]).toMatch(/serve/);
