@@ -77,8 +77,12 @@ const OWN_PATHS = ["/metrics", "/healthz", "/api/stats", "/api/history", "/dashb
 /** Every path into a JSON value (a key or an index at each step). */
 function paths(v: Json, at: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = at.length ? [at] : [];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
-  else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
+  const children: [string | number, Json][] = Array.isArray(v)
+    ? v.map((x, i): [number, Json] => [i, x])
+    : v && typeof v === "object"
+      ? Object.entries(v)
+      : [];
+  for (const [k, x] of children) out.push(...paths(x, [...at, k]));
   return out;
 }
 
