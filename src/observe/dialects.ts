@@ -2,7 +2,7 @@
 import type { Dialect } from "../wire/dialect.js";
 import type { LlamaTimings, Observation, Usage } from "./observation.js";
 import type { SseEvent } from "./sse.js";
-import type { ValueCheck } from "./upstream-values.js";
+import type { CheckedField, ValueCheck } from "./upstream-values.js";
 
 type Json = Record<string, unknown>;
 
@@ -17,9 +17,9 @@ function promptWithCached(
   prompt: unknown,
   cached: unknown,
   output: unknown,
-  names: string[],
+  names: [CheckedField, CheckedField, CheckedField],
 ): Usage {
-  const [promptName = "", cachedName = "", outputName = ""] = names;
+  const [promptName, cachedName, outputName] = names;
   const p = check.tokens(promptName, prompt);
   const c = check.within(cachedName, check.tokens(cachedName, cached), p);
   return { prefill: p !== undefined ? p - (c ?? 0) : undefined, cached: c, output: check.tokens(outputName, output) };

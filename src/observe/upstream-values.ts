@@ -9,37 +9,64 @@ export const MAX_TOKENS = 1e9;
 /** Eleven days in milliseconds: no one request's prefill or generation runs longer. */
 export const MAX_DURATION_MS = 1e9;
 
+/**
+ * Every field a bad value can be reported for: the label's whole range. Each series starts at 0, so the first bad
+ * value shows as an increase (and alerts); a test holds the readers in observe/dialects.ts to this list.
+ */
+export const CHECKED_FIELDS = [
+  "timings.prompt_n",
+  "timings.cache_n",
+  "timings.predicted_n",
+  "timings.prompt_ms",
+  "timings.predicted_ms",
+  "timings.predicted_per_token_ms",
+  "timings.prompt_per_second",
+  "timings.predicted_per_second",
+  "usage.prompt_tokens",
+  "usage.cached_tokens",
+  "usage.completion_tokens",
+  "usage.input_tokens",
+  "usage.output_tokens",
+  "usage.cache_read_input_tokens",
+  "usage.tokens_evaluated",
+  "usage.tokens_cached",
+  "usage.tokens_predicted",
+] as const;
+
+/** A field of llama-server's answers whose numbers are checked. */
+export type CheckedField = (typeof CHECKED_FIELDS)[number];
+
 /** Collects the fields of one response that failed their check; each is reported once per request. */
 export class ValueCheck {
-  /** Field names (a fixed set in the code, so a bounded label) that held a bad value. */
-  invalid: string[] | undefined;
+  /** Field names (CHECKED_FIELDS, so a bounded label) that held a bad value. */
+  invalid: CheckedField[] | undefined;
 
-  private bad(field: string): undefined {
+  private bad(field: CheckedField): undefined {
     this.invalid ??= [];
     if (!this.invalid.includes(field)) this.invalid.push(field);
     return undefined;
   }
 
   /** A token count: a non-negative integer up to MAX_TOKENS. Absent (undefined, null) is not invalid. */
-  tokens(field: string, v: unknown): number | undefined {
+  tokens(field: CheckedField, v: unknown): number | undefined {
     if (v === undefined || v === null) return undefined;
     return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_TOKENS ? v : this.bad(field);
   }
 
   /** A duration in milliseconds: finite, non-negative, up to MAX_DURATION_MS. */
-  ms(field: string, v: unknown): number | undefined {
+  ms(field: CheckedField, v: unknown): number | undefined {
     if (v === undefined || v === null) return undefined;
     return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_DURATION_MS ? v : this.bad(field);
   }
 
   /** A speed (tokens per second): finite and non-negative. */
-  rate(field: string, v: unknown): number | undefined {
+  rate(field: CheckedField, v: unknown): number | undefined {
     if (v === undefined || v === null) return undefined;
     return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : this.bad(field);
   }
 
   /** `part` must not exceed `whole` (cached within prompt tokens); when it does, the part is dropped as invalid. */
-  within(field: string, part: number | undefined, whole: number | undefined): number | undefined {
+  within(field: CheckedField, part: number | undefined, whole: number | undefined): number | undefined {
     return part !== undefined && whole !== undefined && part > whole ? this.bad(field) : part;
   }
 }
@@ -57,6 +84,9 @@ const KNOWN_COUNTERS = new Set([
   "prompt_tokens_cached_total",
   "n_tokens_max",
 ]);
+
+/** The `field` labels of scraped series. */
+export const METRICS_FIELDS = [...[...KNOWN_COUNTERS].map((c) => `metrics.${c}`), "metrics.other"];
 
 /** The bounded `field` label for a scraped series: llama-server could send any name. */
 export function metricsField(short: string): string {

@@ -6,6 +6,7 @@
 import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult } from "@opentelemetry/api";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
+import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { splitKey } from "../stats/request-ledger.js";
 import type { RequestLedger } from "../store/schema.js";
 
@@ -238,6 +239,7 @@ export function createStateGauges(): StateGauges {
     labelNames: ["field"],
     registers: [registry],
   });
+  for (const field of [...CHECKED_FIELDS, ...METRICS_FIELDS]) invalidValues.inc({ field }, 0);
   let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
   new Gauge({
     name: `${METRIC_PREFIX}_store_writable`,

@@ -72,7 +72,10 @@ describe("llama-sidecar CLI", () => {
     expect(banner).toMatch(/Upstream\s+: http:\/\/127\.0\.0\.1:\d+\s+unreachable/);
     expect(banner).toContain(`/metrics`);
     // It serves while llama-server is down: an error in the client's protocol, not a refused connection.
-    const res = await fetch(`http://127.0.0.1:${port}/v1/messages`, { method: "POST", body: "{}" });
+    const res = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
+      method: "POST",
+      body: JSON.stringify({ messages: [] }), // the least the API takes
+    });
     expect(res.status).toBe(502);
 
     const fake = await startFakeLlama();

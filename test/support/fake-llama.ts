@@ -5,6 +5,7 @@
 //   x-fake-gap-ms       delay between later events
 //   x-fake-fault        "die-mid-stream" | "die-mid-event" | "error-event" | "hang" | "reset-before-headers" |
 //                       "echo-error" (a 500 quoting the request back, as llama-server's "Missing 'role' in message: {…}")
+//                       "die-mid-body" (a whole JSON answer cut halfway)
 //   x-fake-repeat       repeat the content events N times (long streams)
 //   x-fake-hold         after the first generated event, wait until release() is called
 import { once } from "node:events";
@@ -224,6 +225,10 @@ export async function startFakeLlama(): Promise<FakeLlama> {
       await streamEvents(hold, req, res, f, answer);
     } else {
       await sleep(Number(req.headers["x-fake-prefill-ms"] ?? 0));
+      if (fault === "die-mid-body") {
+        res.writeHead(f.status, { ...f.headers, "content-length": String(Buffer.byteLength(answer)) });
+        return void res.write(answer.slice(0, answer.length >> 1), () => res.socket?.destroy());
+      }
       res.writeHead(f.status, f.headers);
       res.end(answer);
     }
