@@ -1,6 +1,7 @@
 // Measures what the sidecar adds, side by side in one run: the same load straight to a fast fake upstream
 // and through the sidecar, at 1, 16 and 256 concurrent streams arriving together or spread out. Prints a table of
-// ratios and deltas. Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for 16 only)
+// ratios and deltas. Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for 16 only,
+// BENCH_BASELINE=/path/to/an/earlier/checkout/dist/cli.js to time an earlier build beside this one, turn by turn)
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { Agent } from "undici";
 import { PREFILL_MS, TOKEN_MS } from "./pacing.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
+const BASELINE = process.env.BENCH_BASELINE;
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
 /**
  * How the streams' requests arrive. "together": every stream starts at once and, all being the same length, they
@@ -172,6 +174,11 @@ interface Row {
   via: number;
   cpuPer1k: number;
   rss: number;
+  /** The earlier build (BENCH_BASELINE), timed in the same turns: NaN when not run. */
+  baselineP50: number;
+  baselineP99: number;
+  baselineRatio: number;
+  baselineRss: number;
 }
 
 /** p50 and p99 (ms) of the sidecar's own time per request, from its llama_sidecar_proxy_overhead_seconds histogram. */
@@ -199,12 +206,11 @@ async function ownOverhead(base: string): Promise<{ p50: number; p99: number }> 
   return { p50: quantile(0.5), p99: quantile(0.99) };
 }
 
-async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
-  // A fresh sidecar per level, so its peak RSS belongs to this level alone.
-  // Launched the way `npm start`, the installed bin and the Docker image launch it.
-  const sidecar = await spawnPrintingPort([
+/** A sidecar as `npm start`, the installed bin and the Docker image launch it, with a data dir of its own. */
+function spawnSidecar(cli: string, upstreamPort: number, dataDir: string) {
+  return spawnPrintingPort([
     "--max-semi-space-size=4",
-    "dist/cli.js",
+    cli,
     "--port",
     "0",
     "--upstream",
@@ -212,18 +218,29 @@ async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
     "--log-level",
     "warn",
     "--data-dir",
-    "/tmp/llama-sidecar-bench",
+    dataDir,
   ]);
+}
+
+async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
+  // A fresh sidecar per level, so its peak RSS belongs to this level alone.
+  const sidecar = await spawnSidecar("dist/cli.js", upstreamPort, "/tmp/llama-sidecar-bench");
+  const earlier = BASELINE
+    ? await spawnSidecar(BASELINE, upstreamPort, "/tmp/llama-sidecar-bench-baseline")
+    : undefined;
   const upstream = target(`http://127.0.0.1:${upstreamPort}`, level.streams);
   const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream.base]);
   const direct: RunResult[] = [];
   const via: RunResult[] = [];
   const relayed: RunResult[] = [];
+  const baselined: RunResult[] = [];
   const proxy = target(`http://127.0.0.1:${sidecar.port}`, level.streams);
   const relay = target(`http://127.0.0.1:${bare.port}`, level.streams);
+  const baseline = earlier && target(`http://127.0.0.1:${earlier.port}`, level.streams);
+  const targets = [proxy, relay, upstream, ...(baseline ? [baseline] : [])];
   // Warm-up at full concurrency and full length: every keep-alive connection opened, and the hot paths compiled
   // by V8's optimizing tiers, before timing starts. Timed requests should show steady-state cost, not the JIT's.
-  for (const t of [proxy, relay, upstream]) await runLoad(t, level, WARMUP_REQUESTS);
+  for (const t of targets) await runLoad(t, level, WARMUP_REQUESTS);
   // The three take each place in the order equally often: a target timed right after another ran measurably
   // better or worse than in its own first place (by 0.1 to 0.5 ms p50 in probes), whichever target it was.
   const cpuUsed = new Map<Target, number>();
@@ -233,14 +250,19 @@ async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
     if (pid !== undefined) cpuUsed.set(t, (cpuUsed.get(t) ?? 0) + cpuSeconds(pid) - c0);
   };
   const turns = [turn(upstream, direct), turn(proxy, via, sidecar.proc.pid), turn(relay, relayed, bare.proc.pid)];
-  for (let round = 0; round < ROUNDS; round++) {
+  if (baseline) turns.push(turn(baseline, baselined, earlier?.proc.pid));
+  // Each target takes each place in the order equally often.
+  const rounds = Math.ceil(ROUNDS / turns.length) * turns.length;
+  for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < turns.length; i++) await turns[(round + i) % turns.length]?.();
   }
   const own = await ownOverhead(proxy.base);
-  await Promise.all([upstream, proxy, relay].map((t) => t.agent.close()));
+  await Promise.all(targets.map((t) => t.agent.close()));
   const rss = peakRssMb(sidecar.proc.pid ?? 0);
+  const baselineRss = earlier ? peakRssMb(earlier.proc.pid ?? 0) : Number.NaN;
   await stop(sidecar.proc);
   await stop(bare.proc);
+  if (earlier) await stop(earlier.proc);
   const all = (rs: RunResult[]) => rs.flatMap((r) => r.ttfts);
   const rate = (rs: RunResult[]) => rs.reduce((a, r) => a + r.chunks, 0) / rs.reduce((a, r) => a + r.seconds, 0);
   const viaChunks = via.reduce((a, r) => a + r.chunks, 0);
@@ -258,6 +280,10 @@ async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
     ownP99: own.p99,
     bareCpuPer1k: ((cpuUsed.get(relay) ?? 0) * 1000 * 1000) / relayed.reduce((a, r) => a + r.chunks, 0),
     rss,
+    baselineP50: baseline ? pct(all(baselined), 50) - pct(all(direct), 50) : Number.NaN,
+    baselineP99: baseline ? pct(all(baselined), 99) - pct(all(direct), 99) : Number.NaN,
+    baselineRatio: baseline ? rate(baselined) / rate(direct) : Number.NaN,
+    baselineRss,
   };
 }
 
@@ -269,7 +295,24 @@ function table(rows: Row[]): string {
     (r) =>
       `| ${r.streams} | ${r.arrivals} | ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms | ${r.ownP50.toFixed(3)} / ${r.ownP99.toFixed(3)} ms | ${r.bareP50.toFixed(2)} / ${r.bareP99.toFixed(2)} ms | ${r.direct.toFixed(0)} | ${r.via.toFixed(0)} | ${((100 * r.via) / r.direct).toFixed(1)}% | ${r.cpuPer1k.toFixed(1)} / ${r.bareCpuPer1k.toFixed(1)} ms | ${r.rss.toFixed(0)} MB |`,
   );
-  return [header, sep, ...lines].join("\n");
+  if (!BASELINE) return [header, sep, ...lines].join("\n");
+  const baseHeader =
+    "| streams | arrivals | this build adds p50 / p99 | earlier build adds p50 / p99 | ratio this / earlier | peak RSS this / earlier |";
+  const baseLines = rows.map(
+    (r) =>
+      `| ${r.streams} | ${r.arrivals} | ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms | ${r.baselineP50.toFixed(2)} / ${r.baselineP99.toFixed(2)} ms | ${((100 * r.via) / r.direct).toFixed(1)}% / ${(100 * r.baselineRatio).toFixed(1)}% | ${r.rss.toFixed(0)} / ${r.baselineRss.toFixed(0)} MB |`,
+  );
+  return [
+    header,
+    sep,
+    ...lines,
+    "",
+    `earlier build: ${BASELINE}`,
+    "",
+    baseHeader,
+    "|---:|:---|---:|---:|---:|---:|",
+    ...baseLines,
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -283,16 +326,19 @@ async function main(): Promise<void> {
   } finally {
     await stop(upstream.proc);
   }
-  const pacing = `upstream: ${PREFILL_MS} ms prefill, a token every ${TOKEN_MS} ms per stream; ${ROUNDS} interleaved rounds per level`;
+  const targets = BASELINE ? 4 : 3;
+  const rounds = Math.ceil(ROUNDS / targets) * targets;
+  const pacing = `upstream: ${PREFILL_MS} ms prefill, a token every ${TOKEN_MS} ms per stream; ${rounds} interleaved rounds per level`;
   console.log(`${pacing}\n\n${table(rows)}`);
   const at16 = rows
     .filter((r) => r.streams === 16)
-    .map((r) => `${r.arrivals} ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms`);
+    .map((r) => `${r.arrivals} ${(r.addedP50 - r.bareP50).toFixed(2)} ms`);
   const rss256 = Math.max(...rows.filter((r) => r.streams === 256).map((r) => r.rss));
   const worstRatio = Math.min(...rows.map((r) => r.via / r.direct));
+  // The headline: what the sidecar adds beyond the floor any relay on this machine pays (the bare relay).
   console.log(
-    `\ntargets: added TTFT p50 <= 1 ms and p99 <= 5 ms @16: ${at16.join(", ") || "not run"}; ` +
-      `throughput >= 90% of direct: worst ${(100 * worstRatio).toFixed(1)}%; RSS <= 150 MB @256: ${Number.isFinite(rss256) ? `${rss256.toFixed(0)} MB` : "not run"}`,
+    `\ntargets: sidecar minus bare relay, TTFT p50 @16 (spread <= 0.3 ms, together <= 1.0 ms): ${at16.join(", ") || "not run"}; ` +
+      `throughput >= 95% of direct: worst ${(100 * worstRatio).toFixed(1)}%; RSS <= 150 MB @256: ${Number.isFinite(rss256) ? `${rss256.toFixed(0)} MB` : "not run"}`,
   );
 }
 

@@ -138,6 +138,24 @@ describe("GET /dashboard", () => {
     await page.close();
   });
 
+  it("says when the data dir refuses writes, and stops saying it once writes go through", async () => {
+    const page = await open();
+    const warning = page.locator('[data-stat="store-warning"]');
+    expect(await warning.isVisible()).toBe(false);
+    // As the store reports a full disk (the full-disk test makes a real one; here only the page is under test).
+    sidecar.stats.store.failing = Object.assign(new Error("ENOSPC: no space left on device, write"), {
+      code: "ENOSPC",
+    });
+    await expect.poll(() => warning.isVisible(), { timeout: 5000 }).toBe(true);
+    expect(await warning.textContent()).toMatch(
+      /not taking writes \(ENOSPC: no space left on device.*resumes by itself/,
+    );
+    await page.screenshot({ path: `${SHOTS}dashboard-store-failing.png`, fullPage: true });
+    sidecar.stats.store.failing = undefined;
+    await expect.poll(() => warning.isVisible(), { timeout: 5000 }).toBe(false);
+    await page.close();
+  });
+
   it("logged no console errors on any page", () => {
     expect(consoleErrors).toEqual([]);
   });
