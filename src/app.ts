@@ -8,6 +8,7 @@ import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
+import { guard } from "./guard/guard.js";
 import { errorKind } from "./observe/redact.js";
 import {
   type ForwardDeps,
@@ -182,6 +183,7 @@ function forwardDeps(
     translation,
     captureContent: config.captureContent,
     reportInvalid: deps.reportInvalid,
+    clientKeyIsOurs: config.apiKey !== undefined,
   };
 }
 
@@ -204,12 +206,16 @@ export function createApp(deps: AppDeps): Koa {
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
   const translation: TranslationState = { mode: deps.config.translate, support: new MessagesSupport() };
   watchMessagesSupport(deps, translation);
-  const counter = new TokenCounter(deps.upstream, translation, deps.config.normalizeBillingHeader);
+  const counter = new TokenCounter(deps.upstream, translation, {
+    normalize: deps.config.normalizeBillingHeader,
+    clientKeyIsOurs: deps.config.apiKey !== undefined,
+  });
   const { queue, view } = admissionQueue(deps);
   const forward = forwardDeps(deps, translation, queue, maxBodyBytes);
   const router = ownRoutes(deps, counter, view, forward);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(requestTarget());
+  app.use(guard(deps.config));
   app.use(ownPathsOnly(router));
   app.use(forwardMiddleware(forward));
   return app;

@@ -23,6 +23,18 @@ function describe(status: UpstreamStatus): string {
   }
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+/** Listening beyond this machine with no key: anyone who reaches the port can use the model and read the stats. */
+function exposureWarning(config: Config): string[] {
+  if (LOOPBACK.test(config.host) || config.apiKey !== undefined) return [];
+  return [
+    "",
+    `WARNING: listening on ${config.host} without --api-key: anyone who can reach this port can use the model`,
+    "         and read /api/stats. Set --api-key (or LLAMA_SIDECAR_API_KEY), or listen on 127.0.0.1.",
+  ];
+}
+
 /** What the banner says of the data dir: only a problem is news. */
 export interface StoreNote {
   writable: boolean;
@@ -54,6 +66,7 @@ export function banner(
     `llama-sidecar ${VERSION}`,
     line,
     ...rows.map(([k, v]) => `${k.padEnd(width)} : ${v}`),
+    ...exposureWarning(config),
     "",
     `Claude Code : ANTHROPIC_BASE_URL=${listenUrl} ANTHROPIC_API_KEY=local claude`,
     `OpenAI SDK  : base URL ${listenUrl}/v1`,

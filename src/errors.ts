@@ -12,6 +12,8 @@ interface ErrorSpec {
 
 const SPECS = {
   bad_request: { status: 400, openai: "invalid_request_error", anthropic: "invalid_request_error" },
+  invalid_api_key: { status: 401, openai: "invalid_request_error", anthropic: "authentication_error" },
+  forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
   not_found: { status: 404, openai: "not_found_error", anthropic: "not_found_error" },
   method_not_allowed: { status: 405, openai: "invalid_request_error", anthropic: "invalid_request_error" },

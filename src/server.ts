@@ -53,9 +53,9 @@ export async function runSidecar(
   logger: Logger,
   options: RunOptions = {},
 ): Promise<Running> {
-  const upstream = createUpstream(config.upstream, config.upstreamTimeout);
+  const upstream = createUpstream(config.upstream, config.upstreamTimeout, config.upstreamApiKey);
   const backgroundUpstream = config.backgroundUpstream
-    ? createUpstream(config.backgroundUpstream, config.upstreamTimeout)
+    ? createUpstream(config.backgroundUpstream, config.upstreamTimeout, config.upstreamApiKey)
     : undefined;
   const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
   watchUpstream(monitor, telemetry, logger, config.upstream);

@@ -7,7 +7,7 @@ import { request } from "undici";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import { parseJsonBody, readRequestBody } from "../proxy/body.js";
 import type { TranslationState } from "../proxy/forward.js";
-import { upstreamRequestHeaders } from "../proxy/headers.js";
+import { authorizeUpstream, upstreamRequestHeaders } from "../proxy/headers.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
 import { checkRequest } from "../wire/check-request.js";
@@ -39,11 +39,17 @@ export class TokenCounter {
   private upstreamLacksRoute = false;
   hits = 0;
 
+  private readonly normalize: boolean;
+  private readonly clientKeyIsOurs: boolean;
+
   constructor(
     private readonly upstream: Upstream,
     private readonly translation: TranslationState,
-    private readonly normalize: boolean,
-  ) {}
+    opts: { normalize: boolean; clientKeyIsOurs: boolean },
+  ) {
+    this.normalize = opts.normalize;
+    this.clientKeyIsOurs = opts.clientKeyIsOurs;
+  }
 
   /** Exact count from llama-server's own chat template and tokenizer. */
   async countLocally(body: Json): Promise<number> {
@@ -61,11 +67,13 @@ export class TokenCounter {
 
   private async countUpstream(ctx: KoaContext, raw: Buffer): Promise<number | undefined> {
     let res: Awaited<ReturnType<typeof request>>;
+    const headers = upstreamRequestHeaders(ctx.req.headers, raw.length);
+    authorizeUpstream(headers, this.upstream.apiKey, this.clientKeyIsOurs);
     try {
       res = await request(new URL(upstreamPath(this.upstream.url, ctx.url), this.upstream.url.origin), {
         dispatcher: this.upstream.dispatcher,
         method: "POST",
-        headers: upstreamRequestHeaders(ctx.req.headers, raw.length),
+        headers,
         body: raw,
       });
     } catch (err) {

@@ -1,4 +1,5 @@
 // Parses flags and env vars once, validates them with the schema and returns a frozen, typed Config.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames } from "./options.js";
@@ -10,6 +11,14 @@ const configSchema = z
   .object(shape)
   .strict()
   .superRefine((c, ctx) => {
+    for (const [key, file] of [
+      ["apiKey", "apiKeyFile"],
+      ["upstreamApiKey", "upstreamApiKeyFile"],
+    ] as const) {
+      if (c[key] !== undefined && c[file] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [file], message: `give the key or the file, not both` });
+      }
+    }
     const routed = (["backgroundTitle", "backgroundTopic", "backgroundQuota", "backgroundHaiku"] as const).filter(
       (k) => c[k] === "route",
     );
@@ -114,9 +123,40 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       result.error.issues.map((issue) => {
         const key = issue.path[0] as OptionName;
         const origin = merged[key]?.origin ?? String(key);
-        return `${origin}=${JSON.stringify(merged[key]?.value)}: ${issue.message}`;
+        // A key is never echoed, not even a wrong one.
+        const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(merged[key]?.value);
+        return `${origin}=${shown}: ${issue.message}`;
       }),
     );
   }
-  return { kind: "config", config: Object.freeze(result.data) };
+  const config = withKeyFiles(result.data, merged);
+  return { kind: "config", config: Object.freeze(config) };
+}
+
+const SECRETS: ReadonlySet<OptionName> = new Set(["apiKey", "upstreamApiKey"]);
+
+/** Reads keys given as files (mounted secrets) into the config; an unreadable or empty file is a bad setting. */
+function withKeyFiles(config: Config, merged: Source): Config {
+  const out = { ...config };
+  const problems: string[] = [];
+  for (const [key, file] of [
+    ["apiKey", "apiKeyFile"],
+    ["upstreamApiKey", "upstreamApiKeyFile"],
+  ] as const) {
+    const path = config[file];
+    if (path === undefined) continue;
+    const origin = merged[file]?.origin ?? file;
+    try {
+      const value = (readFileSync(path, "utf8").split(/\r?\n/)[0] ?? "").trim();
+      if (value.length < 8)
+        problems.push(`${origin}=${JSON.stringify(path)}: the key in it must be at least 8 characters`);
+      else out[key] = value;
+    } catch (err) {
+      problems.push(
+        `${origin}=${JSON.stringify(path)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
 }

@@ -26,6 +26,28 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
 
 const policy = z.enum(["forward", "route", "local"]);
 
+/** A comma-separated list, each item trimmed, empty ones dropped. */
+const list = (item: z.ZodType<string>) =>
+  z.preprocess(
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item),
+  );
+
+/** An origin as browsers send it: scheme, host and port, nothing after. */
+const origin = z
+  .string()
+  .regex(/^https?:\/\/[^/\s]+$/, { error: "must be an origin such as http://localhost:3000 (no path)" })
+  .transform((o) => o.toLowerCase());
+
+/** A secret: at least 8 characters, so a stray short value is not taken for a key. */
+const secret = z.string().min(8, { error: "must be at least 8 characters" });
+
 const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
   .transform((u) => u.replace(/\/+$/, ""));
@@ -110,6 +132,34 @@ export const OPTIONS = {
   captureContent: {
     schema: z.stringbool().default(false),
     help: "put prompt and completion text on spans (llamacpp.prompt, llamacpp.completion, 32 KB each); off: only counts and timings",
+  },
+  allowedOrigins: {
+    schema: list(origin).default([]),
+    help: "web origins (comma-separated, e.g. http://localhost:3000) whose pages may call the sidecar; every other cross-origin browser request gets 403",
+  },
+  allowedHosts: {
+    schema: list(z.string().regex(/^[a-zA-Z0-9.-]+$/, { error: "must be host names, comma-separated" })).default([]),
+    help: "host names clients may use in the Host header besides localhost, this machine's name and IP addresses (e.g. sidecar,gpu-box.lan); others get 403 (DNS rebinding)",
+  },
+  apiKey: {
+    schema: secret.optional(),
+    help: "key clients must send (Authorization: Bearer … or x-api-key) on model routes and /api/*",
+  },
+  apiKeyFile: {
+    schema: z.string().min(1).optional(),
+    help: "file holding the API key (a mounted secret); its first line is the key",
+  },
+  protectMetrics: {
+    schema: z.stringbool().default(false),
+    help: "require the API key on /metrics and /healthz too (Prometheus then sends it in its scrape config)",
+  },
+  upstreamApiKey: {
+    schema: secret.optional(),
+    help: "key to send to a llama-server started with --api-key (forwarded requests and the sidecar's own calls)",
+  },
+  upstreamApiKeyFile: {
+    schema: z.string().min(1).optional(),
+    help: "file holding the upstream API key; its first line is the key",
   },
   logLevel: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -19,10 +19,10 @@ import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js
 import { checkRequest } from "../wire/check-request.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish, type RecordSink } from "./exchange.js";
-import { upstreamRequestHeaders } from "./headers.js";
+import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, readUpstreamText, sendLocal } from "./respond.js";
-import { checkForwardedMethod } from "./target.js";
+import { answerOptions, checkForwardedMethod } from "./target.js";
 
 export type { RecordSink } from "./exchange.js";
 
@@ -50,6 +50,8 @@ export interface ForwardDeps {
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
   reportInvalid: ReportInvalid;
+  /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */
+  clientKeyIsOurs: boolean;
 }
 
 /** What goes to llama-server: possibly a rewritten body, to another path or upstream. */
@@ -94,9 +96,10 @@ function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer
  */
 const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
 
-async function send(ex: Exchange, ctx: KoaContext, out: Outgoing): Promise<UpstreamResponse> {
+async function send(ex: Exchange, ctx: KoaContext, out: Outgoing, clientKeyIsOurs: boolean): Promise<UpstreamResponse> {
   const hasBody = out.body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
+  authorizeUpstream(headers, out.upstream.apiKey, clientKeyIsOurs);
   if (out.translate) headers["content-type"] = "application/json";
   for (let attempt = 1; ; attempt++) {
     try {
@@ -158,7 +161,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
   const ticket = await admit(deps, ex, ctx);
   try {
     let out = outgoing(deps, ex, ctx, body, json);
-    let up = await send(ex, ctx, out);
+    let up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     if (up.statusCode === 404 && json && !out.translate && mayTranslate(deps, ex)) {
       const text = await readUpstreamText(up, out.upstream.url.origin);
       // Only the sidecar's own probe can tell a server without the route from this request's own 404.
@@ -166,7 +169,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
         return anthropicErrorAnswer(ex, ctx, up, text);
       }
       out = outgoing(deps, ex, ctx, body, json);
-      up = await send(ex, ctx, out);
+      up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     }
     if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);
     if (up.statusCode >= 400 && ex.route.protocol === "anthropic") {
@@ -229,6 +232,7 @@ function record(deps: ForwardDeps, ctx: KoaContext, ex: Exchange, outcome: Outco
 /** Koa middleware for every path the sidecar does not serve itself. */
 export function forwardMiddleware(deps: ForwardDeps) {
   return async (ctx: KoaContext): Promise<void> => {
+    if (answerOptions(ctx)) return;
     checkForwardedMethod(ctx);
     const ex = begin(ctx);
     ctx.state.protocol = ex.route.protocol;

@@ -54,14 +54,34 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** Headers to send back to the client from llama-server's response. */
+/**
+ * Headers to send back to the client from llama-server's response. Its CORS headers never pass: llama-server
+ * reflects any Origin (with credentials), which would let any web page read the answers; the sidecar's guard
+ * answers CORS itself.
+ */
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const drop = hopByHop(upstream);
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
     const value = upstream[name];
-    if (value === undefined || drop.has(name)) continue;
+    if (value === undefined || drop.has(name) || name.startsWith("access-control-")) continue;
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * Credentials on the way to llama-server: its own key (--upstream-api-key) replaces whatever the client sent; the
+ * sidecar's key, when it has one, is the client's key for the sidecar and never goes further.
+ */
+export function authorizeUpstream(
+  headers: Record<string, string | string[]>,
+  upstreamKey: string | undefined,
+  clientKeyIsOurs: boolean,
+): void {
+  if (upstreamKey !== undefined || clientKeyIsOurs) {
+    delete headers.authorization;
+    delete headers["x-api-key"];
+  }
+  if (upstreamKey !== undefined) headers.authorization = `Bearer ${upstreamKey}`;
 }

@@ -4,9 +4,10 @@ import type Koa from "koa";
 import { SidecarError } from "../errors.js";
 import { classify } from "./routes.js";
 
-/** Methods llama-server's routes answer (OPTIONS for CORS preflights); anything else never reaches it. */
-const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "OPTIONS"]);
-export const FORWARDED_ALLOW = [...FORWARDED_METHODS].join(", ");
+/** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
+const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
+/** What the sidecar answers on a forwarded path: those, and OPTIONS itself. */
+export const FORWARDED_ALLOW = "GET, HEAD, POST, OPTIONS";
 
 export function requestTarget(): Koa.Middleware {
   return (ctx, next) => {
@@ -26,6 +27,14 @@ export function requestTarget(): Koa.Middleware {
     }
     return next();
   };
+}
+
+/** OPTIONS on a forwarded path is answered here with what the path takes: llama-server's answer is CORS only. */
+export function answerOptions(ctx: Koa.Context): boolean {
+  if (ctx.method !== "OPTIONS") return false;
+  ctx.status = 204;
+  ctx.set("Allow", FORWARDED_ALLOW);
+  return true;
 }
 
 /** Refuses, with 405 and Allow, a method none of llama-server's routes has (on paths the sidecar forwards). */

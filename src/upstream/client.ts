@@ -9,10 +9,12 @@ export interface Upstream {
   /** Base URL without trailing slash, e.g. http://127.0.0.1:8080 */
   url: URL;
   dispatcher: Dispatcher;
+  /** The key llama-server was started with (--api-key), sent on every call to it. */
+  apiKey?: string;
   close(): Promise<void>;
 }
 
-export function createUpstream(base: string, timeoutSeconds: number): Upstream {
+export function createUpstream(base: string, timeoutSeconds: number, apiKey?: string): Upstream {
   const url = new URL(base);
   const timeout = timeoutSeconds * 1000;
   const dispatcher = new Agent({
@@ -24,7 +26,7 @@ export function createUpstream(base: string, timeoutSeconds: number): Upstream {
     bodyTimeout: timeout,
     connectTimeout: 10_000,
   });
-  return { url, dispatcher, close: () => dispatcher.close() };
+  return { url, dispatcher, apiKey, close: () => dispatcher.close() };
 }
 
 /** The upstream path for a request: the base URL's path prefix joined with the client's path and query. */
@@ -46,19 +48,17 @@ export async function callUpstream(
   opts: { timeoutMs?: number; json?: unknown } = {},
 ): Promise<UpstreamReply> {
   const timeout = opts.timeoutMs;
+  const headers: Record<string, string> = { "user-agent": OWN_USER_AGENT };
+  if (upstream.apiKey !== undefined) headers.authorization = `Bearer ${upstream.apiKey}`;
+  if (opts.json !== undefined) headers["content-type"] = "application/json";
   const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
     dispatcher: upstream.dispatcher,
     // Without a timeout of its own, the call gets the pool's (--upstream-timeout).
     ...(timeout === undefined
       ? {}
       : { headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout) }),
-    ...(opts.json === undefined
-      ? { headers: { "user-agent": OWN_USER_AGENT } }
-      : {
-          method: "POST" as const,
-          headers: { "content-type": "application/json", "user-agent": OWN_USER_AGENT },
-          body: JSON.stringify(opts.json),
-        }),
+    headers,
+    ...(opts.json === undefined ? {} : { method: "POST" as const, body: JSON.stringify(opts.json) }),
   });
   return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
 }

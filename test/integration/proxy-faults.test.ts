@@ -74,7 +74,7 @@ describe("errors in the client's protocol", () => {
     const socket = connect(port, "127.0.0.1");
     await once(socket, "connect");
     socket.write(
-      'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":',
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":',
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();

@@ -162,8 +162,41 @@ function makeChart(data) {
   );
 }
 
+/** Where the sidecar's API key (when it has one) is kept: this tab's session only, never a cookie or disk. */
+const KEY_SLOT = "llama-sidecar-api-key";
+
+/** A signal that the sidecar wants its key: the page asks once, then goes on. */
+class NeedsKey extends Error {}
+
+/** GET one of the sidecar's /api endpoints, with the key this tab was given. */
+async function api(path) {
+  const key = sessionStorage.getItem(KEY_SLOT);
+  const res = await fetch(path, { cache: "no-store", headers: key ? { "x-api-key": key } : {} });
+  if (res.status === 401) throw new NeedsKey();
+  if (!res.ok) throw new Error(`${path} answered HTTP ${res.status}`);
+  return res.json();
+}
+
+function askForKey() {
+  const form = el("key-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  el("key-input").focus();
+}
+
+el("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (el("key-input"));
+  if (!input.value) return;
+  sessionStorage.setItem(KEY_SLOT, input.value.trim());
+  input.value = "";
+  el("key-form").hidden = true;
+  refreshStats().catch(() => {});
+  refreshHistory().catch(() => {});
+});
+
 async function refreshHistory() {
-  const h = await (await fetch("/api/history", { cache: "no-store" })).json();
+  const h = await api("/api/history");
   const data = chartData(h[range]);
   if (chart) chart.setData(data);
   else makeChart(data);
@@ -173,7 +206,7 @@ async function refreshHistory() {
 }
 
 async function refreshStats() {
-  const s = await (await fetch("/api/stats", { cache: "no-store" })).json();
+  const s = await api("/api/stats");
   renderHeader(s);
   renderCards(s);
   renderSlots(s);
@@ -193,7 +226,11 @@ function loop(fn, every) {
     try {
       await fn();
     } catch (err) {
-      set("updated", `cannot reach the sidecar (${err.message}); retrying`);
+      if (err instanceof NeedsKey) {
+        askForKey();
+        set("updated", "this sidecar needs its API key");
+        document.body.dataset.ready = "true";
+      } else set("updated", `cannot reach the sidecar (${err.message}); retrying`);
     }
     setTimeout(tick, every);
   };
