@@ -12,8 +12,10 @@ function value(text: string, name: string): number {
   return line ? Number(line.split(" ")[1]) : Number.NaN;
 }
 
-export async function llamaCounters(url: string): Promise<LlamaCounters> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/** `key`: for a llama-server started with --api-key. */
+export async function llamaCounters(url: string, key?: string): Promise<LlamaCounters> {
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
   return {
     prompt: value(text, "llamacpp:prompt_tokens_total"),
     cached: value(text, "llamacpp:prompt_tokens_cached_total"),
@@ -23,11 +25,11 @@ export async function llamaCounters(url: string): Promise<LlamaCounters> {
 }
 
 /** Counters once llama-server is idle (metrics are updated as a slot is released, just after the last byte). */
-export async function idleCounters(url: string): Promise<LlamaCounters> {
-  let last = await llamaCounters(url);
+export async function idleCounters(url: string, key?: string): Promise<LlamaCounters> {
+  let last = await llamaCounters(url, key);
   for (let i = 0; i < 100; i++) {
     await new Promise((r) => setTimeout(r, 20));
-    const next = await llamaCounters(url);
+    const next = await llamaCounters(url, key);
     if (next.processing === 0 && next.predicted === last.predicted && next.prompt === last.prompt) return next;
     last = next;
   }
