@@ -117,12 +117,13 @@ describe("API key", () => {
 
   it("answers a wrong or missing key with 401 in the client's protocol, and forwards nothing", async () => {
     fake.seen.length = 0;
-    for (const auth of [
+    const wrong: Record<string, string>[] = [
       {},
       { authorization: "Bearer wrong-key-123" },
       { "x-api-key": `${KEY}x` },
-      { authorization: KEY },
-    ]) {
+      { authorization: KEY }, // the key without "Bearer"
+    ];
+    for (const auth of wrong) {
       const openai = await post("/v1/chat/completions", chatBody, auth);
       expect(openai.status).toBe(401);
       expect(openai.headers.get("www-authenticate")).toMatch(/^Bearer/);
