@@ -10,10 +10,22 @@ import { dashboard, metricNames, panelQueries, paths, ruleExpressions } from "..
 import { startFakeLlama } from "../support/fake-llama.js";
 import { toolPath } from "../support/tools.js";
 
-function run(tool: string, args: string[], cwd = paths.root): { code: number | null; out: string } {
-  const r = spawnSync(toolPath(tool), args, { cwd, encoding: "utf8" });
+function run(
+  tool: string,
+  args: string[],
+  cwd = paths.root,
+  env: NodeJS.ProcessEnv = process.env,
+): { code: number | null; out: string } {
+  const r = spawnSync(toolPath(tool), args, { cwd, encoding: "utf8", env });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
+
+/** The environment a user's .env gives compose: a Grafana password chosen, nothing else set. */
+const composeEnv = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH,
+  GRAFANA_ADMIN_PASSWORD: "chosen-by-the-user",
+  ...extra,
+});
 
 describe("Prometheus and Alertmanager files", () => {
   it("pass promtool check config and check rules", () => {
@@ -49,9 +61,9 @@ describe("docker-compose files", () => {
   ] as const) {
     it(`${variant}: docker-compose config accepts it, with every service of the stack`, () => {
       const args = files.flatMap((f) => ["-f", f]);
-      const r = run("docker-compose", [...args, "config"]);
+      const r = run("docker-compose", [...args, "config"], paths.root, composeEnv());
       expect(r.code).toBe(0);
-      const services = run("docker-compose", [...args, "config", "--services"])
+      const services = run("docker-compose", [...args, "config", "--services"], paths.root, composeEnv())
         .out.trim()
         .split("\n")
         .sort();
@@ -68,7 +80,30 @@ describe("docker-compose files", () => {
       if (variant.startsWith("CUDA")) expect(r.out).toMatch(/driver: nvidia/);
       else expect(r.out).toMatch(/host\.docker\.internal/);
     });
+
+    it(`${variant}: publishes every port on 127.0.0.1 only, and pins every image to a version`, () => {
+      const args = files.flatMap((f) => ["-f", f]);
+      const out = run("docker-compose", [...args, "config"], paths.root, composeEnv()).out;
+      const published = [...out.matchAll(/^\s+- (\S+:\d+:\d+\/tcp)$/gm)].map((m) => m[1]);
+      expect(published.length).toBe(5);
+      for (const port of published) expect(port).toMatch(/^127\.0\.0\.1:/);
+      const images = [...out.matchAll(/^\s+image: (\S+)$/gm)].map((m) => m[1] ?? "");
+      expect(images.length).toBeGreaterThanOrEqual(6);
+      for (const image of images.filter((i) => i !== "llama-sidecar:local")) {
+        expect(image).toMatch(/:[^:]*\d[^:]*$/); // a tag with a version number
+        expect(image).not.toMatch(/:latest$/);
+      }
+      // Opened to a LAN on purpose, with BIND_ADDRESS.
+      const lan = run("docker-compose", [...args, "config"], paths.root, composeEnv({ BIND_ADDRESS: "0.0.0.0" })).out;
+      for (const m of lan.matchAll(/^\s+- (\S+:\d+:\d+\/tcp)$/gm)) expect(m[1]).toMatch(/^0\.0\.0\.0:/);
+    });
   }
+
+  it("refuses to start Grafana without a password chosen in .env, saying so", () => {
+    const r = run("docker-compose", ["config"], paths.root, { PATH: process.env.PATH });
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/GRAFANA_ADMIN_PASSWORD/);
+  });
 });
 
 describe("Grafana provisioning", () => {
