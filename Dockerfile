@@ -1,14 +1,15 @@
-# llama-sidecar container: built on the current Node LTS, production dependencies only, runs as a non-root user.
+# llama-sidecar container: built on the current Node LTS (26), production dependencies only, runs as a non-root
+# user. Installed with npm ci from the lockfile, so every build gets the same packages.
 
-FROM node:lts-bookworm-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:lts-bookworm-slim
+FROM node:26-slim
 ENV NODE_ENV=production \
     LLAMA_SIDECAR_HOST=0.0.0.0 \
     LLAMA_SIDECAR_PORT=9090 \

@@ -106,6 +106,46 @@ describe("docker-compose files", () => {
   });
 });
 
+describe("installs that reproduce", () => {
+  it("has a lockfile with every platform's optional packages, each with its integrity, so npm ci takes it anywhere", () => {
+    const lock = JSON.parse(readFileSync(join(paths.root, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { optionalDependencies?: Record<string, string>; integrity?: string; link?: boolean }>;
+    };
+    const entries = Object.entries(lock.packages).filter(([k]) => k !== "");
+    const missing: string[] = [];
+    for (const [key, pkg] of entries) {
+      for (const dep of Object.keys(pkg.optionalDependencies ?? {})) {
+        // npm looks for a dependency beside the package first, then up the tree.
+        const parts = key.split("node_modules/");
+        const found = parts.some(
+          (_, i) => lock.packages[`${parts.slice(0, i + 1).join("node_modules/")}node_modules/${dep}`],
+        );
+        if (!found) missing.push(`${key} -> ${dep}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(entries.filter(([, p]) => !p.link && !p.integrity).map(([k]) => k)).toEqual([]);
+    for (const platform of ["@biomejs/cli-darwin-arm64", "@biomejs/cli-win32-x64", "@esbuild/darwin-arm64"]) {
+      expect(lock.packages[`node_modules/${platform}`], platform).toBeDefined();
+    }
+  });
+
+  it("keeps test-only packages out of the production dependencies", () => {
+    const pkg = JSON.parse(readFileSync(join(paths.root, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    for (const testOnly of [
+      "@opentelemetry/sdk-trace-base",
+      "vitest",
+      "playwright-core",
+      "openai",
+      "@anthropic-ai/sdk",
+    ]) {
+      expect(pkg.dependencies[testOnly], testOnly).toBeUndefined();
+    }
+  });
+});
+
 describe("Grafana provisioning", () => {
   it("has a dashboard templated by instance and model, covering every topic", () => {
     const d = dashboard();
