@@ -24,6 +24,7 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 9090
+# The key goes along for --protect-metrics (from the env var or the key file, as the sidecar reads it).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.LLAMA_SIDECAR_PORT||9090)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const e=process.env,f=e.LLAMA_SIDECAR_API_KEY_FILE;let k=e.LLAMA_SIDECAR_API_KEY||'';try{if(f)k=require('fs').readFileSync(f,'utf8').split('\\n')[0].trim()}catch{}fetch('http://127.0.0.1:'+(e.LLAMA_SIDECAR_PORT||9090)+'/healthz',{headers:k?{'x-api-key':k}:{}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli.js"]

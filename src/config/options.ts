@@ -39,10 +39,12 @@ const list = (item: z.ZodType<string>) =>
     z.array(item),
   );
 
-/** An origin as browsers send it: scheme, host and port, nothing after. */
+/** An origin as browsers send it: scheme, host and port, nothing after (extensions' and apps' schemes too). */
 const origin = z
   .string()
-  .regex(/^https?:\/\/[^/\s]+$/, { error: "must be an origin such as http://localhost:3000 (no path)" })
+  .regex(/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i, {
+    error: "must be an origin such as http://localhost:3000 or chrome-extension://<id> (no path)",
+  })
   .transform((o) => o.toLowerCase());
 
 /** A secret: at least 8 characters, so a stray short value is not taken for a key. */

@@ -69,7 +69,8 @@ export function settle(
     case "upstream_error": {
       const err = fromUpstreamFailure(how.error, origin);
       ex.obs.errorMessage = err.message;
-      failMidStream(res, ex, err, isSse);
+      // Like a clean end, the error event that ends the response waits for the request's record.
+      ex.release = () => failMidStream(res, ex, err, isSse);
       return "upstream_error";
     }
   }

@@ -41,6 +41,9 @@ export function applyScrape(ledger: UpstreamLedger, s: Scrape, wentDown?: (count
       counters[k] = last;
       wentDown?.(k);
     }
+    // A counter missing from this scrape (its value was left out as invalid) keeps its last good value: dropping
+    // it would take it out of the lifetime total now, and out of the bank at the next restart.
+    for (const [k, last] of Object.entries(ledger.last)) if (!(k in counters)) counters[k] = last;
   }
   if (restarted) {
     // The old incarnation's last seen values are its final ones: bank them.

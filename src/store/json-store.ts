@@ -129,7 +129,12 @@ export class JsonStore<T> {
     this.savedData = undefined;
     if (this.failing) this.logger.info({ path: this.path }, `${this.path} is written again`);
     this.failing = undefined;
-    then?.();
+    try {
+      then?.();
+    } catch (err) {
+      // Tidying up after a write (a journal file that could not be removed) must not stop the writes after it.
+      this.logger.warn({ path: this.path, err: (err as Error).message }, "after writing: cleanup failed");
+    }
   }
 
   private failed(err: Error): void {

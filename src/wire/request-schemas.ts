@@ -8,14 +8,17 @@ const int = z.number().int();
 const nonNegative = z.number().nonnegative();
 const stringList = z.array(z.string());
 
-/** Sampling and length settings both OpenAI-style APIs and llama-server's own share. */
+/**
+ * Sampling and length settings both OpenAI-style APIs and llama-server's own share. Each may be null, which
+ * llama-server reads as "the default" (SDKs send null for an unset option); top_k of 0 or less means "off".
+ */
 const sampling = {
-  model: z.string().optional(),
-  stream: z.boolean().optional(),
-  temperature: nonNegative.optional(),
-  top_p: z.number().min(0).max(1).optional(),
-  top_k: int.nonnegative().optional(),
-  seed: int.optional(),
+  model: z.string().nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  temperature: nonNegative.nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  top_k: int.nullable().optional(),
+  seed: int.nullable().optional(),
 };
 
 /** llama-server takes -1 for "until the context is full", as its own n_predict. */
@@ -24,7 +27,7 @@ const tokenLimit = int.min(-1);
 const openaiLimits = {
   max_tokens: tokenLimit.nullable().optional(),
   max_completion_tokens: tokenLimit.nullable().optional(),
-  n: int.positive().optional(),
+  n: int.positive().nullable().optional(),
   stop: z.union([z.string(), stringList]).nullable().optional(),
 };
 
@@ -49,7 +52,10 @@ const part = z
     path: ["text"],
   });
 
-/** Tool-call arguments are JSON in a string: llama-server parses them, and answers 500 when they are not JSON. */
+/**
+ * Tool-call arguments are JSON in a string (llama-server parses them, and answers 500 when they are not JSON), or
+ * the object itself, which llama-server also takes.
+ */
 const jsonText = z.string().refine((s) => {
   try {
     JSON.parse(s);
@@ -62,7 +68,7 @@ const jsonText = z.string().refine((s) => {
 const openaiToolCall = z.looseObject({
   id: z.string().optional(),
   type: z.literal("function"),
-  function: z.looseObject({ name: z.string(), arguments: jsonText }),
+  function: z.looseObject({ name: z.string(), arguments: z.union([jsonText, z.looseObject({})]) }),
 });
 
 const openaiMessage = z.looseObject({
@@ -72,7 +78,7 @@ const openaiMessage = z.looseObject({
     .nullable()
     .optional(),
   name: z.string().optional(),
-  tool_calls: z.array(openaiToolCall).optional(),
+  tool_calls: z.array(openaiToolCall).nullable().optional(),
   tool_call_id: z.string().optional(),
 });
 
@@ -88,8 +94,15 @@ export const openaiChatRequest = z.looseObject({
   tools: z.array(openaiTool).nullable().optional(),
 });
 
-/** A prompt as text or token ids, one or several. */
-const promptValue = z.union([z.string(), z.array(z.union([z.string(), int, z.array(z.union([int, z.string()]))]))]);
+/** llama-server's multimodal prompt: text with media markers, and the media. */
+const multimodalPrompt = z.looseObject({ prompt_string: z.string() });
+
+/** A prompt as text, token ids or llama-server's multimodal object, one or several. */
+const promptValue = z.union([
+  z.string(),
+  multimodalPrompt,
+  z.array(z.union([z.string(), int, multimodalPrompt, z.array(z.union([int, z.string()]))])),
+]);
 
 export const openaiCompletionRequest = z.looseObject({
   ...sampling,
@@ -112,9 +125,9 @@ export const openaiResponsesRequest = z.looseObject({
 
 export const llamaCompletionRequest = z.looseObject({
   ...sampling,
-  n_predict: int.min(-2).optional(),
+  n_predict: int.min(-2).nullable().optional(),
   prompt: promptValue.optional(),
-  stop: stringList.optional(),
+  stop: stringList.nullable().optional(),
 });
 
 const anthropicContent = z.union([z.string(), z.array(part)]);

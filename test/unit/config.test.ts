@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { judgeOrigin } from "../../src/guard/origin.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/proxy/headers.js";
 import { classify } from "../../src/proxy/routes.js";
 
@@ -140,5 +141,25 @@ describe("routes", () => {
       label: "/v1/messages/count_tokens",
       protocol: "anthropic",
     });
+  });
+
+  it("takes any scheme's origin in --allowed-origins (extensions, apps), never a path", () => {
+    expect(config(["--allowed-origins", "http://localhost:3000, chrome-extension://abc"]).allowedOrigins).toEqual([
+      "http://localhost:3000",
+      "chrome-extension://abc",
+    ]);
+    expect(problems(["--allowed-origins", "http://x/path"]).join("")).toMatch(/must be an origin/);
+  });
+
+  it("judges browser origins: its own and allowed pass, others and other sites' fetches do not, following a link does", () => {
+    const allowed = new Set(["http://localhost:3000"]);
+    const h = (headers: Record<string, string>) => judgeOrigin({ host: "127.0.0.1:9090", ...headers }, allowed);
+    expect(h({})).toBe("none");
+    expect(h({ origin: "http://127.0.0.1:9090" })).toBe("same");
+    expect(h({ origin: "http://localhost:3000" })).toBe("allowed");
+    expect(h({ origin: "http://evil.example" })).toBe("refused");
+    expect(h({ origin: "null" })).toBe("refused");
+    expect(h({ "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" })).toBe("refused");
+    expect(h({ "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate" })).toBe("none");
   });
 });

@@ -97,3 +97,20 @@ describe("DurableLedger", () => {
     expect(b.doc.sidecar.requests.x).toBeUndefined();
   });
 });
+
+describe("JsonStore", () => {
+  it("keeps writing after the clean-up that follows a write fails", async () => {
+    const dir = freshDir();
+    const stats = await openStats(dir, silent);
+    stats.store.onSnapshot = () => () => {
+      throw new Error("EBUSY: the sealed journal could not be removed");
+    };
+    stats.requests.add(entry(10));
+    await stats.store.flush();
+    stats.requests.add(entry(20));
+    await stats.store.flush();
+    expect(stats.store.failing).toBeUndefined();
+    expect(stats.store.saved.sidecar).toEqual(stats.doc.sidecar);
+    expect(stats.totals().prompt).toBe(30);
+  });
+});

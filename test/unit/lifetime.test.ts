@@ -44,6 +44,18 @@ describe("lifetime ledger", () => {
     expect(l.restarts).toEqual([3]);
   });
 
+  it("keeps a counter's last good value through a scrape that left it out or sent it lower, and banks it at the restart", () => {
+    const l = ledger();
+    const down: string[] = [];
+    applyScrape(l, { incarnation: "100", counters: { a_total: 1000, b_total: 5 }, at: 1 });
+    // b_total's value was invalid (left out by the parser); a_total went down without a restart.
+    applyScrape(l, { incarnation: "100", counters: { a_total: 900 }, at: 2 }, (k) => down.push(k));
+    expect(lifetimeCounters(l)).toEqual({ a_total: 1000, b_total: 5 });
+    expect(down).toEqual(["a_total"]);
+    applyScrape(l, { incarnation: "200", counters: { a_total: 10, b_total: 1 }, at: 3 });
+    expect(lifetimeCounters(l)).toEqual({ a_total: 1010, b_total: 6 });
+  });
+
   it("detects a restart without the header from any counter going down", () => {
     const l = ledger();
     applyScrape(l, { incarnation: null, counters: { a_total: 5, b_total: 7 }, at: 1 });
