@@ -30,14 +30,17 @@ export type ErrorCode = keyof typeof SPECS;
 
 export class SidecarError extends Error {
   readonly status: number;
+  /** Why, within the code, as a bounded label value (the queue's "queue_full" or "wait"): never parsed from text. */
+  readonly reason?: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: string },
   ) {
     super(message, options);
     this.name = "SidecarError";
     this.status = SPECS[code].status;
+    this.reason = options?.reason;
   }
 }
 

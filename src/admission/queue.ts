@@ -49,7 +49,9 @@ export class AdmissionQueue {
     if (this.inFlight < this.opts.limit() && this.waiting.length === 0) return Promise.resolve(this.ticket(enqueuedAt));
     if (this.waiting.length >= this.opts.maxQueued) {
       return Promise.reject(
-        new SidecarError("overloaded", `queue full: ${this.waiting.length} requests already waiting for llama-server`),
+        new SidecarError("overloaded", `queue full: ${this.waiting.length} requests already waiting for llama-server`, {
+          reason: "queue_full",
+        }),
       );
     }
     return new Promise<Ticket>((resolve, reject) => {
@@ -60,6 +62,7 @@ export class AdmissionQueue {
           new SidecarError(
             "overloaded",
             `waited ${Math.round(this.opts.maxWaitMs / 1000)} s for a free llama-server slot`,
+            { reason: "wait" },
           ),
         );
       }, this.opts.maxWaitMs);

@@ -184,8 +184,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
 /** What a request that threw comes to: its status, message and outcome are set on the exchange. */
 function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Outcome {
   const e = err as SidecarError;
-  if (e.code === "overloaded")
-    deps.telemetry.state.rejections.inc({ reason: /full/.test(e.message) ? "queue_full" : "wait" });
+  if (e.code === "overloaded") deps.telemetry.state.rejections.inc({ reason: e.reason ?? "wait" });
   if (e.code === "client_closed" || ex.cancel.aborted) {
     ex.status = 499; // whatever failed after the client left, it was leaving that ended the request
     return "client_abort";
