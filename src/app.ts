@@ -4,21 +4,15 @@ import Koa from "koa";
 import type { Logger } from "pino";
 import { AdmissionQueue } from "./admission/queue.js";
 import type { BackgroundClass, BackgroundPolicy } from "./claude/background.js";
-import { TokenCounter } from "./claude/count-tokens.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { guard } from "./guard/guard.js";
+import type { RecordSink } from "./observe/observation.js";
 import { errorKind } from "./observe/redact.js";
-import {
-  type ForwardDeps,
-  forwardMiddleware,
-  type RecordSink,
-  recordedAnswer,
-  type TranslationState,
-} from "./proxy/forward.js";
+import { TokenCounter } from "./proxy/count-tokens.js";
+import { type ForwardDeps, forwardMiddleware, recordedAnswer, type TranslationState } from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
-import { classify } from "./proxy/routes.js";
 import { requestTarget } from "./proxy/target.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
@@ -27,6 +21,7 @@ import type { Telemetry } from "./telemetry/telemetry.js";
 import type { Upstream } from "./upstream/client.js";
 import { MessagesSupport } from "./upstream/messages-support.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
+import { classify } from "./wire/routes.js";
 
 export interface AppDeps {
   config: Config;

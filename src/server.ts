@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { banner } from "./banner.js";
 import type { Config } from "./config/load.js";
-import type { RecordSink } from "./proxy/forward.js";
+import type { RecordSink } from "./observe/observation.js";
 import { RecordQueue } from "./proxy/records.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import { UpstreamScraper } from "./scrape/scraper.js";

@@ -1,5 +1,5 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
-import { labelText } from "../telemetry/labels.js";
+import { labelText } from "../wire/labels.js";
 import type { ClientName } from "./client.js";
 import { errorKind } from "./redact.js";
 import { ValueCheck } from "./upstream-values.js";
@@ -65,6 +65,9 @@ export interface RequestRecord {
   /** Fields of llama-server's answer that held a bad number (negative, NaN, not a number, absurd): left out. */
   invalidFields?: string[];
 }
+
+/** A consumer of finished request records (the ledgers, the history, tests). */
+export type RecordSink = (record: RequestRecord) => void;
 
 export interface Usage {
   prefill?: number;

@@ -6,16 +6,21 @@ import { context as otelContext } from "@opentelemetry/api";
 import type { Context as KoaContext } from "koa";
 import { Cancellation } from "../cancellation.js";
 import { type ClientName, identifyClient } from "../observe/client.js";
-import { Observation, type Outcome, type RecordContext, type RequestRecord, toRecord } from "../observe/observation.js";
+import {
+  Observation,
+  type Outcome,
+  type RecordContext,
+  type RecordSink,
+  type RequestRecord,
+  toRecord,
+} from "../observe/observation.js";
 import type { ResponseTap } from "../observe/tap.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
+import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
-import { classify, type Route } from "./routes.js";
-
-export type RecordSink = (record: RequestRecord) => void;
 
 export interface Exchange {
   route: Route;

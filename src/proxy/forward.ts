@@ -8,23 +8,22 @@ import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
+import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
-import { translatedResponse } from "../translate/relay.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
-import { begin, type Exchange, finish, type RecordSink } from "./exchange.js";
+import { begin, type Exchange, finish } from "./exchange.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
-
-export type { RecordSink } from "./exchange.js";
+import { translatedResponse } from "./translated.js";
 
 export interface TranslationState {
   mode: "auto" | "always" | "never";

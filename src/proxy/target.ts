@@ -2,7 +2,7 @@
 // only the methods llama-server's API has go on to it.
 import type Koa from "koa";
 import { SidecarError } from "../errors.js";
-import { classify } from "./routes.js";
+import { classify } from "../wire/routes.js";
 
 /** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);

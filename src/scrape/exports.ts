@@ -2,7 +2,7 @@
 // the sidecar: counters as restart-proof lifetime totals, gauges as last scraped, plus rates from counter deltas.
 import { Counter, Gauge, type Registry } from "prom-client";
 import { validCounter } from "../observe/upstream-values.js";
-import type { Stats } from "../stats/service.js";
+import type { UpstreamLedger } from "../store/schema.js";
 import type { Rates, SlotView, UpstreamScraper } from "./scraper.js";
 
 export const UPSTREAM_PREFIX = "llama_server";
@@ -14,7 +14,17 @@ function promName(short: string): string {
 /** Series llama-server averages over the window since the previous scrape: re-exported, but see the rate gauges. */
 const WINDOWED = new Set(["prompt_tokens_seconds", "predicted_tokens_seconds", "n_busy_slots_per_decode"]);
 
-export function registerUpstreamExports(registry: Registry, stats: Stats, scraper: UpstreamScraper): void {
+/** Where llama-server's lifetime totals are read from (the stats service). */
+export interface LifetimeSource {
+  /** The totals in memory: which series exist. */
+  lifetime(): Record<string, number>;
+  /** The totals as last written to disk: the only ones that may be exported. */
+  savedLifetime(): Record<string, number>;
+  /** The ledger as last written to disk (restarts). */
+  savedUpstream(): UpstreamLedger;
+}
+
+export function registerUpstreamExports(registry: Registry, stats: LifetimeSource, scraper: UpstreamScraper): void {
   const known = new Set<string>();
 
   const ensure = (short: string, kind: "counter" | "gauge", help: string) => {
@@ -66,7 +76,7 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(stats.store.saved.upstream.restartCount);
+      this.inc(stats.savedUpstream().restartCount);
     },
   });
   new Gauge({
@@ -74,7 +84,7 @@ export function registerUpstreamExports(registry: Registry, stats: Stats, scrape
     help: "When the sidecar last saw llama-server restart (0 if never)",
     registers: [registry],
     collect() {
-      this.set((stats.doc.upstream.restarts.at(-1) ?? 0) / 1000);
+      this.set((stats.savedUpstream().restarts.at(-1) ?? 0) / 1000);
     },
   });
   new Gauge({

@@ -1,7 +1,8 @@
 // Ledger (b): the sidecar's own per-request observations, by route, model, client and outcome.
 import type { RequestRecord } from "../observe/observation.js";
-import { classify } from "../proxy/routes.js";
+import { joinKey, splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger, TokenCounts } from "../store/schema.js";
+import { classify } from "../wire/routes.js";
 
 export interface RequestTotals {
   requests: number;
@@ -10,26 +11,6 @@ export interface RequestTotals {
   prompt: number;
   cached: number;
   generated: number;
-}
-
-/**
- * Ledger keys join label values with "|". A value is escaped ("%" and "|" as in a URL), since a model name comes
- * from the client and may hold a "|" itself; keys written before escaping read back the same.
- */
-export function joinKey(parts: string[]): string {
-  return parts.map((p) => p.replaceAll("%", "%25").replaceAll("|", "%7C")).join("|");
-}
-
-export function splitKey(key: string): string[] {
-  return key.split("|").map((p) => (p.includes("%") ? p.replaceAll("%7C", "|").replaceAll("%25", "%") : p));
-}
-
-/** The models the ledger has counted so far, for any route: they keep their labels across restarts. */
-export function ledgerModels(ledger: RequestLedger): string[] {
-  return [
-    ...Object.keys(ledger.tokens).map((k) => splitKey(k)[0] ?? ""),
-    ...Object.keys(ledger.requests).map((k) => splitKey(k)[1] ?? ""),
-  ];
 }
 
 /** What the ledger keeps of a request record. */

@@ -2,17 +2,17 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { summaryLine } from "../dashboard/public/format.js";
-import type { RequestRecord } from "../observe/observation.js";
-import type { RecordSink } from "../proxy/forward.js";
+import type { RecordSink, RequestRecord } from "../observe/observation.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
-import { emptyStats, repairStats, type StatsDoc, statsSchema } from "../store/schema.js";
+import { splitKey } from "../store/ledger-keys.js";
+import { emptyStats, repairStats, type StatsDoc, statsSchema, type UpstreamLedger } from "../store/schema.js";
 import type { StoreHealth } from "../telemetry/instruments.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import { DurableLedger } from "./durable-ledger.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, repairHistory, toPoints } from "./history.js";
-import { isModelWork, type RequestTotals, splitKey, totals } from "./request-ledger.js";
+import { isModelWork, type RequestTotals, totals } from "./request-ledger.js";
 
 const RECENT = 100;
 /** The charts' history may lose at most this much on a crash (the request ledger loses nothing: it is journaled). */
@@ -73,6 +73,11 @@ export class Stats {
   /** llama-server's lifetime totals as they are on disk: the only ones /metrics may export. */
   savedLifetime(): Record<string, number> {
     return lifetimeCounters(this.store.saved.upstream);
+  }
+
+  /** llama-server's ledger as it is on disk. */
+  savedUpstream(): UpstreamLedger {
+    return this.store.saved.upstream;
   }
 
   /**

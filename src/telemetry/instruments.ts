@@ -7,8 +7,9 @@ import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult 
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
-import { splitKey } from "../stats/request-ledger.js";
+import { splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
+import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 
 export const METRIC_PREFIX = "llama_sidecar";
 
@@ -159,14 +160,11 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
   };
 }
 
-export type UpstreamState = "online" | "loading" | "unreachable";
-
 /** Whether the data dir takes writes, and how many have failed (full, read-only or missing disk). */
 export interface StoreHealth {
   writable: boolean;
   failedWrites: number;
 }
-export const UPSTREAM_STATES: UpstreamState[] = ["online", "loading", "unreachable"];
 
 /** prom-client side: process metrics and the sidecar's live state. */
 export interface StateGauges {

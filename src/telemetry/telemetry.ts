@@ -4,9 +4,10 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import { ledgerModels } from "../stats/request-ledger.js";
+import { ledgerModels } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
+import { BoundedLabel, MODEL_LABEL_LIMIT } from "../wire/labels.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
 import {
   createRequestInstruments,
@@ -14,7 +15,6 @@ import {
   type RequestInstruments,
   type StateGauges,
 } from "./instruments.js";
-import { BoundedLabel, MODEL_LABEL_LIMIT } from "./labels.js";
 import { pushMetricReaders } from "./push-metrics.js";
 
 export interface Telemetry {

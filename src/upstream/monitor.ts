@@ -1,6 +1,6 @@
 // Watches llama-server's /health (and /props once online) so the sidecar knows if it is online, loading or down.
 import { EventEmitter } from "node:events";
-import type { UpstreamState } from "../telemetry/instruments.js";
+import type { UpstreamState } from "../wire/upstream-state.js";
 import type { Upstream } from "./client.js";
 import { callUpstream } from "./client.js";
 import { type Poller, pollEvery } from "./poll.js";

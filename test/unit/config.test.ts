@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
 import { judgeOrigin } from "../../src/guard/origin.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "../../src/proxy/headers.js";
-import { classify } from "../../src/proxy/routes.js";
+import { classify } from "../../src/wire/routes.js";
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const r = parseConfig(argv, env);

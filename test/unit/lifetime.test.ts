@@ -4,9 +4,10 @@ import type { RequestRecord } from "../../src/observe/observation.js";
 import { applyScrape, lifetimeCounters } from "../../src/scrape/lifetime.js";
 import { parseLlamaMetrics } from "../../src/scrape/llama-metrics.js";
 import { emptyHistory, percentile, recordHistory, toPoints } from "../../src/stats/history.js";
-import { addRecord, joinKey, ledgerModels, splitKey, totals } from "../../src/stats/request-ledger.js";
+import { addRecord, totals } from "../../src/stats/request-ledger.js";
+import { joinKey, ledgerModels, splitKey } from "../../src/store/ledger-keys.js";
 import { emptyStats } from "../../src/store/schema.js";
-import { BoundedLabel, LABEL_MAX_LENGTH, MODEL_LABEL_LIMIT } from "../../src/telemetry/labels.js";
+import { BoundedLabel, LABEL_MAX_LENGTH, MODEL_LABEL_LIMIT } from "../../src/wire/labels.js";
 import { fixture } from "../support/fake-llama.js";
 
 const ledger = () => emptyStats(new Date(0)).upstream;

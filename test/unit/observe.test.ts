@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { identifyClient } from "../../src/observe/client.js";
 import { Observation, toRecord } from "../../src/observe/observation.js";
 import { createTap } from "../../src/observe/tap.js";
-import type { Dialect } from "../../src/proxy/routes.js";
+import type { Dialect } from "../../src/wire/routes.js";
 import { type Fixture, fixture, sseEvents } from "../support/fake-llama.js";
 
 /** Token counts as llama-server reported them in the recorded body, read independently of the sidecar's code. */

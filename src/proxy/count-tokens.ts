@@ -4,14 +4,14 @@
 import { createHash } from "node:crypto";
 import type { Context as KoaContext } from "koa";
 import { request } from "undici";
+import { mayCarryHeader, normalizeAnthropic } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
-import { parseJsonBody, readRequestBody } from "../proxy/body.js";
-import type { TranslationState } from "../proxy/forward.js";
-import { authorizeUpstream, upstreamRequestHeaders } from "../proxy/headers.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
 import { checkRequest } from "../wire/check-request.js";
-import { mayCarryHeader, normalizeAnthropic } from "./billing-header.js";
+import { parseJsonBody, readRequestBody } from "./body.js";
+import type { TranslationState } from "./forward.js";
+import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 
 const CACHE_SIZE = 256;
 

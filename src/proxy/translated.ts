@@ -4,11 +4,11 @@ import type { Context as KoaContext } from "koa";
 import { readBody } from "../observe/dialects.js";
 import type { Outcome } from "../observe/observation.js";
 import { SseDecoder } from "../observe/sse.js";
-import type { Exchange } from "../proxy/exchange.js";
-import { relay } from "../proxy/relay.js";
-import { anthropicErrorAnswer, readUpstreamText, settle } from "../proxy/respond.js";
+import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
-import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "./to-anthropic.js";
+import type { Exchange } from "./exchange.js";
+import { relay } from "./relay.js";
+import { anthropicErrorAnswer, readUpstreamText, settle } from "./respond.js";
 
 type Json = Record<string, unknown>;
 

@@ -1,8 +1,8 @@
 // Which API a request path belongs to, and how (if at all) its response is observed.
 import type { Protocol } from "../errors.js";
-import type { Dialect } from "../wire/dialect.js";
+import type { Dialect } from "./dialect.js";
 
-export type { Dialect } from "../wire/dialect.js";
+export type { Dialect } from "./dialect.js";
 
 export interface Route {
   /** Bounded label value: a known path, or "other". */
