@@ -1,5 +1,5 @@
 // The Koa app: the one place where the middleware order, and so a request's path, reads top to bottom.
-import Router from "@koa/router";
+import Router, { type RouterMiddleware } from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
 import { AdmissionQueue } from "./admission/queue.js";
@@ -78,6 +78,14 @@ function drainThenClose(ctx: Koa.Context): void {
   req.resume();
 }
 
+/** Records every finished request before the route reads what the records feed: no reader sees a stale view. */
+function freshReads(records: RecordQueue): RouterMiddleware {
+  return (_ctx, next) => {
+    records.flush();
+    return next();
+  };
+}
+
 /** The sidecar's own endpoints; everything else goes to llama-server. */
 function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forward: ForwardDeps): Router {
   const router = new Router();
@@ -85,9 +93,9 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forwa
   router.post("/v1/messages/count_tokens", (ctx) =>
     recordedAnswer(forward, ctx, () => counter.handle(ctx, forward.maxBodyBytes)),
   );
-  // Readers of what request records feed see every request that has ended.
-  router.get("/metrics", async (ctx) => {
-    deps.records.flush();
+  // Readers of what request records feed: each sees every request that has ended (fresh() records them first).
+  const fresh = freshReads(deps.records);
+  router.get("/metrics", fresh, async (ctx) => {
     // A disk that hangs must not hang the scrape (and with it every alert): export after 2 s regardless.
     await Promise.race([deps.stats.persistTotals(), new Promise((r) => setTimeout(r, 2000).unref())]);
     ctx.type = deps.telemetry.exposition.contentType;
@@ -96,13 +104,11 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forwa
   router.get("/healthz", (ctx) => {
     ctx.body = { status: "ok", upstream: deps.monitor.status.state };
   });
-  router.get("/api/stats", (ctx) => {
-    deps.records.flush();
+  router.get("/api/stats", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream, queue());
   });
-  router.get("/api/history", (ctx) => {
-    deps.records.flush();
+  router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);
   });

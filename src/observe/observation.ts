@@ -1,6 +1,6 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
 import { labelText } from "../wire/labels.js";
-import type { ClientName } from "./client.js";
+import type { ClientName } from "./client-name.js";
 import { errorKind } from "./redact.js";
 import { ValueCheck } from "./upstream-values.js";
 

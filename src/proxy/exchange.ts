@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
 import type { Context as KoaContext } from "koa";
 import { Cancellation } from "../cancellation.js";
-import { type ClientName, identifyClient } from "../observe/client.js";
+import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
   Observation,
   type Outcome,

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { identifyClient } from "../../src/observe/client.js";
+import { identifyClient } from "../../src/observe/client-name.js";
 import { Observation, toRecord } from "../../src/observe/observation.js";
 import { createTap } from "../../src/observe/tap.js";
 import type { Dialect } from "../../src/wire/routes.js";
