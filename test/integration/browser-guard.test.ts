@@ -117,3 +117,38 @@ describe("a page from an origin given in --allowed-origins", () => {
     }
   });
 });
+
+describe("the dashboard of a sidecar with an API key", () => {
+  it("asks for the key once, keeps it for the tab's session, and shows the numbers", async () => {
+    const key = "sk-dashboard-51c0ffee";
+    const sidecar = await startTestSidecar(fake.url, ["--api-key", key]);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const tab = await context.newPage();
+      await tab.goto(`${sidecar.url}/dashboard`);
+      const form = tab.locator('[data-stat="key-form"]');
+      await expect.poll(() => form.isVisible(), { timeout: 5000 }).toBe(true);
+      await tab.screenshot({ path: "test-output/dashboard-asks-key.png" });
+      await tab.fill("#key-input", "not-the-key");
+      await tab.click('[data-stat="key-form"] button');
+      await expect.poll(() => form.isVisible(), { timeout: 5000 }).toBe(true); // a wrong key: asked again
+      await tab.fill("#key-input", key);
+      await tab.click('[data-stat="key-form"] button');
+      await expect
+        .poll(() => tab.locator('[data-stat="upstream-state"]').textContent(), { timeout: 5000 })
+        .toBe("online");
+      expect(await form.isVisible()).toBe(false);
+      // Kept for this tab's session: a reload does not ask again.
+      await tab.reload();
+      await tab.waitForSelector("body[data-ready=true]");
+      await expect
+        .poll(() => tab.locator('[data-stat="upstream-state"]').textContent(), { timeout: 5000 })
+        .toBe("online");
+      expect(await form.isVisible()).toBe(false);
+      expect(await tab.evaluate(() => document.cookie)).toBe("");
+    } finally {
+      await context.close();
+      await sidecar.close();
+    }
+  });
+});
