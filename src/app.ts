@@ -2,7 +2,6 @@
 import Router, { type RouterMiddleware } from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
-import { AdmissionQueue } from "./admission/queue.js";
 import type { BackgroundClass, BackgroundPolicy } from "./claude/background.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
@@ -14,24 +13,22 @@ import { TokenCounter } from "./proxy/count-tokens.js";
 import { type ForwardDeps, forwardMiddleware, recordedAnswer, type TranslationState } from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
 import { requestTarget } from "./proxy/target.js";
-import type { UpstreamScraper } from "./scrape/scraper.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
+import type { UpstreamUnit } from "./unit/upstream-unit.js";
 import type { Upstream } from "./upstream/client.js";
 import { MessagesSupport } from "./upstream/messages-support.js";
-import type { UpstreamMonitor } from "./upstream/monitor.js";
 import { classify } from "./wire/routes.js";
 
 export interface AppDeps {
   config: Config;
-  upstream: Upstream;
+  /** The llama-server requests go to: its pool, health, scraper and admission queue as one unit. */
+  unit: UpstreamUnit;
   /** Where background calls with policy "route" go (--background-upstream). */
   backgroundUpstream?: Upstream;
   telemetry: Telemetry;
-  monitor: UpstreamMonitor;
   stats: Stats;
-  scraper: UpstreamScraper;
   logger: Logger;
   /** Where finished requests wait to be recorded, off the hot path. */
   records: RecordQueue;
@@ -87,7 +84,8 @@ function freshReads(records: RecordQueue): RouterMiddleware {
 }
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forward: ForwardDeps): Router {
+function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): Router {
+  const { unit } = deps;
   const router = new Router();
   addDashboardRoutes(router);
   router.post("/v1/messages/count_tokens", (ctx) =>
@@ -102,11 +100,11 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, queue: QueueView, forwa
     ctx.body = await deps.telemetry.exposition.render();
   });
   router.get("/healthz", (ctx) => {
-    ctx.body = { status: "ok", upstream: deps.monitor.status.state };
+    ctx.body = { status: "ok", upstream: unit.monitor.status.state };
   });
   router.get("/api/stats", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
-    ctx.body = statsView(deps.stats, deps.monitor.status, deps.scraper.view, deps.config.upstream, queue());
+    ctx.body = statsView(deps.stats, unit.monitor.status, unit.scraper.view, deps.config.upstream, unit.queueNumbers());
   });
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
@@ -146,24 +144,7 @@ function explainWrongMethod(ctx: Koa.Context, router: Router): void {
   ctx.body = errorBody(error, classify(ctx.path).protocol);
 }
 
-type QueueView = () => { depth: number; active: number; limit: number; capacity: number };
-
-function admissionQueue(deps: AppDeps): { queue: AdmissionQueue; view: QueueView } {
-  const { config, monitor, telemetry } = deps;
-  // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
-  const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
-  const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
-  const view = () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax });
-  telemetry.state.observeQueue(view);
-  return { queue, view };
-}
-
-function forwardDeps(
-  deps: AppDeps,
-  translation: TranslationState,
-  queue: AdmissionQueue,
-  maxBodyBytes: number,
-): ForwardDeps {
+function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes: number): ForwardDeps {
   const { config } = deps;
   const policies: Record<BackgroundClass, BackgroundPolicy> = {
     title: config.backgroundTitle,
@@ -172,15 +153,15 @@ function forwardDeps(
     haiku: config.backgroundHaiku,
   };
   return {
-    upstream: deps.upstream,
+    upstream: deps.unit.upstream,
     backgroundUpstream: deps.backgroundUpstream,
     telemetry: deps.telemetry,
     maxBodyBytes,
-    sinks: [deps.stats.sink, () => deps.scraper.requestSoon(), ...(deps.sinks ?? [])],
+    sinks: [deps.stats.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
     records: deps.records,
     normalizeBillingHeader: config.normalizeBillingHeader,
     policies,
-    queue,
+    queue: deps.unit.queue,
     translation,
     captureContent: config.captureContent,
     reportInvalid: deps.reportInvalid,
@@ -194,11 +175,12 @@ function forwardDeps(
  */
 function watchMessagesSupport(deps: AppDeps, translation: TranslationState): void {
   if (translation.mode !== "auto") return;
-  const ask = () => void translation.support.probe(deps.upstream);
-  deps.monitor.on("change", (status) => {
+  const { upstream, monitor } = deps.unit;
+  const ask = () => void translation.support.probe(upstream);
+  monitor.on("change", (status) => {
     if (status.state === "online") ask();
   });
-  if (deps.monitor.status.state === "online") ask();
+  if (monitor.status.state === "online") ask();
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -207,13 +189,13 @@ export function createApp(deps: AppDeps): Koa {
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
   const translation: TranslationState = { mode: deps.config.translate, support: new MessagesSupport() };
   watchMessagesSupport(deps, translation);
-  const counter = new TokenCounter(deps.upstream, translation, {
+  const counter = new TokenCounter(deps.unit.upstream, translation, {
     normalize: deps.config.normalizeBillingHeader,
     clientKeyIsOurs: deps.config.apiKey !== undefined,
   });
-  const { queue, view } = admissionQueue(deps);
-  const forward = forwardDeps(deps, translation, queue, maxBodyBytes);
-  const router = ownRoutes(deps, counter, view, forward);
+  deps.telemetry.state.observeQueue(deps.unit.queueNumbers);
+  const forward = forwardDeps(deps, translation, maxBodyBytes);
+  const router = ownRoutes(deps, counter, forward);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(requestTarget());
   app.use(guard(deps.config));

@@ -9,16 +9,18 @@ import type { Config } from "./config/load.js";
 import type { RecordSink } from "./observe/observation.js";
 import { RecordQueue } from "./proxy/records.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
-import { UpstreamScraper } from "./scrape/scraper.js";
+import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
 import { invalidValueReporter } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
+import { createUpstreamUnit, type UpstreamUnit } from "./unit/upstream-unit.js";
 import { createUpstream } from "./upstream/client.js";
-import { UpstreamMonitor } from "./upstream/monitor.js";
+import type { UpstreamMonitor } from "./upstream/monitor.js";
 
 export interface Running {
   url: string;
   server: Server;
+  unit: UpstreamUnit;
   monitor: UpstreamMonitor;
   scraper: UpstreamScraper;
   records: RecordQueue;
@@ -53,29 +55,21 @@ export async function runSidecar(
   logger: Logger,
   options: RunOptions = {},
 ): Promise<Running> {
-  const upstream = createUpstream(config.upstream, config.upstreamTimeout, config.upstreamApiKey);
   const backgroundUpstream = config.backgroundUpstream
     ? createUpstream(config.backgroundUpstream, config.upstreamTimeout, config.upstreamApiKey)
     : undefined;
-  const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
-  watchUpstream(monitor, telemetry, logger, config.upstream);
   const reportInvalid = invalidValueReporter(telemetry.state.invalidValues, logger);
-  const scraper = new UpstreamScraper(upstream, stats.store, monitor, {
-    intervalMs: config.scrapeInterval * 1000,
-    logger,
-    reportInvalid,
-  });
-  registerUpstreamExports(telemetry.state.registry, stats, scraper);
+  const unit = createUpstreamUnit({ config, store: stats.store, logger, reportInvalid });
+  watchUpstream(unit.monitor, telemetry, logger, config.upstream);
+  registerUpstreamExports(telemetry.state.registry, stats, unit.scraper);
   telemetry.state.observeStore(() => stats.health());
   const records = new RecordQueue(logger);
   const app = createApp({
     config,
-    upstream,
+    unit,
     backgroundUpstream,
     telemetry,
-    monitor,
     stats,
-    scraper,
     logger,
     records,
     sinks: options.sinks,
@@ -88,25 +82,20 @@ export async function runSidecar(
   await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
   const url = listenUrl(config, port);
-  const status = await monitor.check();
-  // One scrape before the banner: totals shown at start are llama-server's current ones, not the last saved.
-  if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);
-  monitor.start();
-  scraper.start();
+  const status = await unit.start();
   const print = options.print ?? ((text: string) => process.stdout.write(text));
   print(`${banner(config, url, status, stats.summary(), stats.health())}\n`);
   return {
     url,
     server,
-    monitor,
-    scraper,
+    unit,
+    monitor: unit.monitor,
+    scraper: unit.scraper,
     records,
     async close() {
-      monitor.stop();
-      await scraper.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await upstream.close();
+      await unit.close();
       await backgroundUpstream?.close();
       records.flush();
       await stats.close(logger);

@@ -14,7 +14,7 @@ const FLOORS: string[][] = [
   ["observe", "admission", "guard", "dashboard"],
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
-  ["stats"],
+  ["stats", "unit"],
   ["proxy"],
   ["app.ts", "banner.ts"],
   ["server.ts"],

@@ -1,0 +1,72 @@
+// One llama-server as one unit: its connection pool, health monitor, scraper (with its lifetime ledger) and
+// admission queue, built together. The app is given units, so serving several llama-servers (or a router-mode one
+// with many models) means giving it more units, without touching the request path.
+import type { Logger } from "pino";
+import { AdmissionQueue } from "../admission/queue.js";
+import type { Config } from "../config/load.js";
+import { UpstreamScraper } from "../scrape/scraper.js";
+import type { JsonStore } from "../store/json-store.js";
+import type { StatsDoc } from "../store/schema.js";
+import type { ReportInvalid } from "../telemetry/invalid-values.js";
+import { createUpstream, type Upstream } from "../upstream/client.js";
+import { UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
+
+/** The queue's numbers, as gauges and /api/stats show them. */
+export interface QueueNumbers {
+  depth: number;
+  active: number;
+  limit: number;
+  capacity: number;
+}
+
+export interface UpstreamUnit {
+  upstream: Upstream;
+  monitor: UpstreamMonitor;
+  scraper: UpstreamScraper;
+  /** At most as many requests in flight as llama-server has slots (or --max-in-flight). */
+  queue: AdmissionQueue;
+  queueNumbers(): QueueNumbers;
+  /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
+  start(): Promise<UpstreamStatus>;
+  close(): Promise<void>;
+}
+
+export interface UnitOptions {
+  config: Config;
+  /** Where the lifetime ledger of llama-server's counters lives. */
+  store: JsonStore<StatsDoc>;
+  logger: Logger;
+  reportInvalid: ReportInvalid;
+}
+
+export function createUpstreamUnit({ config, store, logger, reportInvalid }: UnitOptions): UpstreamUnit {
+  const upstream = createUpstream(config.upstream, config.upstreamTimeout, config.upstreamApiKey);
+  const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
+  const scraper = new UpstreamScraper(upstream, store, monitor, {
+    intervalMs: config.scrapeInterval * 1000,
+    logger,
+    reportInvalid,
+  });
+  // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
+  const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
+  const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
+  return {
+    upstream,
+    monitor,
+    scraper,
+    queue,
+    queueNumbers: () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax }),
+    async start() {
+      const status = await monitor.check();
+      if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);
+      monitor.start();
+      scraper.start();
+      return status;
+    },
+    async close() {
+      monitor.stop();
+      await scraper.stop();
+      await upstream.close();
+    },
+  };
+}
