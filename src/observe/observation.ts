@@ -29,7 +29,7 @@ export interface RequestRecord {
   operation?: string;
   client: ClientName;
   model: string;
-  /** The model as metrics and the ledger label it: cut, and "other" past the first few names (telemetry/labels). */
+  /** The model as metrics and the ledger label it: cut, and "other" past the first few names (wire/labels). */
   modelLabel: string;
   stream: boolean;
   status: number;
