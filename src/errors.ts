@@ -53,10 +53,32 @@ export function errorBody(err: SidecarError, protocol: Protocol): object {
   return { error: { message: err.message, type: spec.openai, code: err.code } };
 }
 
-/** The same error as one SSE event, for when the response headers (and maybe data) are already out. */
-export function errorEvent(err: SidecarError, protocol: Protocol): string {
-  const data = JSON.stringify(errorBody(err, protocol));
-  return protocol === "anthropic" ? `event: error\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+/**
+ * Anthropic's error type for an HTTP status, for errors that arrive as a status (llama-server's): Anthropic's API
+ * answers 400 invalid_request_error, 401 authentication_error, 403 permission_error, 404 not_found_error,
+ * 413 request_too_large, 429 rate_limit_error, 529 overloaded_error and 500 api_error.
+ */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 422:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return "api_error";
+  }
 }
 
 /** Maps an undici / socket failure talking to llama-server onto a sidecar error. */

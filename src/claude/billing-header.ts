@@ -1,4 +1,6 @@
 // Makes Claude Code's per-request billing header constant, so llama-server's prefix cache survives each turn.
+import type { JsonObject } from "../wire/json.js";
+
 //
 // Claude Code starts the system prompt with a line such as
 //   x-anthropic-billing-header: cc_version=2.1.101.e51; cc_entrypoint=cli; cch=a5145;You are Claude Code, ...
@@ -18,10 +20,8 @@ export function normalizeText(text: string): string | undefined {
   return replaced === text ? undefined : replaced;
 }
 
-type Json = Record<string, unknown>;
-
 /** Normalizes a string or an array of text blocks in place; returns how many texts changed. */
-function normalizeContent(holder: Json, key: string): number {
+function normalizeContent(holder: JsonObject, key: string): number {
   const value = holder[key];
   if (typeof value === "string") {
     const next = normalizeText(value);
@@ -32,24 +32,24 @@ function normalizeContent(holder: Json, key: string): number {
   if (!Array.isArray(value)) return 0;
   let changed = 0;
   for (const block of value) {
-    if (block && typeof block === "object" && typeof (block as Json).text === "string") {
-      changed += normalizeContent(block as Json, "text");
+    if (block && typeof block === "object" && typeof (block as JsonObject).text === "string") {
+      changed += normalizeContent(block as JsonObject, "text");
     }
   }
   return changed;
 }
 
 /** Anthropic Messages: the top-level `system` (string or text blocks). */
-export function normalizeAnthropic(body: Json): number {
+export function normalizeAnthropic(body: JsonObject): number {
   return normalizeContent(body, "system");
 }
 
 /** OpenAI chat: system and developer messages (string or content parts). */
-export function normalizeOpenai(body: Json): number {
+export function normalizeOpenai(body: JsonObject): number {
   if (!Array.isArray(body.messages)) return 0;
   let changed = 0;
   for (const m of body.messages) {
-    const msg = m as Json;
+    const msg = m as JsonObject;
     if (msg && (msg.role === "system" || msg.role === "developer")) changed += normalizeContent(msg, "content");
   }
   return changed;

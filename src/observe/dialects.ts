@@ -1,14 +1,10 @@
 // Reads usage, timings, finish reasons and the first generated content out of each API's responses.
 import type { Dialect } from "../wire/dialect.js";
+import { asObject, asString, type JsonObject } from "../wire/json.js";
 import type { LlamaTimings, Observation, Usage } from "./observation.js";
 import type { SseEvent } from "./sse.js";
 import type { CheckedField, ValueCheck } from "./upstream-values.js";
 
-type Json = Record<string, unknown>;
-
-const obj = (v: unknown): Json | undefined =>
-  v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : undefined;
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const nonEmpty = (v: unknown): boolean => (typeof v === "string" ? v.length > 0 : Array.isArray(v) && v.length > 0);
 
 /** Usage where the prompt count includes the cached part (OpenAI chat and completions, the Responses API). */
@@ -26,9 +22,9 @@ function promptWithCached(
 }
 
 /** OpenAI usage: prompt_tokens includes the cached part. */
-function openaiUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
+function openaiUsage(check: ValueCheck, u: JsonObject | undefined): Usage | undefined {
   if (!u) return undefined;
-  const cached = obj(u.prompt_tokens_details)?.cached_tokens;
+  const cached = asObject(u.prompt_tokens_details)?.cached_tokens;
   return promptWithCached(check, u.prompt_tokens, cached, u.completion_tokens, [
     "usage.prompt_tokens",
     "usage.cached_tokens",
@@ -37,7 +33,7 @@ function openaiUsage(check: ValueCheck, u: Json | undefined): Usage | undefined 
 }
 
 /** Anthropic usage: input_tokens excludes cache reads. */
-function anthropicUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
+function anthropicUsage(check: ValueCheck, u: JsonObject | undefined): Usage | undefined {
   if (!u) return undefined;
   return {
     prefill: check.tokens("usage.input_tokens", u.input_tokens),
@@ -47,7 +43,7 @@ function anthropicUsage(check: ValueCheck, u: Json | undefined): Usage | undefin
 }
 
 /** llama-server's timings, each number checked: a bad one is left out (and reported), never counted. */
-function readTimings(check: ValueCheck, t: Json): LlamaTimings {
+function readTimings(check: ValueCheck, t: JsonObject): LlamaTimings {
   const prompt = check.tokens("timings.prompt_n", t.prompt_n);
   return {
     prompt_n: prompt,
@@ -61,35 +57,35 @@ function readTimings(check: ValueCheck, t: Json): LlamaTimings {
   };
 }
 
-function common(obs: Observation, body: Json): void {
-  const t = obj(body.timings);
+function common(obs: Observation, body: JsonObject): void {
+  const t = asObject(body.timings);
   if (t) obs.timings = readTimings(obs.check, t);
-  const model = str(body.model);
+  const model = asString(body.model);
   if (model) obs.responseModel = model;
-  const err = obj(body.error);
-  if (err) obs.errorMessage = str(err.message) ?? JSON.stringify(err);
+  const err = asObject(body.error);
+  if (err) obs.errorMessage = asString(err.message) ?? JSON.stringify(err);
 }
 
 /** Did this OpenAI choice carry generated content (text, reasoning or a tool call)? */
-function choiceHasContent(obs: Observation, choice: Json, chat: boolean): boolean {
+function choiceHasContent(obs: Observation, choice: JsonObject, chat: boolean): boolean {
   if (!chat) {
     obs.capture(choice.text);
     return nonEmpty(choice.text);
   }
-  const delta = obj(choice.delta) ?? obj(choice.message) ?? {};
+  const delta = asObject(choice.delta) ?? asObject(choice.message) ?? {};
   obs.capture(delta.content);
   return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.tool_calls);
 }
 
-function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
+function readOpenai(obs: Observation, body: JsonObject, chat: boolean): boolean {
   common(obs, body);
-  const usage = openaiUsage(obs.check, obj(body.usage));
+  const usage = openaiUsage(obs.check, asObject(body.usage));
   if (usage) obs.setUsage(usage);
   let content = false;
   for (const c of Array.isArray(body.choices) ? body.choices : []) {
-    const choice = obj(c);
+    const choice = asObject(c);
     if (!choice) continue;
-    const reason = str(choice.finish_reason);
+    const reason = asString(choice.finish_reason);
     if (reason) obs.finishReason = reason;
     if (choiceHasContent(obs, choice, chat)) content = true;
   }
@@ -97,17 +93,17 @@ function readOpenai(obs: Observation, body: Json, chat: boolean): boolean {
 }
 
 /** Embeddings: the input is prompt work for llama-server (its prompt_tokens_total counts it); nothing is generated. */
-function readEmbeddings(obs: Observation, body: Json): boolean {
+function readEmbeddings(obs: Observation, body: JsonObject): boolean {
   common(obs, body);
-  const prompt = obs.check.tokens("usage.prompt_tokens", obj(body.usage)?.prompt_tokens);
+  const prompt = obs.check.tokens("usage.prompt_tokens", asObject(body.usage)?.prompt_tokens);
   if (prompt !== undefined) obs.setUsage({ prefill: prompt, cached: undefined, output: undefined });
   return false;
 }
 
 /** Responses API usage: input_tokens includes the cached part, as in chat completions. */
-function responsesUsage(check: ValueCheck, u: Json | undefined): Usage | undefined {
+function responsesUsage(check: ValueCheck, u: JsonObject | undefined): Usage | undefined {
   if (!u) return undefined;
-  const cached = obj(u.input_tokens_details)?.cached_tokens;
+  const cached = asObject(u.input_tokens_details)?.cached_tokens;
   return promptWithCached(check, u.input_tokens, cached, u.output_tokens, [
     "usage.input_tokens",
     "usage.cached_tokens",
@@ -125,31 +121,31 @@ const RESPONSES_CONTENT = new Set([
 const RESPONSES_END = new Set(["response.completed", "response.incomplete", "response.failed"]);
 
 /** A whole response object (non-streamed, or inside the stream's last event). */
-function readResponse(obs: Observation, response: Json): boolean {
-  const model = str(response.model);
+function readResponse(obs: Observation, response: JsonObject): boolean {
+  const model = asString(response.model);
   if (model) obs.responseModel = model;
-  const usage = responsesUsage(obs.check, obj(response.usage));
+  const usage = responsesUsage(obs.check, asObject(response.usage));
   if (usage) obs.setUsage(usage);
-  const reason = str(obj(response.incomplete_details)?.reason) ?? str(response.status);
+  const reason = asString(asObject(response.incomplete_details)?.reason) ?? asString(response.status);
   if (reason) obs.finishReason = reason;
-  const err = obj(response.error);
-  if (err) obs.errorMessage = str(err.message) ?? JSON.stringify(err);
+  const err = asObject(response.error);
+  if (err) obs.errorMessage = asString(err.message) ?? JSON.stringify(err);
   return Array.isArray(response.output) && response.output.length > 0;
 }
 
-function readResponses(obs: Observation, type: string | undefined, body: Json): boolean {
-  const kind = type ?? str(body.type);
+function readResponses(obs: Observation, type: string | undefined, body: JsonObject): boolean {
+  const kind = type ?? asString(body.type);
   if (kind && RESPONSES_CONTENT.has(kind)) {
     obs.capture(body.delta);
     return nonEmpty(body.delta);
   }
   if (kind && RESPONSES_END.has(kind)) {
     common(obs, body); // llama-server puts its timings beside the response
-    readResponse(obs, obj(body.response) ?? {});
+    readResponse(obs, asObject(body.response) ?? {});
     return false;
   }
   if (kind === "error") {
-    obs.errorMessage = str(body.message) ?? str(obj(body.error)?.message) ?? "error";
+    obs.errorMessage = asString(body.message) ?? asString(asObject(body.error)?.message) ?? "error";
     return false;
   }
   if (body.object === "response") {
@@ -159,7 +155,7 @@ function readResponses(obs: Observation, type: string | undefined, body: Json): 
   return false;
 }
 
-function readLlama(obs: Observation, body: Json): boolean {
+function readLlama(obs: Observation, body: JsonObject): boolean {
   common(obs, body);
   if (body.stop === true) {
     obs.setUsage(
@@ -169,43 +165,43 @@ function readLlama(obs: Observation, body: Json): boolean {
         "usage.tokens_predicted",
       ]),
     );
-    obs.finishReason = str(body.stop_type) ?? obs.finishReason;
+    obs.finishReason = asString(body.stop_type) ?? obs.finishReason;
   }
   obs.capture(body.content);
   return nonEmpty(body.content);
 }
 
-function readAnthropic(obs: Observation, type: string | undefined, body: Json): boolean {
-  switch (type ?? str(body.type)) {
+function readAnthropic(obs: Observation, type: string | undefined, body: JsonObject): boolean {
+  switch (type ?? asString(body.type)) {
     case "message_start": {
-      const message = obj(body.message) ?? {};
-      obs.responseModel = str(message.model) ?? obs.responseModel;
-      const usage = anthropicUsage(obs.check, obj(message.usage));
+      const message = asObject(body.message) ?? {};
+      obs.responseModel = asString(message.model) ?? obs.responseModel;
+      const usage = anthropicUsage(obs.check, asObject(message.usage));
       if (usage) obs.setUsage({ ...usage, output: undefined });
       return false;
     }
     case "message_delta": {
-      obs.finishReason = str(obj(body.delta)?.stop_reason) ?? obs.finishReason;
-      const usage = anthropicUsage(obs.check, obj(body.usage));
+      obs.finishReason = asString(asObject(body.delta)?.stop_reason) ?? obs.finishReason;
+      const usage = anthropicUsage(obs.check, asObject(body.usage));
       if (usage) obs.setUsage(usage);
       return false;
     }
     case "content_block_delta": {
-      const delta = obj(body.delta) ?? {};
+      const delta = asObject(body.delta) ?? {};
       obs.capture(delta.text ?? delta.partial_json);
       return nonEmpty(delta.text) || nonEmpty(delta.thinking) || nonEmpty(delta.partial_json);
     }
     case "message": {
       // A whole non-streamed message.
       common(obs, body);
-      obs.finishReason = str(body.stop_reason) ?? obs.finishReason;
-      const usage = anthropicUsage(obs.check, obj(body.usage));
+      obs.finishReason = asString(body.stop_reason) ?? obs.finishReason;
+      const usage = anthropicUsage(obs.check, asObject(body.usage));
       if (usage) obs.setUsage(usage);
-      for (const block of Array.isArray(body.content) ? body.content : []) obs.capture(obj(block)?.text);
+      for (const block of Array.isArray(body.content) ? body.content : []) obs.capture(asObject(block)?.text);
       return Array.isArray(body.content) && body.content.length > 0;
     }
     case "error":
-      obs.errorMessage = str(obj(body.error)?.message) ?? "error";
+      obs.errorMessage = asString(asObject(body.error)?.message) ?? "error";
       return false;
     default:
       return false;
@@ -213,7 +209,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: Json): 
 }
 
 /** Reads one parsed body (an SSE event's data or a whole JSON response); true if it carried generated content. */
-export function readBody(dialect: Dialect, obs: Observation, body: Json, eventType?: string): boolean {
+export function readBody(dialect: Dialect, obs: Observation, body: JsonObject, eventType?: string): boolean {
   switch (dialect) {
     case "openai-chat":
       return readOpenai(obs, body, true);

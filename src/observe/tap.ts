@@ -1,5 +1,6 @@
 // Watches a response body go by without touching it: SSE events or a whole JSON body feed the Observation.
 import type { Dialect } from "../wire/dialect.js";
+import { parseObject } from "../wire/json.js";
 import { isContentEvent, mustParse, readBody } from "./dialects.js";
 import type { Observation } from "./observation.js";
 import { SseDecoder, type SseEvent } from "./sse.js";
@@ -10,15 +11,6 @@ const MAX_JSON_SIDE_COPY = 16 * 1024 * 1024;
 export interface ResponseTap {
   push(chunk: Buffer): void;
   end(): void;
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Taps with chunks waiting to be parsed: one timer parses them all, however many streams. */
@@ -57,7 +49,7 @@ class SseTap implements ResponseTap {
       if (isContentEvent(this.dialect, event)) this.obs.content(this.at);
       return;
     }
-    const body = parseJson(event.data);
+    const body = parseObject(event.data);
     if (body && readBody(this.dialect, this.obs, body, event.event)) {
       this.seenContent = true;
       this.obs.content(this.at);
@@ -108,7 +100,7 @@ class JsonTap implements ResponseTap {
 
   end(): void {
     if (this.size > MAX_JSON_SIDE_COPY) return;
-    const body = parseJson(Buffer.concat(this.parts).toString("utf8"));
+    const body = parseObject(Buffer.concat(this.parts).toString("utf8"));
     if (!body) return;
     const type =
       this.dialect === "anthropic-messages" ? (typeof body.type === "string" ? body.type : undefined) : undefined;

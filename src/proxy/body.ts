@@ -2,6 +2,7 @@
 import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { SidecarError } from "../errors.js";
+import { asFiniteNumber, type JsonObject } from "../wire/json.js";
 
 /**
  * The whole request body, up to a limit (413 past it). Read through events rather than an async iterator:
@@ -55,13 +56,11 @@ export interface ModelRequest {
   temperature?: number;
 }
 
-type Json = Record<string, unknown>;
-
 /**
  * Parses a model call's JSON body; a body that is not UTF-8, not JSON, or not a JSON object is the client's
  * error, caught before llama-server (which answers 500 to invalid UTF-8 and to unpaired surrogate escapes).
  */
-export function parseJsonBody(body: Buffer): Json {
+export function parseJsonBody(body: Buffer): JsonObject {
   if (!isUtf8(body)) throw new SidecarError("bad_request", "request body is not valid UTF-8");
   const text = body.toString("utf8");
   let json: unknown;
@@ -84,7 +83,7 @@ export function parseJsonBody(body: Buffer): Json {
       "request body holds a string with an unpaired UTF-16 surrogate (\\uD800-\\uDFFF)",
     );
   }
-  return json as Json;
+  return json as JsonObject;
 }
 
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
@@ -108,12 +107,11 @@ function wellFormed(v: unknown): boolean {
   return true;
 }
 
-export function modelRequest(b: Json): ModelRequest {
-  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+export function modelRequest(b: JsonObject): ModelRequest {
   return {
     model: typeof b.model === "string" ? b.model : undefined,
     stream: b.stream === true,
-    maxTokens: num(b.max_tokens) ?? num(b.max_completion_tokens) ?? num(b.n_predict),
-    temperature: num(b.temperature),
+    maxTokens: asFiniteNumber(b.max_tokens) ?? asFiniteNumber(b.max_completion_tokens) ?? asFiniteNumber(b.n_predict),
+    temperature: asFiniteNumber(b.temperature),
   };
 }

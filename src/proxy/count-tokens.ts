@@ -3,21 +3,21 @@
 // because Claude Code repeats the same preflight.
 import { createHash } from "node:crypto";
 import type { Context as KoaContext } from "koa";
-import { request } from "undici";
+import { Cancellation } from "../cancellation.js";
 import { mayCarryHeader, normalizeAnthropic } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
+import { dispatchUpstream } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
+import { type JsonObject, parseObject } from "../wire/json.js";
 import { parseJsonBody, readRequestBody } from "./body.js";
 import type { TranslationState } from "./forward.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 
 const CACHE_SIZE = 256;
 
-type Json = Record<string, unknown>;
-
-async function postJson(upstream: Upstream, path: string, body: unknown): Promise<Json> {
+async function postJson(upstream: Upstream, path: string, body: unknown): Promise<JsonObject> {
   let reply: UpstreamReply;
   try {
     reply = await callUpstream(upstream, path, { json: body });
@@ -30,7 +30,10 @@ async function postJson(upstream: Upstream, path: string, body: unknown): Promis
       `llama-server ${path} answered HTTP ${reply.status}: ${reply.text.slice(0, 300)}`,
     );
   }
-  return JSON.parse(reply.text) as Json;
+  const json = parseObject(reply.text);
+  if (!json)
+    throw new SidecarError("upstream_error", `llama-server ${path} answered with something other than a JSON object`);
+  return json;
 }
 
 export class TokenCounter {
@@ -52,7 +55,7 @@ export class TokenCounter {
   }
 
   /** Exact count from llama-server's own chat template and tokenizer. */
-  async countLocally(body: Json): Promise<number> {
+  async countLocally(body: JsonObject): Promise<number> {
     const chat = anthropicToOpenai({ ...body, stream: false });
     const templated = await postJson(this.upstream, "/apply-template", { messages: chat.messages, tools: chat.tools });
     const tokenized = await postJson(this.upstream, "/tokenize", {
@@ -66,25 +69,29 @@ export class TokenCounter {
   }
 
   private async countUpstream(ctx: KoaContext, raw: Buffer): Promise<number | undefined> {
-    let res: Awaited<ReturnType<typeof request>>;
     const headers = upstreamRequestHeaders(ctx.req.headers, raw.length);
     authorizeUpstream(headers, this.upstream.apiKey, this.clientKeyIsOurs);
+    let text: string;
+    let status: number;
     try {
-      res = await request(new URL(upstreamPath(this.upstream.url, ctx.url), this.upstream.url.origin), {
-        dispatcher: this.upstream.dispatcher,
+      const res = await dispatchUpstream(this.upstream.dispatcher, {
+        origin: this.upstream.url.origin,
+        path: upstreamPath(this.upstream.url, ctx.url),
         method: "POST",
         headers,
         body: raw,
+        cancel: new Cancellation(),
       });
+      status = res.statusCode;
+      text = await res.body.text();
     } catch (err) {
       throw fromUpstreamFailure(err, this.upstream.url.origin);
     }
-    const text = await res.body.text();
-    if (res.statusCode === 404 || res.statusCode === 405 || res.statusCode === 501) {
+    if (status === 404 || status === 405 || status === 501) {
       this.upstreamLacksRoute = true;
       return undefined;
     }
-    const n = res.statusCode === 200 ? (JSON.parse(text) as Json).input_tokens : undefined;
+    const n = status === 200 ? parseObject(text)?.input_tokens : undefined;
     return typeof n === "number" ? n : undefined;
   }
 

@@ -17,6 +17,7 @@ import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
+import type { JsonObject } from "../wire/json.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish } from "./exchange.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
@@ -61,9 +62,7 @@ interface Outgoing {
   translate: boolean;
 }
 
-type Json = Record<string, unknown>;
-
-function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: Json | undefined): Buffer {
+function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: JsonObject | undefined): Buffer {
   if (!json || !deps.normalizeBillingHeader || !mayCarryHeader(raw)) return raw;
   const changed = ex.route.dialect === "anthropic-messages" ? normalizeAnthropic(json) : normalizeOpenai(json);
   if (changed === 0) return raw;
@@ -78,7 +77,13 @@ function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): b
   return t.mode === "always" || (t.mode === "auto" && t.support.lacks(upstream));
 }
 
-function outgoing(deps: ForwardDeps, ex: Exchange, ctx: KoaContext, body: Buffer, json: Json | undefined): Outgoing {
+function outgoing(
+  deps: ForwardDeps,
+  ex: Exchange,
+  ctx: KoaContext,
+  body: Buffer,
+  json: JsonObject | undefined,
+): Outgoing {
   const upstream =
     ex.tags.backgroundPolicy === "route" && deps.backgroundUpstream ? deps.backgroundUpstream : deps.upstream;
   if (json && shouldTranslate(deps, ex, upstream)) {
@@ -123,7 +128,7 @@ async function send(ex: Exchange, ctx: KoaContext, out: Outgoing, clientKeyIsOur
 }
 
 /** With --capture-content, the prompt is kept for the span and the completion is collected for it. */
-function capturePrompt(ex: Exchange, json: Json): void {
+function capturePrompt(ex: Exchange, json: JsonObject): void {
   const { system, messages, prompt } = json;
   ex.capturedPrompt = JSON.stringify({ system, messages, prompt }).slice(0, CAPTURE_LIMIT);
   ex.obs.captured = "";

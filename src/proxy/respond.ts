@@ -3,11 +3,13 @@
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
-import { errorEvent, fromUpstreamFailure, type SidecarError } from "../errors.js";
+import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
 import { createTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
+import { parseObject } from "../wire/json.js";
+import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
 import { type RelayEnd, relay } from "./relay.js";
@@ -87,13 +89,8 @@ export async function readUpstreamText(up: UpstreamResponse, origin: string): Pr
 
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
 export function anthropicErrorAnswer(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, text: string): Outcome {
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: its text becomes the message
-  }
-  const body = anthropicError(up.statusCode, parsed);
+  // Text that is not a JSON object becomes the message as it is.
+  const body = anthropicError(up.statusCode, parseObject(text) ?? text);
   ex.status = up.statusCode;
   ex.obs.errorMessage = (body.error as { message: string }).message;
   ctx.status = up.statusCode;

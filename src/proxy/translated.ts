@@ -6,20 +6,10 @@ import type { Outcome } from "../observe/observation.js";
 import { SseDecoder } from "../observe/sse.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
+import { parseObject } from "../wire/json.js";
 import type { Exchange } from "./exchange.js";
 import { relay } from "./relay.js";
 import { anthropicErrorAnswer, readUpstreamText, settle } from "./respond.js";
-
-type Json = Record<string, unknown>;
-
-function parse(text: string): Json | undefined {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === "object" && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function whole(
   ex: Exchange,
@@ -28,7 +18,7 @@ async function whole(
   model: unknown,
   origin: string,
 ): Promise<Outcome> {
-  const completion = parse(await readUpstreamText(up, origin));
+  const completion = parseObject(await readUpstreamText(up, origin));
   if (!completion) {
     ex.obs.errorMessage = "llama-server sent a completion that is not JSON";
     ex.status = 502;
@@ -61,7 +51,7 @@ export async function translatedResponse(
   let out = "";
   const decoder = new SseDecoder((event) => {
     if (event.data === "[DONE]") return;
-    const chunk = parse(event.data);
+    const chunk = parseObject(event.data);
     if (!chunk) return;
     if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
     out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);

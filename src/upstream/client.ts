@@ -1,6 +1,8 @@
 // The connection pool to llama-server: keep-alive, and timeouts long enough for multi-minute prefills.
-import { Agent, type Dispatcher, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
+import { Cancellation } from "../cancellation.js";
 import { VERSION } from "../version.js";
+import { dispatchUpstream } from "./response.js";
 
 /** Marks the sidecar's own calls (health, props, metrics, probes) in llama-server's view, apart from clients'. */
 export const OWN_USER_AGENT = `llama-sidecar/${VERSION}`;
@@ -41,24 +43,40 @@ export interface UpstreamReply {
   headers: Record<string, unknown>;
 }
 
-/** One small call of the sidecar's own to llama-server (health, props, metrics, tokenize): the whole body read. */
+/**
+ * One small call of the sidecar's own to llama-server (health, props, metrics, tokenize): the whole body read.
+ * It goes through the same dispatch as every forwarded request, so there is one way to call llama-server.
+ */
 export async function callUpstream(
   upstream: Upstream,
   path: string,
   opts: { timeoutMs?: number; json?: unknown } = {},
 ): Promise<UpstreamReply> {
-  const timeout = opts.timeoutMs;
   const headers: Record<string, string> = { "user-agent": OWN_USER_AGENT };
   if (upstream.apiKey !== undefined) headers.authorization = `Bearer ${upstream.apiKey}`;
-  if (opts.json !== undefined) headers["content-type"] = "application/json";
-  const res = await request(new URL(upstreamPath(upstream.url, path), upstream.url.origin), {
-    dispatcher: upstream.dispatcher,
-    // Without a timeout of its own, the call gets the pool's (--upstream-timeout).
-    ...(timeout === undefined
-      ? {}
-      : { headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout) }),
-    headers,
-    ...(opts.json === undefined ? {} : { method: "POST" as const, body: JSON.stringify(opts.json) }),
-  });
-  return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
+  const body = opts.json === undefined ? undefined : Buffer.from(JSON.stringify(opts.json));
+  if (body) headers["content-type"] = "application/json";
+  // Without a timeout of its own, the call gets the pool's (--upstream-timeout).
+  const cancel = new Cancellation();
+  let stage: "headers" | "body" = "headers";
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => cancel.abort(), opts.timeoutMs);
+  try {
+    const res = await dispatchUpstream(upstream.dispatcher, {
+      origin: upstream.url.origin,
+      path: upstreamPath(upstream.url, path),
+      method: body ? "POST" : "GET",
+      headers,
+      body,
+      cancel,
+    });
+    stage = "body";
+    return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
+  } catch (err) {
+    if (!cancel.aborted) throw err;
+    // Named like undici's own timeouts, which the errors module maps to upstream_timeout.
+    const code = stage === "headers" ? "UND_ERR_HEADERS_TIMEOUT" : "UND_ERR_BODY_TIMEOUT";
+    throw Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`, { cause: err }), { code });
+  } finally {
+    clearTimeout(timer);
+  }
 }

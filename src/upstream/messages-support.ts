@@ -1,15 +1,11 @@
 // Whether a llama-server has the Anthropic Messages API: found out by asking it, never from one client's request.
+import { asObject, parseObject } from "../wire/json.js";
 import { callUpstream, type Upstream } from "./client.js";
 
 /** What llama-server answers, with 404, for a path it has no handler for (its HTTP server's error handler). */
 export function isRouteNotFound(status: number, body: string): boolean {
   if (status !== 404) return false;
-  try {
-    const message = (JSON.parse(body) as { error?: { message?: unknown } }).error?.message;
-    return message === "File Not Found";
-  } catch {
-    return false;
-  }
+  return asObject(parseObject(body)?.error)?.message === "File Not Found";
 }
 
 /**

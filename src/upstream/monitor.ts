@@ -1,5 +1,6 @@
 // Watches llama-server's /health (and /props once online) so the sidecar knows if it is online, loading or down.
 import { EventEmitter } from "node:events";
+import { objectOrEmpty, parseObject } from "../wire/json.js";
 import type { UpstreamState } from "../wire/upstream-state.js";
 import type { Upstream } from "./client.js";
 import { callUpstream } from "./client.js";
@@ -23,22 +24,9 @@ export interface MonitorEvents {
   change: [status: UpstreamStatus, previous: UpstreamStatus | undefined];
 }
 
-async function getJson(
-  upstream: Upstream,
-  path: string,
-  timeoutMs: number,
-): Promise<{ status: number; body: unknown }> {
-  const { status, text } = await callUpstream(upstream, path, { timeoutMs });
-  try {
-    return { status, body: JSON.parse(text) };
-  } catch {
-    return { status, body: text };
-  }
-}
-
-function readProps(body: unknown): UpstreamProps {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const settings = (b.default_generation_settings ?? {}) as Record<string, unknown>;
+function readProps(text: string): UpstreamProps {
+  const b = parseObject(text) ?? {};
+  const settings = objectOrEmpty(b.default_generation_settings);
   const model =
     typeof b.model_alias === "string" ? b.model_alias : typeof b.model_path === "string" ? b.model_path : undefined;
   return {
@@ -69,7 +57,7 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     const timeout = Math.max(1000, Math.min(this.intervalMs, 5000));
     let next: Omit<UpstreamStatus, "since">;
     try {
-      const { status, body } = await getJson(this.upstream, "/health", timeout);
+      const { status, text } = await callUpstream(this.upstream, "/health", { timeoutMs: timeout });
       if (status === 200) {
         const props = this.current?.state === "online" ? this.current.props : await this.fetchProps(timeout);
         next = { state: "online", props };
@@ -78,7 +66,7 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       } else {
         next = {
           state: "unreachable",
-          detail: `health check answered HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`,
+          detail: `health check answered HTTP ${status}: ${text.slice(0, 200)}`,
         };
       }
     } catch (err) {
@@ -91,8 +79,8 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
 
   private async fetchProps(timeout: number): Promise<UpstreamProps | undefined> {
     try {
-      const { status, body } = await getJson(this.upstream, "/props", timeout);
-      return status === 200 ? readProps(body) : undefined;
+      const { status, text } = await callUpstream(this.upstream, "/props", { timeoutMs: timeout });
+      return status === 200 ? readProps(text) : undefined;
     } catch {
       return undefined;
     }
