@@ -22,7 +22,7 @@ import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish } from "./exchange.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
-import { anthropicErrorAnswer, passThrough, readUpstreamText, sendLocal } from "./respond.js";
+import { anthropicErrorAnswer, passThrough, type Reply, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
 import { translatedResponse } from "./translated.js";
 
@@ -147,7 +147,7 @@ async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<
   return ticket;
 }
 
-async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Outcome> {
+async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Reply> {
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
   if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
@@ -158,7 +158,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
     if (cls) {
       ex.tags.background = cls;
       ex.tags.backgroundPolicy = deps.policies[cls];
-      if (deps.policies[cls] === "local") return sendLocal(ex, ctx, localAnswer(cls, json));
+      if (deps.policies[cls] === "local") return sendLocal(ctx, localAnswer(cls, json));
     }
   }
   if (deps.captureContent && json) capturePrompt(ex, json);
@@ -170,14 +170,14 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
       const text = await readUpstreamText(up, out.upstream.url.origin);
       // Only the sidecar's own probe can tell a server without the route from this request's own 404.
       if (!isRouteNotFound(404, text) || (await deps.translation.support.probe(out.upstream)) !== false) {
-        return anthropicErrorAnswer(ex, ctx, up, text);
+        return anthropicErrorAnswer(ctx, up, text);
       }
       out = outgoing(deps, ex, ctx, body, json);
       up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     }
     if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);
     if (up.statusCode >= 400 && ex.route.protocol === "anthropic") {
-      return anthropicErrorAnswer(ex, ctx, up, await readUpstreamText(up, out.upstream.url.origin));
+      return anthropicErrorAnswer(ctx, up, await readUpstreamText(up, out.upstream.url.origin));
     }
     return await passThrough(ex, ctx, up, out.upstream.url.origin);
   } finally {
@@ -185,17 +185,23 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
   }
 }
 
-/** What a request that threw comes to: its status, message and outcome are set on the exchange. */
-function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Outcome {
+/** What a request that threw comes to (Koa's error handler answers the client). */
+function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Reply {
   const e = err as SidecarError;
   if (e.code === "overloaded") deps.telemetry.state.rejections.inc({ reason: e.reason ?? "wait" });
-  if (e.code === "client_closed" || ex.cancel.aborted) {
-    ex.status = 499; // whatever failed after the client left, it was leaving that ended the request
-    return "client_abort";
-  }
-  ex.status = e.status ?? 500;
-  ex.obs.errorMessage = e.message;
-  return e.code?.startsWith("upstream_") ? "upstream_error" : "rejected";
+  // Whatever failed after the client left, it was leaving that ended the request.
+  if (e.code === "client_closed" || ex.cancel.aborted) return { outcome: "client_abort", status: 499 };
+  const outcome = e.code?.startsWith("upstream_") ? "upstream_error" : "rejected";
+  return { outcome, status: e.status ?? 500, error: e.message };
+}
+
+/** The one place a reply is written onto its exchange, for the record. */
+function adopt(ex: Exchange, reply: Reply): Outcome {
+  ex.status = reply.status;
+  if (reply.error !== undefined) ex.obs.errorMessage = reply.error;
+  ex.release = reply.release;
+  ex.tap = reply.tap;
+  return reply.outcome;
 }
 
 /**
@@ -212,9 +218,9 @@ export async function recordedAnswer(
   try {
     const model = await answer();
     ex.model = { model, stream: false };
-    ex.status = ctx.status;
+    outcome = adopt(ex, { outcome, status: ctx.status });
   } catch (err) {
-    outcome = failed(deps, ex, err);
+    outcome = adopt(ex, failed(deps, ex, err));
     throw err;
   } finally {
     record(deps, ctx, ex, outcome);
@@ -246,9 +252,9 @@ export function forwardMiddleware(deps: ForwardDeps) {
     let outcome: Outcome = "rejected";
     deps.telemetry.state.inFlight.inc();
     try {
-      outcome = await exchange(deps, ex, ctx);
+      outcome = adopt(ex, await exchange(deps, ex, ctx));
     } catch (err) {
-      outcome = failed(deps, ex, err);
+      outcome = adopt(ex, failed(deps, ex, err));
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();

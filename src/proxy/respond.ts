@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
-import { createTap } from "../observe/tap.js";
+import { createTap, type ResponseTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import { parseObject } from "../wire/json.js";
@@ -15,6 +15,22 @@ import { clientResponseHeaders } from "./headers.js";
 import { type RelayEnd, relay } from "./relay.js";
 import { SseFramer } from "./sse-framing.js";
 
+/**
+ * What a responder did, returned to the exchange's owner (forward.ts), the one place that writes it onto the
+ * exchange: responders write the client's response, never the record.
+ */
+export interface Reply {
+  outcome: Outcome;
+  /** The HTTP status the client got. */
+  status: number;
+  /** The error the client was told, for the record. */
+  error?: string;
+  /** Ends the client's response: called once the request's record is written, never before. */
+  release?: () => void;
+  /** What watches the response; its last parse waits for the record. */
+  tap?: ResponseTap;
+}
+
 /** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
 export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
   if (isSse && !res.destroyed) res.end(errorEvent(err, ex.route.protocol));
@@ -22,30 +38,23 @@ export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarErr
 }
 
 /** Relays llama-server's response as it arrives, observing it on the side. */
-export async function passThrough(
-  ex: Exchange,
-  ctx: KoaContext,
-  up: UpstreamResponse,
-  origin: string,
-): Promise<Outcome> {
+export async function passThrough(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, origin: string): Promise<Reply> {
   const contentType = String(up.headers["content-type"] ?? "");
   // llama-server's own errors are OpenAI-shaped JSON; anything else (its HTTP layer's plain text) is put in shape.
   if (up.statusCode >= 400 && !contentType.includes("json")) {
-    return openaiErrorAnswer(ex, ctx, up, await readUpstreamText(up, origin));
+    return openaiErrorAnswer(ctx, up, await readUpstreamText(up, origin));
   }
   const res = ctx.res;
-  ex.status = up.statusCode;
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
   const isSse = contentType.includes("text/event-stream");
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
-  if (ex.route.dialect) ex.tap = createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
-  const tap = ex.tap;
+  const tap = ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
   const end = await relay(up.body, res, ex.cancel, {
-    observe: tap && ((chunk) => tap.push(chunk)),
+    observe: tap ? (chunk) => tap.push(chunk) : undefined,
     framer: isSse ? new SseFramer() : undefined,
   });
-  return settle(ex, res, up, end, origin, isSse);
+  return { ...settle(ex, res, up, end, origin, isSse), tap: tap || undefined };
 }
 
 export function settle(
@@ -55,25 +64,25 @@ export function settle(
   end: RelayEnd,
   origin: string,
   isSse: boolean,
-): Outcome {
+): Reply {
   // The client's going away aborts the upstream call at once, so its abort error can arrive before the close.
   const how: RelayEnd = end.kind === "upstream_error" && ex.cancel.aborted ? { kind: "client_abort" } : end;
   switch (how.kind) {
-    case "end":
-      ex.release = () => {
+    case "end": {
+      const release = () => {
         if (!res.writableEnded && !res.destroyed) res.end(how.last);
       };
-      return up.statusCode >= 400 ? "upstream_error" : "ok";
+      return { outcome: up.statusCode >= 400 ? "upstream_error" : "ok", status: up.statusCode, release };
+    }
     case "client_abort":
       ex.cancel.abort();
       up.body.destroy();
-      return "client_abort";
+      return { outcome: "client_abort", status: up.statusCode };
     case "upstream_error": {
       const err = fromUpstreamFailure(how.error, origin);
-      ex.obs.errorMessage = err.message;
       // Like a clean end, the error event that ends the response waits for the request's record.
-      ex.release = () => failMidStream(res, ex, err, isSse);
-      return "upstream_error";
+      const release = () => failMidStream(res, ex, err, isSse);
+      return { outcome: "upstream_error", status: up.statusCode, error: err.message, release };
     }
   }
 }
@@ -88,35 +97,30 @@ export async function readUpstreamText(up: UpstreamResponse, origin: string): Pr
 }
 
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
-export function anthropicErrorAnswer(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, text: string): Outcome {
+export function anthropicErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text: string): Reply {
   // Text that is not a JSON object becomes the message as it is.
   const body = anthropicError(up.statusCode, parseObject(text) ?? text);
-  ex.status = up.statusCode;
-  ex.obs.errorMessage = (body.error as { message: string }).message;
   ctx.status = up.statusCode;
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
-  return "upstream_error";
+  return { outcome: "upstream_error", status: up.statusCode, error: (body.error as { message: string }).message };
 }
 
 /** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */
-function openaiErrorAnswer(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, text: string): Outcome {
+function openaiErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text: string): Reply {
   const message = text.trim().slice(0, 500) || `llama-server answered HTTP ${up.statusCode}`;
   const type = up.statusCode < 500 ? "invalid_request_error" : "upstream_error";
-  ex.status = up.statusCode;
-  ex.obs.errorMessage = message;
   ctx.status = up.statusCode;
   ctx.body = { error: { message, type, code: up.statusCode } };
-  return "upstream_error";
+  return { outcome: "upstream_error", status: up.statusCode, error: message };
 }
 
 /** A complete answer made by the sidecar (background calls answered locally). */
-export function sendLocal(ex: Exchange, ctx: KoaContext, answer: { contentType: string; body: string }): Outcome {
-  ex.status = 200;
+export function sendLocal(ctx: KoaContext, answer: { contentType: string; body: string }): Reply {
   ctx.status = 200;
   ctx.type = answer.contentType;
   if (answer.contentType.includes("event-stream")) ctx.set("Cache-Control", "no-cache");
   ctx.body = answer.body;
-  return "local";
+  return { outcome: "local", status: 200 };
 }

@@ -2,14 +2,13 @@
 import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
 import { readBody } from "../observe/dialects.js";
-import type { Outcome } from "../observe/observation.js";
 import { SseDecoder } from "../observe/sse.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import { parseObject } from "../wire/json.js";
 import type { Exchange } from "./exchange.js";
 import { relay } from "./relay.js";
-import { anthropicErrorAnswer, readUpstreamText, settle } from "./respond.js";
+import { anthropicErrorAnswer, type Reply, readUpstreamText, settle } from "./respond.js";
 
 async function whole(
   ex: Exchange,
@@ -17,20 +16,18 @@ async function whole(
   up: UpstreamResponse,
   model: unknown,
   origin: string,
-): Promise<Outcome> {
+): Promise<Reply> {
   const completion = parseObject(await readUpstreamText(up, origin));
   if (!completion) {
-    ex.obs.errorMessage = "llama-server sent a completion that is not JSON";
-    ex.status = 502;
+    const error = "llama-server sent a completion that is not JSON";
     ctx.status = 502;
-    ctx.body = anthropicError(502, ex.obs.errorMessage);
-    return "upstream_error";
+    ctx.body = anthropicError(502, error);
+    return { outcome: "upstream_error", status: 502, error };
   }
   readBody("openai-chat", ex.obs, completion);
-  ex.status = 200;
   ctx.status = 200;
   ctx.body = openaiToAnthropic(completion, model);
-  return "ok";
+  return { outcome: "ok", status: 200 };
 }
 
 export async function translatedResponse(
@@ -38,13 +35,12 @@ export async function translatedResponse(
   ctx: KoaContext,
   up: UpstreamResponse,
   origin: string,
-): Promise<Outcome> {
+): Promise<Reply> {
   const model = ex.model?.model;
-  if (up.statusCode >= 400) return anthropicErrorAnswer(ex, ctx, up, await readUpstreamText(up, origin));
+  if (up.statusCode >= 400) return anthropicErrorAnswer(ctx, up, await readUpstreamText(up, origin));
   if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model, origin);
 
   const res = ctx.res;
-  ex.status = 200;
   ctx.respond = false;
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const writer = new AnthropicStreamWriter(model);
@@ -69,5 +65,5 @@ export async function translatedResponse(
     },
   });
   if (end.kind !== "end") decoder.end();
-  return settle(ex, res, up, end, origin, true);
+  return { ...settle(ex, res, up, end, origin, true), status: 200 };
 }
