@@ -9,6 +9,7 @@ import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { guard } from "./guard/guard.js";
 import type { RecordSink } from "./observe/observation.js";
 import { errorKind } from "./observe/redact.js";
+import { ParseScheduler } from "./observe/tap.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
 import { type ForwardDeps, forwardMiddleware, recordedAnswer, type TranslationState } from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
@@ -159,6 +160,7 @@ function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes:
     maxBodyBytes,
     sinks: [deps.stats.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
     records: deps.records,
+    parsing: new ParseScheduler(),
     normalizeBillingHeader: config.normalizeBillingHeader,
     policies,
     queue: deps.unit.queue,

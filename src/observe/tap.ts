@@ -13,15 +13,28 @@ export interface ResponseTap {
   end(): void;
 }
 
-/** Taps with chunks waiting to be parsed: one timer parses them all, however many streams. */
-let due: SseTap[] = [];
 /** Long enough to let a burst pass: llama-server's batched decode sends every stream's token at once. */
 const PARSE_DELAY_MS = 5;
 
-function parseDue(): void {
-  const taps = due;
-  due = [];
-  for (const tap of taps) tap.parsePending();
+/**
+ * Taps with chunks waiting to be parsed: one timer parses them all, however many streams. The app makes one and
+ * passes it in, so nothing is shared between apps (or tests) in one process.
+ */
+export class ParseScheduler {
+  private due: { parsePending(): void }[] = [];
+
+  constructor(private readonly delayMs = PARSE_DELAY_MS) {}
+
+  schedule(tap: { parsePending(): void }): void {
+    if (this.due.length === 0) setTimeout(this.parseDue, this.delayMs);
+    this.due.push(tap);
+  }
+
+  private readonly parseDue = (): void => {
+    const taps = this.due;
+    this.due = [];
+    for (const tap of taps) tap.parsePending();
+  };
 }
 
 /**
@@ -42,6 +55,7 @@ class SseTap implements ResponseTap {
     private readonly dialect: Dialect,
     private readonly obs: Observation,
     private readonly now: () => number,
+    private readonly scheduler: ParseScheduler,
   ) {}
 
   private onEvent(event: SseEvent): void {
@@ -58,10 +72,7 @@ class SseTap implements ResponseTap {
 
   push(chunk: Buffer): void {
     const at = this.now();
-    if (this.pending.length === 0) {
-      if (due.length === 0) setTimeout(parseDue, PARSE_DELAY_MS);
-      due.push(this);
-    }
+    if (this.pending.length === 0) this.scheduler.schedule(this);
     this.pending.push({ bytes: Buffer.from(chunk), at });
   }
 
@@ -108,6 +119,14 @@ class JsonTap implements ResponseTap {
   }
 }
 
-export function createTap(dialect: Dialect, contentType: string, obs: Observation, now: () => number): ResponseTap {
-  return contentType.includes("text/event-stream") ? new SseTap(dialect, obs, now) : new JsonTap(dialect, obs);
+export interface TapOptions {
+  /** The clock each chunk's time is read from. */
+  now: () => number;
+  scheduler: ParseScheduler;
+}
+
+export function createTap(dialect: Dialect, contentType: string, obs: Observation, opts: TapOptions): ResponseTap {
+  return contentType.includes("text/event-stream")
+    ? new SseTap(dialect, obs, opts.now, opts.scheduler)
+    : new JsonTap(dialect, obs);
 }

@@ -10,6 +10,7 @@ import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/b
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
+import type { ParseScheduler } from "../observe/tap.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
@@ -50,6 +51,8 @@ export interface ForwardDeps {
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
   reportInvalid: ReportInvalid;
+  /** Batches the parsing of every stream's observed chunks behind one timer. */
+  parsing: ParseScheduler;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */
   clientKeyIsOurs: boolean;
 }
@@ -179,7 +182,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promi
     if (up.statusCode >= 400 && ex.route.protocol === "anthropic") {
       return anthropicErrorAnswer(ctx, up, await readUpstreamText(up, out.upstream.url.origin));
     }
-    return await passThrough(ex, ctx, up, out.upstream.url.origin);
+    return await passThrough(ex, ctx, up, out.upstream.url.origin, deps.parsing);
   } finally {
     ticket?.release();
   }

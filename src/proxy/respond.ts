@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import type { Context as KoaContext } from "koa";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
-import { createTap, type ResponseTap } from "../observe/tap.js";
+import { createTap, type ParseScheduler, type ResponseTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import { parseObject } from "../wire/json.js";
@@ -38,7 +38,13 @@ export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarErr
 }
 
 /** Relays llama-server's response as it arrives, observing it on the side. */
-export async function passThrough(ex: Exchange, ctx: KoaContext, up: UpstreamResponse, origin: string): Promise<Reply> {
+export async function passThrough(
+  ex: Exchange,
+  ctx: KoaContext,
+  up: UpstreamResponse,
+  origin: string,
+  scheduler: ParseScheduler,
+): Promise<Reply> {
   const contentType = String(up.headers["content-type"] ?? "");
   // llama-server's own errors are OpenAI-shaped JSON; anything else (its HTTP layer's plain text) is put in shape.
   if (up.statusCode >= 400 && !contentType.includes("json")) {
@@ -49,7 +55,8 @@ export async function passThrough(ex: Exchange, ctx: KoaContext, up: UpstreamRes
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
   const isSse = contentType.includes("text/event-stream");
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
-  const tap = ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, () => performance.now());
+  const tap =
+    ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, { now: () => performance.now(), scheduler });
   const end = await relay(up.body, res, ex.cancel, {
     observe: tap ? (chunk) => tap.push(chunk) : undefined,
     framer: isSse ? new SseFramer() : undefined,

@@ -1,7 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { identifyClient } from "../../src/observe/client-name.js";
 import { Observation, toRecord } from "../../src/observe/observation.js";
-import { createTap } from "../../src/observe/tap.js";
+import { createTap, ParseScheduler } from "../../src/observe/tap.js";
+
+const scheduler = new ParseScheduler();
+
 import type { Dialect } from "../../src/wire/routes.js";
 import { type Fixture, fixture, sseEvents } from "../support/fake-llama.js";
 
@@ -39,7 +42,7 @@ function reported(f: Fixture): { prefill: number; cached: number; output: number
 function observe(f: Fixture, dialect: Dialect, split: "whole" | "bytes"): Observation {
   let clock = 0;
   const obs = new Observation(0);
-  const tap = createTap(dialect, f.headers["content-type"] ?? "", obs, () => ++clock);
+  const tap = createTap(dialect, f.headers["content-type"] ?? "", obs, { now: () => ++clock, scheduler });
   const buf = Buffer.from(f.body);
   if (split === "whole") tap.push(buf);
   else for (let i = 0; i < buf.length; i++) tap.push(buf.subarray(i, i + 1));
@@ -91,7 +94,7 @@ describe("response taps read exactly what llama-server reported", () => {
     const events = sseEvents(f.body);
     let clock = 0;
     const obs = new Observation(0);
-    const tap = createTap("openai-chat", "text/event-stream", obs, () => clock);
+    const tap = createTap("openai-chat", "text/event-stream", obs, { now: () => clock, scheduler });
     clock = 5;
     tap.push(Buffer.from(events[0] ?? "")); // role delta, flushed before prefill ends
     expect(obs.firstContentAt).toBeUndefined();
@@ -107,7 +110,7 @@ describe("response taps read exactly what llama-server reported", () => {
     const events = sseEvents(fixture("post-v1-chat-completions-stream").body);
     let clock = 0;
     const obs = new Observation(0);
-    const tap = createTap("openai-chat", "text/event-stream", obs, () => clock);
+    const tap = createTap("openai-chat", "text/event-stream", obs, { now: () => clock, scheduler });
     vi.useFakeTimers();
     try {
       clock = 100;
@@ -147,7 +150,7 @@ describe("response taps read exactly what llama-server reported", () => {
     // Streamed as llama-server sends it, an event a chunk; the fake clock ticks once per chunk.
     let clock = 0;
     const anthropic = new Observation(0);
-    const tap = createTap("anthropic-messages", "text/event-stream", anthropic, () => ++clock);
+    const tap = createTap("anthropic-messages", "text/event-stream", anthropic, { now: () => ++clock, scheduler });
     for (const event of sseEvents(fixture("post-v1-messages-stream").body)) tap.push(Buffer.from(event));
     tap.end();
     const r2 = toRecord(anthropic, base);
