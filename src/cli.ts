@@ -9,6 +9,7 @@ import { openStats } from "./stats/service.js";
 import { FileAccessError } from "./store/durable-file.js";
 import { pushExportersRequested } from "./telemetry/push-metrics.js";
 import { startTelemetry } from "./telemetry/telemetry.js";
+import { traceExportersRequested } from "./telemetry/trace-export.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -59,6 +60,12 @@ async function main(): Promise<number> {
   if (unsupported.length > 0) {
     logger.warn(
       `OTEL_METRICS_EXPORTER: ignoring ${unsupported.join(", ")} (supported: otlp, console, prometheus, none)`,
+    );
+  }
+  const traces = traceExportersRequested(process.env);
+  if (traces.unsupported.length > 0) {
+    logger.warn(
+      `OTEL_TRACES_EXPORTER: ignoring ${traces.unsupported.join(", ")} (supported: otlp, console, zipkin, none)`,
     );
   }
   let running: Awaited<ReturnType<typeof runSidecar>>;

@@ -1,5 +1,5 @@
 // Builds the telemetry the app is given: a tracer, the request instruments, the state gauges and /metrics.
-import { type Meter, metrics, type TextMapPropagator, type Tracer, trace } from "@opentelemetry/api";
+import { type Meter, type TextMapPropagator, type Tracer, trace } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
@@ -16,6 +16,7 @@ import {
   type StateGauges,
 } from "./instruments.js";
 import { pushMetricReaders } from "./push-metrics.js";
+import { spanProcessors } from "./trace-export.js";
 
 export interface Telemetry {
   tracer: Tracer;
@@ -50,66 +51,33 @@ export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedge
 }
 
 /**
- * Traces leave the process only when the user asked through the standard variables; NodeSDK would
- * otherwise default to OTLP on localhost:4318 and log export failures forever.
+ * Production telemetry from the standard variables, read and never rewritten: metrics for /metrics plus where
+ * OTEL_METRICS_EXPORTER asks, spans exported only where OTEL_TRACES_EXPORTER or an OTLP endpoint asks. The
+ * providers are built here rather than by NodeSDK, which builds readers from OTEL_METRICS_EXPORTER even when given
+ * its own (for "prometheus", a second, unbound endpoint on port 9464). Without trace export, the trace SDK and
+ * its exporters (about 25 MB of resident memory, gRPC and protobuf included) are not loaded.
  */
-export function tracesRequested(env: NodeJS.ProcessEnv): boolean {
-  const exporter = env.OTEL_TRACES_EXPORTER?.trim();
-  if (exporter) return exporter !== "none";
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
-}
-
-/**
- * Production telemetry. With trace export asked for, NodeSDK reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
- * OTEL_EXPORTER_OTLP_* and friends. Without, the SDK and its exporters (about 25 MB of resident memory, gRPC
- * and protobuf included) are not loaded at all: a plain MeterProvider feeds /metrics. Either way, metrics also
- * go out where OTEL_METRICS_EXPORTER asks: NodeSDK would ignore that variable once given /metrics' reader.
- */
-export async function startTelemetry(
-  ledger: () => RequestLedger,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Telemetry> {
+export async function startTelemetry(ledger: () => RequestLedger, env: NodeJS.ProcessEnv): Promise<Telemetry> {
   const otelReader = createOtelPrometheusReader();
-  const readers = [otelReader, ...(await pushMetricReaders(env))];
-  if (!tracesRequested(env)) {
-    const meterProvider = new MeterProvider({
-      // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the source of pushed metrics, as NodeSDK would.
-      resource: resourceFromAttributes({ "service.name": "llama-sidecar" }).merge(
-        detectResources({ detectors: [envDetector] }),
-      ),
-      readers,
-    });
-    return buildTelemetry(
-      {
-        tracer: trace.getTracer("llama-sidecar", VERSION), // the API's no-op tracer: nothing to export to
-        meter: meterProvider.getMeter("llama-sidecar", VERSION),
-        otelReader,
-        shutdown: () => meterProvider.shutdown(),
-      },
-      ledger,
-    );
-  }
-  const { NodeSDK } = await import("@opentelemetry/sdk-node");
-  const sdk = new NodeSDK({
-    serviceName: env.OTEL_SERVICE_NAME ? undefined : "llama-sidecar",
-    metricReaders: readers,
-    instrumentations: [],
-  });
-  // NodeSDK would build readers from OTEL_METRICS_EXPORTER even though it is given its readers, and for
-  // "prometheus" open a second, unbound endpoint on port 9464: the variable is read above, not by it.
-  const requested = process.env.OTEL_METRICS_EXPORTER;
-  delete process.env.OTEL_METRICS_EXPORTER;
-  try {
-    sdk.start();
-  } finally {
-    if (requested !== undefined) process.env.OTEL_METRICS_EXPORTER = requested;
-  }
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES name the source, as NodeSDK would.
+  const resource = resourceFromAttributes({ "service.name": "llama-sidecar" }).merge(
+    detectResources({ detectors: [envDetector] }),
+  );
+  const meterProvider = new MeterProvider({ resource, readers: [otelReader, ...(await pushMetricReaders(env))] });
+  const processors = await spanProcessors(env);
+  const tracerProvider =
+    processors.length > 0
+      ? new (await import("@opentelemetry/sdk-node")).node.NodeTracerProvider({ resource, spanProcessors: processors })
+      : undefined;
   return buildTelemetry(
     {
-      tracer: trace.getTracer("llama-sidecar", VERSION),
-      meter: metrics.getMeter("llama-sidecar", VERSION),
+      // Without export, the API's no-op tracer: nothing to export to.
+      tracer: (tracerProvider ?? trace).getTracer("llama-sidecar", VERSION),
+      meter: meterProvider.getMeter("llama-sidecar", VERSION),
       otelReader,
-      shutdown: () => sdk.shutdown(),
+      shutdown: async () => {
+        await Promise.all([meterProvider.shutdown(), tracerProvider?.shutdown()]);
+      },
     },
     ledger,
   );

@@ -1,8 +1,8 @@
 // The request checks let through what real clients send (nulls for unset options, every content block kind) and
 // name the field of what llama-server would answer with a 500.
 import { describe, expect, it } from "vitest";
-import { SidecarError } from "../../src/errors.js";
-import { checkRequest } from "../../src/wire/check-request.js";
+import { SidecarError } from "../../../src/errors.js";
+import { checkRequest } from "../../../src/wire/check-request.js";
 
 const refusal = (kind: Parameters<typeof checkRequest>[0], body: unknown): string => {
   try {

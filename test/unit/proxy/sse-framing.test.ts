@@ -1,6 +1,6 @@
 // The relay's SSE framing: whole events pass at once, an unfinished one waits, in any split and any line ending.
 import { describe, expect, it } from "vitest";
-import { lastEventEnd, SseFramer } from "../../src/proxy/sse-framing.js";
+import { lastEventEnd, SseFramer } from "../../../src/proxy/sse-framing.js";
 
 const b = (s: string) => Buffer.from(s, "utf8");
 

@@ -1,12 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import { identifyClient } from "../../src/observe/client-name.js";
-import { Observation, toRecord } from "../../src/observe/observation.js";
-import { createTap, ParseScheduler } from "../../src/observe/tap.js";
+import { Observation, toRecord } from "../../../src/observe/observation.js";
+import { createTap, ParseScheduler } from "../../../src/observe/tap.js";
+
+import type { Dialect } from "../../../src/wire/routes.js";
+import { type Fixture, fixture, sseEvents } from "../../support/fake-llama.js";
 
 const scheduler = new ParseScheduler();
-
-import type { Dialect } from "../../src/wire/routes.js";
-import { type Fixture, fixture, sseEvents } from "../support/fake-llama.js";
 
 /** Token counts as llama-server reported them in the recorded body, read independently of the sidecar's code. */
 function reported(f: Fixture): { prefill: number; cached: number; output: number } {
@@ -175,31 +174,5 @@ describe("response taps read exactly what llama-server reported", () => {
     });
     expect(rec.derived).toBe(true);
     expect(rec.ttftMs).toBeCloseTo(500 - (t?.predicted_ms ?? 0) + (t?.predicted_per_token_ms ?? 0), 3);
-  });
-});
-
-describe("derived prefill speed", () => {
-  it("counts the prefill from when llama-server got the request, not the time in the sidecar's queue", () => {
-    const obs = new Observation(0);
-    obs.setUsage({ prefill: 1000, cached: 0, output: 1 });
-    obs.content(5_500); // first token 5.5 s after the request came in, 5 s of it in the queue
-    const base = { id: "x", startedAt: 0, route: "/v1/messages", client: "claude-code" as const, status: 200 };
-    const rec = toRecord(obs, { ...base, stream: true, outcome: "ok", endedAt: 6000, queueWaitMs: 5000 });
-    expect(rec.ttftMs).toBe(5500); // TTFT is what the user waited, queue included
-    expect(rec.prefillTps).toBe(2000); // 1000 tokens in 0.5 s
-    expect(rec.derived).toBe(true);
-  });
-});
-
-describe("identifyClient", () => {
-  it.each([
-    [{ "user-agent": "claude-cli/2.0.14 (external, cli)" }, "claude-code"],
-    [{ "user-agent": "OpenAI/JS 4.0", "x-title": "Cline" }, "cline"],
-    [{ "user-agent": "OpenAI/JS 4.0", "http-referer": "https://cline.bot" }, "cline"],
-    [{ "user-agent": "Cursor/1.0" }, "cursor"],
-    [{ "user-agent": "curl/8.0" }, "other"],
-    [{}, "other"],
-  ])("%j -> %s", (headers, want) => {
-    expect(identifyClient(headers)).toBe(want);
   });
 });

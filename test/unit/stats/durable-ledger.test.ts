@@ -1,14 +1,13 @@
 // The request journal and the ledger it keeps exact: replayed once and never twice, folded and dropped, and
 // requests the disk refused kept uncounted until it takes them.
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { JOURNAL_NAME } from "../../src/stats/durable-ledger.js";
-import type { LedgerEntry } from "../../src/stats/request-ledger.js";
-import { openStats } from "../../src/stats/service.js";
-import { Journal } from "../../src/store/journal.js";
+import { JOURNAL_NAME } from "../../../src/stats/durable-ledger.js";
+import type { LedgerEntry } from "../../../src/stats/request-ledger.js";
+import { openStats } from "../../../src/stats/service.js";
 
 const silent = pino({ level: "silent" });
 const freshDir = () => mkdtempSync(join(tmpdir(), "llama-sidecar-journal-"));
@@ -22,44 +21,6 @@ const entry = (prompt: number): LedgerEntry => ({
   prefillTokens: prompt,
   cachedTokens: 1,
   outputTokens: 2,
-});
-
-describe("Journal", () => {
-  it("numbers entries, replays those after a given number once each, and skips a half-written line", () => {
-    const dir = freshDir();
-    const j = new Journal(dir, "j", 0);
-    expect(j.append({ n: 1 })).toBe(true);
-    expect(j.append({ n: 2 })).toBe(true);
-    expect(j.seal()).toBe(2);
-    expect(j.append({ n: 3 })).toBe(true);
-    j.close();
-    appendFileSync(join(dir, "j"), '{"s":4,"d":{"n"'); // a write a crash cut short
-    const all = Journal.replay(dir, "j", 0);
-    expect(all.entries.map((e) => e.d)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
-    expect(all.unreadable).toBe(1);
-    expect(all.lastSeq).toBe(3);
-    expect(Journal.replay(dir, "j", 2).entries.map((e) => e.s)).toEqual([3]);
-  });
-
-  it("drops sealed files once a store holds their entries, and keeps later ones", () => {
-    const dir = freshDir();
-    const j = new Journal(dir, "j", 10);
-    j.append({});
-    const sealed = j.seal();
-    j.append({});
-    j.dropThrough(sealed);
-    expect(readdirSync(dir)).toEqual(["j"]);
-    expect(Journal.replay(dir, "j", 0).entries.map((e) => e.s)).toEqual([12]);
-  });
-
-  it("reports a refused write and leaves no half line behind", () => {
-    const dir = freshDir();
-    const j = new Journal(join(dir, "missing-folder"), "j", 0);
-    expect(j.append({ n: 1 })).toBe(false);
-    expect(j.failing?.message).toMatch(/ENOENT/);
-    expect(j.failedWrites).toBe(1);
-    expect(j.seq).toBe(0);
-  });
 });
 
 describe("DurableLedger", () => {
@@ -95,22 +56,5 @@ describe("DurableLedger", () => {
     const b = await openStats(dir, silent);
     expect(b.totals().requests).toBe(1);
     expect(b.doc.sidecar.requests.x).toBeUndefined();
-  });
-});
-
-describe("JsonStore", () => {
-  it("keeps writing after the clean-up that follows a write fails", async () => {
-    const dir = freshDir();
-    const stats = await openStats(dir, silent);
-    stats.store.onSnapshot = () => () => {
-      throw new Error("EBUSY: the sealed journal could not be removed");
-    };
-    stats.requests.add(entry(10));
-    await stats.store.flush();
-    stats.requests.add(entry(20));
-    await stats.store.flush();
-    expect(stats.store.failing).toBeUndefined();
-    expect(stats.store.saved.sidecar).toEqual(stats.doc.sidecar);
-    expect(stats.totals().prompt).toBe(30);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SseDecoder, type SseEvent } from "../../src/observe/sse.js";
-import { FIXTURES } from "../support/fake-llama.js";
+import { SseDecoder, type SseEvent } from "../../../src/observe/sse.js";
+import { FIXTURES } from "../../support/fake-llama.js";
 
 function decodeAll(parts: Uint8Array[]): SseEvent[] {
   const events: SseEvent[] = [];
