@@ -10,6 +10,7 @@ node --import tsx scripts/make-tiny-model.ts >/dev/null
 
 echo "[test] typecheck" >&2
 npx tsc -p tsconfig.json
+npx tsc -p tsconfig.dashboard.json
 echo "[test] lint and format" >&2
 npx biome check --error-on-warnings .
 echo "[test] vitest" >&2

@@ -20,6 +20,7 @@ import type { Telemetry } from "./telemetry/telemetry.js";
 import type { UpstreamUnit } from "./unit/upstream-unit.js";
 import type { Upstream } from "./upstream/client.js";
 import { MessagesSupport } from "./upstream/messages-support.js";
+import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
 import { classify } from "./wire/routes.js";
 
 export interface AppDeps {
@@ -40,7 +41,7 @@ export interface AppDeps {
 }
 
 /** Renders any error thrown below in the protocol of the client that sent the request. */
-function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middleware {
+function errorBoundary(logger: Logger, retryAfterSeconds: number): SidecarMiddleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -68,7 +69,7 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): Koa.Middlewar
 /** How long a refused body may go on arriving after its 413 before the connection is cut. */
 const DRAIN_MS = 10_000;
 
-function drainThenClose(ctx: Koa.Context): void {
+function drainThenClose(ctx: SidecarContext): void {
   const req = ctx.req;
   if (req.complete) return;
   const cut = setTimeout(() => req.socket.destroy(), DRAIN_MS).unref();
@@ -119,10 +120,10 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): 
  * Every other request goes straight on, past the router's per-request work (host check, events, matched-route
  * bookkeeping), which would be wasted on it.
  */
-function ownPathsOnly(router: Router): Koa.Middleware {
+function ownPathsOnly(router: Router): SidecarMiddleware {
   // The router's middleware types ask for the router context properties that the router itself adds.
-  const routes = router.routes() as unknown as Koa.Middleware;
-  const allowedMethods = router.allowedMethods() as unknown as Koa.Middleware;
+  const routes = router.routes() as unknown as SidecarMiddleware;
+  const allowedMethods = router.allowedMethods() as unknown as SidecarMiddleware;
   const answered = async () => {};
   return (ctx, next) =>
     router.match(ctx.path, ctx.method).path.length > 0
@@ -134,7 +135,7 @@ function ownPathsOnly(router: Router): Koa.Middleware {
  * The router sets 405 and Allow, or 501 for a method it does not know at all (PROPFIND): both become a 405 with
  * Allow, whose body, like every error's, speaks the client's protocol.
  */
-function explainWrongMethod(ctx: Koa.Context, router: Router): void {
+function explainWrongMethod(ctx: SidecarContext, router: Router): void {
   if (ctx.status === 501) {
     ctx.status = 405;
     ctx.set("Allow", ["GET", "HEAD", "POST"].filter((m) => router.match(ctx.path, m).route).join(", "));
@@ -185,8 +186,8 @@ function watchMessagesSupport(deps: AppDeps, translation: TranslationState): voi
   if (monitor.status.state === "online") ask();
 }
 
-export function createApp(deps: AppDeps): Koa {
-  const app = new Koa();
+export function createApp(deps: AppDeps): Koa<SidecarState> {
+  const app = new Koa<SidecarState>();
   app.silent = true; // errors are logged by errorBoundary, once
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
   const translation: TranslationState = { mode: deps.config.translate, support: new MessagesSupport() };

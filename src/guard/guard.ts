@@ -1,8 +1,9 @@
 // Who may come in, checked before anything else runs: the Host (DNS rebinding), the browser origin (CORS, with
 // preflights answered here) and, when one is set, the API key. A refusal speaks the client's protocol.
-import type Koa from "koa";
+
 import type { Config } from "../config/load.js";
 import { SidecarError } from "../errors.js";
+import type { SidecarMiddleware } from "../wire/context.js";
 import { expectedKey, keyMatches, needsKey, presentedKey } from "./api-key.js";
 import { hostAllowed, ownHostNames } from "./host.js";
 import { corsHeaders, judgeOrigin, preflightHeaders } from "./origin.js";
@@ -10,7 +11,7 @@ import { corsHeaders, judgeOrigin, preflightHeaders } from "./origin.js";
 /** Every method the sidecar answers; a browser's OPTIONS is answered here, never forwarded. */
 export const ALLOW = "GET, HEAD, POST, OPTIONS";
 
-export function guard(config: Config): Koa.Middleware {
+export function guard(config: Config): SidecarMiddleware {
   const hosts = ownHostNames(config.allowedHosts, config.host);
   const origins = new Set(config.allowedOrigins);
   const key = config.apiKey === undefined ? undefined : expectedKey(config.apiKey);

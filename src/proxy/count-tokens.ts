@@ -2,7 +2,6 @@
 // otherwise an exact count from its /apply-template and /tokenize (never an estimate), with a small cache
 // because Claude Code repeats the same preflight.
 import { createHash } from "node:crypto";
-import type { Context as KoaContext } from "koa";
 import { Cancellation } from "../cancellation.js";
 import { mayCarryHeader, normalizeAnthropic } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
@@ -10,6 +9,7 @@ import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
 import { dispatchUpstream } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
+import type { SidecarContext } from "../wire/context.js";
 import { type JsonObject, parseObject } from "../wire/json.js";
 import { parseJsonBody, readRequestBody } from "./body.js";
 import type { TranslationState } from "./forward.js";
@@ -68,7 +68,7 @@ export class TokenCounter {
     return tokenized.tokens.length;
   }
 
-  private async countUpstream(ctx: KoaContext, raw: Buffer): Promise<number | undefined> {
+  private async countUpstream(ctx: SidecarContext, raw: Buffer): Promise<number | undefined> {
     const headers = upstreamRequestHeaders(ctx.req.headers, raw.length);
     authorizeUpstream(headers, this.upstream.apiKey, this.clientKeyIsOurs);
     let text: string;
@@ -101,7 +101,7 @@ export class TokenCounter {
   }
 
   /** Koa handler; returns the model the request named, for its record. */
-  readonly handle = async (ctx: KoaContext, maxBodyBytes: number): Promise<string | undefined> => {
+  readonly handle = async (ctx: SidecarContext, maxBodyBytes: number): Promise<string | undefined> => {
     ctx.state.protocol = "anthropic";
     let raw = await readRequestBody(ctx.req, maxBodyBytes);
     const body = parseJsonBody(raw);

@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
-import type { Context as KoaContext } from "koa";
 import { Cancellation } from "../cancellation.js";
 import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
@@ -19,6 +18,7 @@ import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
+import type { SidecarContext } from "../wire/context.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
 
@@ -45,7 +45,7 @@ export interface Exchange {
   release?: () => void;
 }
 
-export function begin(ctx: KoaContext): Exchange {
+export function begin(ctx: SidecarContext): Exchange {
   const receivedAt = performance.now();
   return {
     route: classify(ctx.path),

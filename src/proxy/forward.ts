@@ -2,7 +2,6 @@
 // read and check the body, adapt the prompt (billing header), decide on background calls, translate
 // if llama-server lacks the Anthropic API, wait for admission, send, and relay the answer.
 import { performance } from "node:perf_hooks";
-import type { Context as KoaContext } from "koa";
 import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
@@ -18,6 +17,7 @@ import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
+import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { begin, type Exchange, finish } from "./exchange.js";
@@ -83,7 +83,7 @@ function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): b
 function outgoing(
   deps: ForwardDeps,
   ex: Exchange,
-  ctx: KoaContext,
+  ctx: SidecarContext,
   body: Buffer,
   json: JsonObject | undefined,
 ): Outgoing {
@@ -103,7 +103,12 @@ function outgoing(
  */
 const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
 
-async function send(ex: Exchange, ctx: KoaContext, out: Outgoing, clientKeyIsOurs: boolean): Promise<UpstreamResponse> {
+async function send(
+  ex: Exchange,
+  ctx: SidecarContext,
+  out: Outgoing,
+  clientKeyIsOurs: boolean,
+): Promise<UpstreamResponse> {
   const hasBody = out.body.length > 0 || !["GET", "HEAD"].includes(ctx.method);
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
   authorizeUpstream(headers, out.upstream.apiKey, clientKeyIsOurs);
@@ -142,7 +147,7 @@ function mayTranslate(deps: ForwardDeps, ex: Exchange): boolean {
 }
 
 /** Model work waits for a free llama-server slot; everything else (health, props, tokenize) goes straight on. */
-async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Ticket | undefined> {
+async function admit(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Promise<Ticket | undefined> {
   if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
   const priority = ex.tags.background ? "background" : "interactive";
   const ticket = await deps.queue.acquire(priority, ex.cancel);
@@ -150,7 +155,7 @@ async function admit(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<
   return ticket;
 }
 
-async function exchange(deps: ForwardDeps, ex: Exchange, ctx: KoaContext): Promise<Reply> {
+async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Promise<Reply> {
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
   if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
@@ -213,7 +218,7 @@ function adopt(ex: Exchange, reply: Reply): Outcome {
  */
 export async function recordedAnswer(
   deps: ForwardDeps,
-  ctx: KoaContext,
+  ctx: SidecarContext,
   answer: () => Promise<string | undefined>,
 ): Promise<void> {
   const ex = begin(ctx);
@@ -235,7 +240,7 @@ export async function recordedAnswer(
  * saw complete: a relayed response's last bytes wait for the record (release); an answer Koa is about to send
  * (errors, local answers) is recorded now, before Koa sends it.
  */
-function record(deps: ForwardDeps, ctx: KoaContext, ex: Exchange, outcome: Outcome): void {
+function record(deps: ForwardDeps, ctx: SidecarContext, ex: Exchange, outcome: Outcome): void {
   const endedAt = performance.now();
   deps.records.defer(() => finish(deps, ex, outcome, endedAt), ex.release);
   if (!ex.release && ctx.respond !== false) deps.records.flush();
@@ -243,7 +248,7 @@ function record(deps: ForwardDeps, ctx: KoaContext, ex: Exchange, outcome: Outco
 
 /** Koa middleware for every path the sidecar does not serve itself. */
 export function forwardMiddleware(deps: ForwardDeps) {
-  return async (ctx: KoaContext): Promise<void> => {
+  return async (ctx: SidecarContext): Promise<void> => {
     if (answerOptions(ctx)) return;
     checkForwardedMethod(ctx);
     const ex = begin(ctx);

@@ -2,12 +2,12 @@
 // client's protocol, or a complete answer made here.
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
-import type { Context as KoaContext } from "koa";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
 import { createTap, type ParseScheduler, type ResponseTap } from "../observe/tap.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
+import type { SidecarContext } from "../wire/context.js";
 import { parseObject } from "../wire/json.js";
 import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
@@ -40,7 +40,7 @@ export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarErr
 /** Relays llama-server's response as it arrives, observing it on the side. */
 export async function passThrough(
   ex: Exchange,
-  ctx: KoaContext,
+  ctx: SidecarContext,
   up: UpstreamResponse,
   origin: string,
   scheduler: ParseScheduler,
@@ -104,7 +104,7 @@ export async function readUpstreamText(up: UpstreamResponse, origin: string): Pr
 }
 
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
-export function anthropicErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text: string): Reply {
+export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
   // Text that is not a JSON object becomes the message as it is.
   const body = anthropicError(up.statusCode, parseObject(text) ?? text);
   ctx.status = up.statusCode;
@@ -115,7 +115,7 @@ export function anthropicErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text
 }
 
 /** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */
-function openaiErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text: string): Reply {
+function openaiErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
   const message = text.trim().slice(0, 500) || `llama-server answered HTTP ${up.statusCode}`;
   const type = up.statusCode < 500 ? "invalid_request_error" : "upstream_error";
   ctx.status = up.statusCode;
@@ -124,7 +124,7 @@ function openaiErrorAnswer(ctx: KoaContext, up: UpstreamResponse, text: string):
 }
 
 /** A complete answer made by the sidecar (background calls answered locally). */
-export function sendLocal(ctx: KoaContext, answer: { contentType: string; body: string }): Reply {
+export function sendLocal(ctx: SidecarContext, answer: { contentType: string; body: string }): Reply {
   ctx.status = 200;
   ctx.type = answer.contentType;
   if (answer.contentType.includes("event-stream")) ctx.set("Cache-Control", "no-cache");

@@ -1,7 +1,8 @@
 // The request line, checked before anything else: only a path is a target here (this is no forward proxy), and
 // only the methods llama-server's API has go on to it.
-import type Koa from "koa";
+
 import { SidecarError } from "../errors.js";
+import type { SidecarContext, SidecarMiddleware } from "../wire/context.js";
 import { classify } from "../wire/routes.js";
 
 /** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
@@ -9,7 +10,7 @@ const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
 /** What the sidecar answers on a forwarded path: those, and OPTIONS itself. */
 export const FORWARDED_ALLOW = "GET, HEAD, POST, OPTIONS";
 
-export function requestTarget(): Koa.Middleware {
+export function requestTarget(): SidecarMiddleware {
   return (ctx, next) => {
     const target = ctx.req.url ?? "";
     ctx.state.protocol = classify(ctx.path).protocol;
@@ -30,7 +31,7 @@ export function requestTarget(): Koa.Middleware {
 }
 
 /** OPTIONS on a forwarded path is answered here with what the path takes: llama-server's answer is CORS only. */
-export function answerOptions(ctx: Koa.Context): boolean {
+export function answerOptions(ctx: SidecarContext): boolean {
   if (ctx.method !== "OPTIONS") return false;
   ctx.status = 204;
   ctx.set("Allow", FORWARDED_ALLOW);
@@ -38,7 +39,7 @@ export function answerOptions(ctx: Koa.Context): boolean {
 }
 
 /** Refuses, with 405 and Allow, a method none of llama-server's routes has (on paths the sidecar forwards). */
-export function checkForwardedMethod(ctx: Koa.Context): void {
+export function checkForwardedMethod(ctx: SidecarContext): void {
   if (FORWARDED_METHODS.has(ctx.method)) return;
   ctx.set("Allow", FORWARDED_ALLOW);
   throw new SidecarError(

@@ -1,10 +1,10 @@
 // Answers an Anthropic client from llama-server's OpenAI endpoint: the response translated as it streams.
 import { performance } from "node:perf_hooks";
-import type { Context as KoaContext } from "koa";
 import { readBody } from "../observe/dialects.js";
 import { SseDecoder } from "../observe/sse.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
+import type { SidecarContext } from "../wire/context.js";
 import { parseObject } from "../wire/json.js";
 import type { Exchange } from "./exchange.js";
 import { relay } from "./relay.js";
@@ -12,7 +12,7 @@ import { anthropicErrorAnswer, type Reply, readUpstreamText, settle } from "./re
 
 async function whole(
   ex: Exchange,
-  ctx: KoaContext,
+  ctx: SidecarContext,
   up: UpstreamResponse,
   model: unknown,
   origin: string,
@@ -32,7 +32,7 @@ async function whole(
 
 export async function translatedResponse(
   ex: Exchange,
-  ctx: KoaContext,
+  ctx: SidecarContext,
   up: UpstreamResponse,
   origin: string,
 ): Promise<Reply> {

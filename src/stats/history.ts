@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { RequestRecord } from "../observe/observation.js";
 import { BUCKETS } from "../telemetry/instruments.js";
+import { bucketPercentile } from "./percentile.js";
 
 export const HISTORY_VERSION = 1;
 
@@ -109,24 +110,6 @@ export function recordHistory(h: HistoryDoc, r: RequestRecord, now = Date.now())
   add(bucketAt(h.hours, now, HOUR, KEEP_HOURS), r);
 }
 
-/** Percentile estimated from bucket counts, by linear interpolation inside the bucket (as histogram_quantile does). */
-export function percentile(counts: number[], bounds: number[], p: number): number | undefined {
-  const total = counts.reduce((a, b) => a + b, 0);
-  if (total === 0) return undefined;
-  const rank = p * total;
-  let seen = 0;
-  for (let i = 0; i < counts.length; i++) {
-    const c = counts[i] ?? 0;
-    if (seen + c >= rank && c > 0) {
-      const lo = i === 0 ? 0 : (bounds[i - 1] ?? 0);
-      const hi = bounds[i] ?? bounds[bounds.length - 1] ?? lo;
-      return lo + (hi - lo) * ((rank - seen) / c);
-    }
-    seen += c;
-  }
-  return bounds[bounds.length - 1];
-}
-
 export interface HistoryPoint {
   t: number;
   requests: number;
@@ -149,8 +132,8 @@ export function toPoints(series: HistoryBucket[]): HistoryPoint[] {
     cached: b.cached,
     generated: b.generated,
     cacheReuse: b.prompt + b.cached > 0 ? b.cached / (b.prompt + b.cached) : undefined,
-    ttftP50Ms: percentile(b.ttft, TTFT_BOUNDS_MS, 0.5),
-    ttftP95Ms: percentile(b.ttft, TTFT_BOUNDS_MS, 0.95),
-    tpsP50: percentile(b.tps, TPS_BOUNDS, 0.5),
+    ttftP50Ms: bucketPercentile(b.ttft, TTFT_BOUNDS_MS, 0.5),
+    ttftP95Ms: bucketPercentile(b.ttft, TTFT_BOUNDS_MS, 0.95),
+    tpsP50: bucketPercentile(b.tps, TPS_BOUNDS, 0.5),
   }));
 }

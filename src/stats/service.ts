@@ -12,6 +12,7 @@ import type { StoreHealth } from "../telemetry/instruments.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import { DurableLedger } from "./durable-ledger.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, repairHistory, toPoints } from "./history.js";
+import { percentile } from "./percentile.js";
 import { isModelWork, type RequestTotals, totals } from "./request-ledger.js";
 
 const RECENT = 100;
@@ -147,12 +148,6 @@ interface QueueNumbers {
   capacity: number;
 }
 
-function percentileOf(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? null;
-}
-
 const reuse = (r: RequestRecord) => {
   const total = (r.prefillTokens ?? 0) + (r.cachedTokens ?? 0);
   return total > 0 ? (r.cachedTokens ?? 0) / total : null;
@@ -177,8 +172,8 @@ function liveView(stats: Stats, scrape: ScrapeView, queue: QueueNumbers) {
     prefillTps: scrape.rates.prefillTps ?? last?.prefillTps ?? null,
     ttft: {
       lastMs: ttfts.at(-1) ?? null,
-      p50Ms: percentileOf(ttfts, 0.5),
-      p95Ms: percentileOf(ttfts, 0.95),
+      p50Ms: percentile(ttfts, 0.5) ?? null,
+      p95Ms: percentile(ttfts, 0.95) ?? null,
       window: ttfts.length,
     },
     cacheReuse: { last: last ? reuse(last) : null, rolling: prompt > 0 ? cached / prompt : null, window: work.length },
@@ -261,3 +256,9 @@ export function statsView(
 export function historyView(stats: Stats) {
   return { minutes: toPoints(stats.history.data.minutes), hours: toPoints(stats.history.data.hours) };
 }
+
+/** GET /api/stats, as the dashboard (app.js, checked against it) and the API's users read it. */
+export type StatsView = ReturnType<typeof statsView>;
+
+/** GET /api/history. */
+export type HistoryView = ReturnType<typeof historyView>;

@@ -1,5 +1,13 @@
+// @ts-check
 // The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
 import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
+
+/** @typedef {import("../../stats/service.js").StatsView} StatsView */
+/** @typedef {import("../../stats/service.js").HistoryView} HistoryView */
+/** @typedef {StatsView["recent"][number]} RecentRequest */
+/** @typedef {import("../../stats/history.js").HistoryPoint} HistoryPoint */
+/** @typedef {import("uplot")} UPlot */
+/** @typedef {"minutes" | "hours"} Range */
 
 const STATS_EVERY_MS = 2000;
 const HISTORY_EVERY_MS = 30_000;
@@ -14,8 +22,14 @@ function set(name, text) {
 }
 
 const dash = "–";
+/**
+ * @template T
+ * @param {T | null | undefined} v
+ * @param {(v: T) => string} f
+ */
 const orDash = (v, f) => (v === null || v === undefined ? dash : f(v));
 
+/** @param {StatsView} s */
 function renderHeader(s) {
   const pill = el("upstream-state");
   pill.className = `pill ${s.upstream.state}`;
@@ -37,6 +51,7 @@ function renderHeader(s) {
   }
 }
 
+/** @param {StatsView} s */
 function renderCards(s) {
   const live = s.live;
   set("generation-tps", orDash(live.generationTps, humanRate));
@@ -54,6 +69,7 @@ function renderCards(s) {
   set("background-local", humanCount(s.background.local));
 }
 
+/** @param {StatsView} s */
 function renderSlots(s) {
   const box = el("slots");
   const slots = s.upstream.slots;
@@ -68,14 +84,17 @@ function renderSlots(s) {
     );
   }
   slots.forEach((slot, i) => {
-    const [label, bar, text] = box.children[i].children;
+    const [label, bar, text] = /** @type {HTMLElement[]} */ ([...(box.children[i]?.children ?? [])]);
+    if (!label || !bar || !text) return;
     label.textContent = `slot ${slot.id}${slot.processing ? " ●" : ""}`;
-    bar.firstElementChild.style.width = `${slot.nCtx ? Math.min(100, (100 * slot.used) / slot.nCtx) : 0}%`;
+    const fill = /** @type {HTMLElement} */ (bar.firstElementChild);
+    fill.style.width = `${slot.nCtx ? Math.min(100, (100 * slot.used) / slot.nCtx) : 0}%`;
     text.textContent = `${humanCount(slot.used)} / ${humanCount(slot.nCtx)}`;
   });
   if (slots.length === 0) box.textContent = "no slot data (is llama-server running with --slots?)";
 }
 
+/** @param {string} text @param {string} [cls] */
 function cell(text, cls) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -83,6 +102,7 @@ function cell(text, cls) {
   return td;
 }
 
+/** @param {StatsView} s */
 function renderRecent(s) {
   // Rebuilt from the last 50 each time: the page holds no more than that, however long it stays open.
   const rows = s.recent.map((r) => {
@@ -90,7 +110,7 @@ function renderRecent(s) {
     tr.append(
       cell(new Date(r.startedAt).toLocaleTimeString()),
       cell(r.background ? `${r.client} (${r.background})` : r.client),
-      cell(r.model),
+      cell(r.model ?? ""),
       cell(orDash(r.prefillTokens, humanCount), "num"),
       cell(orDash(r.cachedTokens, humanCount), "num"),
       cell(orDash(r.outputTokens, humanCount), "num"),
@@ -106,6 +126,7 @@ function renderRecent(s) {
   el("recent").replaceChildren(...rows);
 }
 
+/** @param {StatsView} s */
 function renderEmpty(s) {
   const empty = s.sidecar.totals.requests === 0 && s.recent.length === 0 && s.background.total === 0;
   el("empty").hidden = !empty;
@@ -116,10 +137,13 @@ function renderEmpty(s) {
   );
 }
 
+/** @type {Range} */
 let range = "minutes";
+/** @type {UPlot | undefined} */
 let chart;
 let lastRequests = -1;
 
+/** @param {HistoryPoint[]} points @returns {import("uplot").AlignedData} */
 function chartData(points) {
   return [
     points.map((p) => p.t / 1000),
@@ -129,23 +153,28 @@ function chartData(points) {
   ];
 }
 
+/** @param {string} name */
 function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
 const SPAN_S = { minutes: 24 * 3600, hours: 30 * 24 * 3600 };
 
+/** @param {import("uplot").AlignedData} data */
 function makeChart(data) {
   const box = el("chart");
   const width = Math.max(280, box.clientWidth);
+  /** @param {string} label @param {string} color @returns {import("uplot").Series} */
   const series = (label, color) => ({
     label,
     stroke: color,
     fill: `${color}22`,
     width: 1.5,
-    value: (_u, v) => (v == null ? dash : humanCount(v)),
+    value: (_u, /** @type {number | null} */ v) => (v == null ? dash : humanCount(v)),
   });
-  chart = new window.uPlot(
+  // uPlot is loaded by its own script tag, ahead of this module.
+  const UPlotClass = /** @type {typeof import("uplot")} */ (/** @type {any} */ (window).uPlot);
+  chart = new UPlotClass(
     {
       width,
       height: 240,
@@ -155,7 +184,10 @@ function makeChart(data) {
         series("cached", css("--cached")),
         series("generated", css("--generated")),
       ],
-      axes: [{ stroke: css("--muted") }, { stroke: css("--muted"), values: (_u, ticks) => ticks.map(humanCount) }],
+      axes: [
+        { stroke: css("--muted") },
+        { stroke: css("--muted"), values: (_u, /** @type {number[]} */ ticks) => ticks.map(humanCount) },
+      ],
     },
     data,
     box,
@@ -169,6 +201,11 @@ const KEY_SLOT = "llama-sidecar-api-key";
 class NeedsKey extends Error {}
 
 /** GET one of the sidecar's /api endpoints, with the key this tab was given. */
+/**
+ * @template T
+ * @param {string} path
+ * @returns {Promise<T>}
+ */
 async function api(path) {
   const key = sessionStorage.getItem(KEY_SLOT);
   const res = await fetch(path, { cache: "no-store", headers: key ? { "x-api-key": key } : {} });
@@ -196,16 +233,18 @@ el("key-form").addEventListener("submit", (event) => {
 });
 
 async function refreshHistory() {
+  /** @type {HistoryView} */
   const h = await api("/api/history");
   const data = chartData(h[range]);
   if (chart) chart.setData(data);
   else makeChart(data);
   // The x axis always shows the whole window (24 hours or 30 days), however few points there are.
   const now = Date.now() / 1000;
-  chart.setScale("x", { min: now - SPAN_S[range], max: now });
+  chart?.setScale("x", { min: now - SPAN_S[range], max: now });
 }
 
 async function refreshStats() {
+  /** @type {StatsView} */
   const s = await api("/api/stats");
   renderHeader(s);
   renderCards(s);
@@ -221,6 +260,7 @@ async function refreshStats() {
   document.body.dataset.ready = "true";
 }
 
+/** @param {() => Promise<void>} fn @param {number} every */
 function loop(fn, every) {
   const tick = async () => {
     try {
@@ -230,7 +270,7 @@ function loop(fn, every) {
         askForKey();
         set("updated", "this sidecar needs its API key");
         document.body.dataset.ready = "true";
-      } else set("updated", `cannot reach the sidecar (${err.message}); retrying`);
+      } else set("updated", `cannot reach the sidecar (${err instanceof Error ? err.message : err}); retrying`);
     }
     setTimeout(tick, every);
   };
@@ -239,7 +279,7 @@ function loop(fn, every) {
 
 for (const button of document.querySelectorAll("[data-range]")) {
   button.addEventListener("click", () => {
-    range = button.dataset.range;
+    range = /** @type {Range} */ (/** @type {HTMLElement} */ (button).dataset.range);
     for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-selected", String(b === button));
     refreshHistory();
   });

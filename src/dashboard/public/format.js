@@ -1,5 +1,7 @@
+// @ts-check
 // Numbers in human units (187.2K tokens, 1.2 s), shared by the server (banner, summary) and the dashboard page.
 
+/** @type {[number, string][]} */
 const UNITS = [
   [1e12, "T"],
   [1e9, "G"],
@@ -41,7 +43,10 @@ export function shortDate(iso) {
   return new Date(iso).toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 }
 
-/** "244.2K prompt tokens · 19.6K generated · 69 requests since May 12" */
+/**
+ * "244.2K prompt tokens · 19.6K generated · 69 requests since May 12"
+ * @param {number} prompt @param {number} generated @param {number} requests @param {string} sinceIso
+ */
 export function summaryLine(prompt, generated, requests, sinceIso) {
   return `${humanCount(prompt)} prompt tokens · ${humanCount(generated)} generated · ${humanCount(requests)} requests since ${shortDate(sinceIso)}`;
 }

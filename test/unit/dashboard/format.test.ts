@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { humanCount } from "../../../src/dashboard/public/format.js";
-import { percentile } from "../../../src/stats/history.js";
 
-describe("formatting and percentiles", () => {
+describe("formatting", () => {
   it.each([
     [999, "999"],
     [187_234, "187.2K"],
@@ -12,10 +11,5 @@ describe("formatting and percentiles", () => {
     [1_250_000, "1.3M"],
   ])("humanCount(%d) = %s", (n, s) => {
     expect(humanCount(n)).toBe(s);
-  });
-
-  it("interpolates percentiles inside buckets like histogram_quantile", () => {
-    expect(percentile([0, 10, 0], [1, 2], 0.5)).toBeCloseTo(1.5);
-    expect(percentile([0, 0, 0], [1, 2], 0.5)).toBeUndefined();
   });
 });
