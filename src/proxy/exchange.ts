@@ -15,7 +15,8 @@ import {
 } from "../observe/observation.js";
 import type { ResponseTap } from "../observe/tap.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
-import { endRequestSpan, LLAMA_ATTR, startRequestSpan } from "../telemetry/spans.js";
+import { ATTR } from "../telemetry/span-attributes.js";
+import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
 import type { SidecarContext } from "../wire/context.js";
@@ -93,8 +94,8 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
     startTime: new Date(ex.startedAt),
     parent,
   });
-  if (ex.capturedPrompt !== undefined) span.setAttribute(`${LLAMA_ATTR}.prompt`, ex.capturedPrompt);
-  if (ex.obs.captured !== undefined) span.setAttribute(`${LLAMA_ATTR}.completion`, ex.obs.captured);
+  if (ex.capturedPrompt !== undefined) span.setAttribute(ATTR.PROMPT, ex.capturedPrompt);
+  if (ex.obs.captured !== undefined) span.setAttribute(ATTR.COMPLETION, ex.obs.captured);
   endRequestSpan(span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
 }
 

@@ -1,9 +1,7 @@
 // One span per forwarded request, named and attributed after the OpenTelemetry GenAI conventions.
 import { type Attributes, type Context, type Span, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import type { RequestRecord } from "../observe/observation.js";
-
-/** llama.cpp-specific span attributes live under this one prefix. */
-export const LLAMA_ATTR = "llamacpp";
+import { ATTR } from "./span-attributes.js";
 
 export interface SpanStart {
   method: string;
@@ -21,17 +19,17 @@ export interface SpanStart {
 export function startRequestSpan(tracer: Tracer, s: SpanStart): Span {
   const name = s.operation ? `${s.operation} ${s.requestModel ?? "unknown"}` : `${s.method} ${s.route}`;
   const attributes: Attributes = {
-    "http.request.method": s.method,
-    "http.route": s.route,
-    "server.address": s.serverAddress,
-    "server.port": s.serverPort,
+    [ATTR.HTTP_REQUEST_METHOD]: s.method,
+    [ATTR.HTTP_ROUTE]: s.route,
+    [ATTR.SERVER_ADDRESS]: s.serverAddress,
+    [ATTR.SERVER_PORT]: s.serverPort,
   };
   if (s.operation) {
-    attributes["gen_ai.operation.name"] = s.operation;
-    attributes["gen_ai.provider.name"] = "llama.cpp";
-    if (s.requestModel) attributes["gen_ai.request.model"] = s.requestModel;
-    if (s.maxTokens !== undefined) attributes["gen_ai.request.max_tokens"] = s.maxTokens;
-    if (s.temperature !== undefined) attributes["gen_ai.request.temperature"] = s.temperature;
+    attributes[ATTR.GEN_AI_OPERATION_NAME] = s.operation;
+    attributes[ATTR.GEN_AI_PROVIDER_NAME] = "llama.cpp";
+    if (s.requestModel) attributes[ATTR.GEN_AI_REQUEST_MODEL] = s.requestModel;
+    if (s.maxTokens !== undefined) attributes[ATTR.GEN_AI_REQUEST_MAX_TOKENS] = s.maxTokens;
+    if (s.temperature !== undefined) attributes[ATTR.GEN_AI_REQUEST_TEMPERATURE] = s.temperature;
   }
   return tracer.startSpan(name, { kind: SpanKind.CLIENT, startTime: s.startTime, attributes }, s.parent);
 }
@@ -48,41 +46,41 @@ export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): voi
     span.end(endTime);
     return;
   }
-  const L = LLAMA_ATTR;
   span.setAttributes(
     defined({
-      "http.response.status_code": r.status,
-      "gen_ai.response.model": r.operation ? r.model : undefined,
-      "gen_ai.usage.input_tokens": r.prefillTokens !== undefined ? r.prefillTokens + (r.cachedTokens ?? 0) : undefined,
-      "gen_ai.usage.cache_read.input_tokens": r.cachedTokens,
-      "gen_ai.usage.output_tokens": r.outputTokens,
-      [`${L}.client`]: r.client,
-      [`${L}.stream`]: r.stream,
-      [`${L}.outcome`]: r.outcome,
-      [`${L}.prefill.tokens`]: r.prefillTokens,
-      [`${L}.ttft_ms`]: r.ttftMs,
-      [`${L}.duration_ms`]: r.durationMs,
-      [`${L}.prefill.ms`]: r.prefillMs,
-      [`${L}.prefill.tokens_per_second`]: r.prefillTps,
-      [`${L}.decode.tokens_per_second`]: r.decodeTps,
-      [`${L}.decode.ms_per_token`]: r.tpotMs,
-      [`${L}.queue.wait_ms`]: r.queueWaitMs,
-      [`${L}.proxy.overhead_ms`]: r.overheadMs,
-      [`${L}.slot.wait_ms`]: r.slotWaitMs,
-      [`${L}.background.class`]: r.background,
-      [`${L}.background.policy`]: r.backgroundPolicy,
-      [`${L}.prompt.normalized`]: r.normalized,
-      [`${L}.translated`]: r.translated,
-      [`${L}.timings.derived`]: r.operation ? r.derived : undefined,
+      [ATTR.HTTP_RESPONSE_STATUS_CODE]: r.status,
+      [ATTR.GEN_AI_RESPONSE_MODEL]: r.operation ? r.model : undefined,
+      [ATTR.GEN_AI_USAGE_INPUT_TOKENS]:
+        r.prefillTokens !== undefined ? r.prefillTokens + (r.cachedTokens ?? 0) : undefined,
+      [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: r.cachedTokens,
+      [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: r.outputTokens,
+      [ATTR.CLIENT]: r.client,
+      [ATTR.STREAM]: r.stream,
+      [ATTR.OUTCOME]: r.outcome,
+      [ATTR.PREFILL_TOKENS]: r.prefillTokens,
+      [ATTR.TTFT_MS]: r.ttftMs,
+      [ATTR.DURATION_MS]: r.durationMs,
+      [ATTR.PREFILL_MS]: r.prefillMs,
+      [ATTR.PREFILL_TOKENS_PER_SECOND]: r.prefillTps,
+      [ATTR.DECODE_TOKENS_PER_SECOND]: r.decodeTps,
+      [ATTR.DECODE_MS_PER_TOKEN]: r.tpotMs,
+      [ATTR.QUEUE_WAIT_MS]: r.queueWaitMs,
+      [ATTR.PROXY_OVERHEAD_MS]: r.overheadMs,
+      [ATTR.SLOT_WAIT_MS]: r.slotWaitMs,
+      [ATTR.BACKGROUND_CLASS]: r.background,
+      [ATTR.BACKGROUND_POLICY]: r.backgroundPolicy,
+      [ATTR.PROMPT_NORMALIZED]: r.normalized,
+      [ATTR.TRANSLATED]: r.translated,
+      [ATTR.TIMINGS_DERIVED]: r.operation ? r.derived : undefined,
     }),
   );
-  if (r.finishReason) span.setAttribute("gen_ai.response.finish_reasons", [r.finishReason]);
-  if (r.invalidFields) span.setAttribute(`${L}.upstream.invalid_fields`, r.invalidFields);
+  if (r.finishReason) span.setAttribute(ATTR.GEN_AI_RESPONSE_FINISH_REASONS, [r.finishReason]);
+  if (r.invalidFields) span.setAttribute(ATTR.UPSTREAM_INVALID_FIELDS, r.invalidFields);
   // A client that left is not a failure of the service, whatever the request's state then.
   if (r.outcome === "client_abort") {
-    span.setAttribute("error.type", "client_abort");
+    span.setAttribute(ATTR.ERROR_TYPE, "client_abort");
   } else if (r.outcome === "upstream_error" || r.status >= 500) {
-    span.setAttribute("error.type", r.errorMessage ? "upstream_error" : String(r.status));
+    span.setAttribute(ATTR.ERROR_TYPE, r.errorMessage ? "upstream_error" : String(r.status));
     span.setStatus({ code: SpanStatusCode.ERROR, message: r.errorMessage });
   }
   span.end(endTime);

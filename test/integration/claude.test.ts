@@ -7,6 +7,7 @@ import { type FakeLlama, fixture, fromClients, startFakeLlama } from "../support
 import { llamaCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { ATTR, expectSpanAttributes } from "../support/spans.js";
 
 let llama: LlamaServer;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -197,8 +198,7 @@ describe("background calls", () => {
     expect(forwarded()).toHaveLength(1);
     await s.waitForRecords(4);
     const span = s.spans().at(-1);
-    expect(span?.attributes["llamacpp.background.class"]).toBe("haiku");
-    expect(span?.attributes["llamacpp.background.policy"]).toBe("forward");
+    expectSpanAttributes(span, { [ATTR.BACKGROUND_CLASS]: "haiku", [ATTR.BACKGROUND_POLICY]: "forward" });
     expect(s.stats.totals().generated).toBe(0);
   });
 });

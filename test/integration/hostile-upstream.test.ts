@@ -6,6 +6,7 @@ import { openStats } from "../../src/stats/service.js";
 import { METRIC_PREFIX } from "../../src/telemetry/instruments.js";
 import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { ATTR } from "../support/spans.js";
 
 let fake: FakeLlama;
 let sidecar: TestSidecar;
@@ -73,8 +74,8 @@ describe("bad numbers from llama-server", () => {
     const bad = sidecar.records.filter((r) => r.invalidFields?.includes("timings.prompt_n"));
     expect(bad).toHaveLength(2 * (BAD_VALUES.length - 1));
     expect(bad.every((r) => r.prefillTokens === undefined)).toBe(true);
-    const spans = sidecar.spans().filter((s) => s.attributes["llamacpp.upstream.invalid_fields"] !== undefined);
-    expect(spans.map((s) => s.attributes["llamacpp.upstream.invalid_fields"])).toContainEqual(["timings.prompt_n"]);
+    const spans = sidecar.spans().filter((s) => s.attributes[ATTR.UPSTREAM_INVALID_FIELDS] !== undefined);
+    expect(spans.map((s) => s.attributes[ATTR.UPSTREAM_INVALID_FIELDS])).toContainEqual(["timings.prompt_n"]);
   });
 
   it("a NaN (which is not JSON) makes the whole event unreadable: nothing of it is counted", async () => {

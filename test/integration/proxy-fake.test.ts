@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fixture } from "../support/fake-llama.js";
 import { type ErrorJson, fake, forwarded, post, sidecar, useFakeProxy } from "../support/fake-proxy.js";
 import { startTestSidecar } from "../support/sidecar.js";
+import { ATTR, expectSpanAttributes } from "../support/spans.js";
 import { promtoolCheckMetrics } from "../support/tools.js";
 
 useFakeProxy();
@@ -126,17 +127,19 @@ describe("observation", () => {
     await sidecar.waitForRecords(1);
     const span = sidecar.spans()[before];
     expect(span?.name).toBe("chat tiny");
+    expectSpanAttributes(span, {
+      [ATTR.GEN_AI_OPERATION_NAME]: "chat",
+      [ATTR.GEN_AI_REQUEST_MODEL]: "tiny",
+      [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: 12,
+      [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: 37,
+      [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: 0,
+      [ATTR.TTFT_MS]: expect.any(Number),
+      [ATTR.TIMINGS_DERIVED]: true,
+    });
     const a = span?.attributes ?? {};
-    expect(a["gen_ai.operation.name"]).toBe("chat");
-    expect(a["gen_ai.request.model"]).toBe("tiny");
-    expect(a["gen_ai.usage.output_tokens"]).toBe(12);
-    expect(a["gen_ai.usage.input_tokens"]).toBe(37);
-    expect(a["gen_ai.usage.cache_read.input_tokens"]).toBe(0);
-    expect(a["llamacpp.ttft_ms"]).toBeTypeOf("number");
-    expect(a["llamacpp.timings.derived"]).toBe(true);
     // The sidecar's own time before forwarding: a fraction of a millisecond, never negative.
-    expect(a["llamacpp.proxy.overhead_ms"]).toBeGreaterThanOrEqual(0);
-    expect(a["llamacpp.proxy.overhead_ms"]).toBeLessThan(50);
+    expect(a[ATTR.PROXY_OVERHEAD_MS]).toBeGreaterThanOrEqual(0);
+    expect(a[ATTR.PROXY_OVERHEAD_MS]).toBeLessThan(50);
     const everything = JSON.stringify(a);
     expect(everything).not.toContain("Hi there");
     expect(everything).not.toContain("Be brief");
@@ -318,13 +321,13 @@ describe("--capture-content", () => {
       await (await fetch(`${s.url}${f.request.path}`, { method: "POST", body: JSON.stringify(f.request.body) })).text();
       await s.waitForRecords(1);
       const span = s.spans()[0];
-      expect(String(span?.attributes["llamacpp.prompt"])).toContain("Hi there");
+      expect(String(span?.attributes[ATTR.PROMPT])).toContain("Hi there");
       const streamed = f.body
         .split("\n")
         .filter((l) => l.includes('"text_delta"'))
         .map((l) => JSON.parse(l.slice(6)).delta.text)
         .join("");
-      expect(span?.attributes["llamacpp.completion"]).toBe(streamed);
+      expect(span?.attributes[ATTR.COMPLETION]).toBe(streamed);
       expect(JSON.stringify(s.records)).not.toContain("Hi there");
       expect(await (await fetch(`${s.url}/api/stats`)).text()).not.toContain("Hi there");
     } finally {
@@ -336,7 +339,6 @@ describe("--capture-content", () => {
     await (await post(f.request.path, f.request.body)).text();
     await sidecar.waitForRecords(1);
     const span = sidecar.spans()[before];
-    expect(span?.attributes["llamacpp.prompt"]).toBeUndefined();
-    expect(span?.attributes["llamacpp.completion"]).toBeUndefined();
+    expectSpanAttributes(span, { [ATTR.PROMPT]: undefined, [ATTR.COMPLETION]: undefined });
   });
 });

@@ -9,6 +9,7 @@ import { fixture, startFakeLlama } from "../support/fake-llama.js";
 import { errorJson, fake, forwarded, post, sidecar, useFakeProxy } from "../support/fake-proxy.js";
 import { freePort } from "../support/llama-server.js";
 import { startTestSidecar } from "../support/sidecar.js";
+import { ATTR, expectSpanAttributes } from "../support/spans.js";
 
 useFakeProxy();
 
@@ -127,7 +128,7 @@ describe("client disconnects", () => {
     expect(r).toMatchObject({ outcome: "client_abort", status: 499 });
     expect(r?.errorMessage).toBeUndefined();
     const span = sidecar.spans().at(-1);
-    expect(span?.attributes["error.type"]).toBe("client_abort");
+    expectSpanAttributes(span, { [ATTR.ERROR_TYPE]: "client_abort" });
     expect(span?.status.code).not.toBe(SpanStatusCode.ERROR);
     for (let i = 0; i < 50 && !forwarded()[0]?.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
     expect(forwarded()[0]?.closedEarly).toBe(true);

@@ -1,0 +1,50 @@
+// The names of every span attribute the sidecar sets: OpenTelemetry's HTTP and GenAI semantic-convention names
+// where they exist, llama.cpp's own under one prefix. Spans and tests read them from here, never as literals.
+
+/** llama.cpp-specific span attributes live under this one prefix. */
+export const LLAMA_ATTR = "llamacpp";
+
+export const ATTR = {
+  // HTTP and server (semantic conventions)
+  HTTP_REQUEST_METHOD: "http.request.method",
+  HTTP_ROUTE: "http.route",
+  HTTP_RESPONSE_STATUS_CODE: "http.response.status_code",
+  SERVER_ADDRESS: "server.address",
+  SERVER_PORT: "server.port",
+  ERROR_TYPE: "error.type",
+  // GenAI (semantic conventions)
+  GEN_AI_OPERATION_NAME: "gen_ai.operation.name",
+  GEN_AI_PROVIDER_NAME: "gen_ai.provider.name",
+  GEN_AI_REQUEST_MODEL: "gen_ai.request.model",
+  GEN_AI_REQUEST_MAX_TOKENS: "gen_ai.request.max_tokens",
+  GEN_AI_REQUEST_TEMPERATURE: "gen_ai.request.temperature",
+  GEN_AI_RESPONSE_MODEL: "gen_ai.response.model",
+  GEN_AI_RESPONSE_FINISH_REASONS: "gen_ai.response.finish_reasons",
+  GEN_AI_USAGE_INPUT_TOKENS: "gen_ai.usage.input_tokens",
+  GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "gen_ai.usage.cache_read.input_tokens",
+  GEN_AI_USAGE_OUTPUT_TOKENS: "gen_ai.usage.output_tokens",
+  // llama.cpp and the sidecar
+  CLIENT: `${LLAMA_ATTR}.client`,
+  STREAM: `${LLAMA_ATTR}.stream`,
+  OUTCOME: `${LLAMA_ATTR}.outcome`,
+  PREFILL_TOKENS: `${LLAMA_ATTR}.prefill.tokens`,
+  TTFT_MS: `${LLAMA_ATTR}.ttft_ms`,
+  DURATION_MS: `${LLAMA_ATTR}.duration_ms`,
+  PREFILL_MS: `${LLAMA_ATTR}.prefill.ms`,
+  PREFILL_TOKENS_PER_SECOND: `${LLAMA_ATTR}.prefill.tokens_per_second`,
+  DECODE_TOKENS_PER_SECOND: `${LLAMA_ATTR}.decode.tokens_per_second`,
+  DECODE_MS_PER_TOKEN: `${LLAMA_ATTR}.decode.ms_per_token`,
+  QUEUE_WAIT_MS: `${LLAMA_ATTR}.queue.wait_ms`,
+  PROXY_OVERHEAD_MS: `${LLAMA_ATTR}.proxy.overhead_ms`,
+  SLOT_WAIT_MS: `${LLAMA_ATTR}.slot.wait_ms`,
+  BACKGROUND_CLASS: `${LLAMA_ATTR}.background.class`,
+  BACKGROUND_POLICY: `${LLAMA_ATTR}.background.policy`,
+  PROMPT_NORMALIZED: `${LLAMA_ATTR}.prompt.normalized`,
+  TRANSLATED: `${LLAMA_ATTR}.translated`,
+  TIMINGS_DERIVED: `${LLAMA_ATTR}.timings.derived`,
+  UPSTREAM_INVALID_FIELDS: `${LLAMA_ATTR}.upstream.invalid_fields`,
+  /** The prompt, only with --capture-content. */
+  PROMPT: `${LLAMA_ATTR}.prompt`,
+  /** The completion, only with --capture-content. */
+  COMPLETION: `${LLAMA_ATTR}.completion`,
+} as const;
