@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { type MetaValue, type Tensor, ValueType, writeGguf } from "./gguf/writer.js";
 
 /** Bump when the generated model changes, so cached copies are rebuilt. */
-export const MODEL_GENERATOR_VERSION = 2;
+const MODEL_GENERATOR_VERSION = 2;
 
 export interface ModelShape {
   nEmbd: number;
@@ -20,7 +20,7 @@ export interface ModelShape {
   nCtxTrain: number;
 }
 
-export const TINY: ModelShape = { nEmbd: 256, nLayer: 4, nHead: 4, nFf: 768, nCtxTrain: 32768 };
+const TINY: ModelShape = { nEmbd: 256, nLayer: 4, nHead: 4, nFf: 768, nCtxTrain: 32768 };
 
 /**
  * Qwen2.5's ChatML template with Hermes-style tools, so llama-server recognises <tool_call> output and can
@@ -203,7 +203,7 @@ function buildMeta(shape: ModelShape, vocab: Vocab): Record<string, MetaValue> {
   };
 }
 
-export function defaultModelPath(): string {
+function defaultModelPath(): string {
   const root =
     process.env.LLAMA_SIDECAR_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "llama-sidecar");
   return join(root, "models", `tiny-random-v${MODEL_GENERATOR_VERSION}.gguf`);

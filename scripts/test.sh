@@ -10,7 +10,9 @@ node --import tsx scripts/make-tiny-model.ts >/dev/null
 
 echo "[test] typecheck" >&2
 npx tsc -p tsconfig.json
-npx tsc -p tsconfig.dashboard.json
+npx tsc -p src/dashboard/public
+echo "[test] dead code and unused dependencies" >&2
+npx knip --no-progress
 echo "[test] lint and format" >&2
 npx biome check --error-on-warnings .
 echo "[test] vitest" >&2

@@ -34,7 +34,7 @@ export interface RunOptions {
   print?: (text: string) => void;
 }
 
-export function listenUrl(config: Config, port: number): string {
+function listenUrl(config: Config, port: number): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

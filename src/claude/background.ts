@@ -61,7 +61,7 @@ function titleFrom(body: JsonObject): string {
 }
 
 /** The text a locally answered call gets. */
-export function localText(cls: BackgroundClass, body: JsonObject): string {
+function localText(cls: BackgroundClass, body: JsonObject): string {
   switch (cls) {
     case "title": {
       // Newer Claude Code asks for {"title": ...}; older versions for the title alone, "and nothing else".

@@ -89,7 +89,7 @@ function fromArgv(argv: string[]): { source: Source; help: boolean; version: boo
   return { source, help: parsed.values.help === true, version: parsed.values.version === true };
 }
 
-export function helpText(): string {
+function helpText(): string {
   const rows = optionNames.map((n) => {
     const def = OPTIONS[n].schema.safeParse(undefined);
     const shown = def.success ? `, default ${JSON.stringify(def.data)}` : "";

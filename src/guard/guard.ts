@@ -9,7 +9,7 @@ import { hostAllowed, ownHostNames } from "./host.js";
 import { corsHeaders, judgeOrigin, preflightHeaders } from "./origin.js";
 
 /** Every method the sidecar answers; a browser's OPTIONS is answered here, never forwarded. */
-export const ALLOW = "GET, HEAD, POST, OPTIONS";
+const ALLOW = "GET, HEAD, POST, OPTIONS";
 
 export function guard(config: Config): SidecarMiddleware {
   const hosts = ownHostNames(config.allowedHosts, config.host);

@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 
 /** The host part of a Host header: "[::1]:9090" -> "::1", "localhost:9090" -> "localhost". */
-export function hostName(header: string): string {
+function hostName(header: string): string {
   const h = header.trim().toLowerCase();
   if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
   const colon = h.lastIndexOf(":");

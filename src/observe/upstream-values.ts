@@ -5,9 +5,9 @@
  * More tokens than any context holds: a count past this in one response is a fault, not work. (A million-token
  * context is large today; a thousand times that leaves room without letting a 1e300 wreck every total.)
  */
-export const MAX_TOKENS = 1e9;
+const MAX_TOKENS = 1e9;
 /** Eleven days in milliseconds: no one request's prefill or generation runs longer. */
-export const MAX_DURATION_MS = 1e9;
+const MAX_DURATION_MS = 1e9;
 
 /**
  * Every field a bad value can be reported for: the label's whole range. Each series starts at 0, so the first bad
@@ -72,7 +72,7 @@ export class ValueCheck {
 }
 
 /** Largest value a scraped llama-server counter may hold: beyond this a total would lose integer precision. */
-export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 /** llama-server's counters, by the short name the sidecar keeps; any other name reports as "other". */
 const KNOWN_COUNTERS = new Set([

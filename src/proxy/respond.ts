@@ -32,7 +32,7 @@ export interface Reply {
 }
 
 /** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
-export function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
+function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
   if (isSse && !res.destroyed) res.end(errorEvent(err, ex.route.protocol));
   else res.destroy(err);
 }

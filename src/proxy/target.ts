@@ -8,7 +8,7 @@ import { classify } from "../wire/routes.js";
 /** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
 /** What the sidecar answers on a forwarded path: those, and OPTIONS itself. */
-export const FORWARDED_ALLOW = "GET, HEAD, POST, OPTIONS";
+const FORWARDED_ALLOW = "GET, HEAD, POST, OPTIONS";
 
 export function requestTarget(): SidecarMiddleware {
   return (ctx, next) => {

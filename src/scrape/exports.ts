@@ -5,7 +5,7 @@ import { validCounter } from "../observe/upstream-values.js";
 import type { UpstreamLedger } from "../store/schema.js";
 import type { Rates, SlotView, UpstreamScraper } from "./scraper.js";
 
-export const UPSTREAM_PREFIX = "llama_server";
+const UPSTREAM_PREFIX = "llama_server";
 
 function promName(short: string): string {
   return `${UPSTREAM_PREFIX}_${short.replace(/[^a-zA-Z0-9_]/g, "_")}`;

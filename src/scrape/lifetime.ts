@@ -17,7 +17,7 @@ function anyCounterWentDown(last: Record<string, number>, now: Record<string, nu
 }
 
 /** Did llama-server restart between the ledger's last scrape and this one? */
-export function isNewIncarnation(ledger: UpstreamLedger, s: Scrape): boolean {
+function isNewIncarnation(ledger: UpstreamLedger, s: Scrape): boolean {
   if (Object.keys(ledger.last).length === 0) return false; // first scrape ever
   if (s.incarnation !== null || ledger.incarnation !== null) {
     // The header, where either side has it, is the authority (a build upgrade also counts as a restart).

@@ -4,7 +4,7 @@ import type { RequestRecord } from "../observe/observation.js";
 import { BUCKETS } from "../telemetry/instruments.js";
 import { bucketPercentile } from "./percentile.js";
 
-export const HISTORY_VERSION = 1;
+const HISTORY_VERSION = 1;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

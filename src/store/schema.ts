@@ -1,7 +1,7 @@
 // The persisted stats document, versioned: what must survive restarts of the sidecar and of llama-server.
 import { z } from "zod";
 
-export const STATS_VERSION = 1;
+const STATS_VERSION = 1;
 
 const counts = z.record(z.string(), z.number().nonnegative());
 

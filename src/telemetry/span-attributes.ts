@@ -2,7 +2,7 @@
 // where they exist, llama.cpp's own under one prefix. Spans and tests read them from here, never as literals.
 
 /** llama.cpp-specific span attributes live under this one prefix. */
-export const LLAMA_ATTR = "llamacpp";
+const LLAMA_ATTR = "llamacpp";
 
 export const ATTR = {
   // HTTP and server (semantic conventions)

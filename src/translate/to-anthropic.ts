@@ -2,7 +2,7 @@
 import { type AnthropicUsage, errorBody, events, message as messageObject, NO_USAGE } from "../wire/anthropic.js";
 import { finiteOrZero, type JsonObject, objectOrEmpty, stringOrEmpty } from "../wire/json.js";
 
-export function stopReason(finish: string | undefined | null): string {
+function stopReason(finish: string | undefined | null): string {
   switch (finish) {
     case "length":
       return "max_tokens";
@@ -15,7 +15,7 @@ export function stopReason(finish: string | undefined | null): string {
 }
 
 /** OpenAI usage counts cached tokens inside prompt_tokens; Anthropic's input_tokens excludes them. */
-export function anthropicUsage(usage: unknown): AnthropicUsage {
+function anthropicUsage(usage: unknown): AnthropicUsage {
   const u = objectOrEmpty(usage);
   const cached = finiteOrZero(objectOrEmpty(u.prompt_tokens_details).cached_tokens);
   return {
@@ -35,7 +35,7 @@ function parseArguments(args: unknown): JsonObject {
   }
 }
 
-export function messageId(openaiId: unknown): string {
+function messageId(openaiId: unknown): string {
   const id = stringOrEmpty(openaiId).replace(/^chatcmpl-/, "");
   return `msg_${id || Date.now().toString(36)}`;
 }

@@ -5,7 +5,7 @@ import { VERSION } from "../version.js";
 import { dispatchUpstream } from "./response.js";
 
 /** Marks the sidecar's own calls (health, props, metrics, probes) in llama-server's view, apart from clients'. */
-export const OWN_USER_AGENT = `llama-sidecar/${VERSION}`;
+const OWN_USER_AGENT = `llama-sidecar/${VERSION}`;
 
 export interface Upstream {
   /** Base URL without trailing slash, e.g. http://127.0.0.1:8080 */

@@ -35,11 +35,6 @@ export function finiteOrZero(v: unknown): number {
   return asFiniteNumber(v) ?? 0;
 }
 
-/** The value if it is an array; otherwise an empty one. */
-export function arrayOrEmpty(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
 /** Text that should hold a JSON object, parsed; anything else (not JSON, an array, a scalar) is undefined. */
 export function parseObject(text: string): JsonObject | undefined {
   try {

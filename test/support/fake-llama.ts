@@ -45,7 +45,7 @@ export interface FakeCounters {
  * The recorded /metrics of the real llama-server, turned into an older build's: without
  * prompt_tokens_cached_total (and, in the response, without Process-Start-Time-Unix), with the given values.
  */
-export function olderFormatMetrics(c: FakeCounters): string {
+function olderFormatMetrics(c: FakeCounters): string {
   const families = fixture("get-metrics").body.split(/(?=# HELP )/);
   return families
     .filter((f) => !f.includes("llamacpp:prompt_tokens_cached_total"))

@@ -36,7 +36,7 @@ export interface TestSidecar {
   close(): Promise<void>;
 }
 
-export function testConfig(upstream: string, args: string[] = []): Config {
+function testConfig(upstream: string, args: string[] = []): Config {
   const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-test-"));
   const parsed = parseConfig(
     ["--upstream", upstream, "--port", "0", "--health-interval", "0.5", "--data-dir", dataDir, ...args],
@@ -46,7 +46,7 @@ export function testConfig(upstream: string, args: string[] = []): Config {
   return parsed.config;
 }
 
-export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exporter: InMemorySpanExporter } {
+function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exporter: InMemorySpanExporter } {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const otelReader = createOtelPrometheusReader();
