@@ -1,6 +1,6 @@
 // Wires the real parts together and runs the sidecar until asked to stop.
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
@@ -48,6 +48,16 @@ function watchUpstream(monitor: UpstreamMonitor, telemetry: Telemetry, logger: L
   });
 }
 
+/** Binds the port (0: any free one) and resolves once the server listens, with the URL clients use. */
+async function listen(handler: RequestListener, config: Config): Promise<{ server: Server; url: string }> {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handler);
+  // Long prefills keep a connection quiet for minutes: Node's default request timeout would cut it.
+  server.headersTimeout = 60_000;
+  server.listen(config.port, config.host);
+  await once(server, "listening");
+  return { server, url: listenUrl(config, (server.address() as AddressInfo).port) };
+}
+
 export async function runSidecar(
   config: Config,
   telemetry: Telemetry,
@@ -75,13 +85,7 @@ export async function runSidecar(
     sinks: options.sinks,
     reportInvalid,
   });
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, app.callback());
-  // Long prefills keep a connection quiet for minutes: Node's default request timeout would cut it.
-  server.headersTimeout = 60_000;
-  server.listen(config.port, config.host);
-  await once(server, "listening");
-  const port = (server.address() as AddressInfo).port;
-  const url = listenUrl(config, port);
+  const { server, url } = await listen(app.callback(), config);
   const status = await unit.start();
   const print = options.print ?? ((text: string) => process.stdout.write(text));
   print(`${banner(config, url, status, stats.summary(), stats.health())}\n`);

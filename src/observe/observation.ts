@@ -172,6 +172,36 @@ export interface RecordContext {
   tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
   /** --capture-content: keep error messages whole; otherwise only their kind (no quoted request text). */
   keepText?: boolean;
+  /**
+   * The metric label for the model: the owner's bounded set of names (model work), or the name made label-safe
+   * (background calls, counted by class and so taking no place among the names kept).
+   */
+  labelModel?: (model: string) => string;
+}
+
+interface Times {
+  ttftMs?: number;
+  /** TTFT read from llama-server's timings, not seen: a non-streamed answer arrives whole. */
+  ttftDerived: boolean;
+  durationMs: number;
+  slotWaitMs?: number;
+}
+
+function times(obs: Observation, ctx: RecordContext): Times {
+  const t = obs.timings;
+  const durationMs = ctx.endedAt - obs.receivedAt;
+  let ttftMs = obs.firstContentAt !== undefined ? obs.firstContentAt - obs.receivedAt : undefined;
+  let ttftDerived = false;
+  if (ttftMs === undefined && !ctx.stream && t?.predicted_ms !== undefined && ctx.outcome === "ok") {
+    // A non-streamed answer arrives whole: its first token came one generation time before the end.
+    ttftMs = Math.max(0, durationMs - t.predicted_ms + (t.predicted_per_token_ms ?? 0));
+    ttftDerived = true;
+  }
+  const slotWaitMs =
+    ttftMs !== undefined && t?.prompt_ms !== undefined
+      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - (ctx.queueWaitMs ?? 0))
+      : undefined;
+  return { ttftMs, ttftDerived, durationMs, slotWaitMs };
 }
 
 export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
@@ -179,21 +209,10 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
   const prefill = finite(t?.prompt_n) ?? obs.usage.prefill;
   const cached = finite(t?.cache_n) ?? obs.usage.cached;
   const output = finite(t?.predicted_n) ?? obs.usage.output ?? (obs.contentEvents || undefined);
-  let ttftMs = obs.firstContentAt !== undefined ? obs.firstContentAt - obs.receivedAt : undefined;
-  let ttftDerived = false;
-  const durationMs = ctx.endedAt - obs.receivedAt;
+  const { ttftMs, ttftDerived, durationMs, slotWaitMs } = times(obs, ctx);
   // A model name may come from the client's body: keep a sane length for spans, stats and the dashboard.
   const model = (obs.responseModel || ctx.requestModel || "unknown").slice(0, MODEL_NAME_MAX_LENGTH);
-  if (ttftMs === undefined && !ctx.stream && t?.predicted_ms !== undefined && ctx.outcome === "ok") {
-    // A non-streamed answer arrives whole: its first token came one generation time before the end.
-    ttftMs = Math.max(0, durationMs - t.predicted_ms + (t.predicted_per_token_ms ?? 0));
-    ttftDerived = true;
-  }
   const sp = speeds(obs, output, ttftMs, ctx.queueWaitMs);
-  const slotWaitMs =
-    ttftMs !== undefined && t?.prompt_ms !== undefined
-      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - (ctx.queueWaitMs ?? 0))
-      : undefined;
   return {
     id: ctx.id,
     startedAt: ctx.startedAt,
@@ -201,7 +220,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     operation: ctx.operation,
     client: ctx.client,
     model,
-    modelLabel: labelText(model),
+    modelLabel: (ctx.labelModel ?? labelText)(model),
     stream: ctx.stream,
     status: ctx.status,
     outcome: ctx.outcome,

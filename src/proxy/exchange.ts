@@ -120,10 +120,10 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
     keepText: deps.captureContent,
+    // Background calls are counted by class, not model: they take no place among the model names kept.
+    labelModel: ex.tags.background ? undefined : (model) => deps.telemetry.modelLabels.value(model),
   });
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
-  // Background calls are counted by class, not model: they take no place among the model names kept.
-  if (!record.background) record.modelLabel = deps.telemetry.modelLabels.value(record.model);
   recordSpan(deps, ex, record, endedAt);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);

@@ -8,7 +8,7 @@ import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
 import { splitKey } from "../store/ledger-keys.js";
 import { emptyStats, repairStats, type StatsDoc, statsSchema, type UpstreamLedger } from "../store/schema.js";
-import type { StoreHealth } from "../telemetry/instruments.js";
+import type { StoreHealth } from "../telemetry/state-gauges.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import { DurableLedger } from "./durable-ledger.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, repairHistory, toPoints } from "./history.js";
@@ -207,35 +207,13 @@ export function statsView(
   upstreamUrl: string,
   queue: QueueNumbers,
 ) {
-  const life = stats.lifetime();
   const own = stats.totals();
-  const up = stats.doc.upstream;
   return {
     since: stats.doc.since,
     summary: stats.summary(),
     /** Whether the data dir takes writes: while it does not, totals stay at what is on disk. */
     store: stats.health(),
-    upstream: {
-      url: upstreamUrl,
-      state: status.state,
-      stateSince: iso(status.since),
-      detail: status.detail ?? null,
-      model: status.props?.model ?? null,
-      totalSlots: status.props?.totalSlots ?? null,
-      nCtx: status.props?.nCtx ?? null,
-      slots: scrape.slots,
-      restarts: { count: up.restartCount, last: iso(up.restarts.at(-1)), recent: up.restarts.slice(-10).map(iso) },
-      lifetime: {
-        promptTokens: life.prompt_tokens_total ?? 0,
-        cachedTokens: life.prompt_tokens_cached_total ?? null,
-        generatedTokens: life.tokens_predicted_total ?? 0,
-        promptSeconds: life.prompt_seconds_total ?? 0,
-        generationSeconds: life.tokens_predicted_seconds_total ?? 0,
-        counters: life,
-      },
-      rates: scrape.rates,
-      scrape: { ok: scrape.ok, at: iso(scrape.at), error: scrape.error ?? null, newFormat: scrape.newFormat ?? null },
-    },
+    upstream: upstreamView(stats, status, scrape, upstreamUrl),
     sidecar: {
       totals: own,
       cacheReuse: own.prompt + own.cached > 0 ? own.cached / (own.prompt + own.cached) : null,
@@ -249,6 +227,33 @@ export function statsView(
       .filter((r) => r.operation)
       .slice(-50)
       .reverse(),
+  };
+}
+
+/** llama-server as the sidecar sees it: state, props, slots, restarts and its lifetime totals. */
+function upstreamView(stats: Stats, status: UpstreamStatus, scrape: ScrapeView, upstreamUrl: string) {
+  const life = stats.lifetime();
+  const up = stats.doc.upstream;
+  return {
+    url: upstreamUrl,
+    state: status.state,
+    stateSince: iso(status.since),
+    detail: status.detail ?? null,
+    model: status.props?.model ?? null,
+    totalSlots: status.props?.totalSlots ?? null,
+    nCtx: status.props?.nCtx ?? null,
+    slots: scrape.slots,
+    restarts: { count: up.restartCount, last: iso(up.restarts.at(-1)), recent: up.restarts.slice(-10).map(iso) },
+    lifetime: {
+      promptTokens: life.prompt_tokens_total ?? 0,
+      cachedTokens: life.prompt_tokens_cached_total ?? null,
+      generatedTokens: life.tokens_predicted_total ?? 0,
+      promptSeconds: life.prompt_seconds_total ?? 0,
+      generationSeconds: life.tokens_predicted_seconds_total ?? 0,
+      counters: life,
+    },
+    rates: scrape.rates,
+    scrape: { ok: scrape.ok, at: iso(scrape.at), error: scrape.error ?? null, newFormat: scrape.newFormat ?? null },
   };
 }
 

@@ -4,12 +4,9 @@
 // exporter, and over OTLP when configured); process and state gauges are prom-client's. Each metric
 // exists in exactly one of the two, so /metrics never shows a name twice.
 import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult } from "@opentelemetry/api";
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { RequestRecord } from "../observe/observation.js";
-import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
-import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 
 export const METRIC_PREFIX = "llama_sidecar";
 
@@ -86,209 +83,70 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
   }
 }
 
+type HistogramSpec = [name: string, description: string, unit: string, bounds: number[]];
+
+/** The per-request histograms: OpenTelemetry names under the sidecar's prefix, each with its unit and buckets. */
+const HISTOGRAMS = {
+  ttft: [
+    "time_to_first_token_seconds",
+    "Time from request received to the first generated token",
+    "s",
+    BUCKETS.ttftSeconds,
+  ],
+  duration: [
+    "request_duration_seconds",
+    "Time from request received to the end of the response",
+    "s",
+    BUCKETS.durationSeconds,
+  ],
+  prefill: [
+    "prefill.tokens",
+    "Prompt tokens processed per request (excluding cache hits)",
+    "{token}",
+    BUCKETS.prefillTokens,
+  ],
+  genSpeed: ["generation.tokens_per_second", "Generation speed per request", "{token}/s", BUCKETS.generationTps],
+  prefillSpeed: ["prefill.tokens_per_second", "Prefill speed per request", "{token}/s", BUCKETS.prefillTps],
+  tpot: ["time_per_output_token_seconds", "Mean time between generated tokens per request", "s", BUCKETS.tpotSeconds],
+  queueWait: [
+    "queue_wait_seconds",
+    "Time model requests waited in the sidecar's admission queue for a free llama-server slot",
+    "s",
+    BUCKETS.queueSeconds,
+  ],
+  overhead: [
+    "proxy_overhead_seconds",
+    "The sidecar's own time per request before forwarding it (received to sent to llama-server, queue wait excluded)",
+    "s",
+    BUCKETS.overheadSeconds,
+  ],
+} satisfies Record<string, HistogramSpec>;
+
 /** OpenTelemetry instruments for per-request observations. */
 export function createRequestInstruments(meter: Meter, ledger: () => RequestLedger): RequestInstruments {
-  const histogram = (name: string, description: string, unit: string, bounds: number[]): Histogram =>
+  observeLedgerCounters(meter, ledger);
+  const make = ([name, description, unit, bounds]: HistogramSpec): Histogram =>
     meter.createHistogram(`${METRIC_PREFIX}.${name}`, {
       description,
       unit,
       advice: { explicitBucketBoundaries: bounds },
     });
-  observeLedgerCounters(meter, ledger);
-  const ttft = histogram(
-    "time_to_first_token_seconds",
-    "Time from request received to the first generated token",
-    "s",
-    BUCKETS.ttftSeconds,
-  );
-  const duration = histogram(
-    "request_duration_seconds",
-    "Time from request received to the end of the response",
-    "s",
-    BUCKETS.durationSeconds,
-  );
-  const prefill = histogram(
-    "prefill.tokens",
-    "Prompt tokens processed per request (excluding cache hits)",
-    "{token}",
-    BUCKETS.prefillTokens,
-  );
-  const genSpeed = histogram(
-    "generation.tokens_per_second",
-    "Generation speed per request",
-    "{token}/s",
-    BUCKETS.generationTps,
-  );
-  const prefillSpeed = histogram(
-    "prefill.tokens_per_second",
-    "Prefill speed per request",
-    "{token}/s",
-    BUCKETS.prefillTps,
-  );
-  const tpot = histogram(
-    "time_per_output_token_seconds",
-    "Mean time between generated tokens per request",
-    "s",
-    BUCKETS.tpotSeconds,
-  );
-
-  const queueWait = histogram(
-    "queue_wait_seconds",
-    "Time model requests waited in the sidecar's admission queue for a free llama-server slot",
-    "s",
-    BUCKETS.queueSeconds,
-  );
-  const overhead = histogram(
-    "proxy_overhead_seconds",
-    "The sidecar's own time per request before forwarding it (received to sent to llama-server, queue wait excluded)",
-    "s",
-    BUCKETS.overheadSeconds,
-  );
+  const h = Object.fromEntries(Object.entries(HISTOGRAMS).map(([key, spec]) => [key, make(spec)])) as Record<
+    keyof typeof HISTOGRAMS,
+    Histogram
+  >;
   return {
     record(r) {
-      if (r.overheadMs !== undefined) overhead.record(r.overheadMs / 1000);
-      if (r.queueWaitMs !== undefined) queueWait.record(r.queueWaitMs / 1000);
+      if (r.overheadMs !== undefined) h.overhead.record(r.overheadMs / 1000);
+      if (r.queueWaitMs !== undefined) h.queueWait.record(r.queueWaitMs / 1000);
       if (!r.operation || r.outcome !== "ok" || r.background) return;
       const base: Attributes = { model: r.modelLabel, client: r.client };
-      if (r.prefillTokens !== undefined) prefill.record(r.prefillTokens, base);
-      duration.record(r.durationMs / 1000, base);
-      if (r.ttftMs !== undefined) ttft.record(r.ttftMs / 1000, base);
-      if (r.decodeTps !== undefined) genSpeed.record(r.decodeTps, base);
-      if (r.prefillTps !== undefined) prefillSpeed.record(r.prefillTps, base);
-      if (r.tpotMs !== undefined) tpot.record(r.tpotMs / 1000, base);
-    },
-  };
-}
-
-/** Whether the data dir takes writes, and how many have failed (full, read-only or missing disk). */
-export interface StoreHealth {
-  writable: boolean;
-  failedWrites: number;
-}
-
-/** prom-client side: process metrics and the sidecar's live state. */
-export interface StateGauges {
-  registry: Registry;
-  setUpstreamState(state: UpstreamState): void;
-  /** Requests being forwarded now: a plain count on the hot path, read into its gauge when /metrics is scraped. */
-  inFlight: { inc(): void; dec(): void };
-  normalizations: Counter;
-  rejections: Counter<"reason">;
-  /** Numbers from llama-server that failed their check (negative, NaN, not a number, absurd) and were left out. */
-  invalidValues: Counter<"field">;
-  /** Where the store gauges read from, once the stats are open. */
-  observeStore(read: () => StoreHealth): void;
-  /** Where the queue gauges read from, once the app has made its queue. */
-  observeQueue(read: () => { depth: number; active: number; limit: number; capacity: number }): void;
-}
-
-export function createStateGauges(): StateGauges {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  // prom-client exports these gauges with a counter's "_total" suffix, which promtool rejects;
-  // the same numbers stay available without the suffix (nodejs_active_handles, ...).
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
-    registry.removeSingleMetric(name);
-  }
-  const up = new Gauge({
-    name: `${METRIC_PREFIX}_upstream_up`,
-    help: "1 when llama-server answers its health check with ok, else 0",
-    registers: [registry],
-  });
-  const state = new Gauge({
-    name: `${METRIC_PREFIX}_upstream_state`,
-    help: "llama-server state as seen by the sidecar: 1 for the current state",
-    labelNames: ["state"],
-    registers: [registry],
-  });
-  let inFlightNow = 0;
-  new Gauge({
-    name: `${METRIC_PREFIX}_in_flight_requests`,
-    help: "Requests currently being forwarded to llama-server",
-    registers: [registry],
-    collect() {
-      this.set(inFlightNow);
-    },
-  });
-  const inFlight = {
-    inc: () => {
-      inFlightNow++;
-    },
-    dec: () => {
-      inFlightNow--;
-    },
-  };
-  const normalizations = new Counter({
-    name: `${METRIC_PREFIX}_billing_header_normalizations_total`,
-    help: "Prompts whose x-anthropic-billing-header was made constant to keep the prompt cache warm",
-    registers: [registry],
-  });
-  const rejections = new Counter({
-    name: `${METRIC_PREFIX}_queue_rejections_total`,
-    help: "Requests refused with 429 by the admission queue: queue_full or wait (waited too long)",
-    labelNames: ["reason"],
-    registers: [registry],
-  });
-  // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
-  for (const reason of ["queue_full", "wait"]) rejections.inc({ reason }, 0);
-  const invalidValues = new Counter({
-    name: `${METRIC_PREFIX}_upstream_invalid_values_total`,
-    help: "Numbers in llama-server's answers or /metrics that were not valid counts or durations (negative, NaN, not a number, absurd), by field; each was left out of every total",
-    labelNames: ["field"],
-    registers: [registry],
-  });
-  for (const field of [...CHECKED_FIELDS, ...METRICS_FIELDS]) invalidValues.inc({ field }, 0);
-  let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
-  new Gauge({
-    name: `${METRIC_PREFIX}_store_writable`,
-    help: "1 while the data dir takes the sidecar's writes; 0 while it is full, read-only or gone (lifetime totals then stay at what is on disk)",
-    registers: [registry],
-    collect() {
-      this.set(readStore().writable ? 1 : 0);
-    },
-  });
-  new Counter({
-    name: `${METRIC_PREFIX}_store_write_failures_total`,
-    help: "Writes of the lifetime totals or the request journal that failed (since the sidecar started)",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(readStore().failedWrites);
-    },
-  });
-  let readQueue = () => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
-  const queueGauge = (name: string, help: string, field: "depth" | "active" | "limit" | "capacity") =>
-    new Gauge({
-      name: `${METRIC_PREFIX}_${name}`,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(readQueue()[field]);
-      },
-    });
-  queueGauge("queue_depth", "Requests waiting in the admission queue for a llama-server slot", "depth");
-  queueGauge("queue_active_requests", "Model requests admitted and in flight to llama-server", "active");
-  queueGauge(
-    "queue_limit",
-    "Model requests allowed in flight at once (llama-server's slots, or --max-in-flight)",
-    "limit",
-  );
-  queueGauge("queue_capacity", "Requests that may wait in the queue before it answers 429 (--queue-max)", "capacity");
-  return {
-    registry,
-    normalizations,
-    rejections,
-    invalidValues,
-    observeQueue(read) {
-      readQueue = read;
-    },
-    observeStore(read) {
-      readStore = read;
-    },
-    inFlight,
-    setUpstreamState(s) {
-      up.set(s === "online" ? 1 : 0);
-      for (const name of UPSTREAM_STATES) state.set({ state: name }, name === s ? 1 : 0);
+      if (r.prefillTokens !== undefined) h.prefill.record(r.prefillTokens, base);
+      h.duration.record(r.durationMs / 1000, base);
+      if (r.ttftMs !== undefined) h.ttft.record(r.ttftMs / 1000, base);
+      if (r.decodeTps !== undefined) h.genSpeed.record(r.decodeTps, base);
+      if (r.prefillTps !== undefined) h.prefillSpeed.record(r.prefillTps, base);
+      if (r.tpotMs !== undefined) h.tpot.record(r.tpotMs / 1000, base);
     },
   };
 }

@@ -40,40 +40,43 @@ function defined(attrs: Record<string, string | number | boolean | undefined>): 
   return out;
 }
 
+/** The attributes a finished request's record gives its span (undefined values left out). */
+function recordAttributes(r: RequestRecord): Attributes {
+  return defined({
+    [ATTR.HTTP_RESPONSE_STATUS_CODE]: r.status,
+    [ATTR.GEN_AI_RESPONSE_MODEL]: r.operation ? r.model : undefined,
+    [ATTR.GEN_AI_USAGE_INPUT_TOKENS]:
+      r.prefillTokens !== undefined ? r.prefillTokens + (r.cachedTokens ?? 0) : undefined,
+    [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: r.cachedTokens,
+    [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: r.outputTokens,
+    [ATTR.CLIENT]: r.client,
+    [ATTR.STREAM]: r.stream,
+    [ATTR.OUTCOME]: r.outcome,
+    [ATTR.PREFILL_TOKENS]: r.prefillTokens,
+    [ATTR.TTFT_MS]: r.ttftMs,
+    [ATTR.DURATION_MS]: r.durationMs,
+    [ATTR.PREFILL_MS]: r.prefillMs,
+    [ATTR.PREFILL_TOKENS_PER_SECOND]: r.prefillTps,
+    [ATTR.DECODE_TOKENS_PER_SECOND]: r.decodeTps,
+    [ATTR.DECODE_MS_PER_TOKEN]: r.tpotMs,
+    [ATTR.QUEUE_WAIT_MS]: r.queueWaitMs,
+    [ATTR.PROXY_OVERHEAD_MS]: r.overheadMs,
+    [ATTR.SLOT_WAIT_MS]: r.slotWaitMs,
+    [ATTR.BACKGROUND_CLASS]: r.background,
+    [ATTR.BACKGROUND_POLICY]: r.backgroundPolicy,
+    [ATTR.PROMPT_NORMALIZED]: r.normalized,
+    [ATTR.TRANSLATED]: r.translated,
+    [ATTR.TIMINGS_DERIVED]: r.operation ? r.derived : undefined,
+  });
+}
+
 export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): void {
   // Without a trace exporter the span records nothing: the attributes would be built only to be dropped.
   if (!span.isRecording()) {
     span.end(endTime);
     return;
   }
-  span.setAttributes(
-    defined({
-      [ATTR.HTTP_RESPONSE_STATUS_CODE]: r.status,
-      [ATTR.GEN_AI_RESPONSE_MODEL]: r.operation ? r.model : undefined,
-      [ATTR.GEN_AI_USAGE_INPUT_TOKENS]:
-        r.prefillTokens !== undefined ? r.prefillTokens + (r.cachedTokens ?? 0) : undefined,
-      [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: r.cachedTokens,
-      [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: r.outputTokens,
-      [ATTR.CLIENT]: r.client,
-      [ATTR.STREAM]: r.stream,
-      [ATTR.OUTCOME]: r.outcome,
-      [ATTR.PREFILL_TOKENS]: r.prefillTokens,
-      [ATTR.TTFT_MS]: r.ttftMs,
-      [ATTR.DURATION_MS]: r.durationMs,
-      [ATTR.PREFILL_MS]: r.prefillMs,
-      [ATTR.PREFILL_TOKENS_PER_SECOND]: r.prefillTps,
-      [ATTR.DECODE_TOKENS_PER_SECOND]: r.decodeTps,
-      [ATTR.DECODE_MS_PER_TOKEN]: r.tpotMs,
-      [ATTR.QUEUE_WAIT_MS]: r.queueWaitMs,
-      [ATTR.PROXY_OVERHEAD_MS]: r.overheadMs,
-      [ATTR.SLOT_WAIT_MS]: r.slotWaitMs,
-      [ATTR.BACKGROUND_CLASS]: r.background,
-      [ATTR.BACKGROUND_POLICY]: r.backgroundPolicy,
-      [ATTR.PROMPT_NORMALIZED]: r.normalized,
-      [ATTR.TRANSLATED]: r.translated,
-      [ATTR.TIMINGS_DERIVED]: r.operation ? r.derived : undefined,
-    }),
-  );
+  span.setAttributes(recordAttributes(r));
   if (r.finishReason) span.setAttribute(ATTR.GEN_AI_RESPONSE_FINISH_REASONS, [r.finishReason]);
   if (r.invalidFields) span.setAttribute(ATTR.UPSTREAM_INVALID_FIELDS, r.invalidFields);
   // A client that left is not a failure of the service, whatever the request's state then.

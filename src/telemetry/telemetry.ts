@@ -9,13 +9,9 @@ import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { BoundedLabel, MODEL_LABEL_LIMIT } from "../wire/labels.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
-import {
-  createRequestInstruments,
-  createStateGauges,
-  type RequestInstruments,
-  type StateGauges,
-} from "./instruments.js";
+import { createRequestInstruments, type RequestInstruments } from "./instruments.js";
 import { pushMetricReaders } from "./push-metrics.js";
+import { createStateGauges, type StateGauges } from "./state-gauges.js";
 import { spanProcessors } from "./trace-export.js";
 
 export interface Telemetry {

@@ -1,0 +1,167 @@
+// prom-client's side of /metrics: process metrics and the sidecar's live state (llama-server's state, requests
+// in flight, the admission queue, the store), each read when /metrics is scraped rather than kept up to date.
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
+import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
+import { METRIC_PREFIX } from "./instruments.js";
+
+/** Whether the data dir takes writes, and how many have failed (full, read-only or missing disk). */
+export interface StoreHealth {
+  writable: boolean;
+  failedWrites: number;
+}
+
+interface QueueNumbers {
+  depth: number;
+  active: number;
+  limit: number;
+  capacity: number;
+}
+
+export interface StateGauges {
+  registry: Registry;
+  setUpstreamState(state: UpstreamState): void;
+  /** Requests being forwarded now: a plain count on the hot path, read into its gauge when /metrics is scraped. */
+  inFlight: { inc(): void; dec(): void };
+  normalizations: Counter;
+  rejections: Counter<"reason">;
+  /** Numbers from llama-server that failed their check (negative, NaN, not a number, absurd) and were left out. */
+  invalidValues: Counter<"field">;
+  /** Where the store gauges read from, once the stats are open. */
+  observeStore(read: () => StoreHealth): void;
+  /** Where the queue gauges read from, once the app has made its queue. */
+  observeQueue(read: () => QueueNumbers): void;
+}
+
+function processMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  // prom-client exports these gauges with a counter's "_total" suffix, which promtool rejects;
+  // the same numbers stay available without the suffix (nodejs_active_handles, ...).
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+    registry.removeSingleMetric(name);
+  }
+}
+
+function upstreamStateGauges(registry: Registry): (s: UpstreamState) => void {
+  const up = new Gauge({
+    name: `${METRIC_PREFIX}_upstream_up`,
+    help: "1 when llama-server answers its health check with ok, else 0",
+    registers: [registry],
+  });
+  const state = new Gauge({
+    name: `${METRIC_PREFIX}_upstream_state`,
+    help: "llama-server state as seen by the sidecar: 1 for the current state",
+    labelNames: ["state"],
+    registers: [registry],
+  });
+  return (s) => {
+    up.set(s === "online" ? 1 : 0);
+    for (const name of UPSTREAM_STATES) state.set({ state: name }, name === s ? 1 : 0);
+  };
+}
+
+function inFlightGauge(registry: Registry): StateGauges["inFlight"] {
+  let now = 0;
+  new Gauge({
+    name: `${METRIC_PREFIX}_in_flight_requests`,
+    help: "Requests currently being forwarded to llama-server",
+    registers: [registry],
+    collect() {
+      this.set(now);
+    },
+  });
+  return {
+    inc: () => {
+      now++;
+    },
+    dec: () => {
+      now--;
+    },
+  };
+}
+
+function requestCounters(registry: Registry) {
+  const normalizations = new Counter({
+    name: `${METRIC_PREFIX}_billing_header_normalizations_total`,
+    help: "Prompts whose x-anthropic-billing-header was made constant to keep the prompt cache warm",
+    registers: [registry],
+  });
+  const rejections = new Counter({
+    name: `${METRIC_PREFIX}_queue_rejections_total`,
+    help: "Requests refused with 429 by the admission queue: queue_full or wait (waited too long)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
+  for (const reason of ["queue_full", "wait"]) rejections.inc({ reason }, 0);
+  const invalidValues = new Counter({
+    name: `${METRIC_PREFIX}_upstream_invalid_values_total`,
+    help: "Numbers in llama-server's answers or /metrics that were not valid counts or durations (negative, NaN, not a number, absurd), by field; each was left out of every total",
+    labelNames: ["field"],
+    registers: [registry],
+  });
+  for (const field of [...CHECKED_FIELDS, ...METRICS_FIELDS]) invalidValues.inc({ field }, 0);
+  return { normalizations, rejections, invalidValues };
+}
+
+function storeGauges(registry: Registry, read: () => StoreHealth): void {
+  new Gauge({
+    name: `${METRIC_PREFIX}_store_writable`,
+    help: "1 while the data dir takes the sidecar's writes; 0 while it is full, read-only or gone (lifetime totals then stay at what is on disk)",
+    registers: [registry],
+    collect() {
+      this.set(read().writable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: `${METRIC_PREFIX}_store_write_failures_total`,
+    help: "Writes of the lifetime totals or the request journal that failed (since the sidecar started)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read().failedWrites);
+    },
+  });
+}
+
+const QUEUE_GAUGES: [name: string, help: string, field: keyof QueueNumbers][] = [
+  ["queue_depth", "Requests waiting in the admission queue for a llama-server slot", "depth"],
+  ["queue_active_requests", "Model requests admitted and in flight to llama-server", "active"],
+  ["queue_limit", "Model requests allowed in flight at once (llama-server's slots, or --max-in-flight)", "limit"],
+  ["queue_capacity", "Requests that may wait in the queue before it answers 429 (--queue-max)", "capacity"],
+];
+
+function queueGauges(registry: Registry, read: () => QueueNumbers): void {
+  for (const [name, help, field] of QUEUE_GAUGES) {
+    new Gauge({
+      name: `${METRIC_PREFIX}_${name}`,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read()[field]);
+      },
+    });
+  }
+}
+
+export function createStateGauges(): StateGauges {
+  const registry = new Registry();
+  processMetrics(registry);
+  // The store and the queue are made after telemetry: until they are handed over, the gauges read these.
+  let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
+  let readQueue = (): QueueNumbers => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
+  storeGauges(registry, () => readStore());
+  queueGauges(registry, () => readQueue());
+  return {
+    registry,
+    ...requestCounters(registry),
+    inFlight: inFlightGauge(registry),
+    setUpstreamState: upstreamStateGauges(registry),
+    observeQueue(read) {
+      readQueue = read;
+    },
+    observeStore(read) {
+      readStore = read;
+    },
+  };
+}
