@@ -43,6 +43,8 @@ const all = files(root).map((path) => {
 const fns = all.flatMap((f) => f.fns).sort((a, b) => b.lines - a.lines);
 const longest = [...all].sort((a, b) => b.lines - a.lines);
 console.log(`files: ${all.length}, lines: ${all.reduce((n, f) => n + f.lines, 0)}`);
-console.log(`longest file: ${longest[0]?.path} (${longest[0]?.lines} lines); over 300 lines: ${all.filter((f) => f.lines > 300).length}`);
+console.log(
+  `longest file: ${longest[0]?.path} (${longest[0]?.lines} lines); over 300 lines: ${all.filter((f) => f.lines > 300).length}`,
+);
 console.log(`functions: ${fns.length}; over 40 lines: ${fns.filter((f) => f.lines > 40).length}`);
 for (const f of fns.filter((f) => f.lines > 40)) console.log(`  ${f.lines} lines  ${f.where}`);
