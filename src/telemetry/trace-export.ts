@@ -54,9 +54,12 @@ async function otlpExporter(env: NodeJS.ProcessEnv) {
 
 /** One processor per requested exporter: batched, except the console's, which prints each span as it ends. */
 export async function spanProcessors(env: NodeJS.ProcessEnv): Promise<SpanProcessor[]> {
+  const { exporters } = traceExportersRequested(env);
+  // The trace SDK and its exporters (about 14 MB resident) are loaded only when spans are to leave the process.
+  if (exporters.length === 0) return [];
   const { tracing } = await import("@opentelemetry/sdk-node");
   const processors: SpanProcessor[] = [];
-  for (const name of traceExportersRequested(env).exporters) {
+  for (const name of exporters) {
     if (name === "console") processors.push(new tracing.SimpleSpanProcessor(new tracing.ConsoleSpanExporter()));
     else if (name === "zipkin") {
       const { ZipkinExporter } = await import("@opentelemetry/exporter-zipkin");
