@@ -106,7 +106,14 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): 
   });
   router.get("/api/stats", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
-    ctx.body = statsView(deps.stats, unit.monitor.status, unit.scraper.view, deps.config.upstream, unit.queueNumbers());
+    ctx.body = statsView(
+      deps.stats,
+      unit.monitor.status,
+      unit.scraper.view,
+      deps.config.upstream,
+      unit.queueNumbers(),
+      unit.forensics,
+    );
   });
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
@@ -162,6 +169,8 @@ function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes:
     sinks: [deps.stats.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
     records: deps.records,
     parsing: new ParseScheduler(),
+    forensics: deps.unit.forensics,
+    upstreamFacts: deps.unit.facts,
     normalizeBillingHeader: config.normalizeBillingHeader,
     policies,
     queue: deps.unit.queue,

@@ -48,6 +48,8 @@ export interface RequestRecord {
   tpotMs?: number;
   /** Time spent in the sidecar's admission queue before going to llama-server. */
   queueWaitMs?: number;
+  /** Model requests in flight to llama-server when this one was admitted, itself included. */
+  concurrent?: number;
   /** The sidecar's own time before forwarding: request received to sent upstream, less the queue wait. */
   overheadMs?: number;
   /** Estimated wait inside llama-server for a slot: TTFT less prefill, first decode step and queue wait. */
@@ -64,6 +66,13 @@ export interface RequestRecord {
   errorMessage?: string;
   /** Fields of llama-server's answer that held a bad number (negative, NaN, not a number, absurd): left out. */
   invalidFields?: string[];
+  /** Cache forensics, for a turn of a conversation seen before: tokens a warm cache would have kept... */
+  cacheExpectedTokens?: number;
+  /** ...and those of them llama-server processed again. */
+  cacheLostTokens?: number;
+  /** For a miss: why (forensics/explain.ts: MISS_CAUSES), and where the prompt changed or what came between. */
+  missCause?: string;
+  missLocation?: string;
 }
 
 /** A consumer of finished request records (the ledgers, the history, tests). */
@@ -168,6 +177,7 @@ export interface RecordContext {
   outcome: Outcome;
   endedAt: number;
   queueWaitMs?: number;
+  concurrent?: number;
   dispatchedAt?: number;
   tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
   /** --capture-content: keep error messages whole; otherwise only their kind (no quoted request text). */
@@ -235,6 +245,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     decodeTps: finite(sp.decodeTps),
     tpotMs: finite(sp.tpotMs),
     queueWaitMs: ctx.queueWaitMs === undefined ? undefined : round(ctx.queueWaitMs),
+    concurrent: ctx.concurrent,
     overheadMs:
       ctx.dispatchedAt === undefined ? undefined : round(ctx.dispatchedAt - obs.receivedAt - (ctx.queueWaitMs ?? 0), 4),
     slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
 import { Cancellation } from "../cancellation.js";
+import type { CacheForensics } from "../forensics/forensics.js";
 import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
   Observation,
@@ -20,8 +21,10 @@ import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Upstream } from "../upstream/client.js";
 import type { SidecarContext } from "../wire/context.js";
+import type { JsonObject } from "../wire/json.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
+import { judgeCache } from "./cache-verdict.js";
 
 export interface Exchange {
   route: Route;
@@ -37,11 +40,15 @@ export interface Exchange {
   status: number;
   cancel: Cancellation;
   queueWaitMs?: number;
+  /** Model requests in flight to llama-server when this one was admitted, itself included. */
+  concurrent?: number;
   /** performance.now() when the request went to llama-server. */
   dispatchedAt?: number;
   tags: NonNullable<RecordContext["tags"]>;
   /** The prompt, kept for the span only with --capture-content. */
   capturedPrompt?: string;
+  /** A model call's parsed body and the conversation it names, kept for cache forensics at the record. */
+  prompt?: { body: JsonObject; sessionKey?: string };
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
 }
@@ -70,6 +77,9 @@ export interface RecordDeps {
   reportInvalid: ReportInvalid;
   /** --capture-content: records keep error messages whole. */
   captureContent: boolean;
+  /** The llama-server's cache forensics and what they need to know of it now. */
+  forensics: CacheForensics;
+  upstreamFacts(): { restarts: number; nCtx?: number };
 }
 
 /**
@@ -117,6 +127,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     outcome: outcome === "ok" && ex.obs.errorMessage ? "upstream_error" : outcome,
     endedAt,
     queueWaitMs: ex.queueWaitMs,
+    concurrent: ex.concurrent,
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
     keepText: deps.captureContent,
@@ -124,6 +135,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     labelModel: ex.tags.background ? undefined : (model) => deps.telemetry.modelLabels.value(model),
   });
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
+  judgeCache(deps, ex, record);
   recordSpan(deps, ex, record, endedAt);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);

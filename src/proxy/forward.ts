@@ -7,6 +7,7 @@ import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
+import type { CacheForensics } from "../forensics/forensics.js";
 import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
@@ -20,6 +21,7 @@ import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
+import { sessionKeyOf } from "./cache-verdict.js";
 import { begin, type Exchange, finish } from "./exchange.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import type { RecordQueue } from "./records.js";
@@ -53,6 +55,9 @@ export interface ForwardDeps {
   reportInvalid: ReportInvalid;
   /** Batches the parsing of every stream's observed chunks behind one timer. */
   parsing: ParseScheduler;
+  /** The llama-server's cache forensics, and what they need to know of it now. */
+  forensics: CacheForensics;
+  upstreamFacts(): { restarts: number; nCtx?: number };
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */
   clientKeyIsOurs: boolean;
 }
@@ -152,6 +157,7 @@ async function admit(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Prom
   const priority = ex.tags.background ? "background" : "interactive";
   const ticket = await deps.queue.acquire(priority, ex.cancel);
   ex.queueWaitMs = ticket.waitedMs;
+  ex.concurrent = deps.queue.active;
   return ticket;
 }
 
@@ -160,6 +166,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
   if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
   if (json) ex.model = modelRequest(json);
+  if (json && ex.route.dialect) ex.prompt = { body: json, sessionKey: sessionKeyOf(ex.headers, json) };
   const body = adaptPrompt(deps, ex, raw, json);
   if (json && ex.route.dialect === "anthropic-messages") {
     const cls = classifyBackground(json);

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { summaryLine } from "../dashboard/public/format.js";
+import type { Miss } from "../forensics/forensics.js";
 import type { RecordSink, RequestRecord } from "../observe/observation.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
@@ -139,6 +140,12 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
 
+/** What the cache forensics offer the view. */
+interface CacheView {
+  recentMisses: readonly Miss[];
+  conversationCount: number;
+}
+
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 interface QueueNumbers {
@@ -206,6 +213,7 @@ export function statsView(
   scrape: ScrapeView,
   upstreamUrl: string,
   queue: QueueNumbers,
+  cache: CacheView,
 ) {
   const own = stats.totals();
   return {
@@ -222,6 +230,8 @@ export function statsView(
     },
     live: liveView(stats, scrape, queue),
     background: backgroundView(stats),
+    /** Why turns missed llama-server's cache lately (newest first), and how many conversations are followed. */
+    cache: { misses: [...cache.recentMisses].reverse(), conversations: cache.conversationCount },
     // Model work and background calls; health checks, /v1/models polls and the like would drown them.
     recent: stats.recent
       .filter((r) => r.operation)

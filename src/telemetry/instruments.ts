@@ -7,6 +7,7 @@ import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult 
 import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
+import { decodingBand, depthBand } from "./context-bands.js";
 
 export const METRIC_PREFIX = "llama_sidecar";
 
@@ -106,6 +107,12 @@ const HISTOGRAMS = {
     BUCKETS.prefillTokens,
   ],
   genSpeed: ["generation.tokens_per_second", "Generation speed per request", "{token}/s", BUCKETS.generationTps],
+  genSpeedByContext: [
+    "generation.tokens_per_second_by_context",
+    "Generation speed per request, by context-depth band (prompt plus half the output) and by how many requests were decoding at once: speeds compared like with like",
+    "{token}/s",
+    BUCKETS.generationTps,
+  ],
   prefillSpeed: ["prefill.tokens_per_second", "Prefill speed per request", "{token}/s", BUCKETS.prefillTps],
   tpot: ["time_per_output_token_seconds", "Mean time between generated tokens per request", "s", BUCKETS.tpotSeconds],
   queueWait: [
@@ -144,7 +151,11 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
       if (r.prefillTokens !== undefined) h.prefill.record(r.prefillTokens, base);
       h.duration.record(r.durationMs / 1000, base);
       if (r.ttftMs !== undefined) h.ttft.record(r.ttftMs / 1000, base);
-      if (r.decodeTps !== undefined) h.genSpeed.record(r.decodeTps, base);
+      if (r.decodeTps !== undefined) {
+        h.genSpeed.record(r.decodeTps, base);
+        const depth = depthBand((r.prefillTokens ?? 0) + (r.cachedTokens ?? 0), r.outputTokens ?? 0);
+        h.genSpeedByContext.record(r.decodeTps, { model: r.modelLabel, depth, decoding: decodingBand(r.concurrent) });
+      }
       if (r.prefillTps !== undefined) h.prefillSpeed.record(r.prefillTps, base);
       if (r.tpotMs !== undefined) h.tpot.record(r.tpotMs / 1000, base);
     },

@@ -43,6 +43,10 @@ export const ATTR = {
   TRANSLATED: `${LLAMA_ATTR}.translated`,
   TIMINGS_DERIVED: `${LLAMA_ATTR}.timings.derived`,
   UPSTREAM_INVALID_FIELDS: `${LLAMA_ATTR}.upstream.invalid_fields`,
+  CACHE_EXPECTED_TOKENS: `${LLAMA_ATTR}.cache.expected_tokens`,
+  CACHE_LOST_TOKENS: `${LLAMA_ATTR}.cache.lost_tokens`,
+  CACHE_MISS_CAUSE: `${LLAMA_ATTR}.cache.miss_cause`,
+  CACHE_MISS_LOCATION: `${LLAMA_ATTR}.cache.miss_location`,
   /** The prompt, only with --capture-content. */
   PROMPT: `${LLAMA_ATTR}.prompt`,
   /** The completion, only with --capture-content. */

@@ -67,6 +67,10 @@ function recordAttributes(r: RequestRecord): Attributes {
     [ATTR.PROMPT_NORMALIZED]: r.normalized,
     [ATTR.TRANSLATED]: r.translated,
     [ATTR.TIMINGS_DERIVED]: r.operation ? r.derived : undefined,
+    [ATTR.CACHE_EXPECTED_TOKENS]: r.cacheExpectedTokens,
+    [ATTR.CACHE_LOST_TOKENS]: r.cacheLostTokens,
+    [ATTR.CACHE_MISS_CAUSE]: r.missCause,
+    [ATTR.CACHE_MISS_LOCATION]: r.missLocation,
   });
 }
 

@@ -1,6 +1,7 @@
 // prom-client's side of /metrics: process metrics and the sidecar's live state (llama-server's state, requests
 // in flight, the admission queue, the store), each read when /metrics is scraped rather than kept up to date.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { MISS_CAUSES, type MissCause } from "../forensics/explain.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 import { METRIC_PREFIX } from "./instruments.js";
@@ -27,6 +28,8 @@ export interface StateGauges {
   rejections: Counter<"reason">;
   /** Numbers from llama-server that failed their check (negative, NaN, not a number, absurd) and were left out. */
   invalidValues: Counter<"field">;
+  /** A turn that re-processed what a warm cache would have kept: counted by cause, with its tokens and time. */
+  countMiss(cause: MissCause, lostTokens: number, lostPrefillMs: number | undefined): void;
   /** Where the store gauges read from, once the stats are open. */
   observeStore(read: () => StoreHealth): void;
   /** Where the queue gauges read from, once the app has made its queue. */
@@ -104,6 +107,30 @@ function requestCounters(registry: Registry) {
   return { normalizations, rejections, invalidValues };
 }
 
+function missCounters(registry: Registry): StateGauges["countMiss"] {
+  const counter = (name: string, help: string) =>
+    new Counter({ name: `${METRIC_PREFIX}_${name}`, help, labelNames: ["cause"], registers: [registry] });
+  const misses = counter(
+    "cache_misses_total",
+    "Turns of a conversation that re-processed materially more of the prompt than the conversation's last turn left in llama-server's cache, by cause",
+  );
+  const tokens = counter(
+    "cache_lost_prefill_tokens_total",
+    "Prompt tokens re-processed that a warm cache would have kept, by cause of the miss",
+  );
+  const seconds = counter(
+    "cache_lost_prefill_seconds_total",
+    "Prefill time those tokens cost, at each request's own prefill speed, by cause of the miss",
+  );
+  // Every cause starts at 0: the first miss of a cause then shows as an increase.
+  for (const cause of MISS_CAUSES) for (const c of [misses, tokens, seconds]) c.inc({ cause }, 0);
+  return (cause, lostTokens, lostPrefillMs) => {
+    misses.inc({ cause });
+    tokens.inc({ cause }, lostTokens);
+    if (lostPrefillMs !== undefined) seconds.inc({ cause }, lostPrefillMs / 1000);
+  };
+}
+
 function storeGauges(registry: Registry, read: () => StoreHealth): void {
   new Gauge({
     name: `${METRIC_PREFIX}_store_writable`,
@@ -157,6 +184,7 @@ export function createStateGauges(): StateGauges {
     ...requestCounters(registry),
     inFlight: inFlightGauge(registry),
     setUpstreamState: upstreamStateGauges(registry),
+    countMiss: missCounters(registry),
     observeQueue(read) {
       readQueue = read;
     },

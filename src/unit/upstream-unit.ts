@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import { AdmissionQueue } from "../admission/queue.js";
 import type { Config } from "../config/load.js";
+import { CacheForensics } from "../forensics/forensics.js";
 import { UpstreamScraper } from "../scrape/scraper.js";
 import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
@@ -26,6 +27,10 @@ export interface UpstreamUnit {
   /** At most as many requests in flight as llama-server has slots (or --max-in-flight). */
   queue: AdmissionQueue;
   queueNumbers(): QueueNumbers;
+  /** Its conversations' prompt prints, and why their turns missed its cache. */
+  forensics: CacheForensics;
+  /** What a cache verdict needs to know of this llama-server now: its restart count and per-slot context size. */
+  facts(): { restarts: number; nCtx?: number };
   /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
   start(): Promise<UpstreamStatus>;
   close(): Promise<void>;
@@ -56,6 +61,8 @@ export function createUpstreamUnit({ config, store, logger, reportInvalid }: Uni
     scraper,
     queue,
     queueNumbers: () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax }),
+    forensics: new CacheForensics({ logger }),
+    facts: () => ({ restarts: store.data.upstream.restartCount, nCtx: monitor.status.props?.nCtx }),
     async start() {
       const status = await monitor.check();
       if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);

@@ -33,7 +33,7 @@ describe("Prometheus and Alertmanager files", () => {
     expect(config.out).toMatch(/SUCCESS: .*prometheus\.yml is valid/);
     expect(config.code).toBe(0);
     const rules = run("promtool", ["check", "rules", paths.rules]);
-    expect(rules.out).toMatch(/SUCCESS: 13 rules found/);
+    expect(rules.out).toMatch(/SUCCESS: 14 rules found/);
     expect(rules.code).toBe(0);
   });
 

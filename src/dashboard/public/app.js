@@ -126,6 +126,39 @@ function renderRecent(s) {
   el("recent").replaceChildren(...rows);
 }
 
+/** What each cause means to a person reading the panel. */
+const CAUSES = {
+  billing_header: "billing header changed",
+  system_changed: "system prompt changed",
+  tools_changed: "tools changed",
+  history_edited: "earlier message edited",
+  history_truncated: "history cut short",
+  cache_disabled: "cache turned off",
+  model_changed: "model changed",
+  server_restarted: "llama-server restarted",
+  context_overflow: "prompt over the context",
+  other_conversation: "slot taken by another",
+  unknown: "unknown",
+};
+
+/** @param {StatsView} s */
+function renderMisses(s) {
+  const misses = s.cache.misses;
+  el("misses-empty").hidden = misses.length > 0;
+  const rows = misses.slice(0, 10).map((m) => {
+    const tr = document.createElement("tr");
+    tr.append(
+      cell(new Date(m.at).toLocaleTimeString()),
+      cell(CAUSES[m.cause] ?? m.cause, "cause"),
+      cell(m.location ?? dash),
+      cell(`${humanCount(m.lostTokens)} of ${humanCount(m.expectedTokens)}`, "num"),
+      cell(orDash(m.lostPrefillMs, humanDuration), "num"),
+    );
+    return tr;
+  });
+  el("misses").replaceChildren(...rows);
+}
+
 /** @param {StatsView} s */
 function renderEmpty(s) {
   const empty = s.sidecar.totals.requests === 0 && s.recent.length === 0 && s.background.total === 0;
@@ -249,6 +282,7 @@ async function refreshStats() {
   renderHeader(s);
   renderCards(s);
   renderSlots(s);
+  renderMisses(s);
   renderRecent(s);
   renderEmpty(s);
   set("updated", `updated ${new Date().toLocaleTimeString()}`);

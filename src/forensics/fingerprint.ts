@@ -1,0 +1,136 @@
+// Structural fingerprints of prompts: one hash per block (a system part, a tool, a message's content block) and a
+// bounded number of chunk hashes inside the blocks, enough to locate where two prompts part without keeping a
+// character of their text.
+import type { Dialect } from "../wire/dialect.js";
+import { asObject, asString, type JsonObject } from "../wire/json.js";
+
+/** A piece of the prompt as llama-server's chat template lays it out: system first, then tools, then messages. */
+export interface TextBlock {
+  /** Where it is in the request: `system[1]`, `tools[mcp__github__search]`, `messages[7].content[0]`. */
+  path: string;
+  text: string;
+}
+
+export interface BlockPrint {
+  path: string;
+  hash: number;
+  length: number;
+  /** Characters per chunk hash (the last chunk may be shorter). */
+  chunkSize: number;
+  chunks: Uint32Array;
+}
+
+export interface PromptPrint {
+  blocks: BlockPrint[];
+  chars: number;
+}
+
+/** Chunk hashes kept per prompt, over all its blocks: 4 KB whatever the prompt's length. */
+export const CHUNK_BUDGET = 1024;
+const MIN_CHUNK = 16;
+
+/** FNV-1a over UTF-16 code units: fast, and 32 bits are plenty to tell two versions of one block apart. */
+export function hashText(text: string, from = 0, to = text.length): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export function chunkHashes(text: string, chunkSize: number): Uint32Array {
+  const out = new Uint32Array(Math.ceil(text.length / chunkSize));
+  for (let i = 0; i < out.length; i++)
+    out[i] = hashText(text, i * chunkSize, Math.min(text.length, (i + 1) * chunkSize));
+  return out;
+}
+
+/** Prints the blocks, sharing the chunk budget among them by length. */
+export function printBlocks(blocks: readonly TextBlock[]): PromptPrint {
+  const chars = blocks.reduce((n, b) => n + b.text.length, 0);
+  const perChar = CHUNK_BUDGET / Math.max(1, chars);
+  return {
+    chars,
+    blocks: blocks.map(({ path, text }) => {
+      const chunkSize = Math.max(MIN_CHUNK, Math.ceil(text.length / Math.max(1, Math.floor(text.length * perChar))));
+      return { path, hash: hashText(text), length: text.length, chunkSize, chunks: chunkHashes(text, chunkSize) };
+    }),
+  };
+}
+
+/**
+ * JSON as the chat template sees it: Anthropic's cache_control markers move from turn to turn (Claude Code puts one
+ * on the newest message) and never reach the prompt, so they are left out.
+ */
+function templateJson(value: unknown): string {
+  return JSON.stringify(value ?? "", (key, v) => (key === "cache_control" ? undefined : v));
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  const block = asObject(content);
+  // A text block is its text; any other block (images, tool calls and results) is its whole JSON.
+  return block && typeof block.text === "string" && block.type === "text" ? block.text : templateJson(content);
+}
+
+function contentBlocks(path: string, content: unknown): TextBlock[] {
+  if (!Array.isArray(content)) return [{ path, text: textOf(content) }];
+  return content.map((part, j) => ({ path: `${path}.content[${j}]`, text: textOf(part) }));
+}
+
+function toolName(tool: unknown, i: number): string {
+  const t = asObject(tool) ?? {};
+  return asString(t.name) ?? asString(asObject(t.function)?.name) ?? String(i);
+}
+
+function toolBlocks(body: JsonObject): TextBlock[] {
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  return tools.map((tool, i) => ({ path: `tools[${toolName(tool, i)}]`, text: templateJson(tool) }));
+}
+
+function anthropicBlocks(body: JsonObject): TextBlock[] {
+  const system = body.system;
+  const out: TextBlock[] =
+    system === undefined
+      ? []
+      : Array.isArray(system)
+        ? system.map((part, i) => ({ path: `system[${i}]`, text: textOf(part) }))
+        : [{ path: "system", text: textOf(system) }];
+  out.push(...toolBlocks(body));
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  messages.forEach((m, i) => {
+    out.push(...contentBlocks(`messages[${i}]`, asObject(m)?.content));
+  });
+  return out;
+}
+
+function openaiBlocks(body: JsonObject): TextBlock[] {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  const system: TextBlock[] = [];
+  const rest: TextBlock[] = [];
+  messages.forEach((m, i) => {
+    const msg = asObject(m) ?? {};
+    const role = msg.role;
+    const blocks = contentBlocks(`messages[${i}]`, msg.content);
+    if (msg.tool_calls !== undefined)
+      blocks.push({ path: `messages[${i}].tool_calls`, text: templateJson(msg.tool_calls) });
+    (role === "system" || role === "developer" ? system : rest).push(...blocks);
+  });
+  return [...system, ...toolBlocks(body), ...rest];
+}
+
+/** The prompt's blocks in template order, for the dialects that carry a conversation; undefined for the rest. */
+export function promptBlocks(dialect: Dialect, body: JsonObject): TextBlock[] | undefined {
+  switch (dialect) {
+    case "anthropic-messages":
+      return anthropicBlocks(body);
+    case "openai-chat":
+      return openaiBlocks(body);
+    case "openai-completion":
+    case "llama-completion":
+      return typeof body.prompt === "string" ? [{ path: "prompt", text: body.prompt }] : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,101 @@
+// Cache-miss forensics for one llama-server: each finished model request is matched to its conversation, judged
+// against the conversation's last turn, and remembered by its print (never its text).
+import type { Logger } from "pino";
+import type { Dialect } from "../wire/dialect.js";
+import type { JsonObject } from "../wire/json.js";
+import { Conversations } from "./conversations.js";
+import { explain, type MissCause, type Verdict } from "./explain.js";
+import { printBlocks, promptBlocks } from "./fingerprint.js";
+
+export interface FinishedTurn {
+  dialect: Dialect;
+  body: JsonObject;
+  /** Claude Code's x-claude-code-session-id, or the body's prompt_cache_key. */
+  sessionKey?: string;
+  model: string;
+  prefillTokens?: number;
+  cachedTokens?: number;
+  background?: string;
+  /** Where llama-server stands: its restart count and per-slot context size. */
+  restarts: number;
+  nCtx?: number;
+}
+
+export interface Miss {
+  at: number;
+  conversation: string;
+  cause: MissCause;
+  location?: string;
+  expectedTokens: number;
+  lostTokens: number;
+  /** What the lost tokens cost at this request's prefill speed, when known. */
+  lostPrefillMs?: number;
+}
+
+const RECENT_MISSES = 20;
+
+/** One line a person reads: the cause, where, and what it cost. Never prompt text: paths and counts only. */
+export function describeMiss(m: Miss): string {
+  const cost = m.lostPrefillMs === undefined ? "" : ` (${(m.lostPrefillMs / 1000).toFixed(1)} s of prefill)`;
+  const where = m.location ? `: ${m.location}` : "";
+  return `cache miss (${m.cause})${where}; ${m.lostTokens} of ${m.expectedTokens} prompt tokens a warm cache would have kept were processed again${cost}, conversation ${m.conversation}`;
+}
+
+export class CacheForensics {
+  private readonly conversations: Conversations;
+  readonly recentMisses: Miss[] = [];
+
+  constructor(opts: { limit?: number; logger?: Logger } = {}) {
+    this.conversations = new Conversations(opts.limit);
+    this.logger = opts.logger;
+  }
+
+  private readonly logger: Logger | undefined;
+
+  get conversationCount(): number {
+    return this.conversations.size;
+  }
+
+  /** Judges a finished turn (undefined for one that starts a conversation or carries no prompt) and remembers it. */
+  judge(turn: FinishedTurn): (Verdict & { conversation: string }) | undefined {
+    if (turn.prefillTokens === undefined) return undefined;
+    const blocks = promptBlocks(turn.dialect, turn.body);
+    if (!blocks || blocks.length === 0) return undefined;
+    const print = printBlocks(blocks);
+    const promptTokens = turn.prefillTokens + (turn.cachedTokens ?? 0);
+    const prev = this.conversations.find(turn.sessionKey, print);
+    const verdict =
+      prev &&
+      explain(
+        prev,
+        {
+          blocks,
+          model: turn.model,
+          promptTokens,
+          cachedTokens: turn.cachedTokens ?? 0,
+          restarts: turn.restarts,
+          cacheDisabled: turn.body.cache_prompt === false,
+          nCtx: turn.nCtx,
+        },
+        this.conversations.since(prev),
+      );
+    const stored = this.conversations.remember(prev, turn.sessionKey, {
+      print,
+      promptTokens,
+      model: turn.model,
+      restarts: turn.restarts,
+      background: turn.background,
+    });
+    return verdict && { ...verdict, conversation: stored.key };
+  }
+
+  /** Keeps a miss for the views (/api/stats, the dashboard), newest last. */
+  note(miss: Miss): void {
+    this.logger?.info(
+      { cause: miss.cause, lostTokens: miss.lostTokens, conversation: miss.conversation },
+      describeMiss(miss),
+    );
+    this.recentMisses.push(miss);
+    if (this.recentMisses.length > RECENT_MISSES) this.recentMisses.shift();
+  }
+}
