@@ -11,20 +11,6 @@ export interface TextBlock {
   text: string;
 }
 
-export interface BlockPrint {
-  path: string;
-  hash: number;
-  length: number;
-  /** Characters per chunk hash (the last chunk may be shorter). */
-  chunkSize: number;
-  chunks: Uint32Array;
-}
-
-export interface PromptPrint {
-  blocks: BlockPrint[];
-  chars: number;
-}
-
 /** Chunk hashes kept per prompt, over all its blocks: 4 KB whatever the prompt's length. */
 export const CHUNK_BUDGET = 1024;
 const MIN_CHUNK = 16;
@@ -46,17 +32,90 @@ export function chunkHashes(text: string, chunkSize: number): Uint32Array {
   return out;
 }
 
-/** Prints the blocks, sharing the chunk budget among them by length. */
-export function printBlocks(blocks: readonly TextBlock[]): PromptPrint {
-  const chars = blocks.reduce((n, b) => n + b.text.length, 0);
-  const perChar = CHUNK_BUDGET / Math.max(1, chars);
-  return {
-    chars,
-    blocks: blocks.map(({ path, text }) => {
-      const chunkSize = Math.max(MIN_CHUNK, Math.ceil(text.length / Math.max(1, Math.floor(text.length * perChar))));
-      return { path, hash: hashText(text), length: text.length, chunkSize, chunks: chunkHashes(text, chunkSize) };
-    }),
-  };
+/**
+ * Block paths repeat across prompts and conversations ("messages[3].content[0]"): one copy of each is shared.
+ * Bounded: past the limit the table starts again, and prints keep the copies they hold.
+ */
+const PATHS = new Map<string, string>();
+const PATHS_LIMIT = 50_000;
+
+function intern(path: string): string {
+  const known = PATHS.get(path);
+  if (known !== undefined) return known;
+  if (PATHS.size >= PATHS_LIMIT) PATHS.clear();
+  PATHS.set(path, path);
+  return path;
+}
+
+/**
+ * A prompt's print in one typed array, a few KB whatever the prompt: per block its hash, length, chunk size and
+ * where its chunk hashes start, then the chunk hashes of every block.
+ */
+export class PromptPrint {
+  private constructor(
+    readonly paths: readonly string[],
+    private readonly data: Uint32Array,
+    /** Characters in the whole prompt. */
+    readonly chars: number,
+  ) {}
+
+  /** Prints the blocks, sharing the chunk budget among them by length. */
+  static of(blocks: readonly TextBlock[]): PromptPrint {
+    const n = blocks.length;
+    const chars = blocks.reduce((sum, b) => sum + b.text.length, 0);
+    const perChar = CHUNK_BUDGET / Math.max(1, chars);
+    const sizes = blocks.map((b) =>
+      Math.max(MIN_CHUNK, Math.ceil(b.text.length / Math.max(1, Math.floor(b.text.length * perChar)))),
+    );
+    const counts = blocks.map((b, i) => Math.ceil(b.text.length / (sizes[i] as number)));
+    const data = new Uint32Array(4 * n + 1 + counts.reduce((sum, c) => sum + c, 0));
+    let at = 4 * n + 1;
+    blocks.forEach((b, i) => {
+      data[i] = hashText(b.text);
+      data[n + i] = b.text.length;
+      data[2 * n + i] = sizes[i] as number;
+      data[3 * n + i] = at;
+      data.set(chunkHashes(b.text, sizes[i] as number), at);
+      at += counts[i] as number;
+    });
+    data[4 * n] = at;
+    return new PromptPrint(
+      blocks.map((b) => intern(b.path)),
+      data,
+      chars,
+    );
+  }
+
+  get size(): number {
+    return this.paths.length;
+  }
+
+  hash(i: number): number | undefined {
+    return i < this.size ? this.data[i] : undefined;
+  }
+
+  length(i: number): number {
+    return this.data[this.size + i] ?? 0;
+  }
+
+  chunkSize(i: number): number {
+    return this.data[2 * this.size + i] ?? MIN_CHUNK;
+  }
+
+  chunks(i: number): Uint32Array {
+    const n = this.size;
+    return this.data.subarray(this.data[3 * n + i] ?? 0, this.data[3 * n + i + 1] ?? 0);
+  }
+
+  /** Chunk hashes held, over all blocks. */
+  get chunkCount(): number {
+    return this.data.length - 4 * this.size - 1;
+  }
+
+  /** Bytes this print holds, for its memory budget. */
+  get bytes(): number {
+    return this.data.byteLength + 8 * this.size;
+  }
 }
 
 /**

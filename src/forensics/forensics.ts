@@ -5,7 +5,7 @@ import type { Dialect } from "../wire/dialect.js";
 import type { JsonObject } from "../wire/json.js";
 import { Conversations } from "./conversations.js";
 import { explain, type MissCause, type Verdict } from "./explain.js";
-import { printBlocks, promptBlocks } from "./fingerprint.js";
+import { PromptPrint, promptBlocks } from "./fingerprint.js";
 
 export interface FinishedTurn {
   dialect: Dialect;
@@ -61,7 +61,7 @@ export class CacheForensics {
     if (turn.prefillTokens === undefined) return undefined;
     const blocks = promptBlocks(turn.dialect, turn.body);
     if (!blocks || blocks.length === 0) return undefined;
-    const print = printBlocks(blocks);
+    const print = PromptPrint.of(blocks);
     const promptTokens = turn.prefillTokens + (turn.cachedTokens ?? 0);
     const prev = this.conversations.find(turn.sessionKey, print);
     const verdict =

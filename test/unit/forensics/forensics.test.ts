@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { divergence } from "../../../src/forensics/divergence.js";
-import { CHUNK_BUDGET, printBlocks, promptBlocks } from "../../../src/forensics/fingerprint.js";
+import { CHUNK_BUDGET, PromptPrint, promptBlocks } from "../../../src/forensics/fingerprint.js";
 import { CacheForensics } from "../../../src/forensics/forensics.js";
 
 const header = (cch: string) => `x-anthropic-billing-header: cc_version=2.1.101.e51; cc_entrypoint=cli; cch=${cch};`;
@@ -48,10 +48,10 @@ describe("prompt fingerprints", () => {
 
   it("keeps no text, and a bounded number of chunk hashes however long the prompt", () => {
     const body = anthropic(["secret marker 7431 ".repeat(50_000)]);
-    const print = printBlocks(blocksOf(body));
+    const print = PromptPrint.of(blocksOf(body));
     expect(JSON.stringify(print)).not.toContain("marker");
-    const chunks = print.blocks.reduce((n, b) => n + b.chunks.length, 0);
-    expect(chunks).toBeLessThanOrEqual(CHUNK_BUDGET + print.blocks.length);
+    expect(print.chunkCount).toBeLessThanOrEqual(CHUNK_BUDGET + print.size);
+    expect(print.bytes).toBeLessThan(6 * 1024);
     expect(print.chars).toBeGreaterThan(900_000);
   });
 
@@ -60,13 +60,13 @@ describe("prompt fingerprints", () => {
     const b = anthropic(["one"]);
     (b.messages[0]?.content[0] as Record<string, unknown>).cache_control = { type: "ephemeral" };
     (b.tools[1] as Record<string, unknown>).cache_control = { type: "ephemeral" };
-    expect(divergence(printBlocks(blocksOf(a)), blocksOf(b)).kind).toBe("extends");
+    expect(divergence(PromptPrint.of(blocksOf(a)), blocksOf(b)).kind).toBe("extends");
   });
 });
 
 describe("where two prompts part", () => {
   const first = anthropic(["hi", "hello", "go on"]);
-  const prev = printBlocks(blocksOf(first));
+  const prev = PromptPrint.of(blocksOf(first));
 
   it("sees a conversation going on as extending the last prompt", () => {
     const d = divergence(prev, blocksOf(anthropic(["hi", "hello", "go on", "done", "more"])));
