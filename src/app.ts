@@ -10,6 +10,7 @@ import { guard } from "./guard/guard.js";
 import type { RecordSink } from "./observe/observation.js";
 import { errorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
+import { ActiveRequests } from "./proxy/active.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
 import { type ForwardDeps, forwardMiddleware, recordedAnswer, type TranslationState } from "./proxy/forward.js";
 import type { RecordQueue } from "./proxy/records.js";
@@ -113,7 +114,12 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): 
       deps.config.upstream,
       unit.queueNumbers(),
       unit.forensics,
+      forward.active.view(),
     );
+  });
+  router.get("/api/requests/active", (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    ctx.body = forward.active.view();
   });
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
@@ -169,6 +175,7 @@ function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes:
     sinks: [deps.stats.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
     records: deps.records,
     parsing: new ParseScheduler(),
+    active: new ActiveRequests(),
     forensics: deps.unit.forensics,
     upstreamFacts: deps.unit.facts,
     normalizeBillingHeader: config.normalizeBillingHeader,

@@ -43,7 +43,8 @@ export class Conversations {
     for (const turn of this.byKey.values()) {
       if (turn.key.startsWith("s:")) continue;
       const shared = sharedBlocks(turn.print, print);
-      if (shared > bestShared) [best, bestShared] = [turn, shared];
+      // Sharing only the preamble (one agent's system prompt and tools) is a new conversation, not the same one.
+      if (shared > turn.print.preamble && shared > bestShared) [best, bestShared] = [turn, shared];
     }
     return best;
   }

@@ -9,6 +9,8 @@ export interface TextBlock {
   /** Where it is in the request: `system[1]`, `tools[mcp__github__search]`, `messages[7].content[0]`. */
   path: string;
   text: string;
+  /** A system block or a tool: the preamble every conversation of one agent shares. */
+  preamble?: true;
 }
 
 /** Chunk hashes kept per prompt, over all its blocks: 4 KB whatever the prompt's length. */
@@ -57,6 +59,8 @@ export class PromptPrint {
     private readonly data: Uint32Array,
     /** Characters in the whole prompt. */
     readonly chars: number,
+    /** Leading blocks that are preamble (system, tools): what two conversations of one agent share. */
+    readonly preamble: number,
   ) {}
 
   /** Prints the blocks, sharing the chunk budget among them by length. */
@@ -79,10 +83,12 @@ export class PromptPrint {
       at += counts[i] as number;
     });
     data[4 * n] = at;
+    const preamble = blocks.findIndex((b) => !b.preamble);
     return new PromptPrint(
       blocks.map((b) => intern(b.path)),
       data,
       chars,
+      preamble < 0 ? n : preamble,
     );
   }
 
@@ -145,7 +151,7 @@ function toolName(tool: unknown, i: number): string {
 
 function toolBlocks(body: JsonObject): TextBlock[] {
   const tools = Array.isArray(body.tools) ? body.tools : [];
-  return tools.map((tool, i) => ({ path: `tools[${toolName(tool, i)}]`, text: templateJson(tool) }));
+  return tools.map((tool, i) => ({ path: `tools[${toolName(tool, i)}]`, text: templateJson(tool), preamble: true }));
 }
 
 function anthropicBlocks(body: JsonObject): TextBlock[] {
@@ -154,8 +160,8 @@ function anthropicBlocks(body: JsonObject): TextBlock[] {
     system === undefined
       ? []
       : Array.isArray(system)
-        ? system.map((part, i) => ({ path: `system[${i}]`, text: textOf(part) }))
-        : [{ path: "system", text: textOf(system) }];
+        ? system.map((part, i): TextBlock => ({ path: `system[${i}]`, text: textOf(part), preamble: true }))
+        : [{ path: "system", text: textOf(system), preamble: true }];
   out.push(...toolBlocks(body));
   const messages = Array.isArray(body.messages) ? body.messages : [];
   messages.forEach((m, i) => {
@@ -174,7 +180,9 @@ function openaiBlocks(body: JsonObject): TextBlock[] {
     const blocks = contentBlocks(`messages[${i}]`, msg.content);
     if (msg.tool_calls !== undefined)
       blocks.push({ path: `messages[${i}].tool_calls`, text: templateJson(msg.tool_calls) });
-    (role === "system" || role === "developer" ? system : rest).push(...blocks);
+    if (role === "system" || role === "developer")
+      system.push(...blocks.map((b): TextBlock => ({ ...b, preamble: true })));
+    else rest.push(...blocks);
   });
   return [...system, ...toolBlocks(body), ...rest];
 }

@@ -20,6 +20,7 @@ import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js
 import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";
+import type { ActiveRequests } from "./active.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { sessionKeyOf } from "./cache-verdict.js";
 import { begin, type Exchange, finish } from "./exchange.js";
@@ -58,6 +59,8 @@ export interface ForwardDeps {
   /** The llama-server's cache forensics, and what they need to know of it now. */
   forensics: CacheForensics;
   upstreamFacts(): { restarts: number; nCtx?: number };
+  /** The model requests in flight now, for the views. */
+  active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */
   clientKeyIsOurs: boolean;
 }
@@ -266,6 +269,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
     });
     let outcome: Outcome = "rejected";
     deps.telemetry.state.inFlight.inc();
+    const unfollow = deps.active.follow(ex);
     try {
       outcome = adopt(ex, await exchange(deps, ex, ctx));
     } catch (err) {
@@ -273,6 +277,7 @@ export function forwardMiddleware(deps: ForwardDeps) {
       throw err;
     } finally {
       deps.telemetry.state.inFlight.dec();
+      unfollow();
       record(deps, ctx, ex, outcome);
     }
   };

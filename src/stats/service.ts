@@ -140,6 +140,18 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
 
+/** A request in flight, as the views show it (proxy/active.ts makes them). */
+interface ActiveSummary {
+  route: string;
+  client: string;
+  model?: string;
+  phase: "queued" | "prefilling" | "generating";
+  elapsedMs: number;
+  queuedMs?: number;
+  prefillingMs?: number;
+  generated: number;
+}
+
 /** What the cache forensics offer the view. */
 interface CacheView {
   recentMisses: readonly Miss[];
@@ -214,6 +226,7 @@ export function statsView(
   upstreamUrl: string,
   queue: QueueNumbers,
   cache: CacheView,
+  active: readonly ActiveSummary[] = [],
 ) {
   const own = stats.totals();
   return {
@@ -230,6 +243,8 @@ export function statsView(
     },
     live: liveView(stats, scrape, queue),
     background: backgroundView(stats),
+    /** Model requests in flight now, with their phase (GET /api/requests/active has the same). */
+    active,
     /** Why turns missed llama-server's cache lately (newest first), and how many conversations are followed. */
     cache: { misses: [...cache.recentMisses].reverse(), conversations: cache.conversationCount },
     // Model work and background calls; health checks, /v1/models polls and the like would drown them.

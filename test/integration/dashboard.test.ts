@@ -156,6 +156,42 @@ describe("GET /dashboard", () => {
     await page.close();
   });
 
+  it("lists why the cache missed, with where and what it cost", async () => {
+    const page = await open();
+    // The traffic above already missed for real: "question 0" asked again after conversations 2 and 3 had the slot.
+    const before = ((await (await fetch(`${sidecar.url}/api/stats`)).json()) as { cache: { misses: object[] } }).cache
+      .misses.length;
+    const chat = (cachePrompt: boolean) =>
+      fetch(`${sidecar.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-claude-code-session-id": "dashboard-miss" },
+        body: JSON.stringify({
+          model: "tiny",
+          max_tokens: 4,
+          cache_prompt: cachePrompt,
+          messages: [
+            { role: "system", content: "You are a careful agent for the dashboard test. ".repeat(20) },
+            { role: "user", content: "Go on." },
+          ],
+        }),
+      }).then((r) => r.text());
+    await chat(true);
+    await chat(false); // llama-server's chat endpoint honours this: the whole prompt is processed again
+    const misses = async () =>
+      ((await (await fetch(`${sidecar.url}/api/stats`)).json()) as { cache: { misses: object[] } }).cache.misses;
+    await expect.poll(async () => (await misses()).length).toBe(before + 1);
+    const [miss] = (await misses()) as { lostTokens: number; expectedTokens: number }[];
+    const row = page.locator('[data-stat="misses"] tr').first().locator("td");
+    await expect.poll(() => row.nth(1).textContent(), { timeout: 5000 }).toBe("cache turned off");
+    expect(await row.nth(2).textContent()).toBe("cache_prompt: false");
+    expect(await row.nth(3).textContent()).toBe(
+      `${humanCount(miss?.lostTokens ?? Number.NaN)} of ${humanCount(miss?.expectedTokens ?? Number.NaN)}`,
+    );
+    expect(await page.locator('[data-stat="misses-empty"]').isVisible()).toBe(false);
+    await page.screenshot({ path: `${SHOTS}dashboard-cache-miss.png`, fullPage: true });
+    await page.close();
+  });
+
   it("logged no console errors on any page", () => {
     expect(consoleErrors).toEqual([]);
   });

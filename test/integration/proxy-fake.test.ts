@@ -101,6 +101,45 @@ describe("pass-through", () => {
   });
 });
 
+describe("requests in flight", () => {
+  it("shows each model request's phase while it runs (prefilling, then generating) and forgets it once done", async () => {
+    type Active = {
+      route: string;
+      client: string;
+      model?: string;
+      phase: string;
+      elapsedMs: number;
+      generated: number;
+    };
+    const active = async () => (await (await fetch(`${sidecar.url}/api/requests/active`)).json()) as Active[];
+    expect(await active()).toEqual([]);
+    const f = fixture("post-v1-chat-completions-stream");
+    const res = await post(f.request.path, f.request.body, {
+      "x-fake-prefill-ms": "800",
+      "x-fake-gap-ms": "150",
+      "user-agent": "claude-cli/2.0.1 (external, cli)",
+    });
+    await expect.poll(async () => (await active())[0]?.phase, { timeout: 700, interval: 50 }).toBe("prefilling");
+    const [prefilling] = await active();
+    expect(prefilling).toMatchObject({
+      route: "/v1/chat/completions",
+      client: "claude-code",
+      model: "tiny",
+      generated: 0,
+    });
+    expect(prefilling?.elapsedMs).toBeGreaterThan(0);
+    await expect.poll(async () => (await active())[0]?.phase, { timeout: 3000, interval: 50 }).toBe("generating");
+    await expect
+      .poll(async () => (await active())[0]?.generated ?? 0, { timeout: 3000, interval: 50 })
+      .toBeGreaterThan(0);
+    const stats = (await (await fetch(`${sidecar.url}/api/stats`)).json()) as { active: Active[] };
+    expect(stats.active.map((a) => a.route)).toEqual(["/v1/chat/completions"]);
+    await res.text();
+    await sidecar.waitForRecords(1);
+    expect(await active()).toEqual([]);
+  });
+});
+
 describe("observation", () => {
   it("times TTFT to the first content, after the prefill delay, not to the early role delta", async () => {
     const f = fixture("post-v1-chat-completions-stream");

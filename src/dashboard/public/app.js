@@ -142,6 +142,27 @@ const CAUSES = {
 };
 
 /** @param {StatsView} s */
+function renderActive(s) {
+  el("active-empty").hidden = s.active.length > 0;
+  const rows = s.active.map((a) => {
+    const tr = document.createElement("tr");
+    const phase =
+      a.phase === "prefilling" && a.prefillingMs !== undefined
+        ? `prefilling for ${humanDuration(a.prefillingMs)}`
+        : a.phase;
+    tr.append(
+      cell(a.client),
+      cell(a.model ?? ""),
+      cell(phase, a.phase),
+      cell(humanDuration(a.elapsedMs), "num"),
+      cell(humanCount(a.generated), "num"),
+    );
+    return tr;
+  });
+  el("active").replaceChildren(...rows);
+}
+
+/** @param {StatsView} s */
 function renderMisses(s) {
   const misses = s.cache.misses;
   el("misses-empty").hidden = misses.length > 0;
@@ -282,6 +303,7 @@ async function refreshStats() {
   renderHeader(s);
   renderCards(s);
   renderSlots(s);
+  renderActive(s);
   renderMisses(s);
   renderRecent(s);
   renderEmpty(s);

@@ -170,6 +170,14 @@ describe("cache-miss verdicts", () => {
     expect(f.conversationCount).toBe(2);
   });
 
+  it("takes a new task of the same agent (same system prompt and tools, a new first message) for a new conversation", () => {
+    const f = new CacheForensics();
+    f.judge(turn(anthropic(["fix the parser"]), 1000, 0, { sessionKey: undefined }));
+    const v = f.judge(turn(anthropic(["write the docs"]), 30, 980, { sessionKey: undefined }));
+    expect(v).toBeUndefined(); // nothing to compare with: its first turn
+    expect(f.conversationCount).toBe(2);
+  });
+
   it("holds a bounded number of conversations", () => {
     const f = new CacheForensics({ limit: 100 });
     for (let i = 0; i < 1000; i++) f.judge(turn(anthropic([`conversation ${i}`]), 100, 0, { sessionKey: `s${i}` }));
