@@ -32,7 +32,9 @@ export function judgeCache(deps: RecordDeps, ex: Exchange, record: RequestRecord
   if (!verdict.cause) return;
   record.missCause = verdict.cause;
   record.missLocation = verdict.location;
-  const lostPrefillMs = record.prefillTps ? (verdict.lostTokens / record.prefillTps) * 1000 : undefined;
+  // The request's own prefill speed; Anthropic answers carry none, so then llama-server's recent one from /metrics.
+  const prefillTps = record.prefillTps ?? facts.prefillTps;
+  const lostPrefillMs = prefillTps ? (verdict.lostTokens / prefillTps) * 1000 : undefined;
   deps.telemetry.state.countMiss(verdict.cause, verdict.lostTokens, lostPrefillMs);
   deps.forensics.note({
     at: record.startedAt,

@@ -79,7 +79,7 @@ export interface RecordDeps {
   captureContent: boolean;
   /** The llama-server's cache forensics and what they need to know of it now. */
   forensics: CacheForensics;
-  upstreamFacts(): { restarts: number; nCtx?: number };
+  upstreamFacts(): { restarts: number; nCtx?: number; prefillTps?: number };
 }
 
 /**

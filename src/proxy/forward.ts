@@ -58,7 +58,7 @@ export interface ForwardDeps {
   parsing: ParseScheduler;
   /** The llama-server's cache forensics, and what they need to know of it now. */
   forensics: CacheForensics;
-  upstreamFacts(): { restarts: number; nCtx?: number };
+  upstreamFacts(): { restarts: number; nCtx?: number; prefillTps?: number };
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */

@@ -20,6 +20,13 @@ export interface QueueNumbers {
   capacity: number;
 }
 
+/** This llama-server now: its restart count, per-slot context size and recent prefill speed (from /metrics). */
+export interface UpstreamFacts {
+  restarts: number;
+  nCtx?: number;
+  prefillTps?: number;
+}
+
 export interface UpstreamUnit {
   upstream: Upstream;
   monitor: UpstreamMonitor;
@@ -29,8 +36,8 @@ export interface UpstreamUnit {
   queueNumbers(): QueueNumbers;
   /** Its conversations' prompt prints, and why their turns missed its cache. */
   forensics: CacheForensics;
-  /** What a cache verdict needs to know of this llama-server now: its restart count and per-slot context size. */
-  facts(): { restarts: number; nCtx?: number };
+  /** What a cache verdict needs to know of this llama-server now. */
+  facts(): UpstreamFacts;
   /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
   start(): Promise<UpstreamStatus>;
   close(): Promise<void>;
@@ -62,7 +69,11 @@ export function createUpstreamUnit({ config, store, logger, reportInvalid }: Uni
     queue,
     queueNumbers: () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax }),
     forensics: new CacheForensics({ logger }),
-    facts: () => ({ restarts: store.data.upstream.restartCount, nCtx: monitor.status.props?.nCtx }),
+    facts: () => ({
+      restarts: store.data.upstream.restartCount,
+      nCtx: monitor.status.props?.nCtx,
+      prefillTps: scraper.view.rates.prefillTps,
+    }),
     async start() {
       const status = await monitor.check();
       if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);
