@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { divergence } from "../../../src/forensics/divergence.js";
 import { CHUNK_BUDGET, PromptPrint, promptBlocks } from "../../../src/forensics/fingerprint.js";
@@ -176,6 +177,30 @@ describe("cache-miss verdicts", () => {
     const v = f.judge(turn(anthropic(["write the docs"]), 30, 980, { sessionKey: undefined }));
     expect(v).toBeUndefined(); // nothing to compare with: its first turn
     expect(f.conversationCount).toBe(2);
+  });
+
+  it("logs one line per cause in ten seconds, counting the rest into the next, and never text", () => {
+    const lines: string[] = [];
+    const logger = { info: (_fields: object, msg: string) => lines.push(msg) } as unknown as Logger;
+    const f = new CacheForensics({ logger });
+    const miss = (at: number) =>
+      f.note({
+        at,
+        conversation: "s:x",
+        cause: "cache_disabled",
+        location: "cache_prompt: false",
+        expectedTokens: 90,
+        lostTokens: 90,
+      });
+    miss(0);
+    miss(1000);
+    miss(2000);
+    miss(11_000);
+    expect(lines).toEqual([
+      "cache miss (cache_disabled): cache_prompt: false; 90 of 90 prompt tokens a warm cache would have kept were processed again, conversation s:x",
+      "cache miss (cache_disabled): cache_prompt: false; 90 of 90 prompt tokens a warm cache would have kept were processed again, conversation s:x (and 2 more of this cause since the last line)",
+    ]);
+    expect(f.recentMisses).toHaveLength(4);
   });
 
   it("holds a bounded number of conversations", () => {
