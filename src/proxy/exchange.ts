@@ -110,10 +110,12 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
 }
 
 /**
- * Turns a finished exchange into its record, span, metrics and sink calls; `endedAt` is when the response
- * ended. The tap reads its last chunks first: an error event in the stream makes an "ok" an upstream error.
+ * Turns a finished exchange into its record, metrics and sink calls (the ledgers: what must be written before
+ * the response may end); `endedAt` is when the response ended. The tap reads its last chunks first: an error event
+ * in the stream makes an "ok" an upstream error. Returns what can wait until the response's end is out: the cache
+ * verdict and the span, which no crash-proof total depends on.
  */
-export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt: number): RequestRecord {
+export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt: number): () => void {
   ex.tap?.end();
   const record = toRecord(ex.obs, {
     id: randomUUID(), // made here, not when the request came in: nothing needs it before the record
@@ -135,9 +137,10 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     labelModel: ex.tags.background ? undefined : (model) => deps.telemetry.modelLabels.value(model),
   });
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
-  judgeCache(deps, ex, record);
-  recordSpan(deps, ex, record, endedAt);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);
-  return record;
+  return () => {
+    judgeCache(deps, ex, record);
+    recordSpan(deps, ex, record, endedAt);
+  };
 }

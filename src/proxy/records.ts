@@ -12,7 +12,7 @@ import type { Logger } from "pino";
  * burst of them together, and only then are their responses ended.
  */
 export class RecordQueue {
-  private pending: (() => void)[] = [];
+  private pending: (() => (() => void) | undefined)[] = [];
   private releases: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -22,8 +22,11 @@ export class RecordQueue {
     private readonly delayMs = 5,
   ) {}
 
-  /** Records later; `release`, if given, runs once the record is written (this turn's end at the latest). */
-  defer(record: () => void, release?: () => void): void {
+  /**
+   * Records later; `release`, if given, runs once the record is written (this turn's end at the latest). What
+   * `record` returns runs after the releases: work no response needs to wait for.
+   */
+  defer(record: () => (() => void) | undefined, release?: () => void): void {
     this.pending.push(record);
     if (release) {
       this.releases.push(release);
@@ -44,16 +47,22 @@ export class RecordQueue {
     const releases = this.releases;
     this.pending = [];
     this.releases = [];
-    for (const record of batch) this.run(record, "recording a finished request failed");
+    const afterwards: (() => void)[] = [];
+    for (const record of batch) {
+      const after = this.run(record, "recording a finished request failed");
+      if (after) afterwards.push(after);
+    }
     for (const release of releases) this.run(release, "ending a response failed");
+    for (const after of afterwards) this.run(after, "finishing a request's record failed");
   }
 
-  private run(fn: () => void, what: string): void {
+  private run<T>(fn: () => T, what: string): T | undefined {
     try {
-      fn();
+      return fn();
     } catch (err) {
       // A failing sink must not take the others, or the process, down with it.
       this.logger.error({ err }, what);
+      return undefined;
     }
   }
 }

@@ -8,17 +8,33 @@ describe("RecordQueue", () => {
     const logger = pino({ level: "error" }, { write: (l: string) => void lines.push(l) });
     const q = new RecordQueue(logger, 1);
     const done: number[] = [];
-    q.defer(() => done.push(1));
+    q.defer(() => void done.push(1));
     q.defer(() => {
       throw new Error("sink broke");
     });
-    q.defer(() => done.push(3));
+    q.defer(() => void done.push(3));
     expect(done).toEqual([]);
     q.flush();
     expect(done).toEqual([1, 3]);
     expect(lines.join("")).toMatch(/sink broke/);
-    q.defer(() => done.push(4));
+    q.defer(() => void done.push(4));
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toEqual([1, 3, 4]);
+  });
+
+  it("ends the responses that waited for their records before it does what a record put off", () => {
+    const q = new RecordQueue(pino({ level: "silent" }));
+    const order: string[] = [];
+    for (const n of [1, 2]) {
+      q.defer(
+        () => {
+          order.push(`record ${n}`);
+          return () => void order.push(`afterwards ${n}`);
+        },
+        () => void order.push(`release ${n}`),
+      );
+    }
+    q.flush();
+    expect(order).toEqual(["record 1", "record 2", "release 1", "release 2", "afterwards 1", "afterwards 2"]);
   });
 });
