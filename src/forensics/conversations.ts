@@ -9,6 +9,8 @@ export interface Turn {
   /** The conversation's name: the client's session id, or one the sidecar gave it. */
   key: string;
   print: PromptPrint;
+  /** The thinking settings' hash (fingerprint.ts: settingsHash). */
+  settings: number;
   /** Prompt tokens llama-server had for this turn (processed plus reused). */
   promptTokens: number;
   model: string;

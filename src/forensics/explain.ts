@@ -11,6 +11,7 @@ export const MISS_CAUSES = [
   "tools_changed",
   "history_edited",
   "history_truncated",
+  "thinking_changed",
   "cache_disabled",
   "model_changed",
   "server_restarted",
@@ -29,6 +30,8 @@ export interface TurnFacts {
   /** Tokens llama-server reused from its cache. */
   cachedTokens: number;
   restarts: number;
+  /** The thinking settings' hash. */
+  settings: number;
   /** The request asked llama-server not to reuse its cache (cache_prompt: false). */
   cacheDisabled: boolean;
   /** llama-server's per-slot context size, when known. */
@@ -86,6 +89,8 @@ function cause(prev: Turn, now: TurnFacts, others: readonly Turn[]): { cause: Mi
   if (now.nCtx !== undefined && now.promptTokens >= now.nCtx) {
     return { cause: "context_overflow", location: `${now.promptTokens} tokens >= n_ctx ${now.nCtx}` };
   }
+  // The template renders thinking settings into the prompt, where no block of the request shows them.
+  if (now.settings !== prev.settings) return { cause: "thinking_changed", location: "thinking settings changed" };
   const d = divergence(prev.print, now.blocks);
   if (d.kind !== "extends") return { cause: promptCause(d, now.blocks), location: where(d) };
   const other = others.at(-1);

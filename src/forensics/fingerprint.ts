@@ -187,6 +187,23 @@ function openaiBlocks(body: JsonObject): TextBlock[] {
   return [...system, ...toolBlocks(body), ...rest];
 }
 
+/**
+ * The request's thinking settings, which the chat template renders into the prompt (Anthropic's `thinking`,
+ * OpenAI's `reasoning_effort`, llama-server's `chat_template_kwargs`), as one hash: a change re-processes the prompt
+ * though no block of the request changed.
+ */
+export function settingsHash(body: JsonObject): number {
+  const kwargs = asObject(body.chat_template_kwargs);
+  return hashText(
+    JSON.stringify([
+      body.thinking ?? null,
+      body.reasoning_effort ?? null,
+      kwargs?.enable_thinking ?? null,
+      kwargs?.reasoning_effort ?? null,
+    ]),
+  );
+}
+
 /** The prompt's blocks in template order, for the dialects that carry a conversation; undefined for the rest. */
 export function promptBlocks(dialect: Dialect, body: JsonObject): TextBlock[] | undefined {
   switch (dialect) {

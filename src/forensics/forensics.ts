@@ -5,7 +5,7 @@ import type { Dialect } from "../wire/dialect.js";
 import type { JsonObject } from "../wire/json.js";
 import { Conversations } from "./conversations.js";
 import { explain, type MissCause, type Verdict } from "./explain.js";
-import { PromptPrint, promptBlocks } from "./fingerprint.js";
+import { PromptPrint, promptBlocks, settingsHash } from "./fingerprint.js";
 
 export interface FinishedTurn {
   dialect: Dialect;
@@ -64,6 +64,7 @@ export class CacheForensics {
     const blocks = promptBlocks(turn.dialect, turn.body);
     if (!blocks || blocks.length === 0) return undefined;
     const print = PromptPrint.of(blocks);
+    const settings = settingsHash(turn.body);
     const promptTokens = turn.prefillTokens + (turn.cachedTokens ?? 0);
     const prev = this.conversations.find(turn.sessionKey, print);
     const verdict =
@@ -76,6 +77,7 @@ export class CacheForensics {
           promptTokens,
           cachedTokens: turn.cachedTokens ?? 0,
           restarts: turn.restarts,
+          settings,
           cacheDisabled: turn.body.cache_prompt === false,
           nCtx: turn.nCtx,
         },
@@ -83,6 +85,7 @@ export class CacheForensics {
       );
     const stored = this.conversations.remember(prev, turn.sessionKey, {
       print,
+      settings,
       promptTokens,
       model: turn.model,
       restarts: turn.restarts,

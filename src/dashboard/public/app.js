@@ -133,6 +133,7 @@ const CAUSES = {
   tools_changed: "tools changed",
   history_edited: "earlier message edited",
   history_truncated: "history cut short",
+  thinking_changed: "thinking settings changed",
   cache_disabled: "cache turned off",
   model_changed: "model changed",
   server_restarted: "llama-server restarted",

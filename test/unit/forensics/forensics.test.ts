@@ -144,6 +144,12 @@ describe("cache-miss verdicts", () => {
       ["restart", anthropic(["a", "b", "c"]), { restarts: 1 }, "server_restarted"],
       ["overflow", anthropic(["a", "b", "c"]), { nCtx: 512 }, "context_overflow"],
       ["tool", anthropic(["a", "b", "c"], { tools: [] }), {}, "tools_changed"],
+      [
+        "thinking",
+        anthropic(["a", "b", "c"], { thinking: { type: "enabled", budget_tokens: 1024 } }),
+        {},
+        "thinking_changed",
+      ],
       ["warm prompt, cold cache", anthropic(["a", "b", "c"]), {}, "unknown"],
     ];
     for (const [name, body, more, want] of cases) {
