@@ -5,6 +5,14 @@ import { SidecarError } from "../errors.js";
 
 export type Priority = "interactive" | "background";
 
+/** The queue's numbers, as gauges and /api/stats show them. */
+export interface QueueNumbers {
+  depth: number;
+  active: number;
+  limit: number;
+  capacity: number;
+}
+
 export interface Ticket {
   /** Milliseconds spent waiting for admission. */
   waitedMs: number;

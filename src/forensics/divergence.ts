@@ -1,6 +1,6 @@
 // Where a prompt parts from an earlier one of its conversation: compared block by block in template order, and
 // inside the first changed block chunk by chunk, from the earlier prompt's hashes and the new prompt's text.
-import { chunkHashes, hashText, type PromptPrint, type TextBlock } from "./fingerprint.js";
+import { chunkHashes, type Prompt, type PromptPrint, type TextBlock } from "./fingerprint.js";
 
 export type Divergence =
   /** The new prompt starts with the whole earlier one: a warm cache keeps all of it. */
@@ -40,17 +40,16 @@ function changeAt(prev: PromptPrint, next: readonly TextBlock[], i: number, comm
   return { kind: "changed", path, commonChars: commonChars + at[0], at };
 }
 
-/** Compares a prompt with the print of an earlier one. */
-export function divergence(prev: PromptPrint, next: readonly TextBlock[]): Divergence {
+/** Compares a prompt with the print of an earlier one: by the two prints' hashes, the text read only where they part. */
+export function divergence(prev: PromptPrint, next: Prompt): Divergence {
   let commonChars = 0;
   for (let i = 0; i < prev.size; i++) {
-    const after = next[i];
     const same =
-      after !== undefined &&
-      after.path === prev.paths[i] &&
-      after.text.length === prev.length(i) &&
-      hashText(after.text) === prev.hash(i);
-    if (!same) return changeAt(prev, next, i, commonChars);
+      i < next.print.size &&
+      next.print.paths[i] === prev.paths[i] &&
+      next.print.length(i) === prev.length(i) &&
+      next.print.hash(i) === prev.hash(i);
+    if (!same) return changeAt(prev, next.blocks, i, commonChars);
     commonChars += prev.length(i);
   }
   return { kind: "extends", commonChars };

@@ -2,7 +2,7 @@
 // the causes, checked in order from the certain (the request asked for no cache) to "unknown", never a guess.
 import type { Turn } from "./conversations.js";
 import { type Divergence, divergence } from "./divergence.js";
-import type { TextBlock } from "./fingerprint.js";
+import type { Prompt, TextBlock } from "./fingerprint.js";
 
 /** The causes a miss is put down to: a fixed set, so they are bounded metric labels. */
 export const MISS_CAUSES = [
@@ -23,7 +23,7 @@ export const MISS_CAUSES = [
 export type MissCause = (typeof MISS_CAUSES)[number];
 
 export interface TurnFacts {
-  blocks: readonly TextBlock[];
+  prompt: Prompt;
   model: string;
   /** Prompt tokens: processed plus reused. */
   promptTokens: number;
@@ -91,8 +91,8 @@ function cause(prev: Turn, now: TurnFacts, others: readonly Turn[]): { cause: Mi
   }
   // The template renders thinking settings into the prompt, where no block of the request shows them.
   if (now.settings !== prev.settings) return { cause: "thinking_changed", location: "thinking settings changed" };
-  const d = divergence(prev.print, now.blocks);
-  if (d.kind !== "extends") return { cause: promptCause(d, now.blocks), location: where(d) };
+  const d = divergence(prev.print, now.prompt);
+  if (d.kind !== "extends") return { cause: promptCause(d, now.prompt.blocks), location: where(d) };
   const other = others.at(-1);
   if (other) {
     const what = other.background ? `background call (${other.background})` : "conversation";

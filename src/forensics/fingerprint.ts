@@ -34,6 +34,12 @@ export function chunkHashes(text: string, chunkSize: number): Uint32Array {
   return out;
 }
 
+/** A prompt being judged: its blocks (their text, for locating a change) and its print (their hashes). */
+export interface Prompt {
+  blocks: readonly TextBlock[];
+  print: PromptPrint;
+}
+
 /**
  * Block paths repeat across prompts and conversations ("messages[3].content[0]"): one copy of each is shared.
  * Bounded: past the limit the table starts again, and prints keep the copies they hold.

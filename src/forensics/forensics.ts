@@ -72,7 +72,7 @@ export class CacheForensics {
       explain(
         prev,
         {
-          blocks,
+          prompt: { blocks, print },
           model: turn.model,
           promptTokens,
           cachedTokens: turn.cachedTokens ?? 0,

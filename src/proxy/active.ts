@@ -1,24 +1,8 @@
 // The model requests in flight now, each with its phase: what "Running now" on the dashboard and
 // GET /api/requests/active show. Read when asked; nothing is computed per chunk.
 import { performance } from "node:perf_hooks";
+import type { ActiveRequest, Phase } from "../wire/active-request.js";
 import type { Exchange } from "./exchange.js";
-
-export type Phase = "queued" | "prefilling" | "generating";
-
-export interface ActiveRequest {
-  route: string;
-  client: string;
-  model?: string;
-  phase: Phase;
-  /** Since the sidecar received the request. */
-  elapsedMs: number;
-  /** Time in the admission queue, once admitted. */
-  queuedMs?: number;
-  /** Since the request went to llama-server, while it prefills. */
-  prefillingMs?: number;
-  /** Content events relayed so far (about one per token). */
-  generated: number;
-}
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 

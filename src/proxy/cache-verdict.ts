@@ -1,24 +1,49 @@
 // A finished turn's cache verdict, written onto its record and counted: the record's owner calls it, off the hot
 // path, while the request's parsed body is still at hand (its text is hashed, never kept).
+import type { IncomingHttpHeaders } from "node:http";
+import type { CacheForensics } from "../forensics/forensics.js";
 import type { RequestRecord } from "../observe/observation.js";
-import type { Exchange, RecordDeps } from "./exchange.js";
+import type { Telemetry } from "../telemetry/telemetry.js";
+import type { UpstreamFacts } from "../unit/upstream-unit.js";
+import type { Dialect } from "../wire/dialect.js";
+import type { JsonObject } from "../wire/json.js";
+
+/** A model call's parsed body and the conversation it names, kept on the exchange until its record. */
+export interface PromptRef {
+  body: JsonObject;
+  sessionKey?: string;
+}
+
+/** What a verdict needs of the app: the llama-server's forensics, what it knows of that server now, the counters. */
+export interface VerdictDeps {
+  forensics: CacheForensics;
+  upstreamFacts(): UpstreamFacts;
+  telemetry: Telemetry;
+}
+
+/** What a verdict needs of the finished request, besides its record. */
+export interface JudgedRequest {
+  dialect?: Dialect;
+  prompt?: PromptRef;
+  backgroundPolicy?: string;
+}
 
 /** Sessions named by the client: Claude Code's header, or OpenAI's prompt_cache_key in the body. */
-export function sessionKeyOf(headers: Exchange["headers"], body: Record<string, unknown>): string | undefined {
+export function sessionKeyOf(headers: IncomingHttpHeaders, body: JsonObject): string | undefined {
   const header = headers["x-claude-code-session-id"];
   if (typeof header === "string" && header.length > 0 && header.length <= 256) return header;
   return typeof body.prompt_cache_key === "string" ? body.prompt_cache_key.slice(0, 256) : undefined;
 }
 
-export function judgeCache(deps: RecordDeps, ex: Exchange, record: RequestRecord): void {
-  const dialect = ex.route.dialect;
+export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): void {
+  const { dialect, prompt } = req;
   // A call routed to the background llama-server ran on another cache; a failed one reports nothing to judge.
-  if (!ex.prompt || !dialect || record.outcome !== "ok" || ex.tags.backgroundPolicy === "route") return;
+  if (!prompt || !dialect || record.outcome !== "ok" || req.backgroundPolicy === "route") return;
   const facts = deps.upstreamFacts();
   const verdict = deps.forensics.judge({
     dialect,
-    body: ex.prompt.body,
-    sessionKey: ex.prompt.sessionKey,
+    body: prompt.body,
+    sessionKey: prompt.sessionKey,
     model: record.model,
     prefillTokens: record.prefillTokens,
     cachedTokens: record.cachedTokens,

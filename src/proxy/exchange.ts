@@ -19,12 +19,12 @@ import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
+import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import type { Upstream } from "../upstream/client.js";
 import type { SidecarContext } from "../wire/context.js";
-import type { JsonObject } from "../wire/json.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
-import { judgeCache } from "./cache-verdict.js";
+import { judgeCache, type PromptRef } from "./cache-verdict.js";
 
 export interface Exchange {
   route: Route;
@@ -48,7 +48,7 @@ export interface Exchange {
   /** The prompt, kept for the span only with --capture-content. */
   capturedPrompt?: string;
   /** A model call's parsed body and the conversation it names, kept for cache forensics at the record. */
-  prompt?: { body: JsonObject; sessionKey?: string };
+  prompt?: PromptRef;
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
 }
@@ -79,7 +79,7 @@ export interface RecordDeps {
   captureContent: boolean;
   /** The llama-server's cache forensics and what they need to know of it now. */
   forensics: CacheForensics;
-  upstreamFacts(): { restarts: number; nCtx?: number; prefillTps?: number };
+  upstreamFacts(): UpstreamFacts;
 }
 
 /**
@@ -140,7 +140,11 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);
   return () => {
-    judgeCache(deps, ex, record);
+    judgeCache(
+      deps,
+      { dialect: ex.route.dialect, prompt: ex.prompt, backgroundPolicy: ex.tags.backgroundPolicy },
+      record,
+    );
     recordSpan(deps, ex, record, endedAt);
   };
 }

@@ -14,6 +14,7 @@ import type { ParseScheduler } from "../observe/tap.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
+import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import { type Upstream, upstreamPath } from "../upstream/client.js";
 import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
@@ -58,7 +59,7 @@ export interface ForwardDeps {
   parsing: ParseScheduler;
   /** The llama-server's cache forensics, and what they need to know of it now. */
   forensics: CacheForensics;
-  upstreamFacts(): { restarts: number; nCtx?: number; prefillTps?: number };
+  upstreamFacts(): UpstreamFacts;
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */

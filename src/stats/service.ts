@@ -1,6 +1,7 @@
 // The sidecar's persisted statistics: both ledgers, the history, the recent requests, and their JSON views.
 import { join } from "node:path";
 import type { Logger } from "pino";
+import type { QueueNumbers } from "../admission/queue.js";
 import { summaryLine } from "../dashboard/public/format.js";
 import type { Miss } from "../forensics/forensics.js";
 import type { RecordSink, RequestRecord } from "../observe/observation.js";
@@ -11,6 +12,7 @@ import { splitKey } from "../store/ledger-keys.js";
 import { emptyStats, repairStats, type StatsDoc, statsSchema, type UpstreamLedger } from "../store/schema.js";
 import type { StoreHealth } from "../telemetry/state-gauges.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
+import type { ActiveRequest } from "../wire/active-request.js";
 import { DurableLedger } from "./durable-ledger.js";
 import { emptyHistory, type HistoryDoc, historySchema, recordHistory, repairHistory, toPoints } from "./history.js";
 import { percentile } from "./percentile.js";
@@ -140,18 +142,6 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
 
-/** A request in flight, as the views show it (proxy/active.ts makes them). */
-interface ActiveSummary {
-  route: string;
-  client: string;
-  model?: string;
-  phase: "queued" | "prefilling" | "generating";
-  elapsedMs: number;
-  queuedMs?: number;
-  prefillingMs?: number;
-  generated: number;
-}
-
 /** What the cache forensics offer the view. */
 interface CacheView {
   recentMisses: readonly Miss[];
@@ -159,13 +149,6 @@ interface CacheView {
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
-
-interface QueueNumbers {
-  depth: number;
-  active: number;
-  limit: number;
-  capacity: number;
-}
 
 const reuse = (r: RequestRecord) => {
   const total = (r.prefillTokens ?? 0) + (r.cachedTokens ?? 0);
@@ -226,7 +209,7 @@ export function statsView(
   upstreamUrl: string,
   queue: QueueNumbers,
   cache: CacheView,
-  active: readonly ActiveSummary[] = [],
+  active: readonly ActiveRequest[] = [],
 ) {
   const own = stats.totals();
   return {

@@ -23,15 +23,23 @@ export function pushExportersRequested(env: NodeJS.ProcessEnv): { exporters: str
   };
 }
 
+/** The OTLP protocol for a signal: its own variable, else the shared one, else http/protobuf (the default). */
+export function otlpProtocol(
+  env: NodeJS.ProcessEnv,
+  signal: "METRICS" | "TRACES",
+): "grpc" | "http/json" | "http/protobuf" {
+  const raw = (env[`OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`] || env.OTEL_EXPORTER_OTLP_PROTOCOL || "").trim();
+  return raw === "grpc" || raw === "http/json" ? raw : "http/protobuf";
+}
+
 /** The OTLP exporter for the configured protocol; each reads its endpoint, headers and temporality from OTEL_*. */
 async function otlpExporter(env: NodeJS.ProcessEnv): Promise<PushMetricExporter> {
-  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "").trim();
-  switch (protocol) {
+  switch (otlpProtocol(env, "METRICS")) {
     case "grpc":
       return new (await import("@opentelemetry/exporter-metrics-otlp-grpc")).OTLPMetricExporter();
     case "http/json":
       return new (await import("@opentelemetry/exporter-metrics-otlp-http")).OTLPMetricExporter();
-    default: // http/protobuf, the specification's default
+    case "http/protobuf":
       return new (await import("@opentelemetry/exporter-metrics-otlp-proto")).OTLPMetricExporter();
   }
 }

@@ -1,6 +1,7 @@
 // prom-client's side of /metrics: process metrics and the sidecar's live state (llama-server's state, requests
 // in flight, the admission queue, the store), each read when /metrics is scraped rather than kept up to date.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { QueueNumbers } from "../admission/queue.js";
 import { MISS_CAUSES, type MissCause } from "../forensics/explain.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
@@ -10,13 +11,6 @@ import { METRIC_PREFIX } from "./instruments.js";
 export interface StoreHealth {
   writable: boolean;
   failedWrites: number;
-}
-
-interface QueueNumbers {
-  depth: number;
-  active: number;
-  limit: number;
-  capacity: number;
 }
 
 export interface StateGauges {

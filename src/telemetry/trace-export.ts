@@ -1,6 +1,7 @@
 // Span export where the standard OTEL_TRACES_EXPORTER and OTEL_EXPORTER_OTLP_* variables ask for it, read from
 // the environment the sidecar was given: the same choices NodeSDK makes, without its reading process.env.
 import type { tracing as Tracing } from "@opentelemetry/sdk-node";
+import { otlpProtocol } from "./push-metrics.js";
 
 type SpanProcessor = Tracing.SpanProcessor;
 
@@ -41,13 +42,12 @@ export function traceExportersRequested(env: NodeJS.ProcessEnv): {
 
 /** The OTLP exporter for the configured protocol; each reads its endpoint and headers from OTEL_EXPORTER_OTLP_*. */
 async function otlpExporter(env: NodeJS.ProcessEnv) {
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || "").trim();
-  switch (protocol) {
+  switch (otlpProtocol(env, "TRACES")) {
     case "grpc":
       return new (await import("@opentelemetry/exporter-trace-otlp-grpc")).OTLPTraceExporter();
     case "http/json":
       return new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter();
-    default: // http/protobuf, the specification's default
+    case "http/protobuf":
       return new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter();
   }
 }

@@ -2,7 +2,7 @@
 // admission queue, built together. The app is given units, so serving several llama-servers (or a router-mode one
 // with many models) means giving it more units, without touching the request path.
 import type { Logger } from "pino";
-import { AdmissionQueue } from "../admission/queue.js";
+import { AdmissionQueue, type QueueNumbers } from "../admission/queue.js";
 import type { Config } from "../config/load.js";
 import { CacheForensics } from "../forensics/forensics.js";
 import { UpstreamScraper } from "../scrape/scraper.js";
@@ -11,14 +11,6 @@ import type { StatsDoc } from "../store/schema.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { createUpstream, type Upstream } from "../upstream/client.js";
 import { UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
-
-/** The queue's numbers, as gauges and /api/stats show them. */
-export interface QueueNumbers {
-  depth: number;
-  active: number;
-  limit: number;
-  capacity: number;
-}
 
 /** This llama-server now: its restart count, per-slot context size and recent prefill speed (from /metrics). */
 export interface UpstreamFacts {

@@ -1,21 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../src/config/load.js";
-
-function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = parseConfig(argv, env);
-  if (r.kind !== "config") throw new Error(r.kind);
-  return r.config;
-}
-
-function problems(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    parseConfig(argv, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { parseConfig } from "../../../src/config/load.js";
+import { config, problems } from "../../support/config.js";
 
 describe("config", () => {
   it("has safe defaults: loopback only, port 9090, llama-server on 8080", () => {

@@ -25,6 +25,10 @@ function anthropic(messages: string[], extra: Record<string, unknown> = {}) {
 }
 
 const blocksOf = (body: Record<string, unknown>) => promptBlocks("anthropic-messages", body) ?? [];
+const promptOf = (body: Record<string, unknown>) => {
+  const blocks = blocksOf(body);
+  return { blocks, print: PromptPrint.of(blocks) };
+};
 
 describe("prompt fingerprints", () => {
   it("lays the prompt out as the template does: system, tools, then messages", () => {
@@ -61,7 +65,7 @@ describe("prompt fingerprints", () => {
     const b = anthropic(["one"]);
     (b.messages[0]?.content[0] as Record<string, unknown>).cache_control = { type: "ephemeral" };
     (b.tools[1] as Record<string, unknown>).cache_control = { type: "ephemeral" };
-    expect(divergence(PromptPrint.of(blocksOf(a)), blocksOf(b)).kind).toBe("extends");
+    expect(divergence(PromptPrint.of(blocksOf(a)), promptOf(b)).kind).toBe("extends");
   });
 });
 
@@ -70,7 +74,7 @@ describe("where two prompts part", () => {
   const prev = PromptPrint.of(blocksOf(first));
 
   it("sees a conversation going on as extending the last prompt", () => {
-    const d = divergence(prev, blocksOf(anthropic(["hi", "hello", "go on", "done", "more"])));
+    const d = divergence(prev, promptOf(anthropic(["hi", "hello", "go on", "done", "more"])));
     expect(d).toEqual({ kind: "extends", commonChars: prev.chars });
   });
 
@@ -78,7 +82,7 @@ describe("where two prompts part", () => {
     const edited = anthropic(["hi", "hello", "go on"]);
     const text = `${LONG_SYSTEM.slice(0, 412)}X${LONG_SYSTEM.slice(413)}`;
     (edited.system[1] as { text: string }).text = text;
-    const d = divergence(prev, blocksOf(edited));
+    const d = divergence(prev, promptOf(edited));
     expect(d.kind).toBe("changed");
     if (d.kind !== "changed") return;
     expect(d.path).toBe("system[1]");
@@ -90,15 +94,15 @@ describe("where two prompts part", () => {
   it("names a tool added or removed, an edited message and a history cut short", () => {
     const added = anthropic(["hi", "hello", "go on"]);
     added.tools.splice(1, 0, { name: "write_file", description: "writes", input_schema: { type: "object" } });
-    expect(divergence(prev, blocksOf(added))).toMatchObject({ kind: "inserted", path: "tools[write_file]" });
+    expect(divergence(prev, promptOf(added))).toMatchObject({ kind: "inserted", path: "tools[write_file]" });
     const removed = anthropic(["hi", "hello", "go on"]);
     removed.tools.splice(0, 1);
-    expect(divergence(prev, blocksOf(removed))).toMatchObject({ kind: "removed", path: "tools[read_file]" });
-    expect(divergence(prev, blocksOf(anthropic(["hi", "HELLO", "go on"])))).toMatchObject({
+    expect(divergence(prev, promptOf(removed))).toMatchObject({ kind: "removed", path: "tools[read_file]" });
+    expect(divergence(prev, promptOf(anthropic(["hi", "HELLO", "go on"])))).toMatchObject({
       kind: "changed",
       path: "messages[1].content[0]",
     });
-    expect(divergence(prev, blocksOf(anthropic(["hi"])))).toMatchObject({
+    expect(divergence(prev, promptOf(anthropic(["hi"])))).toMatchObject({
       kind: "truncated",
       path: "messages[1].content[0]",
     });

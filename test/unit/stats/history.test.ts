@@ -1,26 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../../src/observe/observation.js";
 import { emptyHistory, recordHistory, toPoints } from "../../../src/stats/history.js";
-
-const rec = (ttftMs: number, decodeTps: number): RequestRecord => ({
-  id: "r",
-  startedAt: 0,
-  route: "/v1/messages",
-  operation: "chat",
-  client: "claude-code",
-  model: "m",
-  modelLabel: "m",
-  stream: true,
-  status: 200,
-  outcome: "ok",
-  prefillTokens: 100,
-  cachedTokens: 900,
-  outputTokens: 10,
-  ttftMs,
-  decodeTps,
-  durationMs: 1000,
-  derived: false,
-});
+import { requestRecord as rec } from "../../support/records.js";
 
 describe("history", () => {
   it("keeps per-minute buckets for 24 hours and per-hour buckets for 30 days, no more", () => {

@@ -1,29 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../../src/observe/observation.js";
 import { addRecord, totals } from "../../../src/stats/request-ledger.js";
 import { joinKey, ledgerModels, splitKey } from "../../../src/store/ledger-keys.js";
 import { emptyStats } from "../../../src/store/schema.js";
 import { BoundedLabel, LABEL_MAX_LENGTH, MODEL_LABEL_LIMIT } from "../../../src/wire/labels.js";
-
-const rec = (ttftMs: number, decodeTps: number): RequestRecord => ({
-  id: "r",
-  startedAt: 0,
-  route: "/v1/messages",
-  operation: "chat",
-  client: "claude-code",
-  model: "m",
-  modelLabel: "m",
-  stream: true,
-  status: 200,
-  outcome: "ok",
-  prefillTokens: 100,
-  cachedTokens: 900,
-  outputTokens: 10,
-  ttftMs,
-  decodeTps,
-  durationMs: 1000,
-  derived: false,
-});
+import { requestRecord as rec } from "../../support/records.js";
 
 describe("request ledger keys and labels", () => {
   it("reads back every part of a key whatever characters a client put in it, and keys written before escaping", () => {

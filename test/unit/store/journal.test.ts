@@ -1,12 +1,9 @@
-// The request journal and the ledger it keeps exact: replayed once and never twice, folded and dropped, and
-// requests the disk refused kept uncounted until it takes them.
-import { appendFileSync, mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+// The request journal: numbered entries replayed once and never twice, sealed files dropped once stored.
+import { appendFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Journal } from "../../../src/store/journal.js";
-
-const freshDir = () => mkdtempSync(join(tmpdir(), "llama-sidecar-journal-"));
+import { freshDir } from "../../support/records.js";
 
 describe("Journal", () => {
   it("numbers entries, replays those after a given number once each, and skips a half-written line", () => {

@@ -1,26 +1,6 @@
-// The request journal and the ledger it keeps exact: replayed once and never twice, folded and dropped, and
-// requests the disk refused kept uncounted until it takes them.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { LedgerEntry } from "../../../src/stats/request-ledger.js";
 import { openStats } from "../../../src/stats/service.js";
-
-const silent = pino({ level: "silent" });
-const freshDir = () => mkdtempSync(join(tmpdir(), "llama-sidecar-journal-"));
-
-const entry = (prompt: number): LedgerEntry => ({
-  route: "/v1/chat/completions",
-  modelLabel: "tiny",
-  client: "other",
-  outcome: "ok",
-  operation: "chat",
-  prefillTokens: prompt,
-  cachedTokens: 1,
-  outputTokens: 2,
-});
+import { ledgerEntry as entry, freshDir, silent } from "../../support/records.js";
 
 describe("JsonStore", () => {
   it("keeps writing after the clean-up that follows a write fails", async () => {

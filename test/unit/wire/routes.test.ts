@@ -1,23 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../src/config/load.js";
 import { judgeOrigin } from "../../../src/guard/origin.js";
 import { classify } from "../../../src/wire/routes.js";
-
-function config(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = parseConfig(argv, env);
-  if (r.kind !== "config") throw new Error(r.kind);
-  return r.config;
-}
-
-function problems(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
-  try {
-    parseConfig(argv, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { config, problems } from "../../support/config.js";
 
 describe("routes", () => {
   it.each([
