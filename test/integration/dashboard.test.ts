@@ -143,14 +143,20 @@ describe("GET /dashboard", () => {
     const warning = page.locator('[data-stat="store-warning"]');
     expect(await warning.isVisible()).toBe(false);
     // As the store reports a full disk (the full-disk test makes a real one; here only the page is under test).
-    sidecar.stats.store.failing = Object.assign(new Error("ENOSPC: no space left on device, write"), {
-      code: "ENOSPC",
-    });
+    const fail = () => {
+      sidecar.stats.store.failing = Object.assign(new Error("ENOSPC: no space left on device, write"), {
+        code: "ENOSPC",
+      });
+    };
+    fail();
+    // This disk is fine: the store's next write (every second) would clear the failure before the page polls.
+    const keepFailing = setInterval(fail, 50);
     await expect.poll(() => warning.isVisible(), { timeout: 5000 }).toBe(true);
     expect(await warning.textContent()).toMatch(
       /not taking writes \(ENOSPC: no space left on device.*resumes by itself/,
     );
     await page.screenshot({ path: `${SHOTS}dashboard-store-failing.png`, fullPage: true });
+    clearInterval(keepFailing);
     sidecar.stats.store.failing = undefined;
     await expect.poll(() => warning.isVisible(), { timeout: 5000 }).toBe(false);
     await page.close();
