@@ -17,6 +17,7 @@ import type { RecordQueue } from "./proxy/records.js";
 import { requestTarget } from "./proxy/target.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
+import type { PrefillNow } from "./telemetry/prefill-gauges.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { UpstreamUnit } from "./unit/upstream-unit.js";
 import type { Upstream } from "./upstream/client.js";
@@ -159,7 +160,12 @@ function explainWrongMethod(ctx: SidecarContext, router: Router): void {
   ctx.body = errorBody(error, classify(ctx.path).protocol);
 }
 
-function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes: number): ForwardDeps {
+function forwardDeps(
+  deps: AppDeps,
+  translation: TranslationState,
+  counter: TokenCounter,
+  maxBodyBytes: number,
+): ForwardDeps {
   const { config } = deps;
   const policies: Record<BackgroundClass, BackgroundPolicy> = {
     title: config.backgroundTitle,
@@ -179,6 +185,8 @@ function forwardDeps(deps: AppDeps, translation: TranslationState, maxBodyBytes:
     forensics: deps.unit.forensics,
     upstreamFacts: deps.unit.facts,
     normalizeBillingHeader: config.normalizeBillingHeader,
+    promptProgress: config.promptProgress,
+    countPrompt: (body) => counter.countPrompt(body),
     policies,
     queue: deps.unit.queue,
     translation,
@@ -202,6 +210,21 @@ function watchMessagesSupport(deps: AppDeps, translation: TranslationState): voi
   if (monitor.status.state === "online") ask();
 }
 
+/** The prefills running now with a known progress, their models made bounded labels. */
+function prefillsNow(deps: AppDeps, active: ActiveRequests): PrefillNow[] {
+  return active.view().flatMap((r) =>
+    r.progress
+      ? [
+          {
+            model: deps.telemetry.modelLabels.value(r.model),
+            ratio: r.progress.ratio,
+            etaSeconds: r.progress.etaMs === undefined ? undefined : Math.round(r.progress.etaMs) / 1000,
+          },
+        ]
+      : [],
+  );
+}
+
 export function createApp(deps: AppDeps): Koa<SidecarState> {
   const app = new Koa<SidecarState>();
   app.silent = true; // errors are logged by errorBoundary, once
@@ -213,7 +236,8 @@ export function createApp(deps: AppDeps): Koa<SidecarState> {
     clientKeyIsOurs: deps.config.apiKey !== undefined,
   });
   deps.telemetry.state.observeQueue(deps.unit.queueNumbers);
-  const forward = forwardDeps(deps, translation, maxBodyBytes);
+  const forward = forwardDeps(deps, translation, counter, maxBodyBytes);
+  deps.telemetry.state.observePrefills(() => prefillsNow(deps, forward.active));
   const router = ownRoutes(deps, counter, forward);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(requestTarget());

@@ -95,6 +95,10 @@ export const OPTIONS = {
     schema: z.stringbool().default(true),
     help: "make Claude Code's per-request x-anthropic-billing-header constant so the prompt cache keeps working",
   },
+  promptProgress: {
+    schema: z.stringbool().default(true),
+    help: "ask llama-server for prefill progress on forwarded streams (return_progress) for the live views, and strip it from what clients get unless they asked",
+  },
   backgroundTitle: {
     schema: policy.default("local"),
     help: "Claude Code title generation: local (answer here), forward (to llama-server, low priority) or route",

@@ -6,6 +6,7 @@ import type { JsonObject } from "../wire/json.js";
 import { Conversations } from "./conversations.js";
 import { explain, type MissCause, type Verdict } from "./explain.js";
 import { PromptPrint, promptBlocks, settingsHash } from "./fingerprint.js";
+import { LimitedLog } from "./log-limit.js";
 
 export interface FinishedTurn {
   dialect: Dialect;
@@ -33,8 +34,6 @@ export interface Miss {
 }
 
 const RECENT_MISSES = 20;
-/** At most one log line per cause in this time; the rest are counted into the next line. */
-const LOG_EVERY_MS = 10_000;
 
 /** One line a person reads: the cause, where, and what it cost. Never prompt text: paths and counts only. */
 export function describeMiss(m: Miss): string {
@@ -49,10 +48,10 @@ export class CacheForensics {
 
   constructor(opts: { limit?: number; logger?: Logger } = {}) {
     this.conversations = new Conversations(opts.limit);
-    this.logger = opts.logger;
+    this.log = new LimitedLog(opts.logger);
   }
 
-  private readonly logger: Logger | undefined;
+  private readonly log: LimitedLog<MissCause>;
 
   get conversationCount(): number {
     return this.conversations.size;
@@ -94,27 +93,14 @@ export class CacheForensics {
     return verdict && { ...verdict, conversation: stored.key };
   }
 
-  /** Misses of each cause not logged since its last line: a cache that never works must not flood the log. */
-  private readonly unlogged = new Map<MissCause, { at: number; skipped: number }>();
-
-  private log(miss: Miss): void {
-    if (!this.logger) return;
-    const last = this.unlogged.get(miss.cause);
-    if (last && miss.at - last.at < LOG_EVERY_MS) {
-      last.skipped++;
-      return;
-    }
-    const more = last?.skipped ? ` (and ${last.skipped} more of this cause since the last line)` : "";
-    this.unlogged.set(miss.cause, { at: miss.at, skipped: 0 });
-    this.logger.info(
-      { cause: miss.cause, lostTokens: miss.lostTokens, conversation: miss.conversation },
-      `${describeMiss(miss)}${more}`,
-    );
-  }
-
   /** Keeps a miss for the views (/api/stats, the dashboard), newest last. */
   note(miss: Miss): void {
-    this.log(miss);
+    this.log.info(
+      miss.cause,
+      miss.at,
+      { lostTokens: miss.lostTokens, conversation: miss.conversation },
+      describeMiss(miss),
+    );
     this.recentMisses.push(miss);
     if (this.recentMisses.length > RECENT_MISSES) this.recentMisses.shift();
   }

@@ -1,14 +1,43 @@
-// The model requests in flight now, each with its phase: what "Running now" on the dashboard and
-// GET /api/requests/active show. Read when asked; nothing is computed per chunk.
+// The model requests in flight now, each with its phase and prefill progress: what "Running now" on the dashboard,
+// GET /api/requests/active and the progress gauges show. Read when asked; nothing is computed per chunk.
 import { performance } from "node:perf_hooks";
-import type { ActiveRequest, Phase } from "../wire/active-request.js";
+import type { ActiveRequest, Phase, PrefillProgress } from "../wire/active-request.js";
 import type { Exchange } from "./exchange.js";
+import type { PromptProgress } from "./prompt-progress.js";
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 function phaseOf(ex: Exchange): Phase {
   if (ex.dispatchedAt === undefined) return "queued";
   return ex.obs.firstContentAt === undefined ? "prefilling" : "generating";
+}
+
+/** A report made into what the views show, its ETA counted down since the report arrived. */
+export function prefillProgress(p: PromptProgress, source: PrefillProgress["source"], now: number): PrefillProgress {
+  const ratio = p.total > 0 ? Math.min(1, p.processed / p.total) : 0;
+  const done = p.processed - p.cache;
+  const rate = p.timeMs > 0 && done > 0 ? done / p.timeMs : undefined; // tokens per ms
+  const eta = rate === undefined ? undefined : Math.max(0, (p.total - p.processed) / rate - (now - p.at));
+  return {
+    ratio: Math.round(ratio * 1000) / 1000,
+    processed: p.processed,
+    total: p.total,
+    cached: p.cache,
+    etaMs: eta === undefined ? undefined : round(eta),
+    source,
+  };
+}
+
+/** A prefill's progress as reported, or estimated where its stream reports none. */
+function progressOf(ex: Exchange, now: number): PrefillProgress | undefined {
+  if (ex.progress) return prefillProgress(ex.progress, "stream", now);
+  const e = ex.estimate;
+  if (!e?.prefillTps || ex.dispatchedAt === undefined) return undefined;
+  const elapsedMs = now - ex.dispatchedAt;
+  const processed = Math.round((elapsedMs / 1000) * e.prefillTps);
+  const p = prefillProgress({ total: e.total, cache: 0, processed, timeMs: elapsedMs, at: now }, "estimate", now);
+  // Never done by estimate, only by the first token: past its estimate a prefill is overdue, its time left unknown.
+  return processed < e.total ? p : { ...p, ratio: 0.99, processed: e.total - 1, etaMs: undefined };
 }
 
 export class ActiveRequests {
@@ -19,6 +48,11 @@ export class ActiveRequests {
     if (!ex.route.operation) return () => {};
     this.live.add(ex);
     return () => this.live.delete(ex);
+  }
+
+  /** The requests prefilling now, oldest first. */
+  prefilling(): Exchange[] {
+    return [...this.live].filter((ex) => phaseOf(ex) === "prefilling");
   }
 
   /** The requests in flight, oldest first. */
@@ -35,6 +69,7 @@ export class ActiveRequests {
         prefillingMs:
           phase === "prefilling" && ex.dispatchedAt !== undefined ? round(now - ex.dispatchedAt) : undefined,
         generated: ex.obs.contentEvents,
+        progress: phase === "prefilling" ? progressOf(ex, now) : undefined,
       };
     });
   }

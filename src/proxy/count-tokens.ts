@@ -68,6 +68,20 @@ export class TokenCounter {
     return tokenized.tokens.length;
   }
 
+  /**
+   * A model call's prompt tokens, exactly, for the live views' prefill estimate: llama-server's own count where it
+   * has the route, else its template and tokenizer. Not cached: each prompt is asked about once at most.
+   */
+  async countPrompt(body: JsonObject): Promise<number> {
+    const local =
+      this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.support.lacks(this.upstream);
+    if (!local) {
+      const n = (await postJson(this.upstream, "/v1/messages/count_tokens", body)).input_tokens;
+      if (typeof n === "number") return n;
+    }
+    return this.countLocally(body);
+  }
+
   private async countUpstream(ctx: SidecarContext, raw: Buffer): Promise<number | undefined> {
     const headers = upstreamRequestHeaders(ctx.req.headers, raw.length);
     authorizeUpstream(headers, this.upstream.apiKey, this.clientKeyIsOurs);

@@ -25,6 +25,7 @@ import type { SidecarContext } from "../wire/context.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
 import { judgeCache, type PromptRef } from "./cache-verdict.js";
+import type { PrefillEstimate, PromptProgress } from "./prompt-progress.js";
 
 export interface Exchange {
   route: Route;
@@ -49,6 +50,12 @@ export interface Exchange {
   capturedPrompt?: string;
   /** A model call's parsed body and the conversation it names, kept for cache forensics at the record. */
   prompt?: PromptRef;
+  /** The sidecar asked llama-server for prefill progress: its reports are stripped from the client's stream. */
+  progressAsked?: boolean;
+  /** llama-server's latest prefill progress report, while it prefills. */
+  progress?: PromptProgress;
+  /** For a stream without progress reports: its prompt's size and the speed it is estimated at. */
+  estimate?: PrefillEstimate;
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
 }

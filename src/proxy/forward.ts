@@ -26,6 +26,8 @@ import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { sessionKeyOf } from "./cache-verdict.js";
 import { begin, type Exchange, finish } from "./exchange.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
+import { type EstimateDeps, estimatePrefill } from "./prefill-estimate.js";
+import { askProgress, shouldAskProgress } from "./prompt-progress.js";
 import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, type Reply, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
@@ -49,6 +51,10 @@ export interface ForwardDeps {
   sinks: RecordSink[];
   records: RecordQueue;
   normalizeBillingHeader: boolean;
+  /** Ask llama-server for prefill progress on streams, stripped from what clients get (--prompt-progress). */
+  promptProgress: boolean;
+  /** A prompt's exact token count from llama-server, for the prefill estimate of streams without reports. */
+  countPrompt(body: JsonObject): Promise<number>;
   policies: Record<BackgroundClass, BackgroundPolicy>;
   queue: AdmissionQueue;
   translation: TranslationState;
@@ -83,6 +89,17 @@ function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: JsonObj
   return Buffer.from(JSON.stringify(json));
 }
 
+/** A stream the sidecar wants prefill progress for: asked for in the body, stripped again in the relay. */
+function adaptProgress(deps: ForwardDeps, ex: Exchange, body: Buffer, json: JsonObject | undefined): Buffer {
+  if (!json || !deps.promptProgress || !shouldAskProgress(ex.route.dialect, json)) return body;
+  ex.progressAsked = true;
+  return askProgress(body);
+}
+
+function estimateDeps(deps: ForwardDeps): EstimateDeps {
+  return { countPrompt: deps.countPrompt, prefillTps: () => deps.upstreamFacts().prefillTps };
+}
+
 function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): boolean {
   if (ex.route.dialect !== "anthropic-messages") return false;
   const t = deps.translation;
@@ -101,7 +118,12 @@ function outgoing(
   if (json && shouldTranslate(deps, ex, upstream)) {
     ex.tags.translated = true;
     const path = upstreamPath(upstream.url, "/v1/chat/completions");
-    return { upstream, path, body: Buffer.from(JSON.stringify(anthropicToOpenai(json))), translate: true };
+    const chat = anthropicToOpenai(json);
+    if (deps.promptProgress && chat.stream === true) {
+      chat.return_progress = true;
+      ex.progressAsked = true;
+    }
+    return { upstream, path, body: Buffer.from(JSON.stringify(chat)), translate: true };
   }
   return { upstream, path: upstreamPath(upstream.url, ctx.url), body, translate: false };
 }
@@ -171,7 +193,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
   if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
   if (json) ex.model = modelRequest(json);
   if (json && ex.route.dialect) ex.prompt = { body: json, sessionKey: sessionKeyOf(ex.headers, json) };
-  const body = adaptPrompt(deps, ex, raw, json);
+  const body = adaptProgress(deps, ex, adaptPrompt(deps, ex, raw, json), json);
   if (json && ex.route.dialect === "anthropic-messages") {
     const cls = classifyBackground(json);
     if (cls) {
@@ -182,6 +204,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
   }
   if (deps.captureContent && json) capturePrompt(ex, json);
   const ticket = await admit(deps, ex, ctx);
+  const stopEstimate = json && deps.promptProgress ? estimatePrefill(estimateDeps(deps), ex, json) : undefined;
   try {
     let out = outgoing(deps, ex, ctx, body, json);
     let up = await send(ex, ctx, out, deps.clientKeyIsOurs);
@@ -200,6 +223,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
     }
     return await passThrough(ex, ctx, up, out.upstream.url.origin, deps.parsing);
   } finally {
+    stopEstimate?.();
     ticket?.release();
   }
 }

@@ -12,7 +12,8 @@ import { parseObject } from "../wire/json.js";
 import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
-import { type RelayEnd, relay } from "./relay.js";
+import { ProgressStripper } from "./prompt-progress.js";
+import { type RelayEnd, type RelayOptions, relay } from "./relay.js";
 import { SseFramer } from "./sse-framing.js";
 
 /**
@@ -37,6 +38,29 @@ function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isS
   else res.destroy(err);
 }
 
+/**
+ * Whole events for the client, without the progress reports the sidecar asked for (kept on the exchange). The tap
+ * watches what the client gets: content that rode on a report counts when it reaches the client, not before.
+ */
+function stripProgress(ex: Exchange, framer: SseFramer, tap: ResponseTap | undefined): RelayOptions {
+  const stripper = new ProgressStripper((p) => {
+    ex.progress = p;
+  });
+  return {
+    framer,
+    transform: (chunk) => {
+      const out = stripper.pass(framer.push(chunk));
+      if (out) tap?.push(out);
+      return out;
+    },
+    tail: () => {
+      const rest = stripper.rest();
+      if (rest) tap?.push(Buffer.from(rest));
+      return rest;
+    },
+  };
+}
+
 /** Relays llama-server's response as it arrives, observing it on the side. */
 export async function passThrough(
   ex: Exchange,
@@ -57,10 +81,14 @@ export async function passThrough(
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   const tap =
     ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, { now: () => performance.now(), scheduler });
-  const end = await relay(up.body, res, ex.cancel, {
-    observe: tap ? (chunk) => tap.push(chunk) : undefined,
-    framer: isSse ? new SseFramer() : undefined,
-  });
+  const framer = isSse ? new SseFramer() : undefined;
+  const watched: RelayOptions = { observe: tap ? (chunk) => tap.push(chunk) : undefined, framer };
+  const end = await relay(
+    up.body,
+    res,
+    ex.cancel,
+    framer && ex.progressAsked ? stripProgress(ex, framer, tap || undefined) : watched,
+  );
   return { ...settle(ex, res, up, end, origin, isSse), tap: tap || undefined };
 }
 

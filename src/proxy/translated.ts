@@ -5,8 +5,9 @@ import { SseDecoder } from "../observe/sse.js";
 import { AnthropicStreamWriter, anthropicError, openaiToAnthropic } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
-import { parseObject } from "../wire/json.js";
+import { type JsonObject, parseObject } from "../wire/json.js";
 import type { Exchange } from "./exchange.js";
+import { carriesContent, readProgress } from "./prompt-progress.js";
 import { relay } from "./relay.js";
 import { anthropicErrorAnswer, type Reply, readUpstreamText, settle } from "./respond.js";
 
@@ -45,13 +46,32 @@ export async function translatedResponse(
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const writer = new AnthropicStreamWriter(model);
   let out = "";
+  const translate = (chunk: JsonObject) => {
+    if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
+    out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
+  };
+  // Progress the sidecar asked for is kept for the live views, never translated; content that rode on a report
+  // (a prefilled tool call) waits for the first token, where it stands in a stream without reports.
+  let held: JsonObject[] | undefined = ex.progressAsked ? [] : undefined;
   const decoder = new SseDecoder((event) => {
     if (event.data === "[DONE]") return;
     const chunk = parseObject(event.data);
     if (!chunk) return;
-    if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
-    out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
+    const progress = held && readProgress(chunk, performance.now());
+    if (held && progress) {
+      ex.progress = progress;
+      if (carriesContent(chunk)) held.push(chunk);
+      return;
+    }
+    translate(chunk);
+    for (const c of held ?? []) translate(c);
+    held = undefined;
   });
+  const flush = () => {
+    decoder.end();
+    for (const c of held ?? []) translate(c);
+    held = undefined;
+  };
   const end = await relay(up.body, res, ex.cancel, {
     transform: (bytes) => {
       decoder.push(bytes);
@@ -60,10 +80,10 @@ export async function translatedResponse(
       return ready;
     },
     tail: () => {
-      decoder.end();
+      flush();
       return out + writer.end();
     },
   });
-  if (end.kind !== "end") decoder.end();
+  if (end.kind !== "end") flush();
   return { ...settle(ex, res, up, end, origin, true), status: 200 };
 }

@@ -7,7 +7,7 @@ import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult 
 import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
-import { decodingBand, depthBand } from "./context-bands.js";
+import { decodingBand, depthBand } from "../wire/context-bands.js";
 
 export const METRIC_PREFIX = "llama_sidecar";
 

@@ -6,6 +6,7 @@ import { MISS_CAUSES, type MissCause } from "../forensics/explain.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 import { METRIC_PREFIX } from "./instruments.js";
+import { type PrefillNow, prefillGauges } from "./prefill-gauges.js";
 
 /** Whether the data dir takes writes, and how many have failed (full, read-only or missing disk). */
 export interface StoreHealth {
@@ -28,6 +29,8 @@ export interface StateGauges {
   observeStore(read: () => StoreHealth): void;
   /** Where the queue gauges read from, once the app has made its queue. */
   observeQueue(read: () => QueueNumbers): void;
+  /** Where the prefill gauges read from, once the app follows its requests. */
+  observePrefills(read: () => readonly PrefillNow[]): void;
 }
 
 function processMetrics(registry: Registry): void {
@@ -171,8 +174,10 @@ export function createStateGauges(): StateGauges {
   // The store and the queue are made after telemetry: until they are handed over, the gauges read these.
   let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
   let readQueue = (): QueueNumbers => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
+  let readPrefills = (): readonly PrefillNow[] => [];
   storeGauges(registry, () => readStore());
   queueGauges(registry, () => readQueue());
+  prefillGauges(registry, () => readPrefills());
   return {
     registry,
     ...requestCounters(registry),
@@ -184,6 +189,9 @@ export function createStateGauges(): StateGauges {
     },
     observeStore(read) {
       readStore = read;
+    },
+    observePrefills(read) {
+      readPrefills = read;
     },
   };
 }

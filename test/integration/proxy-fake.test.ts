@@ -25,9 +25,28 @@ describe("pass-through", () => {
       expect(res.headers.get("content-type")).toBe(f.headers["content-type"]);
       expect(await res.text()).toBe(f.body);
       expect(forwarded()[0]?.path).toBe(`${f.request.path}?beta=true`);
-      expect(forwarded()[0]?.body).toBe(JSON.stringify(f.request.body));
+      // A stream on a route whose progress reports can be stripped is asked for them: one field spliced in front.
+      const body = JSON.stringify(f.request.body);
+      const asked = (f.request.body as { stream?: boolean }).stream === true && !name.startsWith("post-v1-messages");
+      expect(forwarded()[0]?.body).toBe(asked ? `{"return_progress":true,${body.slice(1)}` : body);
     });
   }
+
+  it("forwards a stream's body untouched with --prompt-progress false", async () => {
+    const s = await startTestSidecar(fake.url, ["--prompt-progress", "false"]);
+    try {
+      const f = fixture("post-v1-chat-completions-stream");
+      const res = await fetch(`${s.url}${f.request.path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(f.request.body),
+      });
+      expect(await res.text()).toBe(f.body);
+      expect(forwarded().at(-1)?.body).toBe(JSON.stringify(f.request.body));
+    } finally {
+      await s.close();
+    }
+  });
 
   it("passes unknown paths and upstream errors through unchanged", async () => {
     const res = await fetch(`${sidecar.url}/no/such/thing?x=1`);

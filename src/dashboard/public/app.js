@@ -10,6 +10,8 @@ import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js"
 /** @typedef {"minutes" | "hours"} Range */
 
 const STATS_EVERY_MS = 2000;
+/** While requests run, their phase and prefill progress are worth a faster look. */
+const BUSY_STATS_EVERY_MS = 1000;
 const HISTORY_EVERY_MS = 30_000;
 
 /** @param {string} name */
@@ -142,6 +144,28 @@ const CAUSES = {
   unknown: "unknown",
 };
 
+/**
+ * A prefill's progress: a bar, the share done and the time left ("~" where it is an estimate, not llama-server's
+ * own report).
+ * @param {StatsView["active"][number]["progress"]} p
+ */
+function progressCell(p) {
+  const td = document.createElement("td");
+  td.className = "progress";
+  if (!p) return td;
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  const fill = document.createElement("span");
+  fill.style.width = `${Math.round(p.ratio * 100)}%`;
+  bar.append(fill);
+  const about = p.source === "estimate" ? "~" : "";
+  const eta = p.etaMs === undefined ? "" : ` · ${about}${humanDuration(p.etaMs)} left`;
+  const text = document.createElement("span");
+  text.textContent = `${about}${Math.round(p.ratio * 100)}% of ${humanCount(p.total)}${eta}`;
+  td.append(bar, text);
+  return td;
+}
+
 /** @param {StatsView} s */
 function renderActive(s) {
   el("active-empty").hidden = s.active.length > 0;
@@ -155,6 +179,7 @@ function renderActive(s) {
       cell(a.client),
       cell(a.model ?? ""),
       cell(phase, a.phase),
+      progressCell(a.progress),
       cell(humanDuration(a.elapsedMs), "num"),
       cell(humanCount(a.generated), "num"),
     );
@@ -197,6 +222,7 @@ let range = "minutes";
 /** @type {UPlot | undefined} */
 let chart;
 let lastRequests = -1;
+let busy = false;
 
 /** @param {HistoryPoint[]} points @returns {import("uplot").AlignedData} */
 function chartData(points) {
@@ -305,6 +331,7 @@ async function refreshStats() {
   renderCards(s);
   renderSlots(s);
   renderActive(s);
+  busy = s.active.length > 0;
   renderMisses(s);
   renderRecent(s);
   renderEmpty(s);
@@ -317,7 +344,7 @@ async function refreshStats() {
   document.body.dataset.ready = "true";
 }
 
-/** @param {() => Promise<void>} fn @param {number} every */
+/** @param {() => Promise<void>} fn @param {() => number} every */
 function loop(fn, every) {
   const tick = async () => {
     try {
@@ -329,7 +356,7 @@ function loop(fn, every) {
         document.body.dataset.ready = "true";
       } else set("updated", `cannot reach the sidecar (${err instanceof Error ? err.message : err}); retrying`);
     }
-    setTimeout(tick, every);
+    setTimeout(tick, every());
   };
   tick();
 }
@@ -343,5 +370,5 @@ for (const button of document.querySelectorAll("[data-range]")) {
 }
 window.addEventListener("resize", () => chart?.setSize({ width: Math.max(280, el("chart").clientWidth), height: 240 }));
 
-loop(refreshStats, STATS_EVERY_MS);
-loop(refreshHistory, HISTORY_EVERY_MS);
+loop(refreshStats, () => (busy ? BUSY_STATS_EVERY_MS : STATS_EVERY_MS));
+loop(refreshHistory, () => HISTORY_EVERY_MS);

@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DECODING_BAND_NAMES,
-  DEPTH_BAND_NAMES,
-  decodingBand,
-  depthBand,
-} from "../../../src/telemetry/context-bands.js";
+import { DECODING_BAND_NAMES, DEPTH_BAND_NAMES, decodingBand, depthBand } from "../../../src/wire/context-bands.js";
 
 describe("context bands", () => {
   it("puts a request in the band of the context it decoded at: its prompt plus half its output", () => {
