@@ -114,7 +114,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): 
       unit.scraper.view,
       deps.config.upstream,
       unit.queueNumbers(),
-      unit.forensics,
+      { cache: unit.forensics, speed: unit.speed },
       forward.active.view(),
     );
   });
@@ -183,6 +183,7 @@ function forwardDeps(
     parsing: new ParseScheduler(),
     active: new ActiveRequests(),
     forensics: deps.unit.forensics,
+    speed: deps.unit.speed,
     upstreamFacts: deps.unit.facts,
     normalizeBillingHeader: config.normalizeBillingHeader,
     promptProgress: config.promptProgress,

@@ -37,6 +37,9 @@ const RECENT_MISSES = 20;
 
 /** One line a person reads: the cause, where, and what it cost. Never prompt text: paths and counts only. */
 export function describeMiss(m: Miss): string {
+  if (m.cause === "context_overflow" && m.lostTokens === 0) {
+    return `cache miss (context_overflow): ${m.location}; llama-server refused the turn, conversation ${m.conversation} must be compacted (or llama-server given a larger -c)`;
+  }
   const cost = m.lostPrefillMs === undefined ? "" : ` (${(m.lostPrefillMs / 1000).toFixed(1)} s of prefill)`;
   const where = m.location ? `: ${m.location}` : "";
   return `cache miss (${m.cause})${where}; ${m.lostTokens} of ${m.expectedTokens} prompt tokens a warm cache would have kept were processed again${cost}, conversation ${m.conversation}`;

@@ -1,7 +1,9 @@
 // Why generation slowed: each finished request's decode speed against what this model did before, and when it is
 // well below, what changed: a deeper context, more requests decoding at once, a restart (with other settings), the
 // draft model's acceptance, or none of these (then the GPU side). Never a guess dressed as a finding.
+import type { Logger } from "pino";
 import { DECODING_BAND_NAMES, DEPTH_BAND_NAMES } from "../wire/context-bands.js";
+import { LimitedLog } from "./log-limit.js";
 
 export const SLOWDOWN_CAUSES = [
   "deeper_context",
@@ -124,8 +126,29 @@ function explainSlow(
   };
 }
 
+/** A slowdown as the views list it. */
+export interface NotedSlowdown extends Slowdown {
+  at: number;
+  model: string;
+}
+
+const RECENT_SLOWDOWNS = 20;
+
 export class SpeedForensics {
   private readonly models = new Map<string, ModelSpeed>();
+  readonly recent: NotedSlowdown[] = [];
+  private readonly log: LimitedLog<SlowdownCause>;
+
+  constructor(opts: { logger?: Logger } = {}) {
+    this.log = new LimitedLog(opts.logger);
+  }
+
+  /** Keeps a slowdown for the views (/api/stats, the dashboard), newest last, and logs it (rate-limited). */
+  note(d: NotedSlowdown): void {
+    this.log.info(d.cause, d.at, { model: d.model, tps: Math.round(d.tps) }, describeSlowdown(d, d.model));
+    this.recent.push(d);
+    if (this.recent.length > RECENT_SLOWDOWNS) this.recent.shift();
+  }
 
   /** Judges a finished request's decode speed (undefined when not slow, or too short to say) and learns from it. */
   judge(s: SpeedSample): Slowdown | undefined {

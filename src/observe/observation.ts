@@ -73,6 +73,11 @@ export interface RequestRecord {
   /** For a miss: why (forensics/explain.ts: MISS_CAUSES), and where the prompt changed or what came between. */
   missCause?: string;
   missLocation?: string;
+  /** Generation well below the model's usual speed: why (forensics/speed.ts: SLOWDOWN_CAUSES), what changed... */
+  slowdownCause?: string;
+  slowdownDetail?: string;
+  /** ...and the usual speed it fell below. */
+  usualTps?: number;
 }
 
 /** A consumer of finished request records (the ledgers, the history, tests). */

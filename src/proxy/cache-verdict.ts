@@ -35,7 +35,33 @@ export function sessionKeyOf(headers: IncomingHttpHeaders, body: JsonObject): st
   return typeof body.prompt_cache_key === "string" ? body.prompt_cache_key.slice(0, 256) : undefined;
 }
 
+/** llama-server's refusal of a prompt longer than the slot's context: "request (N tokens) exceeds ... (M tokens)". */
+const OVERFLOW = /request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)/;
+
+/**
+ * A turn refused for a prompt longer than the slot's context: nothing was re-processed, but the conversation cannot
+ * go on in this cache (or at all) until it is compacted, so it is listed with the misses, with both sizes.
+ */
+function judgeOverflow(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): boolean {
+  const m = record.outcome === "upstream_error" ? OVERFLOW.exec(record.errorMessage ?? "") : null;
+  if (!m) return false;
+  const promptTokens = Number(m[1]);
+  record.missCause = "context_overflow";
+  record.missLocation = `prompt ${promptTokens} tokens > n_ctx ${m[2]}`;
+  deps.telemetry.state.countMiss("context_overflow", 0, undefined);
+  deps.forensics.note({
+    at: record.startedAt,
+    conversation: req.prompt?.sessionKey !== undefined ? `s:${req.prompt.sessionKey}` : "unnamed",
+    cause: "context_overflow",
+    location: record.missLocation,
+    expectedTokens: promptTokens,
+    lostTokens: 0,
+  });
+  return true;
+}
+
 export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): void {
+  if (judgeOverflow(deps, req, record)) return;
   const { dialect, prompt } = req;
   // A call routed to the background llama-server ran on another cache; a failed one reports nothing to judge.
   if (!prompt || !dialect || record.outcome !== "ok" || req.backgroundPolicy === "route") return;

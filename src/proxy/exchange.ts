@@ -5,6 +5,7 @@ import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
 import { Cancellation } from "../cancellation.js";
 import type { CacheForensics } from "../forensics/forensics.js";
+import type { SpeedForensics } from "../forensics/speed.js";
 import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
   Observation,
@@ -26,6 +27,7 @@ import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
 import { judgeCache, type PromptRef } from "./cache-verdict.js";
 import type { PrefillEstimate, PromptProgress } from "./prompt-progress.js";
+import { judgeSpeed } from "./speed-verdict.js";
 
 export interface Exchange {
   route: Route;
@@ -86,6 +88,8 @@ export interface RecordDeps {
   captureContent: boolean;
   /** The llama-server's cache forensics and what they need to know of it now. */
   forensics: CacheForensics;
+  /** Its models' usual speeds, for the speed verdict. */
+  speed: SpeedForensics;
   upstreamFacts(): UpstreamFacts;
 }
 
@@ -152,6 +156,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
       { dialect: ex.route.dialect, prompt: ex.prompt, backgroundPolicy: ex.tags.backgroundPolicy },
       record,
     );
+    judgeSpeed(deps, record, ex.tags.backgroundPolicy === "route");
     recordSpan(deps, ex, record, endedAt);
   };
 }

@@ -8,6 +8,7 @@ import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localA
 import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import type { CacheForensics } from "../forensics/forensics.js";
+import type { SpeedForensics } from "../forensics/speed.js";
 import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
@@ -65,6 +66,8 @@ export interface ForwardDeps {
   parsing: ParseScheduler;
   /** The llama-server's cache forensics, and what they need to know of it now. */
   forensics: CacheForensics;
+  /** Its models' usual generation speeds: why a request fell well below. */
+  speed: SpeedForensics;
   upstreamFacts(): UpstreamFacts;
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;

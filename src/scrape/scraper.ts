@@ -25,6 +25,8 @@ export interface Rates {
   generationTps?: number;
   /** Prefill speed while prefilling: Δ prompt_tokens_total / Δ prompt_seconds_total. */
   prefillTps?: number;
+  /** Share of draft tokens accepted (speculative decoding): Δ accepted / Δ drafted, where llama-server drafts. */
+  specAcceptance?: number;
 }
 
 export interface ScrapeView {
@@ -153,6 +155,13 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
         this.view.rates.generationTps,
       prefillTps:
         rate(m.counters, prev.counters, "prompt_tokens_total", "prompt_seconds_total") ?? this.view.rates.prefillTps,
+      specAcceptance:
+        rate(
+          m.counters,
+          prev.counters,
+          "spec_decode_num_accepted_tokens_total",
+          "spec_decode_num_draft_tokens_total",
+        ) ?? this.view.rates.specAcceptance,
     };
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { QueueNumbers } from "../admission/queue.js";
 import { summaryLine } from "../dashboard/public/format.js";
 import type { Miss } from "../forensics/forensics.js";
+import type { NotedSlowdown } from "../forensics/speed.js";
 import type { RecordSink, RequestRecord } from "../observe/observation.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
@@ -142,10 +143,10 @@ function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTo
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
 
-/** What the cache forensics offer the view. */
-interface CacheView {
-  recentMisses: readonly Miss[];
-  conversationCount: number;
+/** What the forensics offer the view: why the cache missed, and why generation slowed. */
+interface ForensicsView {
+  cache: { recentMisses: readonly Miss[]; conversationCount: number };
+  speed: { recent: readonly NotedSlowdown[] };
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -208,10 +209,11 @@ export function statsView(
   scrape: ScrapeView,
   upstreamUrl: string,
   queue: QueueNumbers,
-  cache: CacheView,
+  forensics: ForensicsView,
   active: readonly ActiveRequest[] = [],
 ) {
   const own = stats.totals();
+  const { cache, speed } = forensics;
   return {
     since: stats.doc.since,
     summary: stats.summary(),
@@ -230,6 +232,8 @@ export function statsView(
     active,
     /** Why turns missed llama-server's cache lately (newest first), and how many conversations are followed. */
     cache: { misses: [...cache.recentMisses].reverse(), conversations: cache.conversationCount },
+    /** Requests that generated well below their model's usual speed lately (newest first), and what changed. */
+    slowdowns: [...speed.recent].reverse(),
     // Model work and background calls; health checks, /v1/models polls and the like would drown them.
     recent: stats.recent
       .filter((r) => r.operation)

@@ -3,6 +3,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { QueueNumbers } from "../admission/queue.js";
 import { MISS_CAUSES, type MissCause } from "../forensics/explain.js";
+import { SLOWDOWN_CAUSES, type SlowdownCause } from "../forensics/speed.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
 import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 import { METRIC_PREFIX } from "./instruments.js";
@@ -25,6 +26,8 @@ export interface StateGauges {
   invalidValues: Counter<"field">;
   /** A turn that re-processed what a warm cache would have kept: counted by cause, with its tokens and time. */
   countMiss(cause: MissCause, lostTokens: number, lostPrefillMs: number | undefined): void;
+  /** A request that generated well below its model's usual speed, by what changed. */
+  countSlowdown(cause: SlowdownCause): void;
   /** Where the store gauges read from, once the stats are open. */
   observeStore(read: () => StoreHealth): void;
   /** Where the queue gauges read from, once the app has made its queue. */
@@ -128,6 +131,17 @@ function missCounters(registry: Registry): StateGauges["countMiss"] {
   };
 }
 
+function slowdownCounter(registry: Registry): StateGauges["countSlowdown"] {
+  const slowdowns = new Counter({
+    name: `${METRIC_PREFIX}_generation_slowdowns_total`,
+    help: "Requests that generated well below their model's usual speed, by what changed (deeper context, more decoding at once, a restart, draft acceptance, or the GPU side)",
+    labelNames: ["cause"],
+    registers: [registry],
+  });
+  for (const cause of SLOWDOWN_CAUSES) slowdowns.inc({ cause }, 0);
+  return (cause) => slowdowns.inc({ cause });
+}
+
 function storeGauges(registry: Registry, read: () => StoreHealth): void {
   new Gauge({
     name: `${METRIC_PREFIX}_store_writable`,
@@ -184,6 +198,7 @@ export function createStateGauges(): StateGauges {
     inFlight: inFlightGauge(registry),
     setUpstreamState: upstreamStateGauges(registry),
     countMiss: missCounters(registry),
+    countSlowdown: slowdownCounter(registry),
     observeQueue(read) {
       readQueue = read;
     },

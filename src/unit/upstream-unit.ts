@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { AdmissionQueue, type QueueNumbers } from "../admission/queue.js";
 import type { Config } from "../config/load.js";
 import { CacheForensics } from "../forensics/forensics.js";
+import { SpeedForensics } from "../forensics/speed.js";
 import { UpstreamScraper } from "../scrape/scraper.js";
 import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
@@ -12,11 +13,14 @@ import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { createUpstream, type Upstream } from "../upstream/client.js";
 import { UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
 
-/** This llama-server now: its restart count, per-slot context size and recent prefill speed (from /metrics). */
+/** This llama-server now: restarts, settings from /props, recent prefill speed and draft acceptance (/metrics). */
 export interface UpstreamFacts {
   restarts: number;
   nCtx?: number;
+  slots?: number;
+  model?: string;
   prefillTps?: number;
+  specAcceptance?: number;
 }
 
 export interface UpstreamUnit {
@@ -28,6 +32,8 @@ export interface UpstreamUnit {
   queueNumbers(): QueueNumbers;
   /** Its conversations' prompt prints, and why their turns missed its cache. */
   forensics: CacheForensics;
+  /** Its models' usual generation speeds, and why a request fell well below. */
+  speed: SpeedForensics;
   /** What a cache verdict needs to know of this llama-server now. */
   facts(): UpstreamFacts;
   /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
@@ -61,10 +67,14 @@ export function createUpstreamUnit({ config, store, logger, reportInvalid }: Uni
     queue,
     queueNumbers: () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax }),
     forensics: new CacheForensics({ logger }),
+    speed: new SpeedForensics({ logger }),
     facts: () => ({
       restarts: store.data.upstream.restartCount,
       nCtx: monitor.status.props?.nCtx,
+      slots: monitor.status.props?.totalSlots,
+      model: monitor.status.props?.model,
       prefillTps: scraper.view.rates.prefillTps,
+      specAcceptance: scraper.view.rates.specAcceptance,
     }),
     async start() {
       const status = await monitor.check();

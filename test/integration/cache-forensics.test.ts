@@ -198,6 +198,24 @@ describe("cache-miss forensics", () => {
     expect(r.missLocation).toBe("conversation s:alternating-b ran in between");
   });
 
+  it("names a prompt longer than the slot's context, with both sizes", async () => {
+    await send({ session: "overflow", messages: ["Start."] });
+    const before = sidecar.records.length;
+    const huge = Array.from({ length: 2000 }, (_, i) => `w${i}`).join(" "); // about 10,000 tokens > n_ctx 8192
+    const res = await fetch(`${sidecar.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-claude-code-session-id": "overflow" },
+      body: JSON.stringify(body({ session: "overflow", messages: ["Start.", "Ok.", huge] })),
+    });
+    expect(res.status).toBe(400);
+    await res.text();
+    await sidecar.waitForRecords(before + 1);
+    const r = sidecar.records[before] as RequestRecord;
+    expect(r.missCause).toBe("context_overflow");
+    expect(r.missLocation).toMatch(/^prompt \d{5} tokens > n_ctx 8192$/);
+    expectSpanAttributes(sidecar.spans().at(-1), { [ATTR.CACHE_MISS_CAUSE]: "context_overflow" });
+  });
+
   it("names llama-server's restart between two turns", async () => {
     const [a, b] = turns("restart");
     await send(a);

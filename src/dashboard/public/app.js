@@ -206,6 +206,34 @@ function renderMisses(s) {
   el("misses").replaceChildren(...rows);
 }
 
+/** Slowdown causes in a few words; the "what changed" column has the detail. */
+const SLOWDOWN_CAUSES = {
+  deeper_context: "deeper context",
+  more_decoding: "more decoding at once",
+  server_restarted: "llama-server restarted",
+  spec_acceptance_fell: "draft acceptance fell",
+  gpu_side: "GPU side",
+};
+
+/** @param {StatsView} s */
+function renderSlowdowns(s) {
+  const slowdowns = s.slowdowns;
+  el("slowdowns-empty").hidden = slowdowns.length > 0;
+  const rows = slowdowns.slice(0, 10).map((d) => {
+    const tr = document.createElement("tr");
+    tr.append(
+      cell(new Date(d.at).toLocaleTimeString()),
+      cell(d.model),
+      cell(SLOWDOWN_CAUSES[d.cause] ?? d.cause, "cause"),
+      cell(d.detail),
+      cell(`${d.tps.toFixed(1)} tok/s`, "num"),
+      cell(`${d.usualTps.toFixed(1)} tok/s`, "num"),
+    );
+    return tr;
+  });
+  el("slowdowns").replaceChildren(...rows);
+}
+
 /** @param {StatsView} s */
 function renderEmpty(s) {
   const empty = s.sidecar.totals.requests === 0 && s.recent.length === 0 && s.background.total === 0;
@@ -333,6 +361,7 @@ async function refreshStats() {
   renderActive(s);
   busy = s.active.length > 0;
   renderMisses(s);
+  renderSlowdowns(s);
   renderRecent(s);
   renderEmpty(s);
   set("updated", `updated ${new Date().toLocaleTimeString()}`);
