@@ -78,6 +78,9 @@ export async function passThrough(
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
   const isSse = contentType.includes("text/event-stream");
+  // llama-server sends a stream's headers as its slot takes the request; with the reports held back, the first
+  // bytes may wait for the first token, and the headers must not wait with them.
+  if (isSse && ex.progressAsked) res.flushHeaders();
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   const tap =
     ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, { now: () => performance.now(), scheduler });

@@ -44,6 +44,7 @@ export async function translatedResponse(
   const res = ctx.res;
   ctx.respond = false;
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  if (ex.progressAsked) res.flushHeaders(); // the reports are not translated: the first bytes wait for the first token
   const writer = new AnthropicStreamWriter(model);
   let out = "";
   const translate = (chunk: JsonObject) => {
