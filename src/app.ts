@@ -12,18 +12,22 @@ import { errorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { ActiveRequests } from "./proxy/active.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
-import { type ForwardDeps, forwardMiddleware, recordedAnswer, type TranslationState } from "./proxy/forward.js";
+import { type ForwardDeps, forwardMiddleware, recordedAnswer } from "./proxy/forward.js";
+import type { TranslationState } from "./proxy/outgoing.js";
 import type { RecordQueue } from "./proxy/records.js";
 import { requestTarget } from "./proxy/target.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
+import { Sessions } from "./stats/sessions.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
 import type { PrefillNow } from "./telemetry/prefill-gauges.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { UpstreamUnit } from "./unit/upstream-unit.js";
 import type { Upstream } from "./upstream/client.js";
 import { MessagesSupport } from "./upstream/messages-support.js";
+import { VERSION } from "./version.js";
 import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
 import { classify } from "./wire/routes.js";
+import type { SetupView } from "./wire/setup-view.js";
 
 export interface AppDeps {
   config: Config;
@@ -87,8 +91,41 @@ function freshReads(records: RecordQueue): RouterMiddleware {
   };
 }
 
+/** What the client commands read: the setup for a client (llama-sidecar claude, env) and a session's numbers. */
+function addClientRoutes(
+  router: Router,
+  deps: AppDeps,
+  active: ActiveRequests,
+  sessions: Sessions,
+  fresh: RouterMiddleware,
+): void {
+  const { unit } = deps;
+  router.get("/api/setup", (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    const { state, props } = unit.monitor.status;
+    const view: SetupView = {
+      version: VERSION,
+      upstream: { state, model: props?.model, nCtx: props?.nCtx, slots: props?.totalSlots },
+      keyRequired: deps.config.apiKey !== undefined,
+    };
+    ctx.body = view;
+  });
+  router.get("/api/sessions/:id", fresh, (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    const { state, props } = unit.monitor.status;
+    const view = sessions.view(ctx.params.id ?? "", active.view(), { state, nCtx: props?.nCtx });
+    if (view) ctx.body = view;
+    else {
+      ctx.status = 404;
+      ctx.body = {
+        error: { message: "no such session: the sidecar has seen no request of it", type: "not_found_error" },
+      };
+    }
+  });
+}
+
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): Router {
+function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, sessions: Sessions): Router {
   const { unit } = deps;
   const router = new Router();
   addDashboardRoutes(router);
@@ -122,6 +159,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps): 
     ctx.set("Cache-Control", "no-store");
     ctx.body = forward.active.view();
   });
+  addClientRoutes(router, deps, forward.active, sessions, fresh);
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);
@@ -165,6 +203,7 @@ function forwardDeps(
   translation: TranslationState,
   counter: TokenCounter,
   maxBodyBytes: number,
+  sessions: Sessions,
 ): ForwardDeps {
   const { config } = deps;
   const policies: Record<BackgroundClass, BackgroundPolicy> = {
@@ -178,7 +217,7 @@ function forwardDeps(
     backgroundUpstream: deps.backgroundUpstream,
     telemetry: deps.telemetry,
     maxBodyBytes,
-    sinks: [deps.stats.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
+    sinks: [deps.stats.sink, sessions.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
     records: deps.records,
     parsing: new ParseScheduler(),
     active: new ActiveRequests(),
@@ -237,9 +276,10 @@ export function createApp(deps: AppDeps): Koa<SidecarState> {
     clientKeyIsOurs: deps.config.apiKey !== undefined,
   });
   deps.telemetry.state.observeQueue(deps.unit.queueNumbers);
-  const forward = forwardDeps(deps, translation, counter, maxBodyBytes);
+  const sessions = new Sessions();
+  const forward = forwardDeps(deps, translation, counter, maxBodyBytes, sessions);
   deps.telemetry.state.observePrefills(() => prefillsNow(deps, forward.active));
-  const router = ownRoutes(deps, counter, forward);
+  const router = ownRoutes(deps, counter, forward, sessions);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(requestTarget());
   app.use(guard(deps.config));

@@ -1,4 +1,5 @@
 // The startup banner: where to point clients, where the numbers are, and how llama-server is doing.
+import { claudeSetup } from "./clients/claude-env.js";
 import type { Config } from "./config/load.js";
 import type { UpstreamStatus } from "./upstream/monitor.js";
 import { VERSION } from "./version.js";
@@ -41,6 +42,21 @@ export interface StoreNote {
   error: string | null;
 }
 
+/** The variables `llama-sidecar claude` would set, for a user who runs claude by hand; a key is never printed. */
+function claudeByHand(config: Config, listenUrl: string, status: UpstreamStatus): string {
+  const p = status.props;
+  const setup = {
+    version: VERSION,
+    upstream: { state: status.state, model: p?.model, nCtx: p?.nCtx, slots: p?.totalSlots },
+    keyRequired: config.apiKey !== undefined,
+  };
+  const key = config.apiKey === undefined ? undefined : "<your --api-key>";
+  const { env } = claudeSetup(setup, listenUrl, key, {});
+  return Object.entries(env)
+    .map(([k, v]) => `${k}=${/^[\w.:/-]+$/.test(v) ? v : `'${v}'`}`)
+    .join(" ");
+}
+
 export function banner(
   config: Config,
   listenUrl: string,
@@ -68,7 +84,8 @@ export function banner(
     ...rows.map(([k, v]) => `${k.padEnd(width)} : ${v}`),
     ...exposureWarning(config),
     "",
-    `Claude Code : ANTHROPIC_BASE_URL=${listenUrl} ANTHROPIC_API_KEY=local claude`,
+    "Claude Code : llama-sidecar claude   (fits it to this server: context, model, status line)",
+    `  by hand   : ${claudeByHand(config, listenUrl, status)} claude`,
     `OpenAI SDK  : base URL ${listenUrl}/v1`,
     line,
   ].join("\n");

@@ -54,11 +54,15 @@ export interface RequestRecord {
   overheadMs?: number;
   /** Estimated wait inside llama-server for a slot: TTFT less prefill, first decode step and queue wait. */
   slotWaitMs?: number;
+  /** The session the client named: an identifier it chose, never prompt text. */
+  session?: string;
   /** A Claude Code background call, and what the policy did with it. */
   background?: string;
   backgroundPolicy?: string;
   /** The billing header was normalized in this request's prompt. */
   normalized?: boolean;
+  /** The client's max_tokens, where the sidecar lowered it to fit beside the prompt in the slot's context. */
+  maxTokensAsked?: number;
   /** Answered through Anthropic-to-OpenAI translation. */
   translated?: boolean;
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
@@ -184,7 +188,9 @@ export interface RecordContext {
   queueWaitMs?: number;
   concurrent?: number;
   dispatchedAt?: number;
-  tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated">;
+  tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated" | "maxTokensAsked">;
+  /** The session the client named (Claude Code's x-claude-code-session-id, or prompt_cache_key). */
+  session?: string;
   /** --capture-content: keep error messages whole; otherwise only their kind (no quoted request text). */
   keepText?: boolean;
   /**
@@ -255,6 +261,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
       ctx.dispatchedAt === undefined ? undefined : round(ctx.dispatchedAt - obs.receivedAt - (ctx.queueWaitMs ?? 0), 4),
     slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),
     ...ctx.tags,
+    session: ctx.session,
     derived: sp.derived || ttftDerived,
     errorMessage: obs.errorMessage === undefined || ctx.keepText ? obs.errorMessage : errorKind(obs.errorMessage),
     invalidFields: obs.check.invalid,

@@ -63,6 +63,7 @@ export class ActiveRequests {
         route: ex.route.label,
         client: ex.client,
         model: ex.model?.model,
+        session: ex.prompt?.sessionKey,
         phase,
         elapsedMs: round(now - ex.receivedAt),
         queuedMs: ex.queueWaitMs === undefined ? undefined : round(ex.queueWaitMs),

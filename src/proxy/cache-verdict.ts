@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { CacheForensics } from "../forensics/forensics.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
+import { overflowInMessage } from "../translate/context-overflow.js";
 import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import type { Dialect } from "../wire/dialect.js";
 import type { JsonObject } from "../wire/json.js";
@@ -35,19 +36,16 @@ export function sessionKeyOf(headers: IncomingHttpHeaders, body: JsonObject): st
   return typeof body.prompt_cache_key === "string" ? body.prompt_cache_key.slice(0, 256) : undefined;
 }
 
-/** llama-server's refusal of a prompt longer than the slot's context: "request (N tokens) exceeds ... (M tokens)". */
-const OVERFLOW = /request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)/;
-
 /**
  * A turn refused for a prompt longer than the slot's context: nothing was re-processed, but the conversation cannot
  * go on in this cache (or at all) until it is compacted, so it is listed with the misses, with both sizes.
  */
 function judgeOverflow(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): boolean {
-  const m = record.outcome === "upstream_error" ? OVERFLOW.exec(record.errorMessage ?? "") : null;
-  if (!m) return false;
-  const promptTokens = Number(m[1]);
+  const o = record.outcome === "upstream_error" ? overflowInMessage(record.errorMessage) : undefined;
+  if (!o) return false;
+  const { promptTokens } = o;
   record.missCause = "context_overflow";
-  record.missLocation = `prompt ${promptTokens} tokens > n_ctx ${m[2]}`;
+  record.missLocation = `prompt ${promptTokens} tokens > n_ctx ${o.nCtx}`;
   deps.telemetry.state.countMiss("context_overflow", 0, undefined);
   deps.forensics.note({
     at: record.startedAt,

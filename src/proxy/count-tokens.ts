@@ -12,8 +12,8 @@ import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
 import { type JsonObject, parseObject } from "../wire/json.js";
 import { parseJsonBody, readRequestBody } from "./body.js";
-import type { TranslationState } from "./forward.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
+import type { TranslationState } from "./outgoing.js";
 
 const CACHE_SIZE = 256;
 

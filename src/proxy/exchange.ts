@@ -143,6 +143,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
     concurrent: ex.concurrent,
     dispatchedAt: ex.dispatchedAt,
     tags: ex.tags,
+    session: ex.prompt?.sessionKey,
     keepText: deps.captureContent,
     // Background calls are counted by class, not model: they take no place among the model names kept.
     labelModel: ex.tags.background ? undefined : (model) => deps.telemetry.modelLabels.value(model),

@@ -5,7 +5,6 @@ import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
-import { mayCarryHeader, normalizeAnthropic, normalizeOpenai } from "../claude/billing-header.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import type { CacheForensics } from "../forensics/forensics.js";
 import type { SpeedForensics } from "../forensics/speed.js";
@@ -13,11 +12,8 @@ import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
-import type { Telemetry } from "../telemetry/telemetry.js";
-import { anthropicToOpenai } from "../translate/to-openai.js";
 import type { UpstreamFacts } from "../unit/upstream-unit.js";
-import { type Upstream, upstreamPath } from "../upstream/client.js";
-import { isRouteNotFound, type MessagesSupport } from "../upstream/messages-support.js";
+import { isRouteNotFound } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
@@ -26,39 +22,23 @@ import type { ActiveRequests } from "./active.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
 import { sessionKeyOf } from "./cache-verdict.js";
 import { begin, type Exchange, finish } from "./exchange.js";
+import { CLAMP_HEADER, type FitDeps, fitMaxTokens } from "./fit-max-tokens.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
+import { adaptProgress, adaptPrompt, type Outgoing, type OutgoingDeps, outgoing } from "./outgoing.js";
 import { type EstimateDeps, estimatePrefill } from "./prefill-estimate.js";
-import { askProgress, shouldAskProgress } from "./prompt-progress.js";
 import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, type Reply, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
 import { translatedResponse } from "./translated.js";
 
-export interface TranslationState {
-  mode: "auto" | "always" | "never";
-  /**
-   * Which llama-servers lack /v1/messages, per server (the background one may be an older build than the main
-   * one), as the sidecar's own probe found: requests to them are translated.
-   */
-  support: MessagesSupport;
-}
-
-export interface ForwardDeps {
-  upstream: Upstream;
-  /** Where background calls with policy "route" go. */
-  backgroundUpstream?: Upstream;
-  telemetry: Telemetry;
+export interface ForwardDeps extends OutgoingDeps {
   maxBodyBytes: number;
   sinks: RecordSink[];
   records: RecordQueue;
-  normalizeBillingHeader: boolean;
-  /** Ask llama-server for prefill progress on streams, stripped from what clients get (--prompt-progress). */
-  promptProgress: boolean;
   /** A prompt's exact token count from llama-server, for the prefill estimate of streams without reports. */
   countPrompt(body: JsonObject): Promise<number>;
   policies: Record<BackgroundClass, BackgroundPolicy>;
   queue: AdmissionQueue;
-  translation: TranslationState;
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
   reportInvalid: ReportInvalid;
@@ -75,60 +55,12 @@ export interface ForwardDeps {
   clientKeyIsOurs: boolean;
 }
 
-/** What goes to llama-server: possibly a rewritten body, to another path or upstream. */
-interface Outgoing {
-  upstream: Upstream;
-  path: string;
-  body: Buffer;
-  translate: boolean;
-}
-
-function adaptPrompt(deps: ForwardDeps, ex: Exchange, raw: Buffer, json: JsonObject | undefined): Buffer {
-  if (!json || !deps.normalizeBillingHeader || !mayCarryHeader(raw)) return raw;
-  const changed = ex.route.dialect === "anthropic-messages" ? normalizeAnthropic(json) : normalizeOpenai(json);
-  if (changed === 0) return raw;
-  ex.tags.normalized = true;
-  deps.telemetry.state.normalizations.inc(changed);
-  return Buffer.from(JSON.stringify(json));
-}
-
-/** A stream the sidecar wants prefill progress for: asked for in the body, stripped again in the relay. */
-function adaptProgress(deps: ForwardDeps, ex: Exchange, body: Buffer, json: JsonObject | undefined): Buffer {
-  if (!json || !deps.promptProgress || !shouldAskProgress(ex.route.dialect, json)) return body;
-  ex.progressAsked = true;
-  return askProgress(body);
+function fitDeps(deps: ForwardDeps): FitDeps {
+  return { countPrompt: deps.countPrompt, nCtx: () => deps.upstreamFacts().nCtx };
 }
 
 function estimateDeps(deps: ForwardDeps): EstimateDeps {
   return { countPrompt: deps.countPrompt, prefillTps: () => deps.upstreamFacts().prefillTps };
-}
-
-function shouldTranslate(deps: ForwardDeps, ex: Exchange, upstream: Upstream): boolean {
-  if (ex.route.dialect !== "anthropic-messages") return false;
-  const t = deps.translation;
-  return t.mode === "always" || (t.mode === "auto" && t.support.lacks(upstream));
-}
-
-function outgoing(
-  deps: ForwardDeps,
-  ex: Exchange,
-  ctx: SidecarContext,
-  body: Buffer,
-  json: JsonObject | undefined,
-): Outgoing {
-  const upstream =
-    ex.tags.backgroundPolicy === "route" && deps.backgroundUpstream ? deps.backgroundUpstream : deps.upstream;
-  if (json && shouldTranslate(deps, ex, upstream)) {
-    ex.tags.translated = true;
-    const path = upstreamPath(upstream.url, "/v1/chat/completions");
-    const chat = anthropicToOpenai(json);
-    if (deps.promptProgress && chat.stream === true) {
-      chat.return_progress = true;
-      ex.progressAsked = true;
-    }
-    return { upstream, path, body: Buffer.from(JSON.stringify(chat)), translate: true };
-  }
-  return { upstream, path: upstreamPath(upstream.url, ctx.url), body, translate: false };
 }
 
 /**
@@ -206,10 +138,13 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
     }
   }
   if (deps.captureContent && json) capturePrompt(ex, json);
+  const sent = json ? await fitMaxTokens(fitDeps(deps), ex, json, body) : body;
+  if (ex.tags.maxTokensAsked !== undefined)
+    ctx.set(CLAMP_HEADER, `${json?.max_tokens} (asked ${ex.tags.maxTokensAsked})`);
   const ticket = await admit(deps, ex, ctx);
   const stopEstimate = json && deps.promptProgress ? estimatePrefill(estimateDeps(deps), ex, json) : undefined;
   try {
-    let out = outgoing(deps, ex, ctx, body, json);
+    let out = outgoing(deps, ex, ctx, sent, json);
     let up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     if (up.statusCode === 404 && json && !out.translate && mayTranslate(deps, ex)) {
       const text = await readUpstreamText(up, out.upstream.url.origin);
@@ -217,7 +152,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
       if (!isRouteNotFound(404, text) || (await deps.translation.support.probe(out.upstream)) !== false) {
         return anthropicErrorAnswer(ctx, up, text);
       }
-      out = outgoing(deps, ex, ctx, body, json);
+      out = outgoing(deps, ex, ctx, sent, json);
       up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     }
     if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);

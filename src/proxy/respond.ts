@@ -5,10 +5,11 @@ import { performance } from "node:perf_hooks";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
 import type { Outcome } from "../observe/observation.js";
 import { createTap, type ParseScheduler, type ResponseTap } from "../observe/tap.js";
+import { anthropicPromptTooLong, contextOverflow, openaiContextLengthExceeded } from "../translate/context-overflow.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
-import { parseObject } from "../wire/json.js";
+import { asObject, parseObject } from "../wire/json.js";
 import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
@@ -74,6 +75,7 @@ export async function passThrough(
   if (up.statusCode >= 400 && !contentType.includes("json")) {
     return openaiErrorAnswer(ctx, up, await readUpstreamText(up, origin));
   }
+  if (up.statusCode === 400 && ex.route.operation) return openaiBadRequest(ctx, up, await readUpstreamText(up, origin));
   const res = ctx.res;
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
@@ -136,13 +138,34 @@ export async function readUpstreamText(up: UpstreamResponse, origin: string): Pr
 
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
 export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
-  // Text that is not a JSON object becomes the message as it is.
-  const body = anthropicError(up.statusCode, parseObject(text) ?? text);
+  // Text that is not a JSON object becomes the message as it is; a prompt over the context gets Anthropic's words.
+  const json = parseObject(text);
+  const overflow = contextOverflow(json);
+  const body = overflow ? anthropicPromptTooLong(overflow) : anthropicError(up.statusCode, json ?? text);
   ctx.status = up.statusCode;
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
   return { outcome: "upstream_error", status: up.statusCode, error: (body.error as { message: string }).message };
+}
+
+/**
+ * llama-server refused a model call: a prompt over the context gets OpenAI's context_length_exceeded, which clients
+ * act on; any other refusal goes to the client as llama-server sent it (error bodies are small, read whole).
+ */
+function openaiBadRequest(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
+  const json = parseObject(text);
+  const overflow = contextOverflow(json);
+  ctx.status = up.statusCode;
+  if (overflow) {
+    const body = openaiContextLengthExceeded(overflow);
+    ctx.body = body;
+    return { outcome: "upstream_error", status: up.statusCode, error: String(asObject(body.error)?.message) };
+  }
+  ctx.set(clientResponseHeaders(up.headers) as Record<string, string>);
+  ctx.body = text;
+  const message = asObject(json?.error)?.message;
+  return { outcome: "upstream_error", status: up.statusCode, error: typeof message === "string" ? message : undefined };
 }
 
 /** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */

@@ -31,28 +31,18 @@ async function whole(
   return { outcome: "ok", status: 200 };
 }
 
-export async function translatedResponse(
-  ex: Exchange,
-  ctx: SidecarContext,
-  up: UpstreamResponse,
-  origin: string,
-): Promise<Reply> {
-  const model = ex.model?.model;
-  if (up.statusCode >= 400) return anthropicErrorAnswer(ctx, up, await readUpstreamText(up, origin));
-  if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model, origin);
-
-  const res = ctx.res;
-  ctx.respond = false;
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  if (ex.progressAsked) res.flushHeaders(); // the reports are not translated: the first bytes wait for the first token
+/**
+ * OpenAI chunks in, Anthropic events out. Progress the sidecar asked for is kept for the live views, never
+ * translated; content that rode on a report (a prefilled tool call) waits for the first token, where it stands in a
+ * stream without reports.
+ */
+function translator(ex: Exchange, model: unknown) {
   const writer = new AnthropicStreamWriter(model);
   let out = "";
   const translate = (chunk: JsonObject) => {
     if (readBody("openai-chat", ex.obs, chunk)) ex.obs.content(performance.now());
     out += chunk.error ? writer.error(chunk) : writer.chunk(chunk);
   };
-  // Progress the sidecar asked for is kept for the live views, never translated; content that rode on a report
-  // (a prefilled tool call) waits for the first token, where it stands in a stream without reports.
   let held: JsonObject[] | undefined = ex.progressAsked ? [] : undefined;
   const decoder = new SseDecoder((event) => {
     if (event.data === "[DONE]") return;
@@ -73,18 +63,42 @@ export async function translatedResponse(
     for (const c of held ?? []) translate(c);
     held = undefined;
   };
-  const end = await relay(up.body, res, ex.cancel, {
-    transform: (bytes) => {
+  return {
+    /** Upstream bytes in; the events translated so far out. */
+    push(bytes: Buffer): string {
       decoder.push(bytes);
       const ready = out;
       out = "";
       return ready;
     },
-    tail: () => {
+    flush,
+    /** The last events, once llama-server's stream has ended. */
+    end(): string {
       flush();
       return out + writer.end();
     },
+  };
+}
+
+export async function translatedResponse(
+  ex: Exchange,
+  ctx: SidecarContext,
+  up: UpstreamResponse,
+  origin: string,
+): Promise<Reply> {
+  const model = ex.model?.model;
+  if (up.statusCode >= 400) return anthropicErrorAnswer(ctx, up, await readUpstreamText(up, origin));
+  if (!String(up.headers["content-type"] ?? "").includes("text/event-stream")) return whole(ex, ctx, up, model, origin);
+
+  const res = ctx.res;
+  ctx.respond = false;
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  if (ex.progressAsked) res.flushHeaders(); // the reports are not translated: the first bytes wait for the first token
+  const t = translator(ex, model);
+  const end = await relay(up.body, res, ex.cancel, {
+    transform: (bytes) => t.push(bytes),
+    tail: () => t.end(),
   });
-  if (end.kind !== "end") flush();
+  if (end.kind !== "end") t.flush();
   return { ...settle(ex, res, up, end, origin, true), status: 200 };
 }

@@ -47,6 +47,7 @@ export const ATTR = {
   CACHE_LOST_TOKENS: `${LLAMA_ATTR}.cache.lost_tokens`,
   CACHE_MISS_CAUSE: `${LLAMA_ATTR}.cache.miss_cause`,
   CACHE_MISS_LOCATION: `${LLAMA_ATTR}.cache.miss_location`,
+  MAX_TOKENS_ASKED: `${LLAMA_ATTR}.request.max_tokens_asked`,
   SPEED_SLOWDOWN_CAUSE: `${LLAMA_ATTR}.speed.slowdown_cause`,
   SPEED_SLOWDOWN_DETAIL: `${LLAMA_ATTR}.speed.slowdown_detail`,
   SPEED_USUAL_TPS: `${LLAMA_ATTR}.speed.usual_tokens_per_second`,

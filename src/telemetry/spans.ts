@@ -71,6 +71,7 @@ function recordAttributes(r: RequestRecord): Attributes {
     [ATTR.CACHE_LOST_TOKENS]: r.cacheLostTokens,
     [ATTR.CACHE_MISS_CAUSE]: r.missCause,
     [ATTR.CACHE_MISS_LOCATION]: r.missLocation,
+    [ATTR.MAX_TOKENS_ASKED]: r.maxTokensAsked,
     [ATTR.SPEED_SLOWDOWN_CAUSE]: r.slowdownCause,
     [ATTR.SPEED_SLOWDOWN_DETAIL]: r.slowdownDetail,
     [ATTR.SPEED_USUAL_TPS]: r.usualTps,

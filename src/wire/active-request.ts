@@ -6,6 +6,8 @@ export interface ActiveRequest {
   route: string;
   client: string;
   model?: string;
+  /** The session the client named (an identifier, never text). */
+  session?: string;
   phase: Phase;
   /** Since the sidecar received the request. */
   elapsedMs: number;

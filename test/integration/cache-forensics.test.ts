@@ -1,5 +1,7 @@
 // Cache-miss forensics against the real llama-server: each cause produced for real, then named by the sidecar.
 import { mkdirSync, writeFileSync } from "node:fs";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestRecord } from "../../src/observe/observation.js";
@@ -207,13 +209,41 @@ describe("cache-miss forensics", () => {
       headers: { "content-type": "application/json", "x-claude-code-session-id": "overflow" },
       body: JSON.stringify(body({ session: "overflow", messages: ["Start.", "Ok.", huge] })),
     });
+    // Anthropic's own error for a prompt over the window, which Claude Code answers by compacting.
     expect(res.status).toBe(400);
-    await res.text();
+    const error = (await res.json()) as { type: string; error: { type: string; message: string } };
+    expect(error).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    expect(error.error.message).toMatch(/^prompt is too long: \d{5} tokens > 8192 maximum$/);
     await sidecar.waitForRecords(before + 1);
     const r = sidecar.records[before] as RequestRecord;
     expect(r.missCause).toBe("context_overflow");
     expect(r.missLocation).toMatch(/^prompt \d{5} tokens > n_ctx 8192$/);
     expectSpanAttributes(sidecar.spans().at(-1), { [ATTR.CACHE_MISS_CAUSE]: "context_overflow" });
+
+    // The official Anthropic SDK sees Anthropic's own error for it.
+    const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: "local" });
+    const tooLong = await anthropic.messages
+      .create({ model: "tiny", max_tokens: 4, messages: [{ role: "user", content: huge }] })
+      .catch((e: unknown) => e);
+    expect(tooLong).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((tooLong as InstanceType<typeof Anthropic.BadRequestError>).error).toEqual({
+      type: "error",
+      error: {
+        type: "invalid_request_error",
+        message: expect.stringMatching(/^prompt is too long: \d{4,5} tokens > 8192 maximum$/),
+      },
+    });
+
+    // An OpenAI client gets OpenAI's code for it, through the official SDK.
+    const openai = new OpenAI({ baseURL: `${sidecar.url}/v1`, apiKey: "local" });
+    const failed = await openai.chat.completions
+      .create({ model: "tiny", max_tokens: 4, messages: [{ role: "user", content: huge }] })
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((failed as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("context_length_exceeded");
+    expect((failed as Error).message).toMatch(
+      /maximum context length is 8192 tokens\. However, your messages resulted in \d{5} tokens/,
+    );
   });
 
   it("names llama-server's restart between two turns", async () => {

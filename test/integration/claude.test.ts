@@ -378,7 +378,7 @@ describe("translation for upstreams without /v1/messages", () => {
 });
 
 describe("errors in Anthropic's shape", () => {
-  it("passes llama-server's context-size message on as an invalid_request_error", async () => {
+  it("answers a prompt over the context with Anthropic's own prompt-too-long error", async () => {
     const small = await startLlamaServer({ ctx: 256 });
     cleanups.push(() => small.stop());
     const s = await sidecarFor(small.url);
@@ -395,7 +395,8 @@ describe("errors in Anthropic's shape", () => {
     const body = (await res.json()) as { type: string; error: { type: string; message: string } };
     expect(body.type).toBe("error");
     expect(body.error.type).toBe("invalid_request_error");
-    expect(body.error.message).toMatch(/context/i);
+    // Anthropic's words, with llama-server's numbers: Claude Code compacts on this message.
+    expect(body.error.message).toMatch(/^prompt is too long: \d+ tokens > 256 maximum$/);
   });
 
   it("reports a loading llama-server as overloaded_error, with its message", async () => {

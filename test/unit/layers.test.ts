@@ -11,13 +11,14 @@ const SRC = resolve(new URL("../../src/", import.meta.url).pathname);
 const FLOORS: string[][] = [
   ["errors.ts", "version.ts", "cancellation.ts", "config"],
   ["wire", "store", "logger.ts"],
-  ["observe", "admission", "guard", "dashboard", "forensics"],
+  ["observe", "admission", "guard", "dashboard", "forensics", "clients"],
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
   ["stats", "unit"],
   ["proxy"],
   ["app.ts", "banner.ts"],
   ["server.ts"],
+  ["main.ts"],
   ["cli.ts"],
 ];
 

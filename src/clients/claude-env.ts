@@ -1,0 +1,92 @@
+// The environment that makes Claude Code fit a local llama-server, worked out from what the sidecar knows of it,
+// with the reason for each value. Variables the user already set are theirs and are never overridden.
+import type { SetupView } from "../wire/setup-view.js";
+
+export interface ClaudeSetup {
+  /** The variables to add (the user's own are left out). */
+  env: Record<string, string>;
+  /** Two or three lines for a person: what was set and why. */
+  lines: string[];
+  /** The user's own values that were kept, by name. */
+  kept: string[];
+}
+
+/** Claude Code compacts at its window less the output reserve less 13,000 (what its 2.1 code does). */
+const COMPACT_MARGIN = 13_000;
+const OUTPUT_RESERVE_CAP = 20_000;
+/** Claude Code's own default for a model it does not know. */
+const DEFAULT_MAX_OUTPUT = 32_000;
+
+/** Output room that leaves most of a slot's context to the prompt: a quarter of it, within 1,024 and 32,000. */
+export function maxOutputFor(nCtx: number): number {
+  return Math.max(1024, Math.min(DEFAULT_MAX_OUTPUT, Math.floor(nCtx / 4 / 1024) * 1024));
+}
+
+/** Where Claude Code will compact in a window of nCtx with this much output room (its own arithmetic). */
+export function compactAt(nCtx: number, maxOutput: number): number {
+  return nCtx - Math.min(maxOutput, OUTPUT_RESERVE_CAP) - COMPACT_MARGIN;
+}
+
+const k = (n: number) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024}k` : String(n));
+
+/** Sets the window, reply size and (where there is room) compaction for a slot of nCtx; returns the line saying so. */
+function fitContext(want: Record<string, string>, nCtx: number | undefined): string {
+  if (!nCtx) return "llama-server's context size is not known yet: Claude Code keeps its own defaults for it";
+  const maxOutput = maxOutputFor(nCtx);
+  want.CLAUDE_CODE_MAX_CONTEXT_TOKENS = String(nCtx);
+  want.CLAUDE_CODE_MAX_OUTPUT_TOKENS = String(maxOutput);
+  const at = compactAt(nCtx, maxOutput);
+  // Compacting ahead needs room: under half the window left, Claude Code would compact every turn. Then it
+  // compacts when the sidecar answers "prompt is too long", which it acts on too.
+  const ahead = at >= nCtx / 2;
+  if (ahead) want.CLAUDE_CODE_AUTO_COMPACT_WINDOW = String(nCtx);
+  const when = ahead
+    ? `compacts at about ${k(Math.round(at / 1024) * 1024)} tokens`
+    : `compacts when a prompt no longer fits (the sidecar says "prompt is too long"; ${k(nCtx)} leaves no room to compact ahead)`;
+  return `context ${k(nCtx)} per slot (llama-server's n_ctx), not 200k: Claude Code ${when}; replies up to ${k(maxOutput)} tokens`;
+}
+
+/**
+ * The variables for Claude Code against the sidecar at `baseUrl`. A model name that does not start with "claude-"
+ * makes Claude Code take its window from CLAUDE_CODE_MAX_CONTEXT_TOKENS (it assumes 200,000 for its own names), and
+ * CLAUDE_CODE_AUTO_COMPACT_WINDOW makes it compact inside that window instead of waiting for an overflow error.
+ */
+export function claudeSetup(
+  setup: SetupView,
+  baseUrl: string,
+  key: string | undefined,
+  userEnv: NodeJS.ProcessEnv,
+): ClaudeSetup {
+  const { model, nCtx } = setup.upstream;
+  const want: Record<string, string> = {
+    ANTHROPIC_BASE_URL: baseUrl,
+    ANTHROPIC_API_KEY: key ?? "local",
+    // The billing line changes on every request and defeats llama-server's prefix cache (the sidecar also
+    // normalizes it; leaving it out is surer).
+    CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
+    // No calls to Anthropic's services from a local setup: telemetry, error reports, update checks.
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+  };
+  const lines: string[] = [];
+  if (model) {
+    // A model file's path (llama-server without --alias) reads better as its name; llama-server takes any name.
+    const file = model.includes("/") ? (model.split("/").at(-1) ?? model).replace(/\.gguf$/i, "") : model;
+    const name = /^claude-/i.test(file) ? `local-${file}` : file;
+    want.ANTHROPIC_MODEL = name;
+    want.ANTHROPIC_DEFAULT_OPUS_MODEL = name;
+    want.ANTHROPIC_DEFAULT_SONNET_MODEL = name;
+    want.ANTHROPIC_DEFAULT_HAIKU_MODEL = name;
+  }
+  lines.push(fitContext(want, nCtx));
+  lines.push(
+    `model ${model ?? "(not known yet)"} for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic`,
+  );
+  const env: Record<string, string> = {};
+  const kept: string[] = [];
+  for (const [name, value] of Object.entries(want)) {
+    if (userEnv[name] !== undefined) kept.push(name);
+    else env[name] = value;
+  }
+  if (kept.length > 0) lines.push(`kept your own ${kept.join(", ")}`);
+  return { env, lines, kept };
+}

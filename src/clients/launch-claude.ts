@@ -1,0 +1,100 @@
+// `llama-sidecar claude [claude args…]`: Claude Code set up for the local model behind the sidecar (started for the
+// session when none answers), with the status line; the user's arguments and variables pass untouched, and the
+// exit status and signals are Claude Code's own.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/load.js";
+import type { SetupView } from "../wire/setup-view.js";
+import { claudeSetup } from "./claude-env.js";
+import { findProgram } from "./find-program.js";
+import { getJson, type SidecarAddress, sidecarAddress } from "./sidecar-api.js";
+
+const say = (line: string) => process.stderr.write(`llama-sidecar: ${line}\n`);
+
+/** How this program is run again (for the status line and a sidecar started for the session). */
+export function selfCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1] ?? "llama-sidecar"];
+}
+
+interface Started {
+  setup: SetupView;
+  /** Stops the sidecar started for this session (none when one was already running). */
+  stop?: () => Promise<void>;
+}
+
+async function startForSession(
+  addr: SidecarAddress,
+  config: Config,
+  env: NodeJS.ProcessEnv,
+): Promise<Started | string> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const log = join(config.dataDir, "sidecar-for-claude.log");
+  const out = openSync(log, "a");
+  const [node, ...args] = selfCommand();
+  const child = spawn(node as string, args, { env, stdio: ["ignore", out, out] });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const r = await getJson<SetupView>(addr, "/api/setup", 1000);
+    if (r.ok && r.status === 200) {
+      say(`started a sidecar for this session on ${addr.base} (its log: ${log})`);
+      return { setup: r.body, stop: () => stopChild(child) };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stopChild(child);
+  return `could not start a sidecar on ${addr.base}: see ${log}`;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  await once(child, "exit");
+}
+
+/** The status line, unless the user passes settings of their own (theirs win, whole). */
+function withStatusLine(args: string[], addr: SidecarAddress): string[] {
+  if (args.some((a) => a === "--settings" || a.startsWith("--settings="))) return args;
+  const port = new URL(addr.base).port;
+  const command = [...selfCommand(), "statusline", "--port", port].map((p) => JSON.stringify(p)).join(" ");
+  return ["--settings", JSON.stringify({ statusLine: { type: "command", command, padding: 0 } }), ...args];
+}
+
+/** Runs Claude Code in the foreground; resolves with its exit code, or the signal that ended it. */
+async function runClaude(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<number | NodeJS.Signals> {
+  const child = spawn(bin, args, { env, stdio: "inherit" });
+  // Ctrl-C reaches Claude Code from the terminal itself; the launcher must not die of it first.
+  const ignore = () => {};
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on("SIGINT", ignore).on("SIGTERM", forward).on("SIGHUP", forward);
+  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+  process.off("SIGINT", ignore).off("SIGTERM", forward).off("SIGHUP", forward);
+  return signal ?? code ?? 1;
+}
+
+export async function launchClaude(args: string[], config: Config, env: NodeJS.ProcessEnv): Promise<number> {
+  const bin = env.LLAMA_SIDECAR_CLAUDE || findProgram("claude", env);
+  if (!bin) {
+    say("Claude Code is not installed: npm install -g @anthropic-ai/claude-code (or set LLAMA_SIDECAR_CLAUDE)");
+    return 127;
+  }
+  const addr = sidecarAddress(config);
+  const running = await getJson<SetupView>(addr, "/api/setup", 1500);
+  const started: Started | string =
+    running.ok && running.status === 200 ? { setup: running.body } : await startForSession(addr, config, env);
+  if (typeof started === "string") {
+    say(started);
+    return 1;
+  }
+  const { setup, stop } = started;
+  if (setup.upstream.state !== "online")
+    say(`llama-server is ${setup.upstream.state}: Claude Code's requests wait or fail until it is online`);
+  const claude = claudeSetup(setup, addr.base, addr.key, env);
+  for (const line of claude.lines) say(line);
+  const result = await runClaude(bin, withStatusLine(args, addr), { ...env, ...claude.env });
+  await stop?.();
+  if (typeof result === "number") return result;
+  process.kill(process.pid, result); // ended by a signal: end the same way
+  return 128;
+}

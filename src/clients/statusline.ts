@@ -1,0 +1,86 @@
+// `llama-sidecar statusline`: Claude Code's statusLine command. It reads the JSON Claude Code writes on stdin (its
+// session_id is the X-Claude-Code-Session-Id its requests carry), asks the sidecar for that session's numbers, and
+// prints one line. A sidecar that is down or slow gives a short line too: never an error trace, never a wait.
+import type { Config } from "../config/load.js";
+import type { SessionView } from "../wire/session-view.js";
+import type { SetupView } from "../wire/setup-view.js";
+import { getJson, sidecarAddress } from "./sidecar-api.js";
+
+/** Claude Code redraws the line while it waits: past this a short line now is worth more than the numbers. */
+const ASK_WITHIN_MS = 150;
+const STDIN_WITHIN_MS = 30;
+
+const k = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(n >= 10_000 ? 0 : 1)}k` : String(Math.round(n)));
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const secs = (ms: number) =>
+  ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
+
+/** Eight cells of a bar. */
+function bar(x: number): string {
+  const full = Math.max(0, Math.min(8, Math.round(x * 8)));
+  return `${"▓".repeat(full)}${"░".repeat(8 - full)}`;
+}
+
+/** Claude Code's JSON on stdin, as far as it arrives in time; only the session id is needed. */
+async function readSessionId(stdin: NodeJS.ReadableStream): Promise<string | undefined> {
+  let text = "";
+  const done = new Promise<void>((resolve) => {
+    stdin.on("data", (c: Buffer) => {
+      text += c.toString("utf8");
+    });
+    stdin.on("end", resolve).on("error", resolve);
+    setTimeout(resolve, STDIN_WITHIN_MS).unref();
+  });
+  await done;
+  try {
+    const id = (JSON.parse(text) as { session_id?: unknown }).session_id;
+    return typeof id === "string" && id.length > 0 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line for a session the sidecar knows. */
+export function sessionLine(s: SessionView): string {
+  const parts = [s.model ?? "local model"];
+  if (s.contextUsed !== undefined && s.nCtx) {
+    parts.push(`ctx ${bar(s.contextUsed / s.nCtx)} ${k(s.contextUsed)}/${k(s.nCtx)} (${pct(s.contextUsed / s.nCtx)})`);
+  }
+  if (s.now?.phase === "queued") parts.push(`queued${s.now.queuePosition ? ` #${s.now.queuePosition}` : ""}`);
+  const p = s.now?.progress;
+  if (s.now?.phase === "prefilling") {
+    const about = p?.source === "estimate" ? "~" : "";
+    parts.push(
+      p
+        ? `prefill ${about}${pct(p.ratio)}${p.etaMs !== undefined ? `, ${about}${secs(p.etaMs)} left` : ""}`
+        : "prefilling",
+    );
+  }
+  if (s.cacheReuse !== undefined) parts.push(`cache ${pct(s.cacheReuse)}`);
+  if (s.ttftMs !== undefined) parts.push(`TTFT ${secs(s.ttftMs)}`);
+  if (s.decodeTps !== undefined) parts.push(`${Math.round(s.decodeTps)} tok/s`);
+  if (s.upstream !== "online") parts.push(`llama-server ${s.upstream}`);
+  return parts.join(" · ");
+}
+
+/** The line when the sidecar has no turn of this session yet. */
+function setupLine(setup: SetupView): string {
+  const u = setup.upstream;
+  const parts = [u.model ?? "local model"];
+  if (u.nCtx) parts.push(`ctx ${k(u.nCtx)}`);
+  parts.push(u.state === "online" ? "no turn yet" : `llama-server ${u.state}`);
+  return parts.join(" · ");
+}
+
+export async function statusline(config: Config, stdin: NodeJS.ReadableStream): Promise<string> {
+  const addr = sidecarAddress(config);
+  const session = await readSessionId(stdin);
+  if (session) {
+    const r = await getJson<SessionView>(addr, `/api/sessions/${encodeURIComponent(session)}`, ASK_WITHIN_MS);
+    if (r.ok && r.status === 200) return sessionLine(r.body);
+    if (!r.ok) return `llama-sidecar: not answering at ${addr.base} (${r.reason})`;
+  }
+  const setup = await getJson<SetupView>(addr, "/api/setup", ASK_WITHIN_MS);
+  if (setup.ok && setup.status === 200) return setupLine(setup.body);
+  return `llama-sidecar: not answering at ${addr.base}${setup.ok ? ` (HTTP ${setup.status})` : ` (${setup.reason})`}`;
+}

@@ -1,0 +1,85 @@
+// The variables that fit Claude Code to the local server: each value from what the sidecar knows, the user's own kept.
+import { describe, expect, it } from "vitest";
+import { claudeSetup, compactAt, maxOutputFor } from "../../../src/clients/claude-env.js";
+import type { SetupView } from "../../../src/wire/setup-view.js";
+
+const setup = (nCtx?: number, model: string | undefined = "qwen3-coder"): SetupView => ({
+  version: "0",
+  upstream: { state: "online", model, nCtx, slots: 1 },
+  keyRequired: false,
+});
+
+describe("claudeSetup", () => {
+  it("points Claude Code at the sidecar with a window of the slot's context, compacting ahead where there is room", () => {
+    const { env, lines } = claudeSetup(setup(131072), "http://127.0.0.1:9090", undefined, {});
+    expect(env).toEqual({
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:9090",
+      ANTHROPIC_API_KEY: "local",
+      CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      ANTHROPIC_MODEL: "qwen3-coder",
+      ANTHROPIC_DEFAULT_OPUS_MODEL: "qwen3-coder",
+      ANTHROPIC_DEFAULT_SONNET_MODEL: "qwen3-coder",
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: "qwen3-coder",
+      CLAUDE_CODE_MAX_CONTEXT_TOKENS: "131072",
+      CLAUDE_CODE_MAX_OUTPUT_TOKENS: "32000",
+      CLAUDE_CODE_AUTO_COMPACT_WINDOW: "131072",
+    });
+    // 131072 - min(32000, 20000) - 13000 = 98072: about 96k.
+    expect(lines[0]).toBe(
+      "context 128k per slot (llama-server's n_ctx), not 200k: Claude Code compacts at about 96k tokens; replies up to 32000 tokens",
+    );
+    expect(lines).toHaveLength(2);
+  });
+
+  it("leaves compaction to the overflow error where the window has no room to compact ahead", () => {
+    const { env, lines } = claudeSetup(setup(32768), "http://h:1", "sk-local-key", {});
+    expect(env.CLAUDE_CODE_AUTO_COMPACT_WINDOW).toBeUndefined();
+    expect(env.CLAUDE_CODE_MAX_CONTEXT_TOKENS).toBe("32768");
+    expect(env.CLAUDE_CODE_MAX_OUTPUT_TOKENS).toBe("8192");
+    expect(env.ANTHROPIC_API_KEY).toBe("sk-local-key");
+    expect(lines[0]).toMatch(
+      /^context 32k per slot .*compacts when a prompt no longer fits \(the sidecar says "prompt is too long"/,
+    );
+  });
+
+  it("keeps every variable the user set, and says so", () => {
+    const user = { CLAUDE_CODE_MAX_OUTPUT_TOKENS: "100", ANTHROPIC_MODEL: "mine" };
+    const { env, kept, lines } = claudeSetup(setup(65536), "http://h:1", undefined, user);
+    expect(env.CLAUDE_CODE_MAX_OUTPUT_TOKENS).toBeUndefined();
+    expect(env.ANTHROPIC_MODEL).toBeUndefined();
+    expect(kept).toEqual(["ANTHROPIC_MODEL", "CLAUDE_CODE_MAX_OUTPUT_TOKENS"]);
+    expect(lines.at(-1)).toBe("kept your own ANTHROPIC_MODEL, CLAUDE_CODE_MAX_OUTPUT_TOKENS");
+  });
+
+  it("renames a local model called claude-*: Claude Code would take it for its own and assume 200k", () => {
+    expect(claudeSetup(setup(65536, "claude-distill"), "http://h:1", undefined, {}).env.ANTHROPIC_MODEL).toBe(
+      "local-claude-distill",
+    );
+  });
+
+  it("names a model served from a file by the file's name", () => {
+    const env = claudeSetup(setup(65536, "/models/Qwen3-Coder-30B-Q4_K_M.gguf"), "http://h:1", undefined, {}).env;
+    expect(env.ANTHROPIC_MODEL).toBe("Qwen3-Coder-30B-Q4_K_M");
+  });
+
+  it("sets no window or model it does not know", () => {
+    const unknown: SetupView = { version: "0", upstream: { state: "loading" }, keyRequired: false };
+    const { env, lines } = claudeSetup(unknown, "http://h:1", undefined, {});
+    expect(Object.keys(env).sort()).toEqual([
+      "ANTHROPIC_API_KEY",
+      "ANTHROPIC_BASE_URL",
+      "CLAUDE_CODE_ATTRIBUTION_HEADER",
+      "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+    ]);
+    expect(lines[0]).toBe("llama-server's context size is not known yet: Claude Code keeps its own defaults for it");
+  });
+
+  it("sizes replies to a quarter of the context, in whole k, within 1k and 32,000", () => {
+    expect(maxOutputFor(4096)).toBe(1024);
+    expect(maxOutputFor(32768)).toBe(8192);
+    expect(maxOutputFor(50000)).toBe(12288);
+    expect(maxOutputFor(1_000_000)).toBe(32000);
+    expect(compactAt(131072, 32000)).toBe(98072);
+  });
+});
