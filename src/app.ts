@@ -224,6 +224,7 @@ function forwardDeps(
     forensics: deps.unit.forensics,
     speed: deps.unit.speed,
     upstreamFacts: deps.unit.facts,
+    slotOf: deps.unit.slotOf,
     normalizeBillingHeader: config.normalizeBillingHeader,
     promptProgress: config.promptProgress,
     countPrompt: (body) => counter.countPrompt(body),

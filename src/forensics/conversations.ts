@@ -18,6 +18,8 @@ export interface Turn {
   restarts: number;
   /** Position in the order of all turns, to tell what ran in between. */
   seq: number;
+  /** The llama-server slot that served the turn, where the sidecar could tell. */
+  slot?: number;
   /** Claude Code background work (titles, topic checks) has its own conversations. */
   background?: string;
 }

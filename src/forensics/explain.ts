@@ -16,6 +16,7 @@ export const MISS_CAUSES = [
   "model_changed",
   "server_restarted",
   "context_overflow",
+  "different_slot",
   "other_conversation",
   "unknown",
 ] as const;
@@ -36,6 +37,8 @@ export interface TurnFacts {
   cacheDisabled: boolean;
   /** llama-server's per-slot context size, when known. */
   nCtx?: number;
+  /** The slot that served the turn, where the sidecar could tell. */
+  slot?: number;
 }
 
 export interface Verdict {
@@ -93,10 +96,19 @@ function cause(prev: Turn, now: TurnFacts, others: readonly Turn[]): { cause: Mi
   if (now.settings !== prev.settings) return { cause: "thinking_changed", location: "thinking settings changed" };
   const d = divergence(prev.print, now.prompt);
   if (d.kind !== "extends") return { cause: promptCause(d, now.prompt.blocks), location: where(d) };
-  const other = others.at(-1);
+  if (prev.slot !== undefined && now.slot !== undefined && prev.slot !== now.slot) {
+    return {
+      cause: "different_slot",
+      location: `slot ${now.slot}; the conversation's last turn ran on slot ${prev.slot}`,
+    };
+  }
+  // On a known slot, only what ran on that slot can have evicted the prefix.
+  const known = now.slot;
+  const other = (known === undefined ? others : others.filter((t) => t.slot === undefined || t.slot === known)).at(-1);
   if (other) {
     const what = other.background ? `background call (${other.background})` : "conversation";
-    return { cause: "other_conversation", location: `${what} ${other.key} ran in between` };
+    const on = known === undefined ? "" : ` on slot ${known}`;
+    return { cause: "other_conversation", location: `${what} ${other.key} ran in between${on}` };
   }
   return { cause: "unknown" };
 }

@@ -20,6 +20,8 @@ export interface FinishedTurn {
   /** Where llama-server stands: its restart count and per-slot context size. */
   restarts: number;
   nCtx?: number;
+  /** The slot that served it, where the sidecar could tell (one slot, or llama-server's /slots after it). */
+  slot?: number;
 }
 
 export interface Miss {
@@ -82,6 +84,7 @@ export class CacheForensics {
           settings,
           cacheDisabled: turn.body.cache_prompt === false,
           nCtx: turn.nCtx,
+          slot: turn.slot,
         },
         this.conversations.since(prev),
       );
@@ -92,6 +95,7 @@ export class CacheForensics {
       model: turn.model,
       restarts: turn.restarts,
       background: turn.background,
+      slot: turn.slot,
     });
     return verdict && { ...verdict, conversation: stored.key };
   }

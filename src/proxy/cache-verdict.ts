@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { CacheForensics } from "../forensics/forensics.js";
 import type { RequestRecord } from "../observe/observation.js";
+import type { TaskNumbers } from "../scrape/scraper.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { overflowInMessage } from "../translate/context-overflow.js";
 import type { UpstreamFacts } from "../unit/upstream-unit.js";
@@ -19,6 +20,8 @@ export interface PromptRef {
 export interface VerdictDeps {
   forensics: CacheForensics;
   upstreamFacts(): UpstreamFacts;
+  /** Which slot served a finished request: at once, later (asked of llama-server), or not at all. */
+  slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
   telemetry: Telemetry;
 }
 
@@ -58,11 +61,31 @@ function judgeOverflow(deps: VerdictDeps, req: JudgedRequest, record: RequestRec
   return true;
 }
 
-export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): void {
+/**
+ * Judges a finished turn. On a one-slot server at once; on one with several slots once llama-server's /slots says
+ * which served it (then a promise, which the span waits for).
+ */
+export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: RequestRecord): undefined | Promise<void> {
   if (judgeOverflow(deps, req, record)) return;
   const { dialect, prompt } = req;
   // A call routed to the background llama-server ran on another cache; a failed one reports nothing to judge.
   if (!prompt || !dialect || record.outcome !== "ok" || req.backgroundPolicy === "route") return;
+  const numbers = {
+    processed: record.prefillTokens ?? -1,
+    cached: record.cachedTokens ?? -1,
+    decoded: record.outputTokens ?? -1,
+  };
+  const slot = deps.slotOf(numbers);
+  if (!(slot instanceof Promise)) return judgeOnSlot(deps, { dialect, prompt }, record, slot);
+  return slot.then((s) => judgeOnSlot(deps, { dialect, prompt }, record, s));
+}
+
+function judgeOnSlot(
+  deps: VerdictDeps,
+  { dialect, prompt }: { dialect: Dialect; prompt: PromptRef },
+  record: RequestRecord,
+  slot: number | undefined,
+): undefined {
   const facts = deps.upstreamFacts();
   const verdict = deps.forensics.judge({
     dialect,
@@ -74,6 +97,7 @@ export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: Reques
     background: record.background,
     restarts: facts.restarts,
     nCtx: facts.nCtx,
+    slot,
   });
   if (!verdict) return;
   record.cacheExpectedTokens = verdict.expectedTokens;

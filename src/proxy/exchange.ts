@@ -16,6 +16,7 @@ import {
   toRecord,
 } from "../observe/observation.js";
 import type { ResponseTap } from "../observe/tap.js";
+import type { TaskNumbers } from "../scrape/scraper.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
@@ -91,6 +92,8 @@ export interface RecordDeps {
   /** Its models' usual speeds, for the speed verdict. */
   speed: SpeedForensics;
   upstreamFacts(): UpstreamFacts;
+  /** Which slot served a finished request (unit/upstream-unit.ts). */
+  slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
 }
 
 /**
@@ -152,12 +155,17 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);
   return () => {
-    judgeCache(
+    const judged = judgeCache(
       deps,
       { dialect: ex.route.dialect, prompt: ex.prompt, backgroundPolicy: ex.tags.backgroundPolicy },
       record,
     );
-    judgeSpeed(deps, record, ex.tags.backgroundPolicy === "route");
-    recordSpan(deps, ex, record, endedAt);
+    const rest = () => {
+      judgeSpeed(deps, record, ex.tags.backgroundPolicy === "route");
+      recordSpan(deps, ex, record, endedAt);
+    };
+    // Where the verdict waits for llama-server to say which slot served the request, the span waits for it.
+    if (judged) judged.then(rest, rest);
+    else rest();
   };
 }

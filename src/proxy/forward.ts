@@ -11,6 +11,7 @@ import type { SpeedForensics } from "../forensics/speed.js";
 import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
+import type { TaskNumbers } from "../scrape/scraper.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import { isRouteNotFound } from "../upstream/messages-support.js";
@@ -49,6 +50,8 @@ export interface ForwardDeps extends OutgoingDeps {
   /** Its models' usual generation speeds: why a request fell well below. */
   speed: SpeedForensics;
   upstreamFacts(): UpstreamFacts;
+  /** Which slot served a finished request (unit/upstream-unit.ts). */
+  slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */

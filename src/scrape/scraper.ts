@@ -18,6 +18,27 @@ export interface SlotView {
   /** Tokens in this slot's context: its last prompt plus what it has generated so far. */
   used: number;
   processing: boolean;
+  /** Tokens in the slot's cache once its last task ended (n_prompt_tokens: its prompt and all but the last token). */
+  cachedAfter?: number;
+}
+
+/** A finished request's token counts, as its timings give them. */
+export interface TaskNumbers {
+  processed: number;
+  cached: number;
+  decoded: number;
+}
+
+/**
+ * The slot whose cache holds what a finished request left, if exactly one: llama-server names the slot only on
+ * /completion answers, and clears a slot's task numbers when it releases it, so the sidecar asks /slots right after
+ * and matches the tokens left in each idle slot (the prompt and every generated token but the last, which is
+ * sampled and never decoded). A slot that took new work since can no longer be told: then none.
+ */
+export function slotThatServed(slots: readonly SlotView[], r: TaskNumbers): number | undefined {
+  const left = r.processed + r.cached + r.decoded;
+  const same = slots.filter((s) => !s.processing && (s.cachedAfter === left - 1 || s.cachedAfter === left));
+  return same.length === 1 ? same[0]?.id : undefined;
 }
 
 export interface Rates {
@@ -40,7 +61,7 @@ export interface ScrapeView {
   newFormat?: boolean;
 }
 
-function readSlots(text: string): SlotView[] {
+export function readSlots(text: string): SlotView[] {
   try {
     const raw = JSON.parse(text) as Record<string, unknown>[];
     if (!Array.isArray(raw)) return [];
@@ -52,6 +73,7 @@ function readSlots(text: string): SlotView[] {
         nCtx: Number(s.n_ctx ?? 0),
         used: prompt + (next?.n_decoded ?? 0),
         processing: s.is_processing === true,
+        cachedAfter: typeof s.n_prompt_tokens === "number" ? s.n_prompt_tokens : undefined,
       };
     });
   } catch {

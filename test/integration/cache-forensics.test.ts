@@ -286,3 +286,44 @@ describe("cache-miss forensics", () => {
     expect(text).not.toContain("careful coding agent");
   });
 });
+
+describe("cache-miss forensics on a llama-server with two slots", () => {
+  let two: LlamaServer;
+  let side: TestSidecar;
+  beforeAll(async () => {
+    two = await startLlamaServer({ parallel: 2, ctx: 8192, extraArgs: LLAMA_ARGS });
+    side = await startTestSidecar(two.url, ["--health-interval", "0.2"]);
+  });
+  afterAll(async () => {
+    await side?.close();
+    await two?.stop();
+  });
+
+  const chat = (messages: string[], extra: object = {}) =>
+    fetch(`${side.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-claude-code-session-id": "moving" },
+      body: JSON.stringify({ ...openaiBody({ session: "moving", api: "openai", messages }), ...extra }),
+    }).then((r) => r.text());
+
+  it("names the other slot a turn landed on, told from llama-server's /slots", async () => {
+    await chat([LONG_TASK], { id_slot: 0 }); // the conversation's first turn, on slot 0
+    await side.waitForRecords(1);
+    // Another client keeps slot 0 busy (pinned there), so llama-server gives the next turn slot 1.
+    const blocker = fetch(`${side.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id_slot: 0, max_tokens: 1500, messages: [{ role: "user", content: "Go on at length." }] }),
+    }).then((r) => r.text());
+    await expect
+      .poll(async () => ((await (await fetch(`${side.url}/api/requests/active`)).json()) as object[]).length)
+      .toBe(1);
+    side.clearRecords();
+    await chat([LONG_TASK, "Done.", "Now fix it."]);
+    const [turn] = await side.waitForRecords(1);
+    // With several slots the verdict waits for llama-server's /slots: it lands on the record a moment later.
+    await expect.poll(() => turn?.missCause).toBe("different_slot");
+    expect(turn?.missLocation).toBe("slot 1; the conversation's last turn ran on slot 0");
+    await blocker;
+  });
+});

@@ -140,6 +140,7 @@ const CAUSES = {
   model_changed: "model changed",
   server_restarted: "llama-server restarted",
   context_overflow: "prompt over the context",
+  different_slot: "another slot",
   other_conversation: "slot taken by another",
   unknown: "unknown",
 };

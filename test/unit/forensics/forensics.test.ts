@@ -172,6 +172,28 @@ describe("cache-miss verdicts", () => {
     expect(v?.location).toContain("background call (title)");
   });
 
+  it("names another slot, and on a known slot blames only what ran on that slot", () => {
+    const moved = new CacheForensics();
+    moved.judge(turn(anthropic(["a"]), 1000, 0, { slot: 0 }));
+    const v = moved.judge(turn(anthropic(["a", "b", "c"]), 1040, 0, { slot: 1 }));
+    expect(v).toMatchObject({
+      cause: "different_slot",
+      location: "slot 1; the conversation's last turn ran on slot 0",
+    });
+
+    const evicted = new CacheForensics();
+    evicted.judge(turn(anthropic(["a"]), 1000, 0, { slot: 0 }));
+    evicted.judge(turn(anthropic(["elsewhere"]), 500, 0, { sessionKey: "s2", slot: 1 }));
+    evicted.judge(turn(anthropic(["here"]), 500, 0, { sessionKey: "s3", slot: 0 }));
+    const w = evicted.judge(turn(anthropic(["a", "b", "c"]), 1040, 0, { slot: 0 }));
+    expect(w).toMatchObject({ cause: "other_conversation", location: "conversation s:s3 ran in between on slot 0" });
+
+    const unknown = new CacheForensics();
+    unknown.judge(turn(anthropic(["a"]), 1000, 0, { slot: 0 }));
+    unknown.judge(turn(anthropic(["elsewhere"]), 500, 0, { sessionKey: "s2", slot: 1 }));
+    expect(unknown.judge(turn(anthropic(["a", "b", "c"]), 1040, 0, { slot: 0 }))?.cause).toBe("unknown");
+  });
+
   it("finds a conversation without a session id by the prompt it shares", () => {
     const f = new CacheForensics();
     f.judge(turn(anthropic(["a"]), 1000, 0, { sessionKey: undefined }));
