@@ -2,7 +2,7 @@
 // stand-in for the claude binary (arguments, variables, exit status, signals, a sidecar started for the session),
 // and the real Claude Code CLI (npm @anthropic-ai/claude-code, -p mode, a private HOME) launched through it.
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -14,6 +14,10 @@ import { ATTR } from "../support/spans.js";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FAKE_CLAUDE = join(ROOT, "test/fixtures/fake-claude.mjs");
 const REAL_CLAUDE = join(ROOT, "node_modules/.bin/claude");
+/** What Claude Code 2.1.197 wrote on its status line command's stdin, recorded (paths made generic). */
+const STATUSLINE_INPUT = JSON.parse(
+  readFileSync(join(ROOT, "test/fixtures/claude-statusline-input.json"), "utf8"),
+) as object;
 /** tsx by URL: the launcher runs from other folders, where the bare name would not resolve. */
 const TSX = import.meta.resolve("tsx");
 
@@ -163,8 +167,9 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
     expect(span?.attributes[ATTR.GEN_AI_REQUEST_MODEL]).toBe("tiny");
     expect(span?.attributes[ATTR.GEN_AI_REQUEST_MAX_TOKENS]).toBe(2048);
 
-    // The status line for that session, fed the JSON Claude Code gives it (its shape recorded from 2.1.197).
-    const input = JSON.stringify({ session_id: result.session_id, model: { id: "tiny", display_name: "tiny" } });
+    // The status line for that session, fed the JSON Claude Code gives it (recorded from 2.1.197, under a terminal:
+    // it runs the status line only there, not in -p), with this session's id.
+    const input = JSON.stringify({ ...STATUSLINE_INPUT, session_id: result.session_id });
     const line = await cli(["statusline", "--port", String(port)], {}, input);
     expect(line.code).toBe(0);
     expect(line.stdout.trim()).toMatch(
@@ -211,6 +216,28 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
     expect(refusedAt).toBeGreaterThanOrEqual(0);
     expect(kinds[refusedAt + 1]).toBe("ok");
     expect(kinds.length).toBeLessThanOrEqual(8);
+  });
+});
+
+describe("llama-sidecar statusline during a turn", () => {
+  it("shows the session's turn prefilling while it runs", async () => {
+    const session = "statusline-live";
+    const long = Array.from({ length: 1300 }, (_, i) => `p${i}`).join(" "); // about 6,500 tokens: seconds of prefill
+    const turn = fetch(`${sidecar.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-claude-code-session-id": session },
+      body: JSON.stringify({ model: "tiny", max_tokens: 4, stream: true, messages: [{ role: "user", content: long }] }),
+    }).then((r) => r.text());
+    let ended = false;
+    void turn.finally(() => {
+      ended = true;
+    });
+    const input = JSON.stringify({ ...STATUSLINE_INPUT, session_id: session });
+    const seen: string[] = [];
+    while (!ended) seen.push((await cli(["statusline", "--port", String(port)], {}, input)).stdout.trim());
+    await turn;
+    expect(seen.some((l) => / · prefill \d+%/.test(l))).toBe(true);
+    expect((await cli(["statusline", "--port", String(port)], {}, input)).stdout).toMatch(/^tiny · ctx /);
   });
 });
 
