@@ -292,7 +292,8 @@ describe("cache-miss forensics on a llama-server with two slots", () => {
   let side: TestSidecar;
   beforeAll(async () => {
     two = await startLlamaServer({ parallel: 2, ctx: 8192, extraArgs: LLAMA_ARGS });
-    side = await startTestSidecar(two.url, ["--health-interval", "0.2"]);
+    const logger = pino({ level: "info" }, { write: (line: string) => logLines.push(line) });
+    side = await startTestSidecar(two.url, ["--health-interval", "0.2"], { logger });
   });
   afterAll(async () => {
     await side?.close();
