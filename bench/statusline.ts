@@ -91,8 +91,15 @@ async function main(): Promise<void> {
   console.log(row("statusline, no sidecar", down.times));
   console.log(`  live line: ${live.out}`);
   console.log(`  down line: ${down.out}`);
-  const ok = median(live.times) < 100 && median(down.times) < 100;
-  console.log(`goal (under 100 ms, p50): ${ok ? "met" : "NOT met"}`);
+  const worst = Math.max(median(live.times), median(down.times));
+  const added = worst - median(floor.times);
+  if (worst < 100) console.log(`goal (under 100 ms, p50): met (${worst.toFixed(1)} ms)`);
+  else {
+    // Node's own start is the floor no command can go under: say what the command adds to it.
+    console.log(
+      `goal (under 100 ms, p50): NOT met here: ${worst.toFixed(1)} ms, of which Node's own start is ${median(floor.times).toFixed(1)} ms and the command adds ${added.toFixed(1)} ms`,
+    );
+  }
 }
 
 await main();

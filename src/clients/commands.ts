@@ -1,20 +1,24 @@
 // The client commands: `claude` (launch Claude Code set up for the sidecar), `env <client>` (settings to paste) and
 // `statusline` (Claude Code's status line). Settings come from the same flags and LLAMA_SIDECAR_* variables as the
-// sidecar's, so each finds the sidecar where it listens.
-import { type Config, ConfigError, parseConfig } from "../config/load.js";
+// sidecar's, so each finds the sidecar where it listens. Each command loads what it needs when it runs: a status
+// line's start is most of its answer time.
+import type { Config } from "../config/load.js";
 import type { SetupView } from "../wire/setup-view.js";
-import { ENV_CLIENTS, type EnvClient, envFor } from "./env-command.js";
-import { launchClaude } from "./launch-claude.js";
+import { ENV_CLIENTS, type EnvClient } from "./env-names.js";
+import { quickAddress } from "./quick-address.js";
 import { getJson, sidecarAddress } from "./sidecar-api.js";
-import { statusline } from "./statusline.js";
 
 const USAGE = `usage:
   llama-sidecar claude [claude's own arguments]    run Claude Code set up for the local model
   llama-sidecar env <client> [settings]            print settings for ${ENV_CLIENTS.join(", ")}
   llama-sidecar statusline [settings]              Claude Code's statusLine command`;
 
-/** The settings, or the exit status when there are none to go on (help, version, a bad setting). */
-function settings(args: string[]): Config | number {
+/**
+ * The settings, or the exit status when there are none to go on (help, version, a bad setting). The schema is
+ * loaded only here: a status line that reads its address quickly never pays for it.
+ */
+async function settings(args: string[]): Promise<Config | number> {
+  const { ConfigError, parseConfig } = await import("../config/load.js");
   try {
     const parsed = parseConfig(args, process.env);
     if (parsed.kind === "config") return parsed.config;
@@ -33,7 +37,7 @@ async function env(args: string[]): Promise<number> {
     process.stderr.write(`llama-sidecar: env needs one of ${ENV_CLIENTS.join(", ")}\n\n${USAGE}\n`);
     return 2;
   }
-  const config = settings(rest);
+  const config = await settings(rest);
   if (typeof config === "number") return config;
   const addr = sidecarAddress(config);
   const r = await getJson<SetupView>(addr, "/api/setup", 2000);
@@ -44,6 +48,7 @@ async function env(args: string[]): Promise<number> {
       `llama-sidecar: no sidecar answered at ${addr.base} (${r.ok ? `HTTP ${r.status}` : r.reason}): start it for the real model name and context size\n`,
     );
   }
+  const { envFor } = await import("./env-command.js");
   process.stdout.write(`${envFor(client as EnvClient, { setup, base: addr.base, key: config.apiKey })}\n`);
   return 0;
 }
@@ -52,19 +57,24 @@ export async function runClientCommand(name: string, args: string[]): Promise<nu
   switch (name) {
     case "claude": {
       // Every argument is Claude Code's: the sidecar's settings come from LLAMA_SIDECAR_* variables here.
-      const config = settings([]);
-      return typeof config === "number" ? config : launchClaude(args, config, process.env);
+      const config = await settings([]);
+      if (typeof config === "number") return config;
+      const { launchClaude } = await import("./launch-claude.js");
+      return launchClaude(args, config, process.env);
     }
     case "env":
       return env(args);
     default: {
-      const config = settings(args);
+      const quick = quickAddress(args, process.env);
+      const config = quick ? undefined : await settings(args);
       if (typeof config === "number") {
         // A status line never fails: Claude Code would show the failure where the line goes.
         process.stdout.write("llama-sidecar: statusline settings not understood\n");
         return 0;
       }
-      process.stdout.write(`${await statusline(config, process.stdin)}\n`);
+      const addr = quick ?? sidecarAddress(config as Config);
+      const { statusline } = await import("./statusline.js");
+      process.stdout.write(`${await statusline(addr, process.stdin)}\n`);
       return 0;
     }
   }

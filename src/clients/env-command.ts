@@ -2,9 +2,7 @@
 // name and context length. Each output is one document a machine can read too (shell, JSON or YAML).
 import type { SetupView } from "../wire/setup-view.js";
 import { claudeSetup } from "./claude-env.js";
-
-export const ENV_CLIENTS = ["claude", "claude-settings", "cline", "continue", "openai", "anthropic"] as const;
-export type EnvClient = (typeof ENV_CLIENTS)[number];
+import type { EnvClient } from "./env-names.js";
 
 export interface EnvInput {
   setup: SetupView;

@@ -1,10 +1,9 @@
 // `llama-sidecar statusline`: Claude Code's statusLine command. It reads the JSON Claude Code writes on stdin (its
 // session_id is the X-Claude-Code-Session-Id its requests carry), asks the sidecar for that session's numbers, and
 // prints one line. A sidecar that is down or slow gives a short line too: never an error trace, never a wait.
-import type { Config } from "../config/load.js";
 import type { SessionView } from "../wire/session-view.js";
 import type { SetupView } from "../wire/setup-view.js";
-import { getJson, sidecarAddress } from "./sidecar-api.js";
+import { getJson, type SidecarAddress } from "./sidecar-api.js";
 
 /** Claude Code redraws the line while it waits: past this a short line now is worth more than the numbers. */
 const ASK_WITHIN_MS = 150;
@@ -72,8 +71,7 @@ function setupLine(setup: SetupView): string {
   return parts.join(" · ");
 }
 
-export async function statusline(config: Config, stdin: NodeJS.ReadableStream): Promise<string> {
-  const addr = sidecarAddress(config);
+export async function statusline(addr: SidecarAddress, stdin: NodeJS.ReadableStream): Promise<string> {
   const session = await readSessionId(stdin);
   if (session) {
     const r = await getJson<SessionView>(addr, `/api/sessions/${encodeURIComponent(session)}`, ASK_WITHIN_MS);

@@ -1,7 +1,8 @@
 // Each client's settings parse as what they claim to be and carry the sidecar's URL, key, model and context.
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { ENV_CLIENTS, envFor } from "../../../src/clients/env-command.js";
+import { envFor } from "../../../src/clients/env-command.js";
+import { ENV_CLIENTS } from "../../../src/clients/env-names.js";
 import type { SetupView } from "../../../src/wire/setup-view.js";
 
 const input = {

@@ -1,0 +1,29 @@
+// The status line's address without the full schema: the few settings it needs, anything else left to the parser.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { quickAddress } from "../../../src/clients/quick-address.js";
+
+describe("quickAddress", () => {
+  it("reads host, port and key from flags and LLAMA_SIDECAR_* variables, flags winning", () => {
+    expect(quickAddress([], {})).toEqual({ base: "http://127.0.0.1:9090", key: undefined });
+    expect(quickAddress(["--port", "9191"], { LLAMA_SIDECAR_PORT: "1", LLAMA_SIDECAR_API_KEY: "k-12345678" })).toEqual({
+      base: "http://127.0.0.1:9191",
+      key: "k-12345678",
+    });
+    expect(quickAddress(["--host=::"], {})?.base).toBe("http://[::1]:9090");
+    const file = join(mkdtempSync(join(tmpdir(), "key-")), "key");
+    writeFileSync(file, "from-a-file\n");
+    expect(quickAddress(["--api-key-file", file], {})?.key).toBe("from-a-file");
+  });
+
+  it("leaves to the full parser what it does not read cleanly", () => {
+    expect(quickAddress(["--port", "x"], {})).toBeUndefined();
+    expect(quickAddress(["--port", "70000"], {})).toBeUndefined();
+    expect(quickAddress(["--port"], {})).toBeUndefined();
+    expect(quickAddress(["--help"], {})).toBeUndefined();
+    expect(quickAddress(["--upstream", "http://x"], {})).toBeUndefined();
+    expect(quickAddress(["--api-key-file", "/no/such/file"], {})).toBeUndefined();
+  });
+});
