@@ -98,6 +98,8 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   private running: Promise<void> | undefined;
   private sawLoading = false;
   private stopped = false;
+  /** Who waits for a scrape that starts after they asked (the slot verdicts). */
+  private waiting: ((view: ScrapeView | undefined) => void)[] = [];
 
   private readonly intervalMs: number;
   private readonly logger: Logger;
@@ -121,10 +123,28 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   /** One scrape; concurrent callers share it. */
   scrape(): Promise<void> {
-    this.running ??= this.doScrape().finally(() => {
+    if (this.running) return this.running;
+    const waiters = this.waiting;
+    this.waiting = [];
+    this.running = this.doScrape().finally(() => {
       this.running = undefined;
+      for (const w of waiters) w(this.view.ok ? this.view : undefined);
+      // Who asked while this scrape ran needs one that starts after: the state they ask about came later.
+      if (this.waiting.length > 0) this.requestSoon(0);
     });
     return this.running;
+  }
+
+  /**
+   * The view of a scrape that starts after now (the one a finished request sets off, 250 ms later, shared by every
+   * request that finished meanwhile): no call of its own. Undefined when it fails or the scraper stops.
+   */
+  nextView(): Promise<ScrapeView | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.requestSoon();
+    });
   }
 
   private async doScrape(): Promise<void> {
@@ -222,6 +242,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const w of this.waiting.splice(0)) w(undefined);
     this.poller?.stop();
     if (this.soon) clearTimeout(this.soon);
     await this.running;

@@ -6,11 +6,11 @@ import { AdmissionQueue, type QueueNumbers } from "../admission/queue.js";
 import type { Config } from "../config/load.js";
 import { CacheForensics } from "../forensics/forensics.js";
 import { SpeedForensics } from "../forensics/speed.js";
-import { readSlots, slotThatServed, type TaskNumbers, UpstreamScraper } from "../scrape/scraper.js";
+import { slotThatServed, type TaskNumbers, UpstreamScraper } from "../scrape/scraper.js";
 import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
-import { callUpstream, createUpstream, type Upstream } from "../upstream/client.js";
+import { createUpstream, type Upstream } from "../upstream/client.js";
 import { UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
 
 /** This llama-server now: restarts, settings from /props, recent prefill speed and draft acceptance (/metrics). */
@@ -37,8 +37,8 @@ export interface UpstreamUnit {
   /** What a cache verdict needs to know of this llama-server now. */
   facts(): UpstreamFacts;
   /**
-   * The slot that served a finished request with these numbers: 0 on a one-slot server, otherwise asked of /slots
-   * (undefined when it cannot be told).
+   * The slot that served a finished request with these numbers: 0 on a one-slot server, otherwise from the /slots
+   * of the scrape the request sets off (undefined when it cannot be told).
    */
   slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
   /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
@@ -85,10 +85,7 @@ export function createUpstreamUnit({ config, store, logger, reportInvalid }: Uni
       const slots = monitor.status.props?.totalSlots;
       if (slots === 1) return 0;
       if (!slots) return undefined;
-      return callUpstream(upstream, "/slots", { timeoutMs: 2000 }).then(
-        (res) => (res.status === 200 ? slotThatServed(readSlots(res.text), r) : undefined),
-        () => undefined,
-      );
+      return scraper.nextView().then((view) => view && slotThatServed(view.slots, r));
     },
     async start() {
       const status = await monitor.check();

@@ -197,7 +197,7 @@ describe("cache-miss forensics", () => {
     });
     const r = await send(b);
     expect(r.missCause, JSON.stringify(r)).toBe("other_conversation");
-    expect(r.missLocation).toBe("conversation s:alternating-b ran in between");
+    expect(r.missLocation).toBe("conversation s:alternating-b ran in between on slot 0");
   });
 
   it("names a prompt longer than the slot's context, with both sizes", async () => {
@@ -310,6 +310,8 @@ describe("cache-miss forensics on a llama-server with two slots", () => {
   it("names the other slot a turn landed on, told from llama-server's /slots", async () => {
     await chat([LONG_TASK], { id_slot: 0 }); // the conversation's first turn, on slot 0
     await side.waitForRecords(1);
+    // Its verdict (and then its span) waits for the scrape the turn sets off, which reads which slot served it.
+    await expect.poll(() => side.spans().length).toBe(1);
     // Another client keeps slot 0 busy (pinned there), so llama-server gives the next turn slot 1.
     const blocker = fetch(`${side.url}/v1/chat/completions`, {
       method: "POST",
