@@ -61,6 +61,8 @@ export function readProgress(data: JsonObject, at: number): PromptProgress | und
 }
 
 const MARK = Buffer.from('"prompt_progress"');
+/** llama-server's role announcement in a chat stream (server-task.cpp: a delta of role and a null content). */
+const ROLE_ONLY = Buffer.from('"delta":{"role":"assistant","content":null}');
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -159,15 +161,16 @@ export class ProgressStripper {
 
   /** One event before the first token: dropped (a report), kept back (an announcement) or sent with what waited. */
   private take(event: Buffer, out: Buffer[]): "dropped" | "pending" | "sent" {
-    const data = eventData(event);
-    const progress = data && event.indexOf(MARK) >= 0 ? readProgress(data, this.now()) : undefined;
+    const data = event.indexOf(MARK) >= 0 ? eventData(event) : undefined;
+    const progress = data && readProgress(data, this.now());
     if (data && progress) {
       this.onProgress(progress);
       this.pending = undefined; // the announcement was the report's
       if (carriesContent(data)) this.held.push(Buffer.from(event.toString("utf8").replace(REPORT_MEMBER, "")));
       return "dropped";
     }
-    if (data && !this.pending && !carriesContent(data)) {
+    // Every stream's first event is told by its bytes, not parsed: only reports are.
+    if (!this.pending && event.indexOf(ROLE_ONLY) >= 0) {
       this.pending = event;
       return "pending";
     }
