@@ -69,5 +69,8 @@ describe("config", () => {
     const text = r.kind === "help" ? r.text : "";
     for (const s of ["--upstream", "LLAMA_SIDECAR_UPSTREAM", "--data-dir", "LLAMA_SIDECAR_DATA_DIR", "--port"])
       expect(text).toContain(s);
+    // The client commands are named too, each with what it does.
+    for (const c of ["llama-sidecar claude [", "llama-sidecar env <client>", "llama-sidecar statusline"])
+      expect(text).toContain(c);
   });
 });
