@@ -225,6 +225,7 @@ function forwardDeps(
     speed: deps.unit.speed,
     upstreamFacts: deps.unit.facts,
     slotOf: deps.unit.slotOf,
+    logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
     normalizeBillingHeader: config.normalizeBillingHeader,
     promptProgress: config.promptProgress,
     countPrompt: (body) => counter.countPrompt(body),

@@ -9,7 +9,12 @@ export interface ClaudeSetup {
   lines: string[];
   /** The user's own values that were kept, by name. */
   kept: string[];
+  /** Variables to take out of Claude Code's environment (a credential for Anthropic's own API). */
+  drop: string[];
 }
+
+/** The connection is one piece: a base URL with its own key. */
+const CONNECTION = ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
 
 /** Claude Code compacts at its window less the output reserve less 13,000 (what its 2.1 code does). */
 const COMPACT_MARGIN = 13_000;
@@ -83,10 +88,19 @@ export function claudeSetup(
   );
   const env: Record<string, string> = {};
   const kept: string[] = [];
+  // A base URL of the user's own means they point Claude Code elsewhere: their connection is kept whole. Without
+  // one, the connection is the sidecar's: a key of theirs is for Anthropic's API and must not go to the sidecar.
+  const ownConnection = userEnv.ANTHROPIC_BASE_URL !== undefined;
+  const drop: string[] = [];
   for (const [name, value] of Object.entries(want)) {
-    if (userEnv[name] !== undefined) kept.push(name);
+    const connection = CONNECTION.includes(name);
+    if (userEnv[name] !== undefined && (!connection || ownConnection)) kept.push(name);
     else env[name] = value;
   }
+  if (!ownConnection && userEnv.ANTHROPIC_AUTH_TOKEN !== undefined) drop.push("ANTHROPIC_AUTH_TOKEN");
+  const replaced = ["ANTHROPIC_API_KEY", ...drop].filter((n) => !ownConnection && userEnv[n] !== undefined);
+  if (replaced.length > 0) lines.push(`your ${replaced.join(" and ")} stays out of it: the sidecar gets its own key`);
+  if (ownConnection) lines.push("your ANTHROPIC_BASE_URL is kept: Claude Code will not go through this sidecar");
   if (kept.length > 0) lines.push(`kept your own ${kept.join(", ")}`);
-  return { env, lines, kept };
+  return { env, lines, kept, drop };
 }

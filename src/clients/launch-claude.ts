@@ -3,7 +3,7 @@
 // exit status and signals are Claude Code's own.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/load.js";
 import type { SetupView } from "../wire/setup-view.js";
@@ -34,17 +34,29 @@ async function startForSession(
   const out = openSync(log, "a");
   const [node, ...args] = selfCommand();
   const child = spawn(node as string, args, { env, stdio: ["ignore", out, out] });
+  closeSync(out); // the child has its own copy
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && child.exitCode === null) {
     const r = await getJson<SetupView>(addr, "/api/setup", 1000);
     if (r.ok && r.status === 200) {
       say(`started a sidecar for this session on ${addr.base} (its log: ${log})`);
-      return { setup: r.body, stop: () => stopChild(child) };
+      return { setup: r.body, stop: () => stopUnlessBusy(addr, child) };
     }
     await new Promise((r) => setTimeout(r, 200));
   }
   await stopChild(child);
   return `could not start a sidecar on ${addr.base}: see ${log}`;
+}
+
+/** Another launcher may have found this sidecar answering and used it: one still busy is left running. */
+async function stopUnlessBusy(addr: SidecarAddress, child: ChildProcess): Promise<void> {
+  const active = await getJson<unknown[]>(addr, "/api/requests/active", 1000);
+  if (active.ok && Array.isArray(active.body) && active.body.length > 0) {
+    say(`left the sidecar on ${addr.base} running: other clients are using it`);
+    child.unref();
+    return;
+  }
+  await stopChild(child);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -56,21 +68,39 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /** The status line, unless the user passes settings of their own (theirs win, whole). */
 function withStatusLine(args: string[], addr: SidecarAddress): string[] {
   if (args.some((a) => a === "--settings" || a.startsWith("--settings="))) return args;
-  const port = new URL(addr.base).port;
-  const command = [...selfCommand(), "statusline", "--port", port].map((p) => JSON.stringify(p)).join(" ");
+  const url = new URL(addr.base);
+  const port = url.port || "80";
+  // Claude Code runs the command through a shell: single quotes keep $ and ` in a path literal.
+  const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [...selfCommand(), "statusline", "--port", port].map(sq).join(" ");
   return ["--settings", JSON.stringify({ statusLine: { type: "command", command, padding: 0 } }), ...args];
 }
 
-/** Runs Claude Code in the foreground; resolves with its exit code, or the signal that ended it. */
+/**
+ * Runs Claude Code in the foreground; resolves with its exit code, or the signal that ended it, or (when it could
+ * not be started at all) 127 after saying why.
+ */
 async function runClaude(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<number | NodeJS.Signals> {
   const child = spawn(bin, args, { env, stdio: "inherit" });
   // Ctrl-C reaches Claude Code from the terminal itself; the launcher must not die of it first.
   const ignore = () => {};
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on("SIGINT", ignore).on("SIGTERM", forward).on("SIGHUP", forward);
-  const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
-  process.off("SIGINT", ignore).off("SIGTERM", forward).off("SIGHUP", forward);
-  return signal ?? code ?? 1;
+  try {
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null];
+    return signal ?? code ?? 1;
+  } catch (err) {
+    say(`could not run ${bin}: ${(err as Error).message}`);
+    return 127;
+  } finally {
+    process.off("SIGINT", ignore).off("SIGTERM", forward).off("SIGHUP", forward);
+  }
+}
+
+function withoutDropped(env: NodeJS.ProcessEnv, drop: readonly string[]): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of drop) delete out[name];
+  return out;
 }
 
 export async function launchClaude(args: string[], config: Config, env: NodeJS.ProcessEnv): Promise<number> {
@@ -81,8 +111,14 @@ export async function launchClaude(args: string[], config: Config, env: NodeJS.P
   }
   const addr = sidecarAddress(config);
   const running = await getJson<SetupView>(addr, "/api/setup", 1500);
-  const started: Started | string =
-    running.ok && running.status === 200 ? { setup: running.body } : await startForSession(addr, config, env);
+  if (running.ok && running.status !== 200) {
+    // Something answers there: starting another on the same port would only fail.
+    say(
+      `the sidecar at ${addr.base} answered HTTP ${running.status}${running.status === 401 ? ": set LLAMA_SIDECAR_API_KEY to its key" : ""}`,
+    );
+    return 1;
+  }
+  const started: Started | string = running.ok ? { setup: running.body } : await startForSession(addr, config, env);
   if (typeof started === "string") {
     say(started);
     return 1;
@@ -92,7 +128,11 @@ export async function launchClaude(args: string[], config: Config, env: NodeJS.P
     say(`llama-server is ${setup.upstream.state}: Claude Code's requests wait or fail until it is online`);
   const claude = claudeSetup(setup, addr.base, addr.key, env);
   for (const line of claude.lines) say(line);
-  const result = await runClaude(bin, withStatusLine(args, addr), { ...env, ...claude.env });
+  const result = await runClaude(
+    bin,
+    withStatusLine(args, addr),
+    withoutDropped({ ...env, ...claude.env }, claude.drop),
+  );
   await stop?.();
   if (typeof result === "number") return result;
   process.kill(process.pid, result); // ended by a signal: end the same way

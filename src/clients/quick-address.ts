@@ -32,10 +32,14 @@ export function quickAddress(args: string[], env: NodeJS.ProcessEnv): SidecarAdd
   if (!fromArgs(args, s)) return undefined;
   const port = s.port ?? "9090";
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || s.host === "") return undefined;
-  let apiKey = s.apiKey;
-  if (apiKey === undefined && s.apiKeyFile !== undefined) {
+  // The full parser's rules: an empty value is unset, both a key and a key file is an error (its to report).
+  const key = s.apiKey || undefined;
+  const keyFile = s.apiKeyFile || undefined;
+  if (key !== undefined && keyFile !== undefined) return undefined;
+  let apiKey = key;
+  if (keyFile !== undefined) {
     try {
-      apiKey = readFileSync(s.apiKeyFile, "utf8").trim();
+      apiKey = readFileSync(keyFile, "utf8").split(/\r?\n/)[0]?.trim();
     } catch {
       return undefined;
     }

@@ -31,6 +31,9 @@ async function readSessionId(stdin: NodeJS.ReadableStream): Promise<string | und
     setTimeout(resolve, STDIN_WITHIN_MS).unref();
   });
   await done;
+  // A stdin that stays open (a terminal, a caller that never closes it) must not keep the process waiting.
+  stdin.removeAllListeners("data");
+  (stdin as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   try {
     const id = (JSON.parse(text) as { session_id?: unknown }).session_id;
     return typeof id === "string" && id.length > 0 ? id : undefined;

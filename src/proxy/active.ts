@@ -64,6 +64,7 @@ export class ActiveRequests {
         client: ex.client,
         model: ex.model?.model,
         session: ex.prompt?.sessionKey,
+        background: ex.tags.background,
         phase,
         elapsedMs: round(now - ex.receivedAt),
         queuedMs: ex.queueWaitMs === undefined ? undefined : round(ex.queueWaitMs),

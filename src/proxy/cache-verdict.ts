@@ -70,12 +70,9 @@ export function judgeCache(deps: VerdictDeps, req: JudgedRequest, record: Reques
   const { dialect, prompt } = req;
   // A call routed to the background llama-server ran on another cache; a failed one reports nothing to judge.
   if (!prompt || !dialect || record.outcome !== "ok" || req.backgroundPolicy === "route") return;
-  const numbers = {
-    processed: record.prefillTokens ?? -1,
-    cached: record.cachedTokens ?? -1,
-    decoded: record.outputTokens ?? -1,
-  };
-  const slot = deps.slotOf(numbers);
+  const { prefillTokens: processed, cachedTokens: cached, outputTokens: decoded } = record;
+  const known = processed !== undefined && cached !== undefined && decoded !== undefined;
+  const slot = known ? deps.slotOf({ processed, cached, decoded }) : undefined;
   if (!(slot instanceof Promise)) return judgeOnSlot(deps, { dialect, prompt }, record, slot);
   return slot.then((s) => judgeOnSlot(deps, { dialect, prompt }, record, s));
 }

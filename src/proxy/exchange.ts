@@ -94,6 +94,8 @@ export interface RecordDeps {
   upstreamFacts(): UpstreamFacts;
   /** Which slot served a finished request (unit/upstream-unit.ts). */
   slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
+  /** Logs a failure of the work done after a record, off the record queue's own guard. */
+  logFailure(err: unknown): void;
 }
 
 /**
@@ -164,8 +166,9 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
       judgeSpeed(deps, record, ex.tags.backgroundPolicy === "route");
       recordSpan(deps, ex, record, endedAt);
     };
-    // Where the verdict waits for llama-server to say which slot served the request, the span waits for it.
-    if (judged) judged.then(rest, rest);
+    // Where the verdict waits for llama-server to say which slot served the request, the span waits for it. A
+    // failure there is logged like any record's, never left to end the process.
+    if (judged) judged.then(rest, rest).catch((err: unknown) => deps.logFailure(err));
     else rest();
   };
 }

@@ -14,17 +14,20 @@ export interface FitDeps {
 }
 
 /**
- * No token is shorter than a byte, and few prompts run under 4 bytes a token: a body whose bytes / 16 plus
- * max_tokens stays inside the context cannot overflow it, and is not counted (most requests, at no cost).
+ * A body's tokens are fewer than half its bytes: JSON keys, quotes and escapes add bytes no token stands for, and
+ * text runs 3 to 4 bytes a token (code and English) or more (UTF-8 scripts). A body whose bytes / 2 plus max_tokens
+ * stays inside the context cannot overflow it and is not counted.
  */
-const BYTES_PER_TOKEN_AT_MOST = 16;
+const BYTES_PER_TOKEN_AT_LEAST = 2;
 
 /** The body to send: as it came, or with max_tokens lowered (the exchange then says from what). */
 export async function fitMaxTokens(deps: FitDeps, ex: Exchange, json: JsonObject, body: Buffer): Promise<Buffer> {
   const nCtx = deps.nCtx();
   const asked = json.max_tokens;
-  if (ex.route.dialect !== "anthropic-messages" || !nCtx || typeof asked !== "number") return body;
-  if (asked + body.length / BYTES_PER_TOKEN_AT_MOST <= nCtx) return body;
+  // A call routed to the background llama-server has another context and tokenizer.
+  if (ex.route.dialect !== "anthropic-messages" || ex.tags.backgroundPolicy === "route") return body;
+  if (!nCtx || typeof asked !== "number") return body;
+  if (asked + body.length / BYTES_PER_TOKEN_AT_LEAST <= nCtx) return body;
   let prompt: number;
   try {
     prompt = await deps.countPrompt(json);

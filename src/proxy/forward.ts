@@ -52,6 +52,8 @@ export interface ForwardDeps extends OutgoingDeps {
   upstreamFacts(): UpstreamFacts;
   /** Which slot served a finished request (unit/upstream-unit.ts). */
   slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
+  /** Logs a failure of the work done after a record (a verdict that waited for llama-server's /slots). */
+  logFailure(err: unknown): void;
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */

@@ -22,7 +22,8 @@ export function estimatePrefill(deps: EstimateDeps, ex: Exchange, body: JsonObje
   if (ex.progressAsked || ex.route.dialect !== "anthropic-messages" || body.stream !== true) return () => {};
   let ended = false;
   const timer = setTimeout(() => {
-    if (!prefilling(ex)) return;
+    // A translated request asks for reports after this was armed: it has its own.
+    if (!prefilling(ex) || ex.progressAsked) return;
     deps.countPrompt(body).then(
       (total) => {
         if (!ended) ex.estimate = { total, prefillTps: deps.prefillTps() };

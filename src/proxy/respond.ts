@@ -33,6 +33,8 @@ export interface Reply {
   tap?: ResponseTap;
 }
 
+const OPENAI_DIALECTS = new Set(["openai-chat", "openai-completion", "openai-responses"]);
+
 /** After the headers are out, an upstream failure can only be told in-band: an SSE error event, or a cut connection. */
 function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isSse: boolean): void {
   if (isSse && !res.destroyed) res.end(errorEvent(err, ex.route.protocol));
@@ -47,15 +49,17 @@ function stripProgress(ex: Exchange, framer: SseFramer, tap: ResponseTap | undef
   const stripper = new ProgressStripper((p) => {
     ex.progress = p;
   });
+  // The framer is this relay's own, not the relay's: an unfinished last event goes through the stripper too, so
+  // what it kept back comes out before it, in order.
   return {
-    framer,
     transform: (chunk) => {
       const out = stripper.pass(framer.push(chunk));
       if (out) tap?.push(out);
       return out;
     },
     tail: () => {
-      const rest = stripper.rest();
+      const last = stripper.pass(framer.rest());
+      const rest = `${last?.toString("utf8") ?? ""}${stripper.rest()}`;
       if (rest) tap?.push(Buffer.from(rest));
       return rest;
     },
@@ -75,7 +79,10 @@ export async function passThrough(
   if (up.statusCode >= 400 && !contentType.includes("json")) {
     return openaiErrorAnswer(ctx, up, await readUpstreamText(up, origin));
   }
-  if (up.statusCode === 400 && ex.route.operation) return openaiBadRequest(ctx, up, await readUpstreamText(up, origin));
+  // OpenAI's own routes only: llama-server's native ones (/completion, /infill) keep its error as it is.
+  if (up.statusCode === 400 && OPENAI_DIALECTS.has(ex.route.dialect ?? "")) {
+    return openaiBadRequest(ctx, up, await readUpstreamText(up, origin));
+  }
   const res = ctx.res;
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));

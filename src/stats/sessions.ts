@@ -48,7 +48,8 @@ export class Sessions {
   /** The session's view, or undefined for a session the sidecar has not seen (finished or running). */
   view(session: string, active: readonly ActiveRequest[], server: ServerNow): SessionView | undefined {
     const turn = this.last.get(session);
-    const mine = active.find((a) => a.session === session);
+    // A background call of the session (a title, a Haiku call on the side) is not its turn.
+    const mine = active.find((a) => a.session === session && !a.background);
     if (!turn && !mine) return undefined;
     const queued = active.filter((a) => a.phase === "queued");
     const position = mine?.phase === "queued" ? queued.indexOf(mine) + 1 : undefined;

@@ -8,6 +8,8 @@ export interface ActiveRequest {
   model?: string;
   /** The session the client named (an identifier, never text). */
   session?: string;
+  /** A Claude Code background call (its class), not a turn of the session. */
+  background?: string;
   phase: Phase;
   /** Since the sidecar received the request. */
   elapsedMs: number;

@@ -98,7 +98,7 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
     expect(args[0]).toBe("--settings");
     const statusLine = (JSON.parse(args[1] ?? "{}") as { statusLine: { type: string; command: string } }).statusLine;
     expect(statusLine.type).toBe("command");
-    expect(statusLine.command).toMatch(/"statusline" "--port" "\d+"$/);
+    expect(statusLine.command).toMatch(/'statusline' '--port' '\d+'$/);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("llama-sidecar: "))).toEqual([
       'llama-sidecar: context 8k per slot (llama-server\'s n_ctx), not 200k: Claude Code compacts when a prompt no longer fits (the sidecar says "prompt is too long"; 8k leaves no room to compact ahead); replies up to 2k tokens',
       "llama-sidecar: model tiny for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic",
@@ -136,6 +136,19 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`llama-sidecar: started a sidecar for this session on http://127.0.0.1:${own}`);
     expect(saw(r).setup?.upstream).toMatchObject({ model: "tiny", nCtx: 8192 });
+    await expect(fetch(`http://127.0.0.1:${own}/api/setup`)).rejects.toThrow();
+  });
+
+  it("says so, and stops the sidecar it started, when the claude it was given cannot run", async () => {
+    const own = await freePort();
+    const r = await cli(["claude"], {
+      LLAMA_SIDECAR_CLAUDE: "/no/such/claude",
+      LLAMA_SIDECAR_PORT: String(own),
+      LLAMA_SIDECAR_UPSTREAM: llama.url,
+      LLAMA_SIDECAR_DATA_DIR: mkdtempSync(join(tmpdir(), "launcher-data-")),
+    });
+    expect(r.code).toBe(127);
+    expect(r.stderr).toContain("llama-sidecar: could not run /no/such/claude: spawn /no/such/claude ENOENT");
     await expect(fetch(`http://127.0.0.1:${own}/api/setup`)).rejects.toThrow();
   });
 

@@ -52,6 +52,25 @@ describe("claudeSetup", () => {
     expect(lines.at(-1)).toBe("kept your own ANTHROPIC_MODEL, CLAUDE_CODE_MAX_OUTPUT_TOKENS");
   });
 
+  it("keeps a connection whole: the user's base URL with their key, or the sidecar's with its own", () => {
+    // A key for Anthropic's API in the user's profile must not go to the sidecar (and on to llama-server).
+    const profile = { ANTHROPIC_API_KEY: "sk-ant-real", ANTHROPIC_AUTH_TOKEN: "tok" };
+    const local = claudeSetup(setup(65536), "http://h:1", undefined, profile);
+    expect(local.env.ANTHROPIC_API_KEY).toBe("local");
+    expect(local.drop).toEqual(["ANTHROPIC_AUTH_TOKEN"]);
+    expect(local.lines).toContain(
+      "your ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN stays out of it: the sidecar gets its own key",
+    );
+    const elsewhere = claudeSetup(setup(65536), "http://h:1", undefined, {
+      ...profile,
+      ANTHROPIC_BASE_URL: "https://x",
+    });
+    expect(elsewhere.env.ANTHROPIC_BASE_URL).toBeUndefined();
+    expect(elsewhere.env.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(elsewhere.drop).toEqual([]);
+    expect(elsewhere.lines).toContain("your ANTHROPIC_BASE_URL is kept: Claude Code will not go through this sidecar");
+  });
+
   it("renames a local model called claude-*: Claude Code would take it for its own and assume 200k", () => {
     expect(claudeSetup(setup(65536, "claude-distill"), "http://h:1", undefined, {}).env.ANTHROPIC_MODEL).toBe(
       "local-claude-distill",

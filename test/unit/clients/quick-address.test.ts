@@ -14,8 +14,9 @@ describe("quickAddress", () => {
     });
     expect(quickAddress(["--host=::"], {})?.base).toBe("http://[::1]:9090");
     const file = join(mkdtempSync(join(tmpdir(), "key-")), "key");
-    writeFileSync(file, "from-a-file\n");
-    expect(quickAddress(["--api-key-file", file], {})?.key).toBe("from-a-file");
+    writeFileSync(file, "from-a-file\nsecond line\n");
+    // The first line, as the full parser reads it; an empty variable is unset.
+    expect(quickAddress(["--api-key-file", file], { LLAMA_SIDECAR_API_KEY: "" })?.key).toBe("from-a-file");
   });
 
   it("leaves to the full parser what it does not read cleanly", () => {
@@ -25,5 +26,6 @@ describe("quickAddress", () => {
     expect(quickAddress(["--help"], {})).toBeUndefined();
     expect(quickAddress(["--upstream", "http://x"], {})).toBeUndefined();
     expect(quickAddress(["--api-key-file", "/no/such/file"], {})).toBeUndefined();
+    expect(quickAddress(["--api-key", "k-12345678", "--api-key-file", "/etc/hostname"], {})).toBeUndefined();
   });
 });

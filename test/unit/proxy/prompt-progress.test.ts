@@ -102,6 +102,15 @@ describe("stripping the reports", () => {
     }
   });
 
+  it("keeps order at the end: what waited comes out before an unfinished last event", () => {
+    const framer = new SseFramer();
+    const stripper = new ProgressStripper(() => {});
+    const role = 'data: {"choices":[{"delta":{"role":"assistant","content":null}}]}\n\n';
+    expect(stripper.pass(framer.push(Buffer.from(`${role}data: {"x":1}`)))).toBeUndefined();
+    const last = stripper.pass(framer.rest());
+    expect(`${last?.toString("utf8")}${stripper.rest()}`).toBe(`${role}data: {"x":1}`);
+  });
+
   it("gives held content to a client whose stream ended before its first token", () => {
     const stripper = new ProgressStripper(() => {});
     const event = 'data: {"content":"x","prompt_progress":{"total":2,"cache":0,"processed":0,"time_ms":0}}\n\n';

@@ -39,5 +39,8 @@ describe("Sessions", () => {
     });
     const view = s.view("mine", [queued("other"), queued("mine")], { state: "online" });
     expect(view?.now).toEqual({ phase: "queued", queuePosition: 2, progress: undefined });
+    // A background call of the session running beside it is not its turn.
+    const title = { ...queued("mine"), phase: "generating" as const, background: "title" };
+    expect(s.view("mine", [title, queued("mine")], { state: "online" })?.now?.phase).toBe("queued");
   });
 });
