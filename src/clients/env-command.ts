@@ -3,6 +3,7 @@
 import type { SetupView } from "../wire/setup-view.js";
 import { claudeSetup } from "./claude-env.js";
 import type { EnvClient } from "./env-names.js";
+import { shellQuote } from "./shell-quote.js";
 
 export interface EnvInput {
   setup: SetupView;
@@ -10,11 +11,9 @@ export interface EnvInput {
   key?: string;
 }
 
-/** Single quotes for the shell, with any single quote inside closed and escaped. */
-const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 const exports = (vars: Record<string, string>) =>
   Object.entries(vars)
-    .map(([k, v]) => `export ${k}=${sq(v)}`)
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
     .join("\n");
 /** A YAML scalar: JSON's double-quoted strings are YAML too. */
 const y = (v: string | number) => (typeof v === "number" ? String(v) : JSON.stringify(v));

@@ -9,6 +9,7 @@ import type { Config } from "../config/load.js";
 import type { SetupView } from "../wire/setup-view.js";
 import { claudeSetup } from "./claude-env.js";
 import { findProgram } from "./find-program.js";
+import { shellQuote } from "./shell-quote.js";
 import { getJson, type SidecarAddress, sidecarAddress } from "./sidecar-api.js";
 
 const say = (line: string) => process.stderr.write(`llama-sidecar: ${line}\n`);
@@ -70,9 +71,8 @@ function withStatusLine(args: string[], addr: SidecarAddress): string[] {
   if (args.some((a) => a === "--settings" || a.startsWith("--settings="))) return args;
   const url = new URL(addr.base);
   const port = url.port || "80";
-  // Claude Code runs the command through a shell: single quotes keep $ and ` in a path literal.
-  const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = [...selfCommand(), "statusline", "--port", port].map(sq).join(" ");
+  // Claude Code runs the command through a shell.
+  const command = [...selfCommand(), "statusline", "--port", port].map(shellQuote).join(" ");
   return ["--settings", JSON.stringify({ statusLine: { type: "command", command, padding: 0 } }), ...args];
 }
 

@@ -50,11 +50,6 @@ export class ActiveRequests {
     return () => this.live.delete(ex);
   }
 
-  /** The requests prefilling now, oldest first. */
-  prefilling(): Exchange[] {
-    return [...this.live].filter((ex) => phaseOf(ex) === "prefilling");
-  }
-
   /** The requests in flight, oldest first. */
   view(now = performance.now()): ActiveRequest[] {
     return [...this.live].map((ex) => {

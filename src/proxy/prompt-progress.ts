@@ -2,6 +2,7 @@
 // (`return_progress`) and strips those reports from what the client receives, unless the client asked for them.
 import { performance } from "node:perf_hooks";
 import { asFiniteNumber, asObject, type JsonObject, parseObject } from "../wire/json.js";
+import { firstEventEnd } from "./sse-framing.js";
 
 /** llama-server's prompt_progress object (result_prompt_progress::to_json), with when it arrived. */
 export interface PromptProgress {
@@ -66,25 +67,6 @@ const ROLE_ONLY = Buffer.from('"delta":{"role":"assistant","content":null}');
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** The end of the first event in `bytes` from `from` (just past its blank line), or bytes.length. */
-function eventEnd(bytes: Buffer, from: number): number {
-  let i = from;
-  while (i < bytes.length) {
-    const c = bytes[i];
-    if (c !== LF && c !== CR) {
-      i++;
-      continue;
-    }
-    // A line ends at i (LF, CR or CRLF); a second line ending right after it is the blank line.
-    const next = c === CR && bytes[i + 1] === LF ? i + 2 : i + 1;
-    const d = bytes[next];
-    if (d === LF) return next + 1;
-    if (d === CR) return bytes[next + 1] === LF ? next + 2 : next + 1;
-    i = next;
-  }
-  return bytes.length;
-}
-
 /** The JSON of an SSE event's data lines (llama-server writes one `data:` line per event). */
 function eventData(event: Buffer): JsonObject | undefined {
   const text = event.toString("utf8");
@@ -139,7 +121,7 @@ export class ProgressStripper {
     this.cr = undefined;
     const out: Buffer[] = [];
     for (let start = 0; start < events.length; ) {
-      const end = eventEnd(events, start);
+      const end = firstEventEnd(events, start);
       const event = events.subarray(start, end);
       start = end;
       if (this.done) out.push(event);

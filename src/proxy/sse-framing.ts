@@ -23,6 +23,25 @@ export function lastEventEnd(chunk: Uint8Array, before: Uint8Array): number {
   return -1;
 }
 
+/** The end of the first event in `bytes` from `from` (just past its blank line), or bytes.length. */
+export function firstEventEnd(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length) {
+    const c = bytes[i];
+    if (!isEol(c)) {
+      i++;
+      continue;
+    }
+    // A line ends at i (LF, CR or CRLF); a second line ending right after it is the blank line.
+    const next = c === CR && bytes[i + 1] === LF ? i + 2 : i + 1;
+    const d = bytes[next];
+    if (d === LF) return next + 1;
+    if (d === CR) return bytes[next + 1] === LF ? next + 2 : next + 1;
+    i = next;
+  }
+  return bytes.length;
+}
+
 /**
  * Holds back an unfinished event's bytes until its end arrives; whole events pass at once. llama-server writes
  * each event in one piece, so in practice nothing is held: the first check (does the chunk end with a blank line?)
