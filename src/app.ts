@@ -21,20 +21,18 @@ import { Sessions } from "./stats/sessions.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
 import type { PrefillNow } from "./telemetry/prefill-gauges.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
-import type { UpstreamUnit } from "./unit/upstream-unit.js";
-import type { Upstream } from "./upstream/client.js";
+import type { UpstreamFleet } from "./unit/fleet.js";
 import { MessagesSupport } from "./upstream/messages-support.js";
 import { VERSION } from "./version.js";
+import { forensicsView, scrapeAfter, upstreamParts } from "./views.js";
 import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
 import { classify } from "./wire/routes.js";
 import type { SetupView } from "./wire/setup-view.js";
 
 export interface AppDeps {
   config: Config;
-  /** The llama-server requests go to: its pool, health, scraper and admission queue as one unit. */
-  unit: UpstreamUnit;
-  /** Where background calls with policy "route" go (--background-upstream). */
-  backgroundUpstream?: Upstream;
+  /** The upstreams requests go to, each its pool, health, scraper and admission queue as one unit. */
+  fleet: UpstreamFleet;
   telemetry: Telemetry;
   stats: Stats;
   logger: Logger;
@@ -99,7 +97,7 @@ function addClientRoutes(
   sessions: Sessions,
   fresh: RouterMiddleware,
 ): void {
-  const { unit } = deps;
+  const unit = deps.fleet.primary;
   router.get("/api/setup", (ctx) => {
     ctx.set("Cache-Control", "no-store");
     const { state, props } = unit.monitor.status;
@@ -126,12 +124,20 @@ function addClientRoutes(
 
 /** The sidecar's own endpoints; everything else goes to llama-server. */
 function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, sessions: Sessions): Router {
-  const { unit } = deps;
+  const { fleet } = deps;
   const router = new Router();
   addDashboardRoutes(router);
   router.post("/v1/messages/count_tokens", (ctx) =>
     recordedAnswer(forward, ctx, () => counter.handle(ctx, forward.maxBodyBytes)),
   );
+  if (fleet.units.length > 1 || fleet.catalog().aliases.length > 0) {
+    router.get("/v1/models", (ctx) =>
+      recordedAnswer(forward, ctx, async () => {
+        ctx.body = fleet.modelList();
+        return undefined;
+      }),
+    );
+  }
   // Readers of what request records feed: each sees every request that has ended (fresh() records them first).
   const fresh = freshReads(deps.records);
   router.get("/metrics", fresh, async (ctx) => {
@@ -141,19 +147,12 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
     ctx.body = await deps.telemetry.exposition.render();
   });
   router.get("/healthz", (ctx) => {
-    ctx.body = { status: "ok", upstream: unit.monitor.status.state };
+    const upstreams = Object.fromEntries(fleet.units.map((u) => [u.name, u.monitor.status.state]));
+    ctx.body = { status: "ok", upstream: fleet.primary.monitor.status.state, upstreams };
   });
   router.get("/api/stats", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
-    ctx.body = statsView(
-      deps.stats,
-      unit.monitor.status,
-      unit.scraper.view,
-      deps.config.upstream,
-      unit.queueNumbers(),
-      { cache: unit.forensics, speed: unit.speed },
-      forward.active.view(),
-    );
+    ctx.body = statsView(deps.stats, upstreamParts(fleet), forensicsView(fleet), forward.active.view());
   });
   router.get("/api/requests/active", (ctx) => {
     ctx.set("Cache-Control", "no-store");
@@ -213,24 +212,21 @@ function forwardDeps(
     haiku: config.backgroundHaiku,
   };
   return {
-    upstream: deps.unit.upstream,
-    backgroundUpstream: deps.backgroundUpstream,
+    fleet: deps.fleet,
+    primary: deps.fleet.primary,
     telemetry: deps.telemetry,
     maxBodyBytes,
-    sinks: [deps.stats.sink, sessions.sink, () => deps.unit.scraper.requestSoon(), ...(deps.sinks ?? [])],
+    sinks: [deps.stats.sink, sessions.sink, scrapeAfter(deps.fleet), ...(deps.sinks ?? [])],
     records: deps.records,
     parsing: new ParseScheduler(),
     active: new ActiveRequests(),
-    forensics: deps.unit.forensics,
-    speed: deps.unit.speed,
-    upstreamFacts: deps.unit.facts,
-    slotOf: deps.unit.slotOf,
+    logFailover: (from, to, why) =>
+      deps.logger.warn({ from, to }, `upstream ${from} failed a request (${why}): sent to ${to}`),
     logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
     normalizeBillingHeader: config.normalizeBillingHeader,
     promptProgress: config.promptProgress,
-    countPrompt: (body) => counter.countPrompt(body),
+    countPrompt: (body, upstream) => counter.countPrompt(body, upstream),
     policies,
-    queue: deps.unit.queue,
     translation,
     captureContent: config.captureContent,
     reportInvalid: deps.reportInvalid,
@@ -244,12 +240,13 @@ function forwardDeps(
  */
 function watchMessagesSupport(deps: AppDeps, translation: TranslationState): void {
   if (translation.mode !== "auto") return;
-  const { upstream, monitor } = deps.unit;
-  const ask = () => void translation.support.probe(upstream);
-  monitor.on("change", (status) => {
-    if (status.state === "online") ask();
-  });
-  if (monitor.status.state === "online") ask();
+  for (const { upstream, monitor } of deps.fleet.units) {
+    const ask = () => void translation.support.probe(upstream);
+    monitor.on("change", (status) => {
+      if (status.state === "online") ask();
+    });
+    if (monitor.status.state === "online") ask();
+  }
 }
 
 /** The prefills running now with a known progress, their models made bounded labels. */
@@ -273,11 +270,15 @@ export function createApp(deps: AppDeps): Koa<SidecarState> {
   const maxBodyBytes = Math.floor(deps.config.maxBodyMb * 1024 * 1024);
   const translation: TranslationState = { mode: deps.config.translate, support: new MessagesSupport() };
   watchMessagesSupport(deps, translation);
-  const counter = new TokenCounter(deps.unit.upstream, translation, {
-    normalize: deps.config.normalizeBillingHeader,
-    clientKeyIsOurs: deps.config.apiKey !== undefined,
-  });
-  deps.telemetry.state.observeQueue(deps.unit.queueNumbers);
+  const counter = new TokenCounter(
+    (model) => deps.fleet.choose(model).units[0]?.upstream ?? deps.fleet.primary.upstream,
+    translation,
+    {
+      normalize: deps.config.normalizeBillingHeader,
+      clientKeyIsOurs: deps.config.apiKey !== undefined,
+    },
+  );
+  deps.telemetry.state.observeQueue(() => upstreamParts(deps.fleet).map((u) => ({ upstream: u.name, ...u.queue })));
   const sessions = new Sessions();
   const forward = forwardDeps(deps, translation, counter, maxBodyBytes, sessions);
   deps.telemetry.state.observePrefills(() => prefillsNow(deps, forward.active));

@@ -57,19 +57,38 @@ function claudeByHand(config: Config, listenUrl: string, status: UpstreamStatus)
     .join(" ");
 }
 
+/** An upstream as the banner shows it. */
+export interface BannerUpstream {
+  name: string;
+  url: string;
+  status: UpstreamStatus;
+}
+
+/** One upstream on its own row; several on a row each, under the first, by name. */
+function upstreamRows(upstreams: readonly [BannerUpstream, ...BannerUpstream[]]): [string, string][] {
+  if (upstreams.length === 1) return [["Upstream", `${upstreams[0].url}  ${describe(upstreams[0].status)}`]];
+  const width = Math.max(...upstreams.map((u) => u.name.length));
+  return upstreams.map((u, i) => [
+    i === 0 ? "Upstreams" : "",
+    `${u.name.padEnd(width)}  ${u.url}  ${describe(u.status)}`,
+  ]);
+}
+
+/** The banner; `upstreams[0]` is the primary upstream, whose model `llama-sidecar claude` sets up. */
 export function banner(
   config: Config,
   listenUrl: string,
-  status: UpstreamStatus,
+  upstreams: readonly [BannerUpstream, ...BannerUpstream[]],
   lifetime: string,
   store: StoreNote = { writable: true, error: null },
 ): string {
+  const status = upstreams[0].status;
   const dataDir = store.writable
     ? config.dataDir
     : `${config.dataDir}  NOT WRITABLE (${store.error ?? "refused"}): totals are not being saved; retrying`;
   const rows: [string, string][] = [
     ["Proxy URL", listenUrl],
-    ["Upstream", `${config.upstream}  ${describe(status)}`],
+    ...upstreamRows(upstreams),
     ["Metrics", `${listenUrl}/metrics`],
     ["Dashboard", `${listenUrl}/dashboard`],
     ["Lifetime", lifetime],

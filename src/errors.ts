@@ -16,6 +16,8 @@ const SPECS = {
   forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
   not_found: { status: 404, openai: "not_found_error", anthropic: "not_found_error" },
+  // OpenAI's own answer to an unknown model: 404, invalid_request_error, code model_not_found.
+  model_not_found: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
   method_not_allowed: { status: 405, openai: "invalid_request_error", anthropic: "invalid_request_error" },
   upstream_unreachable: { status: 502, openai: "upstream_unreachable", anthropic: "api_error" },
   upstream_loading: { status: 503, openai: "unavailable_error", anthropic: "overloaded_error" },

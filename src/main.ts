@@ -1,7 +1,7 @@
 // Serving: parse the config (exit 2 on bad input, before binding), start, and stop cleanly on signals.
 import { setFlagsFromString } from "node:v8";
 import type { Logger } from "pino";
-import { type Config, ConfigError, parseConfig } from "./config/load.js";
+import { type Config, ConfigError, parseConfig, primaryUpstream } from "./config/load.js";
 import { createLogger } from "./logger.js";
 import { runSidecar } from "./server.js";
 import { openStats } from "./stats/service.js";
@@ -70,7 +70,7 @@ export async function main(): Promise<number> {
   const logger = createLogger(config);
   let stats: Awaited<ReturnType<typeof openStats>>;
   try {
-    stats = await openStats(config.dataDir, logger);
+    stats = await openStats(config.dataDir, logger, primaryUpstream(config));
   } catch (err) {
     if (!(err instanceof FileAccessError)) throw err;
     process.stderr.write(`llama-sidecar: ${err.message}\n${err.hint}\n`);

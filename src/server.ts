@@ -6,20 +6,24 @@ import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { banner } from "./banner.js";
 import type { Config } from "./config/load.js";
+import type { UpstreamSpec } from "./config/upstreams.js";
 import type { RecordSink } from "./observe/observation.js";
 import { RecordQueue } from "./proxy/records.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
-import { invalidValueReporter } from "./telemetry/invalid-values.js";
+import { invalidValueReporter, type ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
+import { UpstreamFleet } from "./unit/fleet.js";
 import { createUpstreamUnit, type UpstreamUnit } from "./unit/upstream-unit.js";
-import { createUpstream } from "./upstream/client.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
+import { upstreamParts } from "./views.js";
 
 export interface Running {
   url: string;
   server: Server;
+  fleet: UpstreamFleet;
+  /** The primary upstream's unit, monitor and scraper (the only ones with one upstream). */
   unit: UpstreamUnit;
   monitor: UpstreamMonitor;
   scraper: UpstreamScraper;
@@ -39,13 +43,28 @@ function listenUrl(config: Config, port: number): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-function watchUpstream(monitor: UpstreamMonitor, telemetry: Telemetry, logger: Logger, upstream: string): void {
-  monitor.on("change", (status, prev) => {
-    telemetry.state.setUpstreamState(status.state);
+function watchUpstream(unit: UpstreamUnit, telemetry: Telemetry, logger: Logger, several: boolean): void {
+  const { name } = unit;
+  const url = unit.upstream.url.origin;
+  telemetry.state.setUpstreamState(name, unit.monitor.status.state);
+  unit.monitor.on("change", (status, prev) => {
+    telemetry.state.setUpstreamState(name, status.state);
     if (!prev) return; // the first state is in the banner
     const log = status.state === "online" ? logger.info.bind(logger) : logger.warn.bind(logger);
-    log({ upstream, state: status.state, was: prev.state, detail: status.detail }, `llama-server is ${status.state}`);
+    const who = several ? `upstream ${name} (${url})` : "llama-server";
+    log(
+      { upstream: name, url, state: status.state, was: prev.state, detail: status.detail },
+      `${who} is ${status.state}`,
+    );
   });
+}
+
+/** One unit per configured upstream, the primary's ledger the one an older stats file migrated to. */
+function createFleet(config: Config, stats: Stats, logger: Logger, reportInvalid: ReportInvalid): UpstreamFleet {
+  const make = (spec: UpstreamSpec) => createUpstreamUnit({ spec, config, store: stats.store, logger, reportInvalid });
+  const [first, ...rest] = config.upstreams;
+  if (!first) throw new Error("no upstream configured");
+  return new UpstreamFleet([make(first), ...rest.map(make)], config);
 }
 
 /** Binds the port (0: any free one) and resolves once the server listens, with the URL clients use. */
@@ -65,19 +84,15 @@ export async function runSidecar(
   logger: Logger,
   options: RunOptions = {},
 ): Promise<Running> {
-  const backgroundUpstream = config.backgroundUpstream
-    ? createUpstream(config.backgroundUpstream, config.upstreamTimeout, config.upstreamApiKey)
-    : undefined;
   const reportInvalid = invalidValueReporter(telemetry.state.invalidValues, logger);
-  const unit = createUpstreamUnit({ config, store: stats.store, logger, reportInvalid });
-  watchUpstream(unit.monitor, telemetry, logger, config.upstream);
-  registerUpstreamExports(telemetry.state.registry, stats, unit.scraper);
+  const fleet = createFleet(config, stats, logger, reportInvalid);
+  for (const unit of fleet.units) watchUpstream(unit, telemetry, logger, fleet.units.length > 1);
+  registerUpstreamExports(telemetry.state.registry, stats, fleet.units);
   telemetry.state.observeStore(() => stats.health());
   const records = new RecordQueue(logger);
   const app = createApp({
     config,
-    unit,
-    backgroundUpstream,
+    fleet,
     telemetry,
     stats,
     logger,
@@ -86,12 +101,14 @@ export async function runSidecar(
     reportInvalid,
   });
   const { server, url } = await listen(app.callback(), config);
-  const status = await unit.start();
+  await Promise.all(fleet.units.map((u) => u.start()));
+  const unit = fleet.primary;
   const print = options.print ?? ((text: string) => process.stdout.write(text));
-  print(`${banner(config, url, status, stats.summary(), stats.health())}\n`);
+  print(`${banner(config, url, upstreamParts(fleet), stats.summary(), stats.health())}\n`);
   return {
     url,
     server,
+    fleet,
     unit,
     monitor: unit.monitor,
     scraper: unit.scraper,
@@ -99,8 +116,7 @@ export async function runSidecar(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await unit.close();
-      await backgroundUpstream?.close();
+      await fleet.close();
       records.flush();
       await stats.close(logger);
     },

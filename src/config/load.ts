@@ -2,7 +2,10 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames } from "./options.js";
+import { type ConfigFile, readConfigFile } from "./file.js";
+import { resolveFleet } from "./fleet.js";
+import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames, type Source } from "./options.js";
+import type { Fleet } from "./upstreams.js";
 
 const shape = Object.fromEntries(optionNames.map((n) => [n, OPTIONS[n].schema])) as {
   [K in OptionName]: (typeof OPTIONS)[K]["schema"];
@@ -19,19 +22,10 @@ const configSchema = z
         ctx.addIssue({ code: "custom", path: [file], message: `give the key or the file, not both` });
       }
     }
-    const routed = (["backgroundTitle", "backgroundTopic", "backgroundQuota", "backgroundHaiku"] as const).filter(
-      (k) => c[k] === "route",
-    );
-    if (routed.length > 0 && !c.backgroundUpstream) {
-      ctx.addIssue({
-        code: "custom",
-        path: [routed[0] as string],
-        message: "policy 'route' needs --background-upstream (a second llama-server)",
-      });
-    }
   });
 
-export type Config = Readonly<z.output<typeof configSchema>>;
+/** The settings, with the upstreams resolved (one from --upstream, or the config file's list). */
+export type Config = Readonly<z.output<typeof configSchema> & Fleet>;
 
 /** A bad setting, named the way the user wrote it (flag or env var). */
 export class ConfigError extends Error {
@@ -42,8 +36,6 @@ export class ConfigError extends Error {
 }
 
 export type ParseResult = { kind: "config"; config: Config } | { kind: "help"; text: string } | { kind: "version" };
-
-type Source = Partial<Record<OptionName, { value: string; origin: string }>>;
 
 function fromEnv(env: NodeJS.ProcessEnv): Source {
   const out: Source = {};
@@ -112,34 +104,68 @@ function helpText(): string {
   ].join("\n");
 }
 
-/** Flags win over env vars; every bad value is reported at once, by the name the user used. */
+/** The config file named by --config (or its env var), with its settings as a source below env vars and flags. */
+function fileSource(given: Source): { file?: ConfigFile; path?: string; source: Source } {
+  const path = given.config?.value;
+  if (path === undefined) return { source: {} };
+  let file: ConfigFile;
+  try {
+    file = readConfigFile(path);
+  } catch (err) {
+    if (Array.isArray(err)) throw new ConfigError(err as string[]);
+    throw err;
+  }
+  const source: Source = {};
+  for (const [k, value] of Object.entries(file.settings)) source[k as OptionName] = { value, origin: `${path}: ${k}` };
+  return { file, path, source };
+}
+
+/** Every problem in the settings at once, each named the way the user gave it. */
+function settingProblems(issues: readonly z.core.$ZodIssue[], merged: Source): string[] {
+  return issues.map((issue) => {
+    const key = issue.path[0] as OptionName;
+    const origin = merged[key]?.origin ?? String(key);
+    // A key is never echoed, not even a wrong one.
+    const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(merged[key]?.value);
+    return `${origin}=${shown}: ${issue.message}`;
+  });
+}
+
+function fleetOf(settings: Settings, merged: Source, file: ReturnType<typeof fileSource>): Fleet {
+  try {
+    return resolveFleet(settings, merged, file);
+  } catch (err) {
+    if (Array.isArray(err)) throw new ConfigError(err as string[]);
+    throw err;
+  }
+}
+
+type Settings = z.output<typeof configSchema>;
+
+/** Flags win over env vars, env vars over the config file; every bad value is reported at once, by its name. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
   const args = fromArgv(argv);
   if (args.help) return { kind: "help", text: helpText() };
   if (args.version) return { kind: "version" };
-  const merged: Source = { ...fromEnv(env), ...args.source };
+  const given: Source = { ...fromEnv(env), ...args.source };
+  const file = fileSource(given);
+  const merged: Source = { ...file.source, ...given };
   const raw: Record<string, string> = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, v.value]));
   raw.dataDir ??= defaultDataDir(env);
   const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const key = issue.path[0] as OptionName;
-        const origin = merged[key]?.origin ?? String(key);
-        // A key is never echoed, not even a wrong one.
-        const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(merged[key]?.value);
-        return `${origin}=${shown}: ${issue.message}`;
-      }),
-    );
-  }
-  const config = withKeyFiles(result.data, merged);
-  return { kind: "config", config: Object.freeze(config) };
+  const problems = [
+    ...(file.file?.problems ?? []),
+    ...(result.success ? [] : settingProblems(result.error.issues, merged)),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
+  const settings = withKeyFiles(result.data, merged);
+  return { kind: "config", config: Object.freeze({ ...settings, ...fleetOf(settings, merged, file) }) };
 }
 
 const SECRETS: ReadonlySet<OptionName> = new Set(["apiKey", "upstreamApiKey"]);
 
 /** Reads keys given as files (mounted secrets) into the config; an unreadable or empty file is a bad setting. */
-function withKeyFiles(config: Config, merged: Source): Config {
+function withKeyFiles(config: Settings, merged: Source): Settings {
   const out = { ...config };
   const problems: string[] = [];
   for (const [key, file] of [
@@ -162,4 +188,9 @@ function withKeyFiles(config: Config, merged: Source): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out;
+}
+
+/** The upstream requests without a model go to, and that a stats file from before upstream lists migrates to. */
+export function primaryUpstream(config: Config): string {
+  return config.defaultUpstream ?? config.upstreams[0]?.name ?? "default";
 }

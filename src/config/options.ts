@@ -2,6 +2,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { httpUrl } from "./upstreams.js";
 
 /** Decimal notation only: from a flag or env var, "", " ", "0x50" or "1e3" are errors, not 0, 80 or 1000. */
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
@@ -50,18 +51,18 @@ const origin = z
 /** A secret: at least 8 characters, so a stray short value is not taken for a key. */
 const secret = z.string().min(8, { error: "must be at least 8 characters" });
 
-const httpUrl = z
-  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
-  .transform((u) => u.replace(/\/+$/, ""));
-
 /**
  * Every setting, keyed by its config name. The flag is the kebab-case name (`dataDir` -> `--data-dir`)
  * and the env var is LLAMA_SIDECAR_ + SCREAMING_SNAKE (`LLAMA_SIDECAR_DATA_DIR`).
  */
 export const OPTIONS = {
+  config: {
+    schema: z.string().min(1).optional(),
+    help: "a YAML or JSON file of settings by their names (port: 9090), and of several upstreams, model aliases and where background calls go (see the README); flags and env vars win over it",
+  },
   upstream: {
     schema: httpUrl.default("http://127.0.0.1:8080"),
-    help: "llama-server base URL",
+    help: "llama-server base URL (one upstream; for several, list them in the --config file)",
   },
   host: {
     schema: z.string().min(1).default("127.0.0.1"),
@@ -117,7 +118,7 @@ export const OPTIONS = {
   },
   backgroundUpstream: {
     schema: httpUrl.optional(),
-    help: "second llama-server (a small model) for background calls whose policy is route",
+    help: "second llama-server (a small model) for background calls whose policy is route (in a --config file: background: <upstream name>)",
   },
   maxInFlight: {
     schema: decimal(integer().min(0).max(1024)).default(0),
@@ -188,3 +189,6 @@ export function flagName(name: OptionName): string {
 export function envName(name: OptionName): string {
   return `LLAMA_SIDECAR_${flagName(name).replace(/-/g, "_").toUpperCase()}`;
 }
+
+/** Settings as given, each with where it came from (a flag, an env var, the config file), for its error message. */
+export type Source = Partial<Record<OptionName, { value: string; origin: string }>>;

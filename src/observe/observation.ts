@@ -63,6 +63,12 @@ export interface RequestRecord {
   normalized?: boolean;
   /** The client's max_tokens, where the sidecar lowered it to fit beside the prompt in the slot's context. */
   maxTokensAsked?: number;
+  /** The upstream (its configured name) that answered, or the last one tried. */
+  upstream?: string;
+  /** The local model a client's model name was mapped to by an alias. */
+  aliasedTo?: string;
+  /** Upstreams tried before the one that answered, which failed before sending anything back. */
+  failedOver?: string[];
   /** Answered through Anthropic-to-OpenAI translation. */
   translated?: boolean;
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
@@ -188,7 +194,17 @@ export interface RecordContext {
   queueWaitMs?: number;
   concurrent?: number;
   dispatchedAt?: number;
-  tags?: Pick<RequestRecord, "background" | "backgroundPolicy" | "normalized" | "translated" | "maxTokensAsked">;
+  tags?: Pick<
+    RequestRecord,
+    | "background"
+    | "backgroundPolicy"
+    | "normalized"
+    | "translated"
+    | "maxTokensAsked"
+    | "upstream"
+    | "aliasedTo"
+    | "failedOver"
+  >;
   /** The session the client named (Claude Code's x-claude-code-session-id, or prompt_cache_key). */
   session?: string;
   /** --capture-content: keep error messages whole; otherwise only their kind (no quoted request text). */

@@ -38,15 +38,16 @@ async function postJson(upstream: Upstream, path: string, body: unknown): Promis
 
 export class TokenCounter {
   private readonly cache = new Map<string, number>();
-  /** Set once llama-server answered count_tokens with 404: count locally from then on. */
-  private upstreamLacksRoute = false;
+  /** The llama-servers that answered count_tokens with 404: counted locally from then on. */
+  private readonly lackRoute = new WeakSet<Upstream>();
   hits = 0;
 
   private readonly normalize: boolean;
   private readonly clientKeyIsOurs: boolean;
 
   constructor(
-    private readonly upstream: Upstream,
+    /** The llama-server a count_tokens request for this model goes to (the one its turn will go to). */
+    private readonly upstreamFor: (model: string | undefined) => Upstream,
     private readonly translation: TranslationState,
     opts: { normalize: boolean; clientKeyIsOurs: boolean },
   ) {
@@ -55,10 +56,10 @@ export class TokenCounter {
   }
 
   /** Exact count from llama-server's own chat template and tokenizer. */
-  async countLocally(body: JsonObject): Promise<number> {
+  async countLocally(body: JsonObject, upstream: Upstream): Promise<number> {
     const chat = anthropicToOpenai({ ...body, stream: false });
-    const templated = await postJson(this.upstream, "/apply-template", { messages: chat.messages, tools: chat.tools });
-    const tokenized = await postJson(this.upstream, "/tokenize", {
+    const templated = await postJson(upstream, "/apply-template", { messages: chat.messages, tools: chat.tools });
+    const tokenized = await postJson(upstream, "/tokenize", {
       content: templated.prompt,
       add_special: true,
       parse_special: true,
@@ -72,25 +73,29 @@ export class TokenCounter {
    * A model call's prompt tokens, exactly, for the live views' prefill estimate: llama-server's own count where it
    * has the route, else its template and tokenizer. Not cached: each prompt is asked about once at most.
    */
-  async countPrompt(body: JsonObject): Promise<number> {
-    const local =
-      this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.support.lacks(this.upstream);
-    if (!local) {
-      const n = (await postJson(this.upstream, "/v1/messages/count_tokens", body)).input_tokens;
+  async countPrompt(body: JsonObject, upstream: Upstream): Promise<number> {
+    if (!this.countsLocally(upstream)) {
+      const n = (await postJson(upstream, "/v1/messages/count_tokens", body)).input_tokens;
       if (typeof n === "number") return n;
     }
-    return this.countLocally(body);
+    return this.countLocally(body, upstream);
   }
 
-  private async countUpstream(ctx: SidecarContext, raw: Buffer): Promise<number | undefined> {
+  private countsLocally(upstream: Upstream): boolean {
+    return (
+      this.lackRoute.has(upstream) || this.translation.mode === "always" || this.translation.support.lacks(upstream)
+    );
+  }
+
+  private async countUpstream(ctx: SidecarContext, raw: Buffer, upstream: Upstream): Promise<number | undefined> {
     const headers = upstreamRequestHeaders(ctx.req.headers, raw.length);
-    authorizeUpstream(headers, this.upstream.apiKey, this.clientKeyIsOurs);
+    authorizeUpstream(headers, upstream.apiKey, this.clientKeyIsOurs);
     let text: string;
     let status: number;
     try {
-      const res = await dispatchUpstream(this.upstream.dispatcher, {
-        origin: this.upstream.url.origin,
-        path: upstreamPath(this.upstream.url, ctx.url),
+      const res = await dispatchUpstream(upstream.dispatcher, {
+        origin: upstream.url.origin,
+        path: upstreamPath(upstream.url, ctx.url),
         method: "POST",
         headers,
         body: raw,
@@ -99,10 +104,10 @@ export class TokenCounter {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      throw fromUpstreamFailure(err, this.upstream.url.origin);
+      throw fromUpstreamFailure(err, upstream.url.origin);
     }
     if (status === 404 || status === 405 || status === 501) {
-      this.upstreamLacksRoute = true;
+      this.lackRoute.add(upstream);
       return undefined;
     }
     const n = status === 200 ? parseObject(text)?.input_tokens : undefined;
@@ -123,7 +128,9 @@ export class TokenCounter {
     const model = typeof body.model === "string" ? body.model : undefined;
     // Count the prompt llama-server will actually see: with the billing header normalized.
     if (this.normalize && mayCarryHeader(raw) && normalizeAnthropic(body) > 0) raw = Buffer.from(JSON.stringify(body));
-    const key = createHash("sha256").update(raw).digest("hex");
+    // Each llama-server has its own tokenizer: a count is kept per server.
+    const upstream = this.upstreamFor(model);
+    const key = `${upstream.url.href} ${createHash("sha256").update(raw).digest("hex")}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.hits++;
@@ -131,9 +138,9 @@ export class TokenCounter {
       ctx.body = { input_tokens: cached };
       return model;
     }
-    const local =
-      this.upstreamLacksRoute || this.translation.mode === "always" || this.translation.support.lacks(this.upstream);
-    const n = (local ? undefined : await this.countUpstream(ctx, raw)) ?? (await this.countLocally(body));
+    const local = this.countsLocally(upstream);
+    const n =
+      (local ? undefined : await this.countUpstream(ctx, raw, upstream)) ?? (await this.countLocally(body, upstream));
     this.remember(key, n);
     ctx.body = { input_tokens: n };
     return model;

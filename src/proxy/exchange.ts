@@ -4,8 +4,6 @@ import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
 import { Cancellation } from "../cancellation.js";
-import type { CacheForensics } from "../forensics/forensics.js";
-import type { SpeedForensics } from "../forensics/speed.js";
 import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
   Observation,
@@ -16,19 +14,17 @@ import {
   toRecord,
 } from "../observe/observation.js";
 import type { ResponseTap } from "../observe/tap.js";
-import type { TaskNumbers } from "../scrape/scraper.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
-import type { UpstreamFacts } from "../unit/upstream-unit.js";
-import type { Upstream } from "../upstream/client.js";
+import type { UpstreamUnit } from "../unit/upstream-unit.js";
 import type { SidecarContext } from "../wire/context.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";
-import { judgeCache, type PromptRef } from "./cache-verdict.js";
+import { judgeCache, type PromptRef, type VerdictDeps } from "./cache-verdict.js";
 import type { PrefillEstimate, PromptProgress } from "./prompt-progress.js";
-import { judgeSpeed } from "./speed-verdict.js";
+import { judgeSpeed, type SpeedDeps } from "./speed-verdict.js";
 
 export interface Exchange {
   route: Route;
@@ -61,6 +57,10 @@ export interface Exchange {
   estimate?: PrefillEstimate;
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
+  /** The upstream the request went to (the last one tried, where it failed over). */
+  unit?: UpstreamUnit;
+  /** The conversation it belongs to, for the upstream holding its prefix (only with several upstreams). */
+  conversation?: string;
 }
 
 export function begin(ctx: SidecarContext): Exchange {
@@ -82,18 +82,12 @@ export function begin(ctx: SidecarContext): Exchange {
 /** What recording a finished exchange needs. */
 export interface RecordDeps {
   telemetry: Telemetry;
-  upstream: Upstream;
   sinks: RecordSink[];
   reportInvalid: ReportInvalid;
   /** --capture-content: records keep error messages whole. */
   captureContent: boolean;
-  /** The llama-server's cache forensics and what they need to know of it now. */
-  forensics: CacheForensics;
-  /** Its models' usual speeds, for the speed verdict. */
-  speed: SpeedForensics;
-  upstreamFacts(): UpstreamFacts;
-  /** Which slot served a finished request (unit/upstream-unit.ts). */
-  slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
+  /** Where a request that reached no upstream is put down to (the primary upstream). */
+  primary: UpstreamUnit;
   /** Logs a failure of the work done after a record, off the record queue's own guard. */
   logFailure(err: unknown): void;
 }
@@ -107,7 +101,7 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
     get: (carrier, key) => carrier[key],
     keys: (carrier) => Object.keys(carrier),
   });
-  const url = deps.upstream.url;
+  const url = (ex.unit ?? deps.primary).upstream.url;
   const span = startRequestSpan(deps.telemetry.tracer, {
     method: ex.method,
     route: ex.route.label,
@@ -123,6 +117,11 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
   if (ex.capturedPrompt !== undefined) span.setAttribute(ATTR.PROMPT, ex.capturedPrompt);
   if (ex.obs.captured !== undefined) span.setAttribute(ATTR.COMPLETION, ex.obs.captured);
   endRequestSpan(span, record, new Date(ex.startedAt + (endedAt - ex.receivedAt)));
+}
+
+/** What the cache and speed verdicts need: the forensics of the upstream that served the request. */
+function verdictsOn(unit: UpstreamUnit, telemetry: Telemetry): VerdictDeps & SpeedDeps {
+  return { telemetry, forensics: unit.forensics, speed: unit.speed, upstreamFacts: unit.facts, slotOf: unit.slotOf };
 }
 
 /**
@@ -156,14 +155,15 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);
+  const verdictDeps = verdictsOn(ex.unit ?? deps.primary, deps.telemetry);
   return () => {
     const judged = judgeCache(
-      deps,
+      verdictDeps,
       { dialect: ex.route.dialect, prompt: ex.prompt, backgroundPolicy: ex.tags.backgroundPolicy },
       record,
     );
     const rest = () => {
-      judgeSpeed(deps, record, ex.tags.backgroundPolicy === "route");
+      judgeSpeed(verdictDeps, record, ex.tags.backgroundPolicy === "route");
       recordSpan(deps, ex, record, endedAt);
     };
     // Where the verdict waits for llama-server to say which slot served the request, the span waits for it. A

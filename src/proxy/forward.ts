@@ -6,14 +6,13 @@ import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
-import type { CacheForensics } from "../forensics/forensics.js";
-import type { SpeedForensics } from "../forensics/speed.js";
 import type { RecordSink } from "../observe/observation.js";
 import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
-import type { TaskNumbers } from "../scrape/scraper.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
-import type { UpstreamFacts } from "../unit/upstream-unit.js";
+import type { UpstreamFleet } from "../unit/fleet.js";
+import type { UpstreamUnit } from "../unit/upstream-unit.js";
+import type { Upstream } from "../upstream/client.js";
 import { isRouteNotFound } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import { checkRequest } from "../wire/check-request.js";
@@ -31,27 +30,24 @@ import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, type Reply, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
 import { translatedResponse } from "./translated.js";
+import { type Attempt, type ChoiceDeps, chooseUpstreams, sendToFirstThatAnswers } from "./upstream-choice.js";
 
-export interface ForwardDeps extends OutgoingDeps {
+export interface ForwardDeps extends OutgoingDeps, ChoiceDeps {
   maxBodyBytes: number;
   sinks: RecordSink[];
   records: RecordQueue;
-  /** A prompt's exact token count from llama-server, for the prefill estimate of streams without reports. */
-  countPrompt(body: JsonObject): Promise<number>;
+  /** A prompt's exact token count from a llama-server, for max_tokens and the prefill estimate. */
+  countPrompt(body: JsonObject, upstream: Upstream): Promise<number>;
   policies: Record<BackgroundClass, BackgroundPolicy>;
-  queue: AdmissionQueue;
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
   reportInvalid: ReportInvalid;
   /** Batches the parsing of every stream's observed chunks behind one timer. */
   parsing: ParseScheduler;
-  /** The llama-server's cache forensics, and what they need to know of it now. */
-  forensics: CacheForensics;
-  /** Its models' usual generation speeds: why a request fell well below. */
-  speed: SpeedForensics;
-  upstreamFacts(): UpstreamFacts;
-  /** Which slot served a finished request (unit/upstream-unit.ts). */
-  slotOf(r: TaskNumbers): number | undefined | Promise<number | undefined>;
+  /** The upstreams: which serve a request's model, in the order to try them. */
+  fleet: UpstreamFleet;
+  /** Where a request that reached no upstream is put down to. */
+  primary: UpstreamUnit;
   /** Logs a failure of the work done after a record (a verdict that waited for llama-server's /slots). */
   logFailure(err: unknown): void;
   /** The model requests in flight now, for the views. */
@@ -60,12 +56,18 @@ export interface ForwardDeps extends OutgoingDeps {
   clientKeyIsOurs: boolean;
 }
 
-function fitDeps(deps: ForwardDeps): FitDeps {
-  return { countPrompt: deps.countPrompt, nCtx: () => deps.upstreamFacts().nCtx };
+/** Sized for the first upstream to try: the one nearly every request ends up on. */
+function fitDeps(deps: ForwardDeps, unit: UpstreamUnit): FitDeps {
+  return { countPrompt: (body) => deps.countPrompt(body, unit.upstream), nCtx: () => unit.facts().nCtx };
 }
 
-function estimateDeps(deps: ForwardDeps): EstimateDeps {
-  return { countPrompt: deps.countPrompt, prefillTps: () => deps.upstreamFacts().prefillTps };
+/** Read when the estimate is made, from the upstream the request went to by then. */
+function estimateDeps(deps: ForwardDeps, ex: Exchange): EstimateDeps {
+  const unit = () => ex.unit ?? deps.primary;
+  return {
+    countPrompt: (body) => deps.countPrompt(body, unit().upstream),
+    prefillTps: () => unit().facts().prefillTps,
+  };
 }
 
 /**
@@ -118,13 +120,23 @@ function mayTranslate(deps: ForwardDeps, ex: Exchange): boolean {
 }
 
 /** Model work waits for a free llama-server slot; everything else (health, props, tokenize) goes straight on. */
-async function admit(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Promise<Ticket | undefined> {
-  if (!ex.route.operation || ctx.method !== "POST" || ex.tags.backgroundPolicy === "route") return undefined;
+async function admit(queue: AdmissionQueue, ex: Exchange, ctx: SidecarContext): Promise<Ticket | undefined> {
+  if (!ex.route.operation || ctx.method !== "POST") return undefined;
   const priority = ex.tags.background ? "background" : "interactive";
-  const ticket = await deps.queue.acquire(priority, ex.cancel);
-  ex.queueWaitMs = ticket.waitedMs;
-  ex.concurrent = deps.queue.active;
+  const ticket = await queue.acquire(priority, ex.cancel);
+  ex.queueWaitMs = (ex.queueWaitMs ?? 0) + ticket.waitedMs;
+  ex.concurrent = queue.active;
   return ticket;
+}
+
+function attempt(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext, body: Buffer, json?: JsonObject): Attempt {
+  return {
+    admit: (queue) => admit(queue, ex, ctx),
+    async send(unit) {
+      const out = outgoing(deps, ex, ctx, unit.upstream, body, json);
+      return { out, up: await send(ex, ctx, out, deps.clientKeyIsOurs) };
+    },
+  };
 }
 
 async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Promise<Reply> {
@@ -143,21 +155,24 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
     }
   }
   if (deps.captureContent && json) capturePrompt(ex, json);
-  const sent = json ? await fitMaxTokens(fitDeps(deps), ex, json, body) : body;
+  const units = chooseUpstreams(deps, ex, json);
+  const aliased = ex.tags.aliasedTo !== undefined && json ? Buffer.from(JSON.stringify(json)) : body;
+  const sent = json && units[0] ? await fitMaxTokens(fitDeps(deps, units[0]), ex, json, aliased) : aliased;
   if (ex.tags.maxTokensAsked !== undefined)
     ctx.set(CLAMP_HEADER, `${json?.max_tokens} (asked ${ex.tags.maxTokensAsked})`);
-  const ticket = await admit(deps, ex, ctx);
-  const stopEstimate = json && deps.promptProgress ? estimatePrefill(estimateDeps(deps), ex, json) : undefined;
+  const stopEstimate = json && deps.promptProgress ? estimatePrefill(estimateDeps(deps, ex), ex, json) : undefined;
+  let ticket: Ticket | undefined;
   try {
-    let out = outgoing(deps, ex, ctx, sent, json);
-    let up = await send(ex, ctx, out, deps.clientKeyIsOurs);
+    const first = await sendToFirstThatAnswers(deps, ex, ctx, units, attempt(deps, ex, ctx, sent, json));
+    ticket = first.ticket;
+    let { out, up } = first;
     if (up.statusCode === 404 && json && !out.translate && mayTranslate(deps, ex)) {
       const text = await readUpstreamText(up, out.upstream.url.origin);
       // Only the sidecar's own probe can tell a server without the route from this request's own 404.
       if (!isRouteNotFound(404, text) || (await deps.translation.support.probe(out.upstream)) !== false) {
         return anthropicErrorAnswer(ctx, up, text);
       }
-      out = outgoing(deps, ex, ctx, sent, json);
+      out = outgoing(deps, ex, ctx, first.unit.upstream, sent, json);
       up = await send(ex, ctx, out, deps.clientKeyIsOurs);
     }
     if (out.translate) return await translatedResponse(ex, ctx, up, out.upstream.url.origin);

@@ -21,9 +21,6 @@ export interface TranslationState {
 
 /** What choosing and adapting the outgoing request needs of the app. */
 export interface OutgoingDeps {
-  upstream: Upstream;
-  /** Where background calls with policy "route" go. */
-  backgroundUpstream?: Upstream;
   telemetry: Telemetry;
   normalizeBillingHeader: boolean;
   /** Ask llama-server for prefill progress on streams, stripped from what clients get (--prompt-progress). */
@@ -61,15 +58,15 @@ function shouldTranslate(deps: OutgoingDeps, ex: Exchange, upstream: Upstream): 
   return t.mode === "always" || (t.mode === "auto" && t.support.lacks(upstream));
 }
 
+/** The request as it goes to `upstream` (the one the fleet chose for it). */
 export function outgoing(
   deps: OutgoingDeps,
   ex: Exchange,
   ctx: SidecarContext,
+  upstream: Upstream,
   body: Buffer,
   json: JsonObject | undefined,
 ): Outgoing {
-  const upstream =
-    ex.tags.backgroundPolicy === "route" && deps.backgroundUpstream ? deps.backgroundUpstream : deps.upstream;
   if (json && shouldTranslate(deps, ex, upstream)) {
     ex.tags.translated = true;
     const path = upstreamPath(upstream.url, "/v1/chat/completions");

@@ -16,78 +16,105 @@ const WINDOWED = new Set(["prompt_tokens_seconds", "predicted_tokens_seconds", "
 
 /** Where llama-server's lifetime totals are read from (the stats service). */
 export interface LifetimeSource {
-  /** The totals in memory: which series exist. */
-  lifetime(): Record<string, number>;
-  /** The totals as last written to disk: the only ones that may be exported. */
-  savedLifetime(): Record<string, number>;
-  /** The ledger as last written to disk (restarts). */
-  savedUpstream(): UpstreamLedger;
+  /** An upstream's totals in memory: which series exist. */
+  lifetime(key: string): Record<string, number>;
+  /** An upstream's totals as last written to disk: the only ones that may be exported. */
+  savedLifetime(key: string): Record<string, number>;
+  /** An upstream's ledger as last written to disk (restarts). */
+  savedUpstream(key: string): UpstreamLedger;
 }
 
-/** One collector per series llama-server exposes: counters as lifetime totals on disk, gauges as last scraped. */
-function mirrorSeries(registry: Registry, stats: LifetimeSource, scraper: UpstreamScraper): () => void {
+/** One upstream's series: labelled with its configured name (a bounded set). */
+export interface ExportedUpstream {
+  name: string;
+  scraper: UpstreamScraper;
+}
+
+const LABELS = ["upstream"];
+
+/** One collector per series any upstream exposes: counters as lifetime totals on disk, gauges as last scraped. */
+function mirrorSeries(registry: Registry, stats: LifetimeSource, ups: readonly ExportedUpstream[]): () => void {
   const known = new Set<string>();
   const ensure = (short: string, kind: "counter" | "gauge", help: string) => {
     const name = promName(short);
     if (known.has(name) || registry.getSingleMetric(name)) return;
     known.add(name);
-    if (kind === "counter") lifetimeCounter(registry, stats, name, short, help);
-    else scrapedGauge(registry, scraper, name, short, help);
+    if (kind === "counter") lifetimeCounter(registry, stats, ups, name, short, help);
+    else scrapedGauge(registry, ups, name, short, help);
   };
-  /** Creates collectors for whatever series this llama-server build exposes (builds differ). */
+  /** Creates collectors for whatever series these llama-server builds expose (builds differ). */
   return () => {
-    const m = scraper.view.metrics;
-    const help = m?.help ?? {};
-    for (const short of Object.keys(stats.lifetime()))
-      if (!short.includes("{")) ensure(short, "counter", help[short] ?? short);
-    for (const short of Object.keys(m?.gauges ?? {}))
-      if (!short.includes("{")) ensure(short, "gauge", help[short] ?? short);
+    for (const u of ups) {
+      const m = u.scraper.view.metrics;
+      const help = m?.help ?? {};
+      for (const short of Object.keys(stats.lifetime(u.scraper.ledgerKey)))
+        if (!short.includes("{")) ensure(short, "counter", help[short] ?? short);
+      for (const short of Object.keys(m?.gauges ?? {}))
+        if (!short.includes("{")) ensure(short, "gauge", help[short] ?? short);
+    }
   };
 }
 
-function lifetimeCounter(registry: Registry, stats: LifetimeSource, name: string, short: string, help: string): void {
+function lifetimeCounter(
+  registry: Registry,
+  stats: LifetimeSource,
+  ups: readonly ExportedUpstream[],
+  name: string,
+  short: string,
+  help: string,
+): void {
   new Counter({
     name,
     help: `llama-server: ${help}; summed over llama-server restarts`,
+    labelNames: LABELS,
     registers: [registry],
     collect() {
       this.reset();
-      // What is on disk, never more: a counter Prometheus saw must not come back lower after a crash.
-      const v = stats.savedLifetime()[short] ?? 0;
-      if (validCounter(v)) this.inc(v);
+      for (const u of ups) {
+        // What is on disk, never more: a counter Prometheus saw must not come back lower after a crash.
+        const v = stats.savedLifetime(u.scraper.ledgerKey)[short];
+        if (v !== undefined && validCounter(v)) this.inc({ upstream: u.name }, v);
+      }
     },
   });
 }
 
-function scrapedGauge(registry: Registry, scraper: UpstreamScraper, name: string, short: string, help: string): void {
+function scrapedGauge(registry: Registry, ups: readonly ExportedUpstream[], name: string, short: string, help: string) {
   const note = WINDOWED.has(short) ? " (llama-server averages this over the time since its previous scrape)" : "";
   new Gauge({
     name,
     help: `llama-server: ${help}${note}`,
+    labelNames: LABELS,
     registers: [registry],
     collect() {
-      const v = scraper.view.metrics?.gauges[short];
-      if (v !== undefined && Number.isFinite(v)) this.set(v);
+      this.reset();
+      for (const u of ups) {
+        const v = u.scraper.view.metrics?.gauges[short];
+        if (v !== undefined && Number.isFinite(v)) this.set({ upstream: u.name }, v);
+      }
     },
   });
 }
 
-function restartSeries(registry: Registry, stats: LifetimeSource): void {
+function restartSeries(registry: Registry, stats: LifetimeSource, ups: readonly ExportedUpstream[]): void {
   new Counter({
     name: `${UPSTREAM_PREFIX}_restarts_total`,
     help: "Times the sidecar has seen llama-server restart (lifetime)",
+    labelNames: LABELS,
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(stats.savedUpstream().restartCount);
+      for (const u of ups) this.inc({ upstream: u.name }, stats.savedUpstream(u.scraper.ledgerKey).restartCount);
     },
   });
   new Gauge({
     name: `${UPSTREAM_PREFIX}_last_restart_timestamp_seconds`,
     help: "When the sidecar last saw llama-server restart (0 if never)",
+    labelNames: LABELS,
     registers: [registry],
     collect() {
-      this.set((stats.savedUpstream().restarts.at(-1) ?? 0) / 1000);
+      for (const u of ups)
+        this.set({ upstream: u.name }, (stats.savedUpstream(u.scraper.ledgerKey).restarts.at(-1) ?? 0) / 1000);
     },
   });
 }
@@ -105,24 +132,28 @@ const RATE_GAUGES: [name: string, help: string, pick: (r: Rates) => number | und
   ],
 ];
 
-function scrapeSeries(registry: Registry, scraper: UpstreamScraper): void {
+function scrapeSeries(registry: Registry, ups: readonly ExportedUpstream[]): void {
   new Gauge({
     name: `${UPSTREAM_PREFIX}_scrape_ok`,
     help: "1 if the sidecar's last scrape of llama-server's /metrics succeeded",
+    labelNames: LABELS,
     registers: [registry],
     collect() {
-      this.set(scraper.view.ok ? 1 : 0);
+      for (const u of ups) this.set({ upstream: u.name }, u.scraper.view.ok ? 1 : 0);
     },
   });
   for (const [name, help, pick] of RATE_GAUGES) {
     new Gauge({
       name: `${UPSTREAM_PREFIX}_${name}`,
       help,
+      labelNames: LABELS,
       registers: [registry],
       collect() {
         this.reset();
-        const v = pick(scraper.view.rates);
-        if (v !== undefined) this.set(v);
+        for (const u of ups) {
+          const v = pick(u.scraper.view.rates);
+          if (v !== undefined) this.set({ upstream: u.name }, v);
+        }
       },
     });
   }
@@ -134,27 +165,32 @@ const SLOT_GAUGES: [name: string, help: string, pick: (s: SlotView) => number][]
   ["slot_processing", "1 while a slot is processing a request", (s) => (s.processing ? 1 : 0)],
 ];
 
-function slotSeries(registry: Registry, scraper: UpstreamScraper): void {
+function slotSeries(registry: Registry, ups: readonly ExportedUpstream[]): void {
   for (const [name, help, pick] of SLOT_GAUGES) {
     new Gauge({
       name: `${UPSTREAM_PREFIX}_${name}`,
       help,
-      labelNames: ["slot"],
+      labelNames: [...LABELS, "slot"],
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of scraper.view.slots) this.set({ slot: String(s.id) }, pick(s));
+        for (const u of ups)
+          for (const s of u.scraper.view.slots) this.set({ upstream: u.name, slot: String(s.id) }, pick(s));
       },
     });
   }
 }
 
-export function registerUpstreamExports(registry: Registry, stats: LifetimeSource, scraper: UpstreamScraper): void {
-  const sync = mirrorSeries(registry, stats, scraper);
-  // Collectors for series new to this build are made right after the scrape that first shows them.
-  scraper.on("scraped", sync);
+export function registerUpstreamExports(
+  registry: Registry,
+  stats: LifetimeSource,
+  ups: readonly ExportedUpstream[],
+): void {
+  const sync = mirrorSeries(registry, stats, ups);
+  // Collectors for series new to a build are made right after the scrape that first shows them.
+  for (const u of ups) u.scraper.on("scraped", sync);
   sync();
-  restartSeries(registry, stats);
-  scrapeSeries(registry, scraper);
-  slotSeries(registry, scraper);
+  restartSeries(registry, stats, ups);
+  scrapeSeries(registry, ups);
+  slotSeries(registry, ups);
 }

@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import { metricsField } from "../observe/upstream-values.js";
 import type { JsonStore } from "../store/json-store.js";
-import type { StatsDoc } from "../store/schema.js";
+import { type StatsDoc, type UpstreamLedger, upstreamLedger } from "../store/schema.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { callUpstream, type Upstream, type UpstreamReply } from "../upstream/client.js";
 import type { UpstreamMonitor } from "../upstream/monitor.js";
@@ -105,13 +105,17 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   private readonly logger: Logger;
   private readonly reportInvalid: ReportInvalid;
 
+  /** The key of this upstream's ledger in the stats file (schema.ts: upstreamLedger). */
+  readonly ledgerKey: string;
+
   constructor(
     private readonly upstream: Upstream,
     private readonly store: JsonStore<StatsDoc>,
     monitor: UpstreamMonitor,
-    opts: { intervalMs: number; logger: Logger; reportInvalid: ReportInvalid },
+    opts: { intervalMs: number; logger: Logger; reportInvalid: ReportInvalid; ledgerKey: string },
   ) {
     super();
+    this.ledgerKey = opts.ledgerKey;
     this.intervalMs = opts.intervalMs;
     this.logger = opts.logger;
     this.reportInvalid = opts.reportInvalid;
@@ -183,11 +187,16 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     this.emit("scraped", this.view);
   }
 
+  /** This upstream's ledger in the live stats document. */
+  get ledger(): UpstreamLedger {
+    return upstreamLedger(this.store.data, this.ledgerKey);
+  }
+
   private prevCounters: { counters: Record<string, number>; incarnation: string | null } | undefined;
 
   private rates(m: LlamaMetrics): Rates {
     const prev = this.prevCounters;
-    const current = { counters: m.counters, incarnation: this.store.data.upstream.incarnation };
+    const current = { counters: m.counters, incarnation: this.ledger.incarnation };
     this.prevCounters = current;
     if (!prev || prev.incarnation !== current.incarnation) return {};
     // Between bursts nothing was generated: the last measured speed still stands (a 0 would read as "stalled").
@@ -208,7 +217,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   }
 
   private bank(m: LlamaMetrics, incarnation: string | null, at: number): void {
-    const ledger = this.store.data.upstream;
+    const ledger = this.ledger;
     for (const field of m.invalid) this.reportInvalid(field, "/metrics");
     const scrape = { incarnation, counters: m.counters, at, sawRestart: this.sawLoading };
     const restarted = applyScrape(ledger, scrape, (k) =>
@@ -218,7 +227,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     if (restarted) {
       this.prevCounters = undefined;
       this.logger.warn(
-        { restarts: ledger.restartCount },
+        { upstream: this.ledgerKey, restarts: ledger.restartCount },
         "llama-server restarted: its counters start again, lifetime totals carry on",
       );
     }

@@ -10,7 +10,15 @@ import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
 import { splitKey } from "../store/ledger-keys.js";
-import { emptyStats, repairStats, type StatsDoc, statsSchema, type UpstreamLedger } from "../store/schema.js";
+import {
+  emptyStats,
+  emptyUpstreamLedger,
+  migrateStats,
+  repairStats,
+  type StatsDoc,
+  statsSchema,
+  type UpstreamLedger,
+} from "../store/schema.js";
 import type { StoreHealth } from "../telemetry/state-gauges.js";
 import type { UpstreamStatus } from "../upstream/monitor.js";
 import type { ActiveRequest } from "../wire/active-request.js";
@@ -75,14 +83,14 @@ export class Stats {
     };
   }
 
-  /** llama-server's lifetime totals as they are on disk: the only ones /metrics may export. */
-  savedLifetime(): Record<string, number> {
-    return lifetimeCounters(this.store.saved.upstream);
+  /** An upstream's lifetime totals as they are on disk: the only ones /metrics may export. */
+  savedLifetime(key: string): Record<string, number> {
+    return lifetimeCounters(this.savedUpstream(key));
   }
 
-  /** llama-server's ledger as it is on disk. */
-  savedUpstream(): UpstreamLedger {
-    return this.store.saved.upstream;
+  /** An upstream's ledger as it is on disk. */
+  savedUpstream(key: string): UpstreamLedger {
+    return this.store.saved.upstreams[key] ?? emptyUpstreamLedger();
   }
 
   /**
@@ -93,8 +101,13 @@ export class Stats {
     return this.store.settle();
   }
 
-  lifetime(): Record<string, number> {
-    return lifetimeCounters(this.doc.upstream);
+  /** One upstream's lifetime totals (its ledger key), or, without a key, every upstream's summed. */
+  lifetime(key?: string): Record<string, number> {
+    if (key !== undefined) return lifetimeCounters(this.doc.upstreams[key] ?? emptyUpstreamLedger());
+    const sum: Record<string, number> = {};
+    for (const ledger of Object.values(this.doc.upstreams))
+      for (const [k, v] of Object.entries(lifetimeCounters(ledger))) sum[k] = (sum[k] ?? 0) + v;
+    return sum;
   }
 
   totals(filter?: { client?: string; model?: string }): RequestTotals {
@@ -115,13 +128,18 @@ export class Stats {
   }
 }
 
-export async function openStats(dataDir: string, logger: Logger): Promise<Stats> {
+/**
+ * Opens the data dir. `legacyUpstream` names the upstream that a stats file from before upstream lists (one
+ * llama-server) is migrated to: the one --upstream names, or the config file's first.
+ */
+export async function openStats(dataDir: string, logger: Logger, legacyUpstream = "default"): Promise<Stats> {
   const store = await JsonStore.open({
     path: join(dataDir, "stats.json"),
     schema: statsSchema,
     fresh: () => emptyStats(new Date()),
     logger,
     repair: repairStats,
+    migrate: (raw) => migrateStats(raw, legacyUpstream),
   });
   const requests = await DurableLedger.open(store, dataDir, logger);
   const history = await JsonStore.open({
@@ -202,31 +220,43 @@ function backgroundView(stats: Stats) {
   return { total, local, byClass };
 }
 
-/** The body of GET /api/stats. */
+/** One upstream as the views see it: its name, URL, state, last scrape, queue and ledger. */
+export interface UpstreamPart {
+  name: string;
+  url: string;
+  status: UpstreamStatus;
+  scrape: ScrapeView;
+  queue: QueueNumbers;
+  ledgerKey: string;
+  /** The models it serves now (names and patterns), where known. */
+  models: readonly string[];
+}
+
+/** The body of GET /api/stats; `upstreams[0]` is the primary one (the default, or the first configured). */
 export function statsView(
   stats: Stats,
-  status: UpstreamStatus,
-  scrape: ScrapeView,
-  upstreamUrl: string,
-  queue: QueueNumbers,
+  upstreams: readonly [UpstreamPart, ...UpstreamPart[]],
   forensics: ForensicsView,
   active: readonly ActiveRequest[] = [],
 ) {
   const own = stats.totals();
   const { cache, speed } = forensics;
+  const primary = upstreams[0];
   return {
     since: stats.doc.since,
     summary: stats.summary(),
     /** Whether the data dir takes writes: while it does not, totals stay at what is on disk. */
     store: stats.health(),
-    upstream: upstreamView(stats, status, scrape, upstreamUrl),
+    /** The primary upstream (kept for readers from before upstream lists); `upstreams` has them all. */
+    upstream: upstreamView(stats, primary),
+    upstreams: upstreams.map((u) => ({ name: u.name, models: u.models, queue: u.queue, ...upstreamView(stats, u) })),
     sidecar: {
       totals: own,
       cacheReuse: own.prompt + own.cached > 0 ? own.cached / (own.prompt + own.cached) : null,
       byClient: byKey(stats, "client"),
       byModel: byKey(stats, "model"),
     },
-    live: liveView(stats, scrape, queue),
+    live: liveView(stats, primary.scrape, sumQueues(upstreams.map((u) => u.queue))),
     background: backgroundView(stats),
     /** Model requests in flight now, with their phase (GET /api/requests/active has the same). */
     active,
@@ -242,12 +272,23 @@ export function statsView(
   };
 }
 
-/** llama-server as the sidecar sees it: state, props, slots, restarts and its lifetime totals. */
-function upstreamView(stats: Stats, status: UpstreamStatus, scrape: ScrapeView, upstreamUrl: string) {
-  const life = stats.lifetime();
-  const up = stats.doc.upstream;
+/** Every upstream's queue as one: what waits and runs across them all. */
+function sumQueues(queues: readonly QueueNumbers[]): QueueNumbers {
+  return queues.reduce((a, q) => ({
+    depth: a.depth + q.depth,
+    active: a.active + q.active,
+    limit: a.limit + q.limit,
+    capacity: a.capacity + q.capacity,
+  }));
+}
+
+/** An upstream as the sidecar sees it: state, props, slots, restarts and its lifetime totals. */
+function upstreamView(stats: Stats, part: UpstreamPart) {
+  const { status, scrape } = part;
+  const life = stats.lifetime(part.ledgerKey);
+  const up = stats.doc.upstreams[part.ledgerKey] ?? emptyUpstreamLedger();
   return {
-    url: upstreamUrl,
+    url: part.url,
     state: status.state,
     stateSince: iso(status.since),
     detail: status.detail ?? null,

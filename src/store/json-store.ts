@@ -21,6 +21,8 @@ export interface StoreOptions<T> {
   fresh: () => T;
   logger: Logger;
   repair?: Repair;
+  /** Brings a document an older version wrote up to this one's format (its `version` below `fresh().version`). */
+  migrate?: (raw: unknown) => unknown;
 }
 
 export class JsonStore<T> {
@@ -72,9 +74,12 @@ export class JsonStore<T> {
     if (outcome.kind === "repaired") {
       logger.warn({ path, reset: outcome.reset }, `${path} held invalid values: reset ${outcome.reset.join(", ")}`);
     }
+    if (outcome.kind !== "absent" && outcome.kind !== "corrupt" && outcome.from !== undefined) {
+      logger.info({ path, from: outcome.from }, `${path}: migrated from format ${outcome.from}, every total kept`);
+    }
     if (outcome.kind === "loaded" || outcome.kind === "repaired") db.data = outcome.data;
     const store = new JsonStore(db, adapter, logger, path);
-    if (outcome.kind !== "loaded") await store.flush();
+    if (outcome.kind !== "loaded" || outcome.from !== undefined) await store.flush();
     return store;
   }
 
@@ -153,18 +158,22 @@ export class JsonStore<T> {
 type Loaded<T> =
   | { kind: "absent" }
   | { kind: "corrupt" }
-  | { kind: "loaded"; data: T }
-  | { kind: "repaired"; data: T; reset: string[] };
+  | { kind: "loaded"; data: T; from?: number }
+  | { kind: "repaired"; data: T; reset: string[]; from?: number };
 
 function load<T extends { version: number }>(raw: T | null, opts: StoreOptions<T>): Loaded<T> {
   if (raw === null) return { kind: "absent" };
   const found = (raw as { version?: unknown }).version;
   const reads = opts.fresh().version;
   if (typeof found === "number" && found > reads) throw new NewerFormatError(opts.path, found, reads);
-  const parsed = opts.schema.safeParse(raw);
-  if (parsed.success) return { kind: "loaded", data: parsed.data };
+  const from = typeof found === "number" && found < reads && opts.migrate ? found : undefined;
+  const current = from === undefined ? raw : opts.migrate?.(raw);
+  const parsed = opts.schema.safeParse(current);
+  if (parsed.success) return { kind: "loaded", data: parsed.data, from };
   if (!opts.repair) return { kind: "corrupt" };
   const reset: string[] = [];
-  const mended = opts.schema.safeParse(opts.repair(raw, (p) => reset.push(p)));
-  return mended.success && reset.length > 0 ? { kind: "repaired", data: mended.data, reset } : { kind: "corrupt" };
+  const mended = opts.schema.safeParse(opts.repair(current, (p) => reset.push(p)));
+  return mended.success && reset.length > 0
+    ? { kind: "repaired", data: mended.data, reset, from }
+    : { kind: "corrupt" };
 }

@@ -1,7 +1,11 @@
 // The persisted stats document, versioned: what must survive restarts of the sidecar and of llama-server.
 import { z } from "zod";
 
-const STATS_VERSION = 1;
+/**
+ * 2: one ledger of llama-server's counters per upstream (and per model, for upstreams that serve several);
+ * 1 had a single `upstream` ledger, migrated to the first upstream's on open.
+ */
+const STATS_VERSION = 2;
 
 const counts = z.record(z.string(), z.number().nonnegative());
 
@@ -39,7 +43,8 @@ export const statsSchema = z.object({
   version: z.literal(STATS_VERSION),
   /** When counting started (ISO 8601): "since May 12". */
   since: z.string(),
-  upstream: upstreamLedgerSchema,
+  /** Ledger (a) per upstream ("gpu0") or per upstream and model (ledgerKey: "router|qwen3-8b"). */
+  upstreams: z.record(z.string(), upstreamLedgerSchema),
   sidecar: requestLedgerSchema,
   /**
    * The request journal's entries up to this number are folded into `sidecar`: a replay applies only later ones.
@@ -57,10 +62,34 @@ export function emptyStats(now: Date): StatsDoc {
   return {
     version: STATS_VERSION,
     since: now.toISOString(),
-    upstream: { incarnation: null, last: {}, base: {}, restartCount: 0, restarts: [], lastScrapeAt: null },
+    upstreams: {},
     sidecar: emptyLedger(),
     journalSeq: 0,
   };
+}
+
+export function emptyUpstreamLedger(): UpstreamLedger {
+  return { incarnation: null, last: {}, base: {}, restartCount: 0, restarts: [], lastScrapeAt: null };
+}
+
+/** The ledger of one upstream (or one model of it), made empty the first time it is asked for. */
+export function upstreamLedger(doc: StatsDoc, key: string): UpstreamLedger {
+  let ledger = doc.upstreams[key];
+  if (!ledger) {
+    ledger = emptyUpstreamLedger();
+    doc.upstreams[key] = ledger;
+  }
+  return ledger;
+}
+
+/**
+ * A stats file from before upstream lists (version 1) held one llama-server's ledger: it becomes the ledger of
+ * `upstream` (the one --upstream names, or the config file's first), every count carried over as it was.
+ */
+export function migrateStats(raw: unknown, upstream: string): unknown {
+  if (!isObject(raw) || raw.version !== 1) return raw;
+  const { upstream: ledger, ...rest } = raw;
+  return { ...rest, version: STATS_VERSION, upstreams: ledger === undefined ? {} : { [upstream]: ledger } };
 }
 
 export function emptyLedger(): RequestLedger {
@@ -118,24 +147,24 @@ export function repairLedger(v: unknown, path: string, report: Report): RequestL
   };
 }
 
-function repairUpstream(v: Raw, report: Report): Raw {
+function repairUpstream(v: Raw, at: string, report: Report): Raw {
   const out: Raw = { ...v };
-  out.last = repairCounts(v.last, "upstream.last", report);
-  out.base = repairCounts(v.base, "upstream.base", report);
+  out.last = repairCounts(v.last, `${at}.last`, report);
+  out.base = repairCounts(v.base, `${at}.base`, report);
   if (!(Number.isInteger(v.restartCount) && isCount(v.restartCount))) {
-    report("upstream.restartCount");
+    report(`${at}.restartCount`);
     out.restartCount = 0;
   }
   if (!Array.isArray(v.restarts) || !v.restarts.every(isCount)) {
-    report("upstream.restarts");
+    report(`${at}.restarts`);
     out.restarts = Array.isArray(v.restarts) ? v.restarts.filter(isCount) : [];
   }
   if (v.lastScrapeAt !== null && !isCount(v.lastScrapeAt)) {
-    report("upstream.lastScrapeAt");
+    report(`${at}.lastScrapeAt`);
     out.lastScrapeAt = null;
   }
   if (v.incarnation !== null && typeof v.incarnation !== "string") {
-    report("upstream.incarnation");
+    report(`${at}.incarnation`);
     out.incarnation = null;
   }
   return out;
@@ -146,10 +175,16 @@ function repairUpstream(v: Raw, report: Report): Raw {
  * reset and reported, every good total kept. A document without its sections is beyond mending (moved aside).
  */
 export function repairStats(raw: unknown, report: Report): unknown {
-  if (!isObject(raw) || typeof raw.since !== "string" || !isObject(raw.upstream) || !isObject(raw.sidecar)) return raw;
+  if (!isObject(raw) || typeof raw.since !== "string" || !isObject(raw.upstreams) || !isObject(raw.sidecar)) return raw;
+  const upstreams: Raw = {};
+  for (const [key, ledger] of Object.entries(raw.upstreams)) {
+    const at = `upstreams[${JSON.stringify(key)}]`;
+    if (isObject(ledger)) upstreams[key] = repairUpstream(ledger, at, report);
+    else report(at);
+  }
   const out: Raw = {
     ...raw,
-    upstream: repairUpstream(raw.upstream, report),
+    upstreams,
     sidecar: repairLedger(raw.sidecar, "sidecar", report),
   };
   if (raw.journalSeq !== undefined && !(Number.isInteger(raw.journalSeq) && isCount(raw.journalSeq))) {

@@ -48,6 +48,12 @@ export const ATTR = {
   CACHE_MISS_CAUSE: `${LLAMA_ATTR}.cache.miss_cause`,
   CACHE_MISS_LOCATION: `${LLAMA_ATTR}.cache.miss_location`,
   MAX_TOKENS_ASKED: `${LLAMA_ATTR}.request.max_tokens_asked`,
+  /** The upstream's configured name (its URL is server.address and server.port). */
+  UPSTREAM: `${LLAMA_ATTR}.upstream`,
+  /** The local model an alias mapped the requested model to. */
+  ALIASED_TO: `${LLAMA_ATTR}.request.aliased_to`,
+  /** Upstreams tried first, which failed before answering. */
+  FAILED_OVER: `${LLAMA_ATTR}.upstream.failed_over`,
   SPEED_SLOWDOWN_CAUSE: `${LLAMA_ATTR}.speed.slowdown_cause`,
   SPEED_SLOWDOWN_DETAIL: `${LLAMA_ATTR}.speed.slowdown_detail`,
   SPEED_USUAL_TPS: `${LLAMA_ATTR}.speed.usual_tokens_per_second`,

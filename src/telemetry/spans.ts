@@ -72,6 +72,8 @@ function recordAttributes(r: RequestRecord): Attributes {
     [ATTR.CACHE_MISS_CAUSE]: r.missCause,
     [ATTR.CACHE_MISS_LOCATION]: r.missLocation,
     [ATTR.MAX_TOKENS_ASKED]: r.maxTokensAsked,
+    [ATTR.UPSTREAM]: r.upstream,
+    [ATTR.ALIASED_TO]: r.aliasedTo,
     [ATTR.SPEED_SLOWDOWN_CAUSE]: r.slowdownCause,
     [ATTR.SPEED_SLOWDOWN_DETAIL]: r.slowdownDetail,
     [ATTR.SPEED_USUAL_TPS]: r.usualTps,
@@ -87,6 +89,7 @@ export function endRequestSpan(span: Span, r: RequestRecord, endTime: Date): voi
   span.setAttributes(recordAttributes(r));
   if (r.finishReason) span.setAttribute(ATTR.GEN_AI_RESPONSE_FINISH_REASONS, [r.finishReason]);
   if (r.invalidFields) span.setAttribute(ATTR.UPSTREAM_INVALID_FIELDS, r.invalidFields);
+  if (r.failedOver) span.setAttribute(ATTR.FAILED_OVER, r.failedOver);
   // A client that left is not a failure of the service, whatever the request's state then.
   if (r.outcome === "client_abort") {
     span.setAttribute(ATTR.ERROR_TYPE, "client_abort");

@@ -15,9 +15,13 @@ export interface StoreHealth {
   failedWrites: number;
 }
 
+/** One upstream's admission queue, by the upstream's configured name. */
+export type UpstreamQueue = QueueNumbers & { upstream: string };
+
 export interface StateGauges {
   registry: Registry;
-  setUpstreamState(state: UpstreamState): void;
+  /** An upstream's state (by its configured name), as its monitor last found it. */
+  setUpstreamState(upstream: string, state: UpstreamState): void;
   /** Requests being forwarded now: a plain count on the hot path, read into its gauge when /metrics is scraped. */
   inFlight: { inc(): void; dec(): void };
   normalizations: Counter;
@@ -30,8 +34,8 @@ export interface StateGauges {
   countSlowdown(cause: SlowdownCause): void;
   /** Where the store gauges read from, once the stats are open. */
   observeStore(read: () => StoreHealth): void;
-  /** Where the queue gauges read from, once the app has made its queue. */
-  observeQueue(read: () => QueueNumbers): void;
+  /** Where the queue gauges read from, once the app has made its queues (one per upstream). */
+  observeQueue(read: () => readonly UpstreamQueue[]): void;
   /** Where the prefill gauges read from, once the app follows its requests. */
   observePrefills(read: () => readonly PrefillNow[]): void;
 }
@@ -45,21 +49,22 @@ function processMetrics(registry: Registry): void {
   }
 }
 
-function upstreamStateGauges(registry: Registry): (s: UpstreamState) => void {
+function upstreamStateGauges(registry: Registry): StateGauges["setUpstreamState"] {
   const up = new Gauge({
     name: `${METRIC_PREFIX}_upstream_up`,
-    help: "1 when llama-server answers its health check with ok, else 0",
+    help: "1 when the upstream answers its health check with ok, else 0",
+    labelNames: ["upstream"],
     registers: [registry],
   });
   const state = new Gauge({
     name: `${METRIC_PREFIX}_upstream_state`,
-    help: "llama-server state as seen by the sidecar: 1 for the current state",
-    labelNames: ["state"],
+    help: "Each upstream's state as seen by the sidecar: 1 for the current state",
+    labelNames: ["upstream", "state"],
     registers: [registry],
   });
-  return (s) => {
-    up.set(s === "online" ? 1 : 0);
-    for (const name of UPSTREAM_STATES) state.set({ state: name }, name === s ? 1 : 0);
+  return (upstream, s) => {
+    up.set({ upstream }, s === "online" ? 1 : 0);
+    for (const name of UPSTREAM_STATES) state.set({ upstream, state: name }, name === s ? 1 : 0);
   };
 }
 
@@ -169,14 +174,16 @@ const QUEUE_GAUGES: [name: string, help: string, field: keyof QueueNumbers][] = 
   ["queue_capacity", "Requests that may wait in the queue before it answers 429 (--queue-max)", "capacity"],
 ];
 
-function queueGauges(registry: Registry, read: () => QueueNumbers): void {
+function queueGauges(registry: Registry, read: () => readonly UpstreamQueue[]): void {
   for (const [name, help, field] of QUEUE_GAUGES) {
     new Gauge({
       name: `${METRIC_PREFIX}_${name}`,
       help,
+      labelNames: ["upstream"],
       registers: [registry],
       collect() {
-        this.set(read()[field]);
+        this.reset();
+        for (const q of read()) this.set({ upstream: q.upstream }, q[field]);
       },
     });
   }
@@ -187,7 +194,7 @@ export function createStateGauges(): StateGauges {
   processMetrics(registry);
   // The store and the queue are made after telemetry: until they are handed over, the gauges read these.
   let readStore = (): StoreHealth => ({ writable: true, failedWrites: 0 });
-  let readQueue = (): QueueNumbers => ({ depth: 0, active: 0, limit: 0, capacity: 0 });
+  let readQueue = (): readonly UpstreamQueue[] => [];
   let readPrefills = (): readonly PrefillNow[] => [];
   storeGauges(registry, () => readStore());
   queueGauges(registry, () => readQueue());

@@ -11,6 +11,8 @@ export interface UpstreamProps {
   totalSlots?: number;
   nCtx?: number;
   buildInfo?: string;
+  /** The models its /v1/models lists: ids and aliases (modelNames gives the names each answers to). */
+  models?: string[];
 }
 
 export interface UpstreamStatus {
@@ -35,6 +37,27 @@ function readProps(text: string): UpstreamProps {
     nCtx: typeof settings.n_ctx === "number" ? settings.n_ctx : undefined,
     buildInfo: typeof b.build_info === "string" ? b.build_info : undefined,
   };
+}
+
+/**
+ * The names a listed model answers to: its id, and for a model llama-server names by its path, the file's name with
+ * and without ".gguf" (what people call it, and what `llama-sidecar claude` sends).
+ */
+export function modelNames(id: string): string[] {
+  const file = id.split(/[\\/]/).at(-1) ?? id;
+  return [...new Set([id, file, file.replace(/\.gguf$/i, "")])];
+}
+
+/** The model names of an OpenAI-style /v1/models answer (llama-server's, llama-swap's). */
+export function readModelList(text: string): string[] {
+  const data = parseObject(text)?.data;
+  if (!Array.isArray(data)) return [];
+  const names = data.flatMap((m) => {
+    const entry = objectOrEmpty(m);
+    const aliases = Array.isArray(entry.aliases) ? entry.aliases.filter((a) => typeof a === "string") : [];
+    return [typeof entry.id === "string" ? entry.id : undefined, ...aliases].filter((n) => n !== undefined);
+  });
+  return [...new Set(names)];
 }
 
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
@@ -78,12 +101,14 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   }
 
   private async fetchProps(timeout: number): Promise<UpstreamProps | undefined> {
-    try {
-      const { status, text } = await callUpstream(this.upstream, "/props", { timeoutMs: timeout });
-      return status === 200 ? readProps(text) : undefined;
-    } catch {
-      return undefined;
-    }
+    const get = (path: string) =>
+      callUpstream(this.upstream, path, { timeoutMs: timeout }).then(
+        (r) => (r.status === 200 ? r.text : undefined),
+        () => undefined,
+      );
+    const [props, models] = await Promise.all([get("/props"), get("/v1/models")]);
+    if (props === undefined) return undefined;
+    return { ...readProps(props), models: models === undefined ? undefined : readModelList(models) };
   }
 
   private update(next: Omit<UpstreamStatus, "since">): void {

@@ -249,15 +249,15 @@ describe("cache-miss forensics", () => {
   it("names llama-server's restart between two turns", async () => {
     const [a, b] = turns("restart");
     await send(a);
-    const restarts = sidecar.stats.doc.upstream.restartCount;
+    const restarts = sidecar.stats.doc.upstreams.default?.restartCount ?? 0;
     const port = llama.port;
     await llama.stop();
     llama = await startLlamaServer({ parallel: 1, ctx: 8192, port, extraArgs: LLAMA_ARGS });
     const deadline = Date.now() + 20_000;
-    while (sidecar.stats.doc.upstream.restartCount === restarts && Date.now() < deadline) {
+    while (sidecar.stats.doc.upstreams.default?.restartCount === restarts && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect(sidecar.stats.doc.upstream.restartCount).toBe(restarts + 1);
+    expect(sidecar.stats.doc.upstreams.default?.restartCount).toBe(restarts + 1);
     const r = await send(b);
     expect(r.missCause, JSON.stringify(r)).toBe("server_restarted");
   });

@@ -217,7 +217,10 @@ describe("admission queue on a single-slot llama-server", () => {
         const text = await (await fetch(`${llama.url}/metrics`)).text();
         maxDeferred = Math.max(maxDeferred, Number(/^llamacpp:requests_deferred (\S+)/m.exec(text)?.[1] ?? 0));
         const own = await s.metrics();
-        maxActive = Math.max(maxActive, Number(/^llama_sidecar_queue_active_requests (\S+)/m.exec(own)?.[1] ?? 0));
+        maxActive = Math.max(
+          maxActive,
+          Number(/^llama_sidecar_queue_active_requests\{upstream="default"\} (\S+)/m.exec(own)?.[1] ?? 0),
+        );
         await new Promise((r) => setTimeout(r, 5));
       }
     })();

@@ -80,13 +80,15 @@ describe("llama-server restarts (real server, with Process-Start-Time-Unix and t
         }
       }
       expect(pick(sidecar.stats.lifetime(), KEYS)).toEqual(banked);
-      expect(sidecar.stats.doc.upstream.restartCount).toBe(5);
+      expect(sidecar.stats.doc.upstreams.default?.restartCount).toBe(5);
       const stats = await apiStats(sidecar.url);
       expect(stats.upstream.restarts.count).toBe(5);
       expect(stats.upstream.scrape.newFormat).toBe(true);
       const metrics = await sidecar.metrics();
-      expect(metrics).toContain(`llama_server_tokens_predicted_total ${banked.tokens_predicted_total}`);
-      expect(metrics).toContain("llama_server_restarts_total 5");
+      expect(metrics).toContain(
+        `llama_server_tokens_predicted_total{upstream="default"} ${banked.tokens_predicted_total}`,
+      );
+      expect(metrics).toContain('llama_server_restarts_total{upstream="default"} 5');
     } finally {
       await llama.stop();
     }
@@ -130,7 +132,10 @@ describe("llama-server restarts (older format: no header, no cached counter)", (
         // A plain restart: counters start again from zero.
         fake.counters = { ...zero, prompt_tokens_total: 3, tokens_predicted_total: 1 };
         sidecar.running.scraper.requestSoon(0);
-        await until("the restart to be seen", () => sidecar.stats.doc.upstream.restartCount === incarnation + 1);
+        await until(
+          "the restart to be seen",
+          () => sidecar.stats.doc.upstreams.default?.restartCount === incarnation + 1,
+        );
       } else {
         // A restart whose new counters already exceed the old ones: only the model load in between tells.
         fake.state = "loading";
@@ -139,12 +144,12 @@ describe("llama-server restarts (older format: no header, no cached counter)", (
         await until("online again", () => sidecar.running.monitor.status.state === "online");
         // Both scrapes (the one the return to online triggers, and this one) must see the same incarnation.
         await sidecar.running.scraper.scrape();
-        expect(sidecar.stats.doc.upstream.restartCount).toBe(incarnation + 1);
+        expect(sidecar.stats.doc.upstreams.default?.restartCount).toBe(incarnation + 1);
       }
     }
     const life = pick(sidecar.stats.lifetime(), keys);
     for (const k of keys) expect(life[k]).toBeCloseTo(banked[k] ?? Number.NaN, 9);
-    expect(sidecar.stats.doc.upstream.restartCount).toBe(5);
+    expect(sidecar.stats.doc.upstreams.default?.restartCount).toBe(5);
     expect(life.prompt_tokens_cached_total).toBeUndefined();
     expect((await apiStats(sidecar.url)).upstream.scrape.newFormat).toBe(false);
   });

@@ -192,7 +192,7 @@ describe("an unreachable or slow llama-server", () => {
       expect(anthropic.status).toBe(502);
       expect((await errorJson(anthropic)).error.message).toMatch(/unreachable/);
       const metrics = await down.metrics();
-      expect(metrics).toMatch(/llama_sidecar_upstream_state\{state="unreachable"\} 1/);
+      expect(metrics).toMatch(/llama_sidecar_upstream_state\{upstream="default",state="unreachable"\} 1/);
     } finally {
       await down.close();
     }
@@ -226,7 +226,7 @@ describe("an upstream whose /metrics is not Prometheus text", () => {
       };
       expect(stats.upstream.scrape).toMatchObject({ ok: false });
       expect(stats.upstream.scrape.error).toMatch(/not Prometheus text/);
-      expect(await s.metrics()).toContain("llama_server_scrape_ok 0");
+      expect(await s.metrics()).toContain('llama_server_scrape_ok{upstream="default"} 0');
     } finally {
       await s.close();
       await odd.close();

@@ -89,10 +89,10 @@ describe("store files", () => {
     const stats = await openStats(dir, logger);
     expect(stats.totals()).toMatchObject({ requests: 7, prompt: 120, cached: 0, generated: 30 });
     expect(stats.lifetime()).toEqual({ prompt_tokens_total: 1000, tokens_predicted_total: 900 });
-    expect(stats.doc.upstream.restartCount).toBe(2);
+    expect(stats.doc.upstreams.default?.restartCount).toBe(2);
     const reset = lines.flatMap((l) => (JSON.parse(l) as { reset?: string[] }).reset ?? []);
     expect(reset).toEqual([
-      'upstream.last["prompt_tokens_total"]',
+      'upstreams["default"].last["prompt_tokens_total"]',
       'sidecar.requests["/v1/messages|m|curl|ok"]',
       'sidecar.requests["/v1/messages|m|x|ok"]',
       'sidecar.tokens["m|claude-code"].cached',
@@ -122,7 +122,7 @@ describe("store files", () => {
     const { logger } = capture();
     const err = await openStats(dir, logger).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FileAccessError);
-    expect((err as Error).message).toMatch(/written by a newer llama-sidecar \(format 99; this one reads format 1\)/);
+    expect((err as Error).message).toMatch(/written by a newer llama-sidecar \(format 99; this one reads format 2\)/);
     expect((err as FileAccessError).hint).toMatch(/newer llama-sidecar, or choose another --data-dir/);
     expect(readdirSync(dir)).toEqual(["stats.json"]);
     expect(readFileSync(join(dir, "stats.json"), "utf8")).toBe(content);

@@ -11,7 +11,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { type Logger, pino } from "pino";
-import { type Config, parseConfig } from "../../src/config/load.js";
+import { type Config, parseConfig, primaryUpstream } from "../../src/config/load.js";
 import type { RequestRecord } from "../../src/observe/observation.js";
 import { type Running, runSidecar } from "../../src/server.js";
 import { openStats, type Stats } from "../../src/stats/service.js";
@@ -36,12 +36,11 @@ export interface TestSidecar {
   close(): Promise<void>;
 }
 
-function testConfig(upstream: string, args: string[] = []): Config {
+/** Without `upstream`, the upstreams come from `args` (a --config file). */
+function testConfig(upstream: string | undefined, args: string[] = []): Config {
   const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-test-"));
-  const parsed = parseConfig(
-    ["--upstream", upstream, "--port", "0", "--health-interval", "0.5", "--data-dir", dataDir, ...args],
-    {},
-  );
+  const one = upstream === undefined ? [] : ["--upstream", upstream];
+  const parsed = parseConfig([...one, "--port", "0", "--health-interval", "0.5", "--data-dir", dataDir, ...args], {});
   if (parsed.kind !== "config") throw new Error("unexpected parse result");
   return parsed.config;
 }
@@ -67,13 +66,13 @@ function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exp
 }
 
 export async function startTestSidecar(
-  upstreamUrl: string,
+  upstreamUrl: string | undefined,
   args: string[] = [],
   opts: { logger?: Logger } = {},
 ): Promise<TestSidecar> {
   const config = testConfig(upstreamUrl, args);
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  const stats = await openStats(config.dataDir, logger);
+  const stats = await openStats(config.dataDir, logger, primaryUpstream(config));
   const { telemetry, exporter } = testTelemetry(() => stats.doc.sidecar);
   const records: RequestRecord[] = [];
   const waiters: (() => void)[] = [];

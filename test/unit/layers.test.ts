@@ -16,6 +16,7 @@ const FLOORS: string[][] = [
   ["scrape", "claude"],
   ["stats", "unit"],
   ["proxy"],
+  ["views.ts"],
   ["app.ts", "banner.ts"],
   ["server.ts"],
   ["main.ts"],

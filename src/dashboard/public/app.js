@@ -104,8 +104,46 @@ function cell(text, cls) {
   return td;
 }
 
+/** @typedef {StatsView["upstreams"][number]} UpstreamRow */
+
+/** The busiest slot's context use, "1.2K / 8.2K", or a dash. @param {UpstreamRow} u */
+function contextUse(u) {
+  const fullest = u.slots.reduce(
+    (a, x) => (x.used > (a?.used ?? -1) ? x : a),
+    /** @type {UpstreamRow["slots"][number] | undefined} */ (undefined),
+  );
+  return fullest ? `${humanCount(fullest.used)} / ${humanCount(fullest.nCtx)}` : dash;
+}
+
+/** One row per upstream, shown where there are several. @param {StatsView} s */
+function renderUpstreams(s) {
+  el("upstreams-card").hidden = s.upstreams.length < 2;
+  if (s.upstreams.length < 2) return;
+  const rows = s.upstreams.map((u) => {
+    const tr = document.createElement("tr");
+    const state = cell(u.state === "unreachable" ? "down" : u.state, `pill ${u.state}`);
+    tr.append(
+      cell(u.name),
+      state,
+      cell(u.models.join(", ") || (u.model ?? dash)),
+      cell(`${u.slots.filter((x) => x.processing).length} / ${u.totalSlots ?? dash}`, "num"),
+      cell(contextUse(u), "num"),
+      cell(orDash(u.rates.generationTps, humanRate), "num"),
+      cell(`${u.queue.active} + ${u.queue.depth}`, "num"),
+      cell(humanCount(u.lifetime.promptTokens), "num"),
+      cell(humanCount(u.lifetime.generatedTokens), "num"),
+      cell(String(u.restarts.count), "num"),
+    );
+    tr.title = u.url;
+    return tr;
+  });
+  el("upstreams").replaceChildren(...rows);
+}
+
 /** @param {StatsView} s */
 function renderRecent(s) {
+  const several = s.upstreams.length > 1;
+  el("recent-upstream-head").hidden = !several;
   // Rebuilt from the last 50 each time: the page holds no more than that, however long it stays open.
   const rows = s.recent.map((r) => {
     const tr = document.createElement("tr");
@@ -113,6 +151,7 @@ function renderRecent(s) {
       cell(new Date(r.startedAt).toLocaleTimeString()),
       cell(r.background ? `${r.client} (${r.background})` : r.client),
       cell(r.model ?? ""),
+      ...(several ? [cell(r.upstream ?? dash)] : []),
       cell(orDash(r.prefillTokens, humanCount), "num"),
       cell(orDash(r.cachedTokens, humanCount), "num"),
       cell(orDash(r.outputTokens, humanCount), "num"),
@@ -359,6 +398,7 @@ async function refreshStats() {
   renderHeader(s);
   renderCards(s);
   renderSlots(s);
+  renderUpstreams(s);
   renderActive(s);
   busy = s.active.length > 0;
   renderMisses(s);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { applyScrape, lifetimeCounters } from "../../../src/scrape/lifetime.js";
 import { parseLlamaMetrics } from "../../../src/scrape/llama-metrics.js";
-import { emptyStats } from "../../../src/store/schema.js";
+import { emptyUpstreamLedger } from "../../../src/store/schema.js";
 import { fixture } from "../../support/fake-llama.js";
 
-const ledger = () => emptyStats(new Date(0)).upstream;
+const ledger = () => emptyUpstreamLedger();
 
 describe("lifetime ledger", () => {
   it("sums the final counters of every incarnation when the header changes", () => {

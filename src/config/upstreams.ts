@@ -1,0 +1,105 @@
+// The upstreams a sidecar serves: several llama-servers (or llama-swap, or a router-mode llama-server), each named,
+// the models each serves, aliases from client model names to local ones, and where background calls go.
+import { z } from "zod";
+
+/** An upstream's name: a bounded label value and a key in the stats file. */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/;
+
+export const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
+
+/** A model name or a pattern with `*` (any run of characters): "qwen3-coder", "claude-haiku-*", "*". */
+const modelPattern = z.string().min(1).max(200);
+
+export const upstreamEntrySchema = z.strictObject({
+  name: z
+    .string()
+    .regex(NAME, { error: "must be 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit" }),
+  url: httpUrl,
+  apiKey: z.string().min(8, { error: "must be at least 8 characters" }).optional(),
+  apiKeyFile: z.string().min(1).optional(),
+  /** Omitted: whatever the upstream's /v1/models lists, re-read whenever it comes online. */
+  models: z
+    .array(modelPattern)
+    .min(1, { error: "list at least one model, or leave models out to use /v1/models" })
+    .optional(),
+});
+
+export const fleetFileSchema = z.strictObject({
+  upstreams: z.array(upstreamEntrySchema).min(1, { error: "name at least one upstream" }).optional(),
+  /** Client model name (or pattern) -> local model name; the first that matches wins, in the file's order. */
+  aliases: z.record(modelPattern, z.string().min(1)).optional(),
+  /** The upstream a request goes to when its model is served by none (or names none). */
+  default: z.string().optional(),
+  /** The upstream background calls with policy "route" go to. */
+  background: z.string().optional(),
+});
+
+export type FleetFile = z.infer<typeof fleetFileSchema>;
+
+/** One upstream, as the sidecar serves it. */
+export interface UpstreamSpec {
+  readonly name: string;
+  readonly url: string;
+  readonly apiKey?: string;
+  /** Names and patterns it serves; undefined: what its /v1/models lists. */
+  readonly models?: readonly string[];
+}
+
+export interface Alias {
+  readonly pattern: string;
+  readonly model: string;
+}
+
+/** The upstreams part of the config, resolved. */
+export interface Fleet {
+  readonly upstreams: readonly UpstreamSpec[];
+  readonly aliases: readonly Alias[];
+  /** Name of the upstream for requests whose model no upstream serves; undefined: those get a 404. */
+  readonly defaultUpstream?: string;
+  /** Name of the upstream for background calls with policy "route". */
+  readonly backgroundUpstream?: string;
+}
+
+/** Does a model name match a name or `*` pattern? Case-sensitive, as llama-server's own model names are. */
+export function matchesModel(pattern: string, model: string): boolean {
+  if (!pattern.includes("*")) return pattern === model;
+  const parts = pattern.split("*");
+  const first = parts[0] ?? "";
+  const last = parts.at(-1) ?? "";
+  if (!model.startsWith(first) || model.length < first.length + last.length || !model.endsWith(last)) return false;
+  let at = first.length;
+  for (const part of parts.slice(1, -1)) {
+    const found = model.indexOf(part, at);
+    if (found < 0 || found + part.length > model.length - last.length) return false;
+    at = found + part.length;
+  }
+  return true;
+}
+
+/** Problems found across entries, each with the path it concerns. */
+export function crossCheck(fleet: Fleet): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const names = fleet.upstreams.map((u) => u.name);
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i)
+      problems.push({ path: ["upstreams", i, "name"], message: `"${name}" is used twice` });
+  });
+  for (const [key, value] of [
+    ["default", fleet.defaultUpstream],
+    ["background", fleet.backgroundUpstream],
+  ] as const) {
+    if (value !== undefined && !names.includes(value))
+      problems.push({ path: [key], message: `no upstream is named "${value}" (there are: ${names.join(", ")})` });
+  }
+  // Where every upstream lists its models, an alias to a model none serves is a mistake found now, not per request.
+  const listed = fleet.upstreams.every((u) => u.models !== undefined);
+  if (listed && fleet.defaultUpstream === undefined) {
+    for (const alias of fleet.aliases) {
+      if (!fleet.upstreams.some((u) => u.models?.some((p) => matchesModel(p, alias.model))))
+        problems.push({ path: ["aliases", alias.pattern], message: `no upstream serves "${alias.model}"` });
+    }
+  }
+  return problems;
+}
