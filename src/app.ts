@@ -130,7 +130,8 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
   router.post("/v1/messages/count_tokens", (ctx) =>
     recordedAnswer(forward, ctx, () => counter.handle(ctx, forward.maxBodyBytes)),
   );
-  if (fleet.units.length > 1 || fleet.catalog().aliases.length > 0) {
+  // One plain llama-server's own list goes through as it is; several, a router's models or aliases are listed here.
+  if (fleet.hosts.length > 1 || fleet.catalog().aliases.length > 0) {
     router.get("/v1/models", (ctx) =>
       recordedAnswer(forward, ctx, async () => {
         ctx.body = fleet.modelList();
@@ -147,7 +148,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
     ctx.body = await deps.telemetry.exposition.render();
   });
   router.get("/healthz", (ctx) => {
-    const upstreams = Object.fromEntries(fleet.units.map((u) => [u.name, u.monitor.status.state]));
+    const upstreams = Object.fromEntries(fleet.hosts.map((h) => [h.name, h.monitor.status.state]));
     ctx.body = { status: "ok", upstream: fleet.primary.monitor.status.state, upstreams };
   });
   router.get("/api/stats", fresh, (ctx) => {
@@ -240,7 +241,7 @@ function forwardDeps(
  */
 function watchMessagesSupport(deps: AppDeps, translation: TranslationState): void {
   if (translation.mode !== "auto") return;
-  for (const { upstream, monitor } of deps.fleet.units) {
+  for (const { upstream, monitor } of deps.fleet.hosts) {
     const ask = () => void translation.support.probe(upstream);
     monitor.on("change", (status) => {
       if (status.state === "online") ask();

@@ -5,6 +5,13 @@ import type { UpstreamStatus } from "./upstream/monitor.js";
 import { VERSION } from "./version.js";
 
 function describe(status: UpstreamStatus): string {
+  const loaded = status.props?.modelState;
+  if (status.state === "online" && loaded !== undefined && loaded !== "loaded") {
+    const slots = status.props?.totalSlots;
+    const ctx = status.props?.nCtx;
+    const settings = [slots && `${slots} slot(s)`, ctx && `n_ctx ${ctx}`].filter(Boolean).join(", ");
+    return `${loaded === "failed" ? "not loaded (its last load failed)" : `${loaded}`}; loads on its first request${settings ? ` (${settings})` : ""}`;
+  }
   switch (status.state) {
     case "online": {
       const p = status.props;
@@ -60,17 +67,21 @@ function claudeByHand(config: Config, listenUrl: string, status: UpstreamStatus)
 /** An upstream as the banner shows it. */
 export interface BannerUpstream {
   name: string;
+  /** The router model it is, on a llama-server in router mode. */
+  model?: string;
   url: string;
   status: UpstreamStatus;
 }
 
 /** One upstream on its own row; several on a row each, under the first, by name. */
 function upstreamRows(upstreams: readonly [BannerUpstream, ...BannerUpstream[]]): [string, string][] {
-  if (upstreams.length === 1) return [["Upstream", `${upstreams[0].url}  ${describe(upstreams[0].status)}`]];
-  const width = Math.max(...upstreams.map((u) => u.name.length));
+  const only = upstreams[0];
+  if (upstreams.length === 1 && !only.model) return [["Upstream", `${only.url}  ${describe(only.status)}`]];
+  const name = (u: BannerUpstream) => (u.model ? `${u.name} ${u.model}` : u.name);
+  const width = Math.max(...upstreams.map((u) => name(u).length));
   return upstreams.map((u, i) => [
     i === 0 ? "Upstreams" : "",
-    `${u.name.padEnd(width)}  ${u.url}  ${describe(u.status)}`,
+    `${name(u).padEnd(width)}  ${u.url}  ${describe(u.status)}`,
   ]);
 }
 

@@ -14,8 +14,9 @@ import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
 import { invalidValueReporter, type ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
-import { UpstreamFleet } from "./unit/fleet.js";
-import { createUpstreamUnit, type UpstreamUnit } from "./unit/upstream-unit.js";
+import { type FleetHost, UpstreamFleet } from "./unit/fleet.js";
+import { UpstreamHost } from "./unit/upstream-host.js";
+import type { UpstreamUnit } from "./unit/upstream-unit.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
 import { upstreamParts } from "./views.js";
 
@@ -43,11 +44,11 @@ function listenUrl(config: Config, port: number): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
-function watchUpstream(unit: UpstreamUnit, telemetry: Telemetry, logger: Logger, several: boolean): void {
-  const { name } = unit;
-  const url = unit.upstream.url.origin;
-  telemetry.state.setUpstreamState(name, unit.monitor.status.state);
-  unit.monitor.on("change", (status, prev) => {
+function watchUpstream(host: FleetHost, telemetry: Telemetry, logger: Logger, several: boolean): void {
+  const { name } = host;
+  const url = host.upstream.url.origin;
+  telemetry.state.setUpstreamState(name, host.monitor.status.state);
+  host.monitor.on("change", (status, prev) => {
     telemetry.state.setUpstreamState(name, status.state);
     if (!prev) return; // the first state is in the banner
     const log = status.state === "online" ? logger.info.bind(logger) : logger.warn.bind(logger);
@@ -59,12 +60,26 @@ function watchUpstream(unit: UpstreamUnit, telemetry: Telemetry, logger: Logger,
   });
 }
 
-/** One unit per configured upstream, the primary's ledger the one an older stats file migrated to. */
-function createFleet(config: Config, stats: Stats, logger: Logger, reportInvalid: ReportInvalid): UpstreamFleet {
-  const make = (spec: UpstreamSpec) => createUpstreamUnit({ spec, config, store: stats.store, logger, reportInvalid });
+/**
+ * One host per configured upstream, its units' llama_server_* series exported (a router's models as they come);
+ * the primary's ledger is the one an older stats file migrated to.
+ */
+function createFleet(
+  config: Config,
+  stats: Stats,
+  logger: Logger,
+  telemetry: Telemetry,
+  reportInvalid: ReportInvalid,
+): UpstreamFleet {
+  const opts = { config, store: stats.store, logger, reportInvalid };
+  // A unit made after start (a router's model) has its series followed once the exports exist.
+  let follow = (_unit: UpstreamUnit) => {};
+  const make = (spec: UpstreamSpec) => new UpstreamHost(spec, opts, (unit) => follow(unit));
   const [first, ...rest] = config.upstreams;
   if (!first) throw new Error("no upstream configured");
-  return new UpstreamFleet([make(first), ...rest.map(make)], config);
+  const fleet = new UpstreamFleet([make(first), ...rest.map(make)], config);
+  follow = registerUpstreamExports(telemetry.state.registry, stats, () => fleet.units);
+  return fleet;
 }
 
 /** Binds the port (0: any free one) and resolves once the server listens, with the URL clients use. */
@@ -85,9 +100,8 @@ export async function runSidecar(
   options: RunOptions = {},
 ): Promise<Running> {
   const reportInvalid = invalidValueReporter(telemetry.state.invalidValues, logger);
-  const fleet = createFleet(config, stats, logger, reportInvalid);
-  for (const unit of fleet.units) watchUpstream(unit, telemetry, logger, fleet.units.length > 1);
-  registerUpstreamExports(telemetry.state.registry, stats, fleet.units);
+  const fleet = createFleet(config, stats, logger, telemetry, reportInvalid);
+  for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   telemetry.state.observeStore(() => stats.health());
   const records = new RecordQueue(logger);
   const app = createApp({
@@ -101,7 +115,7 @@ export async function runSidecar(
     reportInvalid,
   });
   const { server, url } = await listen(app.callback(), config);
-  await Promise.all(fleet.units.map((u) => u.start()));
+  await fleet.start();
   const unit = fleet.primary;
   const print = options.print ?? ((text: string) => process.stdout.write(text));
   print(`${banner(config, url, upstreamParts(fleet), stats.summary(), stats.health())}\n`);

@@ -9,6 +9,7 @@ import type { UpstreamUnit } from "./unit/upstream-unit.js";
 export function upstreamParts(fleet: UpstreamFleet): [UpstreamPart, ...UpstreamPart[]] {
   const part = (u: UpstreamUnit): UpstreamPart => ({
     name: u.name,
+    model: u.model,
     url: u.upstream.url.href.replace(/\/$/, ""),
     status: u.monitor.status,
     scrape: u.scraper.view,
@@ -34,7 +35,9 @@ export function forensicsView(fleet: UpstreamFleet) {
 /** A finished request sets off a scrape of the upstream that served it, so its totals follow soon. */
 export function scrapeAfter(fleet: UpstreamFleet): RecordSink {
   return (r) => {
-    const unit = fleet.units.find((u) => u.name === r.upstream) ?? fleet.primary;
+    const unit =
+      fleet.units.find((u) => u.name === r.upstream && (u.model === undefined || u.model === r.upstreamModel)) ??
+      fleet.primary;
     unit.scraper.requestSoon();
   };
 }

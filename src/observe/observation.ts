@@ -69,6 +69,12 @@ export interface RequestRecord {
   aliasedTo?: string;
   /** Upstreams tried before the one that answered, which failed before sending anything back. */
   failedOver?: string[];
+  /** The router model (its id) that served it, on a llama-server in router mode. */
+  upstreamModel?: string;
+  /** How long it waited for its model to be loaded (router mode), apart from its queue wait and prefill. */
+  modelLoadMs?: number;
+  /** It set that load off (the load is counted and timed once, on this request). */
+  modelLoaded?: boolean;
   /** Answered through Anthropic-to-OpenAI translation. */
   translated?: boolean;
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
@@ -204,6 +210,9 @@ export interface RecordContext {
     | "upstream"
     | "aliasedTo"
     | "failedOver"
+    | "upstreamModel"
+    | "modelLoadMs"
+    | "modelLoaded"
   >;
   /** The session the client named (Claude Code's x-claude-code-session-id, or prompt_cache_key). */
   session?: string;
@@ -236,10 +245,13 @@ function times(obs: Observation, ctx: RecordContext): Times {
   }
   const slotWaitMs =
     ttftMs !== undefined && t?.prompt_ms !== undefined
-      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - (ctx.queueWaitMs ?? 0))
+      ? Math.max(0, ttftMs - t.prompt_ms - (t.predicted_per_token_ms ?? 0) - waitedMs(ctx))
       : undefined;
   return { ttftMs, ttftDerived, durationMs, slotWaitMs };
 }
+
+/** Time a request spent waiting before llama-server saw it: for a slot, and for its model to be loaded. */
+const waitedMs = (ctx: RecordContext) => (ctx.queueWaitMs ?? 0) + (ctx.tags?.modelLoadMs ?? 0);
 
 export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
   const t = obs.timings;
@@ -249,7 +261,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
   const { ttftMs, ttftDerived, durationMs, slotWaitMs } = times(obs, ctx);
   // A model name may come from the client's body: keep a sane length for spans, stats and the dashboard.
   const model = (obs.responseModel || ctx.requestModel || "unknown").slice(0, MODEL_NAME_MAX_LENGTH);
-  const sp = speeds(obs, output, ttftMs, ctx.queueWaitMs);
+  const sp = speeds(obs, output, ttftMs, waitedMs(ctx));
   return {
     id: ctx.id,
     startedAt: ctx.startedAt,
@@ -274,7 +286,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     queueWaitMs: ctx.queueWaitMs === undefined ? undefined : round(ctx.queueWaitMs),
     concurrent: ctx.concurrent,
     overheadMs:
-      ctx.dispatchedAt === undefined ? undefined : round(ctx.dispatchedAt - obs.receivedAt - (ctx.queueWaitMs ?? 0), 4),
+      ctx.dispatchedAt === undefined ? undefined : round(ctx.dispatchedAt - obs.receivedAt - waitedMs(ctx), 4),
     slotWaitMs: slotWaitMs === undefined ? undefined : round(slotWaitMs),
     ...ctx.tags,
     session: ctx.session,

@@ -155,7 +155,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
     }
   }
   if (deps.captureContent && json) capturePrompt(ex, json);
-  const units = chooseUpstreams(deps, ex, json);
+  const units = await chooseUpstreams(deps, ex, json);
   const aliased = ex.tags.aliasedTo !== undefined && json ? Buffer.from(JSON.stringify(json)) : body;
   const sent = json && units[0] ? await fitMaxTokens(fitDeps(deps, units[0]), ex, json, aliased) : aliased;
   if (ex.tags.maxTokensAsked !== undefined)

@@ -9,11 +9,11 @@ import type { Logger } from "pino";
  *
  * A relayed response's last bytes wait for its record (`release`): a crash between the two would lose a request
  * its client saw complete. Such records are written at the end of the current turn of the event loop, the whole
- * burst of them together, and only then are their responses ended.
+ * burst of them together, each response ended right after its own record, so a crash in the middle of a burst
+ * counts no request whose client has not seen it end.
  */
 export class RecordQueue {
-  private pending: (() => (() => void) | undefined)[] = [];
-  private releases: (() => void)[] = [];
+  private pending: { record: () => (() => void) | undefined; release?: () => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
 
@@ -27,9 +27,8 @@ export class RecordQueue {
    * `record` returns runs after the releases: work no response needs to wait for.
    */
   defer(record: () => (() => void) | undefined, release?: () => void): void {
-    this.pending.push(record);
+    this.pending.push({ record, release });
     if (release) {
-      this.releases.push(release);
       this.immediate ??= setImmediate(() => this.flush());
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.delayMs);
@@ -44,15 +43,13 @@ export class RecordQueue {
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
     const batch = this.pending;
-    const releases = this.releases;
     this.pending = [];
-    this.releases = [];
     const afterwards: (() => void)[] = [];
-    for (const record of batch) {
+    for (const { record, release } of batch) {
       const after = this.run(record, "recording a finished request failed");
       if (after) afterwards.push(after);
+      if (release) this.run(release, "ending a response failed");
     }
-    for (const release of releases) this.run(release, "ending a response failed");
     for (const after of afterwards) this.run(after, "finishing a request's record failed");
   }
 

@@ -37,14 +37,29 @@ function conversationOf(ex: Exchange, json: JsonObject | undefined): string | un
     .digest("base64url")}`;
 }
 
+/** The fleet's choice; a model none serves is asked about once more, after the routers' lists are read again. */
+async function choose(fleet: UpstreamFleet, model: string | undefined, conversation: string | undefined) {
+  try {
+    return fleet.choose(model, conversation);
+  } catch (err) {
+    if ((err as SidecarError).code !== "model_not_found") throw err;
+    await fleet.refreshRouters();
+    return fleet.choose(model, conversation);
+  }
+}
+
 /** The upstreams to try, best first; an alias rewrites the body's model to the local name. */
-export function chooseUpstreams(deps: ChoiceDeps, ex: Exchange, json: JsonObject | undefined): UpstreamUnit[] {
+export async function chooseUpstreams(
+  deps: ChoiceDeps,
+  ex: Exchange,
+  json: JsonObject | undefined,
+): Promise<UpstreamUnit[]> {
   if (ex.tags.backgroundPolicy === "route" && deps.fleet.background) return [deps.fleet.background];
   const model = ex.model?.model;
   const needsOrder = deps.fleet.units.length > 1;
   const conversation = needsOrder ? conversationOf(ex, json) : undefined;
   ex.conversation = conversation;
-  const choice = deps.fleet.choose(model, conversation);
+  const choice = await choose(deps.fleet, model, conversation);
   if (choice.aliasedTo !== undefined && json) {
     ex.tags.aliasedTo = choice.aliasedTo;
     json.model = choice.aliasedTo;
@@ -70,6 +85,14 @@ export interface Sent {
 
 class LoadingAnswer extends Error {}
 
+/** A router's model that is not loaded is loaded first, its load timed apart (the request is admitted meanwhile). */
+async function loadFirst(ex: Exchange, unit: UpstreamUnit): Promise<void> {
+  const load = await unit.prepare?.(ex.cancel);
+  if (!load) return;
+  ex.tags.modelLoadMs = Math.round((ex.tags.modelLoadMs ?? 0) + load.waitedMs);
+  if (load.triggered) ex.tags.modelLoaded = true;
+}
+
 /** Sends to each upstream in turn until one answers (anything but a 503 while another is left). */
 export async function sendToFirstThatAnswers(
   deps: ChoiceDeps,
@@ -82,8 +105,10 @@ export async function sendToFirstThatAnswers(
     const last = i === units.length - 1;
     ex.unit = unit;
     ex.tags.upstream = unit.name;
+    ex.tags.upstreamModel = unit.model;
     const ticket = await attempt.admit(unit.queue);
     try {
+      await loadFirst(ex, unit);
       const { out, up } = await attempt.send(unit);
       if (up.statusCode === 503 && !last) {
         await up.body.dump().catch(() => {});

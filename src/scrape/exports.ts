@@ -24,16 +24,21 @@ export interface LifetimeSource {
   savedUpstream(key: string): UpstreamLedger;
 }
 
-/** One upstream's series: labelled with its configured name (a bounded set). */
+/** One upstream's (or router model's) series: labelled with its configured name and its model (bounded sets). */
 export interface ExportedUpstream {
   name: string;
+  modelLabel(): string;
   scraper: UpstreamScraper;
 }
 
-const LABELS = ["upstream"];
+/** The units now (a router's models come and stay): read at every render. */
+type Units = () => readonly ExportedUpstream[];
+
+const LABELS = ["upstream", "model"];
+const labels = (u: ExportedUpstream) => ({ upstream: u.name, model: u.modelLabel() });
 
 /** One collector per series any upstream exposes: counters as lifetime totals on disk, gauges as last scraped. */
-function mirrorSeries(registry: Registry, stats: LifetimeSource, ups: readonly ExportedUpstream[]): () => void {
+function mirrorSeries(registry: Registry, stats: LifetimeSource, ups: Units): () => void {
   const known = new Set<string>();
   const ensure = (short: string, kind: "counter" | "gauge", help: string) => {
     const name = promName(short);
@@ -44,7 +49,7 @@ function mirrorSeries(registry: Registry, stats: LifetimeSource, ups: readonly E
   };
   /** Creates collectors for whatever series these llama-server builds expose (builds differ). */
   return () => {
-    for (const u of ups) {
+    for (const u of ups()) {
       const m = u.scraper.view.metrics;
       const help = m?.help ?? {};
       for (const short of Object.keys(stats.lifetime(u.scraper.ledgerKey)))
@@ -58,7 +63,7 @@ function mirrorSeries(registry: Registry, stats: LifetimeSource, ups: readonly E
 function lifetimeCounter(
   registry: Registry,
   stats: LifetimeSource,
-  ups: readonly ExportedUpstream[],
+  ups: Units,
   name: string,
   short: string,
   help: string,
@@ -70,16 +75,16 @@ function lifetimeCounter(
     registers: [registry],
     collect() {
       this.reset();
-      for (const u of ups) {
+      for (const u of ups()) {
         // What is on disk, never more: a counter Prometheus saw must not come back lower after a crash.
         const v = stats.savedLifetime(u.scraper.ledgerKey)[short];
-        if (v !== undefined && validCounter(v)) this.inc({ upstream: u.name }, v);
+        if (v !== undefined && validCounter(v)) this.inc(labels(u), v);
       }
     },
   });
 }
 
-function scrapedGauge(registry: Registry, ups: readonly ExportedUpstream[], name: string, short: string, help: string) {
+function scrapedGauge(registry: Registry, ups: Units, name: string, short: string, help: string) {
   const note = WINDOWED.has(short) ? " (llama-server averages this over the time since its previous scrape)" : "";
   new Gauge({
     name,
@@ -88,15 +93,15 @@ function scrapedGauge(registry: Registry, ups: readonly ExportedUpstream[], name
     registers: [registry],
     collect() {
       this.reset();
-      for (const u of ups) {
+      for (const u of ups()) {
         const v = u.scraper.view.metrics?.gauges[short];
-        if (v !== undefined && Number.isFinite(v)) this.set({ upstream: u.name }, v);
+        if (v !== undefined && Number.isFinite(v)) this.set(labels(u), v);
       }
     },
   });
 }
 
-function restartSeries(registry: Registry, stats: LifetimeSource, ups: readonly ExportedUpstream[]): void {
+function restartSeries(registry: Registry, stats: LifetimeSource, ups: Units): void {
   new Counter({
     name: `${UPSTREAM_PREFIX}_restarts_total`,
     help: "Times the sidecar has seen llama-server restart (lifetime)",
@@ -104,7 +109,7 @@ function restartSeries(registry: Registry, stats: LifetimeSource, ups: readonly 
     registers: [registry],
     collect() {
       this.reset();
-      for (const u of ups) this.inc({ upstream: u.name }, stats.savedUpstream(u.scraper.ledgerKey).restartCount);
+      for (const u of ups()) this.inc(labels(u), stats.savedUpstream(u.scraper.ledgerKey).restartCount);
     },
   });
   new Gauge({
@@ -113,8 +118,8 @@ function restartSeries(registry: Registry, stats: LifetimeSource, ups: readonly 
     labelNames: LABELS,
     registers: [registry],
     collect() {
-      for (const u of ups)
-        this.set({ upstream: u.name }, (stats.savedUpstream(u.scraper.ledgerKey).restarts.at(-1) ?? 0) / 1000);
+      for (const u of ups())
+        this.set(labels(u), (stats.savedUpstream(u.scraper.ledgerKey).restarts.at(-1) ?? 0) / 1000);
     },
   });
 }
@@ -132,14 +137,14 @@ const RATE_GAUGES: [name: string, help: string, pick: (r: Rates) => number | und
   ],
 ];
 
-function scrapeSeries(registry: Registry, ups: readonly ExportedUpstream[]): void {
+function scrapeSeries(registry: Registry, ups: Units): void {
   new Gauge({
     name: `${UPSTREAM_PREFIX}_scrape_ok`,
     help: "1 if the sidecar's last scrape of llama-server's /metrics succeeded",
     labelNames: LABELS,
     registers: [registry],
     collect() {
-      for (const u of ups) this.set({ upstream: u.name }, u.scraper.view.ok ? 1 : 0);
+      for (const u of ups()) this.set(labels(u), u.scraper.view.ok ? 1 : 0);
     },
   });
   for (const [name, help, pick] of RATE_GAUGES) {
@@ -150,9 +155,9 @@ function scrapeSeries(registry: Registry, ups: readonly ExportedUpstream[]): voi
       registers: [registry],
       collect() {
         this.reset();
-        for (const u of ups) {
+        for (const u of ups()) {
           const v = pick(u.scraper.view.rates);
-          if (v !== undefined) this.set({ upstream: u.name }, v);
+          if (v !== undefined) this.set(labels(u), v);
         }
       },
     });
@@ -165,7 +170,7 @@ const SLOT_GAUGES: [name: string, help: string, pick: (s: SlotView) => number][]
   ["slot_processing", "1 while a slot is processing a request", (s) => (s.processing ? 1 : 0)],
 ];
 
-function slotSeries(registry: Registry, ups: readonly ExportedUpstream[]): void {
+function slotSeries(registry: Registry, ups: Units): void {
   for (const [name, help, pick] of SLOT_GAUGES) {
     new Gauge({
       name: `${UPSTREAM_PREFIX}_${name}`,
@@ -174,23 +179,29 @@ function slotSeries(registry: Registry, ups: readonly ExportedUpstream[]): void 
       registers: [registry],
       collect() {
         this.reset();
-        for (const u of ups)
-          for (const s of u.scraper.view.slots) this.set({ upstream: u.name, slot: String(s.id) }, pick(s));
+        for (const u of ups())
+          for (const s of u.scraper.view.slots) this.set({ ...labels(u), slot: String(s.id) }, pick(s));
       },
     });
   }
 }
 
+/**
+ * Registers the llama_server_* series for the units `ups` gives; returns what a unit made later (a router's new
+ * model) is handed to, so the series new to it are made after its first scrape too.
+ */
 export function registerUpstreamExports(
   registry: Registry,
   stats: LifetimeSource,
-  ups: readonly ExportedUpstream[],
-): void {
+  ups: Units,
+): (unit: ExportedUpstream) => void {
   const sync = mirrorSeries(registry, stats, ups);
   // Collectors for series new to a build are made right after the scrape that first shows them.
-  for (const u of ups) u.scraper.on("scraped", sync);
+  const follow = (u: ExportedUpstream) => u.scraper.on("scraped", sync);
+  for (const u of ups()) follow(u);
   sync();
   restartSeries(registry, stats, ups);
   scrapeSeries(registry, ups);
   slotSeries(registry, ups);
+  return follow;
 }

@@ -107,15 +107,28 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   /** The key of this upstream's ledger in the stats file (schema.ts: upstreamLedger). */
   readonly ledgerKey: string;
+  /** Appended to /metrics and /slots: a router's model (`?model=m&autoload=false`, so a scrape never loads it). */
+  private readonly query: string;
+  /** Whether there is anything to scrape now (a router's model is loaded); a skipped scrape changes nothing. */
+  private readonly ready: () => boolean;
 
   constructor(
     private readonly upstream: Upstream,
     private readonly store: JsonStore<StatsDoc>,
     monitor: UpstreamMonitor,
-    opts: { intervalMs: number; logger: Logger; reportInvalid: ReportInvalid; ledgerKey: string },
+    opts: {
+      intervalMs: number;
+      logger: Logger;
+      reportInvalid: ReportInvalid;
+      ledgerKey: string;
+      query?: string;
+      ready?: () => boolean;
+    },
   ) {
     super();
     this.ledgerKey = opts.ledgerKey;
+    this.query = opts.query ?? "";
+    this.ready = opts.ready ?? (() => true);
     this.intervalMs = opts.intervalMs;
     this.logger = opts.logger;
     this.reportInvalid = opts.reportInvalid;
@@ -152,10 +165,11 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   }
 
   private async doScrape(): Promise<void> {
+    if (!this.ready()) return;
     const at = Date.now();
     let res: UpstreamReply;
     try {
-      res = await callUpstream(this.upstream, "/metrics", { timeoutMs: 10_000 });
+      res = await callUpstream(this.upstream, `/metrics${this.query}`, { timeoutMs: 10_000 });
     } catch (err) {
       this.view = { ...this.view, ok: false, error: (err as { code?: string }).code ?? (err as Error).message };
       return;
@@ -179,7 +193,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     const header = res.headers["process-start-time-unix"];
     const incarnation = typeof header === "string" ? header : null;
     this.bank(metrics, incarnation, at);
-    const slots = await callUpstream(this.upstream, "/slots", { timeoutMs: 10_000 }).then(
+    const slots = await callUpstream(this.upstream, `/slots${this.query}`, { timeoutMs: 10_000 }).then(
       (r) => (r.status === 200 ? readSlots(r.text) : []),
       () => [],
     );

@@ -223,6 +223,8 @@ function backgroundView(stats: Stats) {
 /** One upstream as the views see it: its name, URL, state, last scrape, queue and ledger. */
 export interface UpstreamPart {
   name: string;
+  /** The router model this part is, on a llama-server in router mode. */
+  model?: string;
   url: string;
   status: UpstreamStatus;
   scrape: ScrapeView;
@@ -249,7 +251,13 @@ export function statsView(
     store: stats.health(),
     /** The primary upstream (kept for readers from before upstream lists); `upstreams` has them all. */
     upstream: upstreamView(stats, primary),
-    upstreams: upstreams.map((u) => ({ name: u.name, models: u.models, queue: u.queue, ...upstreamView(stats, u) })),
+    upstreams: upstreams.map((u) => ({
+      name: u.name,
+      routerModel: u.model ?? null,
+      models: u.models,
+      queue: u.queue,
+      ...upstreamView(stats, u),
+    })),
     sidecar: {
       totals: own,
       cacheReuse: own.prompt + own.cached > 0 ? own.cached / (own.prompt + own.cached) : null,
@@ -293,6 +301,8 @@ function upstreamView(stats: Stats, part: UpstreamPart) {
     stateSince: iso(status.since),
     detail: status.detail ?? null,
     model: status.props?.model ?? null,
+    /** A router model's state: loaded, loading, unloaded (loads on the first request), sleeping or failed. */
+    modelState: status.props?.modelState ?? null,
     totalSlots: status.props?.totalSlots ?? null,
     nCtx: status.props?.nCtx ?? null,
     slots: scrape.slots,

@@ -121,6 +121,12 @@ const HISTOGRAMS = {
     "s",
     BUCKETS.queueSeconds,
   ],
+  modelLoad: [
+    "model_load_seconds",
+    "Time a router-mode llama-server took to load a model a request asked for (one per load the sidecar set off)",
+    "s",
+    BUCKETS.queueSeconds,
+  ],
   overhead: [
     "proxy_overhead_seconds",
     "The sidecar's own time per request before forwarding it (received to sent to llama-server, queue wait excluded)",
@@ -146,6 +152,8 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
     record(r) {
       if (r.overheadMs !== undefined) h.overhead.record(r.overheadMs / 1000);
       if (r.queueWaitMs !== undefined) h.queueWait.record(r.queueWaitMs / 1000);
+      if (r.modelLoaded && r.modelLoadMs !== undefined)
+        h.modelLoad.record(r.modelLoadMs / 1000, { upstream: r.upstream ?? "", model: r.upstreamModel ?? "" });
       if (!r.operation || r.outcome !== "ok" || r.background) return;
       const base: Attributes = { model: r.modelLabel, client: r.client };
       if (r.prefillTokens !== undefined) h.prefill.record(r.prefillTokens, base);

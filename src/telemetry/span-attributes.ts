@@ -52,6 +52,10 @@ export const ATTR = {
   UPSTREAM: `${LLAMA_ATTR}.upstream`,
   /** The local model an alias mapped the requested model to. */
   ALIASED_TO: `${LLAMA_ATTR}.request.aliased_to`,
+  /** The router model that served the request, on a llama-server in router mode. */
+  UPSTREAM_MODEL: `${LLAMA_ATTR}.upstream.model`,
+  /** Time waited for a router's model to load, apart from the queue wait and the prefill. */
+  MODEL_LOAD_MS: `${LLAMA_ATTR}.model_load_ms`,
   /** Upstreams tried first, which failed before answering. */
   FAILED_OVER: `${LLAMA_ATTR}.upstream.failed_over`,
   SPEED_SLOWDOWN_CAUSE: `${LLAMA_ATTR}.speed.slowdown_cause`,

@@ -74,6 +74,8 @@ function recordAttributes(r: RequestRecord): Attributes {
     [ATTR.MAX_TOKENS_ASKED]: r.maxTokensAsked,
     [ATTR.UPSTREAM]: r.upstream,
     [ATTR.ALIASED_TO]: r.aliasedTo,
+    [ATTR.UPSTREAM_MODEL]: r.upstreamModel,
+    [ATTR.MODEL_LOAD_MS]: r.modelLoadMs,
     [ATTR.SPEED_SLOWDOWN_CAUSE]: r.slowdownCause,
     [ATTR.SPEED_SLOWDOWN_DETAIL]: r.slowdownDetail,
     [ATTR.SPEED_USUAL_TPS]: r.usualTps,

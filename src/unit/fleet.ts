@@ -3,7 +3,23 @@
 import type { Alias, Fleet as FleetSettings } from "../config/upstreams.js";
 import { matchesModel } from "../config/upstreams.js";
 import { SidecarError } from "../errors.js";
+import type { Upstream } from "../upstream/client.js";
+import type { UpstreamMonitor } from "../upstream/monitor.js";
 import type { UpstreamUnit } from "./upstream-unit.js";
+
+/** A configured upstream, as the fleet uses it (upstream-host.ts). */
+export interface FleetHost {
+  name: string;
+  /** The server itself: its pool and health (a router's, for its models). */
+  upstream: Upstream;
+  monitor: UpstreamMonitor;
+  /** The units requests may go to now: the server's own, or a router's models. */
+  units(): UpstreamUnit[];
+  /** The server's own unit, for what names no model. */
+  serverUnit: UpstreamUnit;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /** Conversations whose upstream is remembered; the least recently used is forgotten first. */
 const AFFINITY_LIMIT = 4096;
@@ -16,24 +32,51 @@ export interface Choice {
 }
 
 export class UpstreamFleet {
-  readonly units: readonly [UpstreamUnit, ...UpstreamUnit[]];
-  /** Requests that name no model (llama-server's own /completion, /props, /tokenize) go here. */
-  readonly primary: UpstreamUnit;
-  /** Where background calls with policy "route" go. */
-  readonly background?: UpstreamUnit;
-  private readonly fallback?: UpstreamUnit;
+  readonly hosts: readonly [FleetHost, ...FleetHost[]];
+  private readonly primaryHost: FleetHost;
+  private readonly fallbackHost?: FleetHost;
+  private readonly backgroundHost?: FleetHost;
   private readonly aliases: readonly Alias[];
   private readonly lastServed = new Map<string, UpstreamUnit>();
   /** How many remembered conversations each upstream holds: new ones go where fewer are, to keep caches apart. */
   private readonly held = new Map<UpstreamUnit, number>();
 
-  constructor(units: readonly [UpstreamUnit, ...UpstreamUnit[]], settings: FleetSettings) {
-    this.units = units;
-    const named = (name: string | undefined) => (name === undefined ? undefined : units.find((u) => u.name === name));
-    this.fallback = named(settings.defaultUpstream);
-    this.background = named(settings.backgroundUpstream);
-    this.primary = this.fallback ?? units[0];
+  constructor(hosts: readonly [FleetHost, ...FleetHost[]], settings: FleetSettings) {
+    this.hosts = hosts;
+    const named = (name: string | undefined) => (name === undefined ? undefined : hosts.find((h) => h.name === name));
+    this.fallbackHost = named(settings.defaultUpstream);
+    this.backgroundHost = named(settings.backgroundUpstream);
+    this.primaryHost = this.fallbackHost ?? hosts[0];
     this.aliases = settings.aliases;
+  }
+
+  /** Every unit requests may go to now (a router's models each one), the primary upstream's first. */
+  get units(): UpstreamUnit[] {
+    return [this.primaryHost, ...this.hosts.filter((h) => h !== this.primaryHost)].flatMap((h) => h.units());
+  }
+
+  /**
+   * Requests that name no model (llama-server's own /completion, /props, /tokenize) go here: the primary
+   * upstream's unit (a router's first model, whose server answers them for the router).
+   */
+  get primary(): UpstreamUnit {
+    return this.primaryHost.units()[0] ?? this.hostUnit(this.primaryHost);
+  }
+
+  /** Where background calls with policy "route" go. */
+  get background(): UpstreamUnit | undefined {
+    return this.backgroundHost && (this.backgroundHost.units()[0] ?? this.hostUnit(this.backgroundHost));
+  }
+
+  /** A plain llama-server answers whatever model it is asked; a router picks by name, so none is sent there blind. */
+  private get fallback(): UpstreamUnit | undefined {
+    if (!this.fallbackHost || this.fallbackHost.monitor.status.props?.router) return undefined;
+    return this.fallbackHost.units()[0] ?? this.hostUnit(this.fallbackHost);
+  }
+
+  /** A router with no model listed yet still has its own unit, for what names no model. */
+  private hostUnit(host: FleetHost): UpstreamUnit {
+    return host.serverUnit;
   }
 
   /** The local model an alias maps a client's model name to, if one does. */
@@ -118,7 +161,16 @@ export class UpstreamFleet {
     return new SidecarError("model_not_found", `model "${model}" is not served here; models: ${known}${via}`);
   }
 
+  /** Reads every router's model list again (a model asked for that none listed may have come since). */
+  async refreshRouters(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => (h.monitor.status.props?.router ? h.monitor.refreshModels() : undefined)));
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.start()));
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.units.map((u) => u.close()));
+    await Promise.all(this.hosts.map((h) => h.close()));
   }
 }

@@ -1,8 +1,9 @@
-// One llama-server as one unit: its connection pool, health monitor, scraper (with its lifetime ledger) and
-// admission queue, built together. The app is given units, so serving several llama-servers (or a router-mode one
-// with many models) means giving it more units, without touching the request path.
+// One llama-server (or one model of a router-mode llama-server) as one unit: its health, scraper (with its
+// lifetime ledger), admission queue and forensics, built together. The request path works with whichever unit the
+// fleet chose, the same way for every kind.
 import type { Logger } from "pino";
 import { AdmissionQueue, type QueueNumbers } from "../admission/queue.js";
+import type { Cancellation } from "../cancellation.js";
 import type { Config } from "../config/load.js";
 import { matchesModel, type UpstreamSpec } from "../config/upstreams.js";
 import { CacheForensics } from "../forensics/forensics.js";
@@ -24,9 +25,19 @@ export interface UpstreamFacts {
   specAcceptance?: number;
 }
 
+/** A model made ready for a request: how long the request waited for its load, and whether it set the load off. */
+export interface ModelLoad {
+  waitedMs: number;
+  triggered: boolean;
+}
+
 export interface UpstreamUnit {
-  /** Its configured name: the `upstream` label, and its ledger's key. */
+  /** Its upstream's configured name: the `upstream` label. */
   name: string;
+  /** The router model it is (its id), for a unit of a router-mode llama-server. */
+  model?: string;
+  /** The `model` label of its llama_server_* series: the router model, or the model the server has loaded. */
+  modelLabel(): string;
   upstream: Upstream;
   monitor: UpstreamMonitor;
   scraper: UpstreamScraper;
@@ -50,13 +61,14 @@ export interface UpstreamUnit {
   serves(model: string): boolean;
   /** How busy it is: requests running and waiting per place it has (0 when idle). */
   load(): number;
+  /** Gets its model loaded first, where it is a router's model that is not (undefined: nothing to wait for). */
+  prepare?(cancel: Cancellation): Promise<ModelLoad | undefined>;
   /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
   start(): Promise<UpstreamStatus>;
   close(): Promise<void>;
 }
 
 export interface UnitOptions {
-  spec: UpstreamSpec;
   config: Config;
   /** Where the lifetime ledger of llama-server's counters lives. */
   store: JsonStore<StatsDoc>;
@@ -64,8 +76,21 @@ export interface UnitOptions {
   reportInvalid: ReportInvalid;
 }
 
+/** What makes a unit: the server it talks to, how it is watched and scraped, and what it serves. */
+interface UnitParts {
+  name: string;
+  model?: string;
+  upstream: Upstream;
+  monitor: UpstreamMonitor;
+  scraper: UpstreamScraper;
+  matcher: Pick<UpstreamUnit, "models" | "serves">;
+  logger: Logger;
+  lifecycle: Pick<UpstreamUnit, "start" | "close">;
+  prepare?: UpstreamUnit["prepare"];
+}
+
 /** What an upstream serves: its configured names and patterns, or the models its /v1/models listed. */
-function modelsOf(spec: UpstreamSpec, monitor: UpstreamMonitor): Pick<UpstreamUnit, "models" | "serves"> {
+export function modelsOf(spec: UpstreamSpec, monitor: UpstreamMonitor): Pick<UpstreamUnit, "models" | "serves"> {
   const models = () => spec.models ?? monitor.status.props?.models ?? [];
   return {
     models,
@@ -77,10 +102,10 @@ function modelsOf(spec: UpstreamSpec, monitor: UpstreamMonitor): Pick<UpstreamUn
 }
 
 /** Checks health once, scrapes once if online (so the banner shows current totals), then polls both. */
-function lifecycle(
-  upstream: Upstream,
+export function lifecycle(
   monitor: UpstreamMonitor,
   scraper: UpstreamScraper,
+  after: () => Promise<void>,
 ): Pick<UpstreamUnit, "start" | "close"> {
   return {
     async start() {
@@ -93,33 +118,33 @@ function lifecycle(
     async close() {
       monitor.stop();
       await scraper.stop();
-      await upstream.close();
+      await after();
     },
   };
 }
 
-export function createUpstreamUnit({ spec, config, store, logger: parent, reportInvalid }: UnitOptions): UpstreamUnit {
-  const logger = parent.child({ upstream: spec.name });
-  const upstream = createUpstream(spec.url, config.upstreamTimeout, spec.apiKey);
-  const monitor = new UpstreamMonitor(upstream, config.healthInterval * 1000);
-  const scraper = new UpstreamScraper(upstream, store, monitor, {
-    intervalMs: config.scrapeInterval * 1000,
-    logger,
-    reportInvalid,
-    ledgerKey: spec.name,
-  });
-  // With --max-in-flight 0 the limit follows llama-server's slot count, re-read at every admission.
+/** The model a plain llama-server has loaded, as a label: its alias, or its file's name without ".gguf". */
+function loadedModel(monitor: UpstreamMonitor): string {
+  const model = monitor.status.props?.model;
+  return model === undefined ? "" : (modelNames(model).at(-1) ?? model);
+}
+
+/** Builds a unit from its parts: the queue follows the server's slots (or --max-in-flight), re-read at admission. */
+export function assembleUnit(parts: UnitParts, config: Config): UpstreamUnit {
+  const { monitor, scraper, upstream } = parts;
   const limit = () => config.maxInFlight || monitor.status.props?.totalSlots || 1;
   const queue = new AdmissionQueue({ limit, maxQueued: config.queueMax, maxWaitMs: config.queueTimeout * 1000 });
   return {
-    name: spec.name,
+    name: parts.name,
+    model: parts.model,
+    modelLabel: () => parts.model ?? loadedModel(monitor),
     upstream,
     monitor,
     scraper,
     queue,
     queueNumbers: () => ({ depth: queue.depth, active: queue.active, limit: limit(), capacity: config.queueMax }),
-    forensics: new CacheForensics({ logger }),
-    speed: new SpeedForensics({ logger }),
+    forensics: new CacheForensics({ logger: parts.logger }),
+    speed: new SpeedForensics({ logger: parts.logger }),
     facts: (): UpstreamFacts => ({
       restarts: scraper.ledger.restartCount,
       nCtx: monitor.status.props?.nCtx,
@@ -128,7 +153,7 @@ export function createUpstreamUnit({ spec, config, store, logger: parent, report
       prefillTps: scraper.view.rates.prefillTps,
       specAcceptance: scraper.view.rates.specAcceptance,
     }),
-    ...modelsOf(spec, monitor),
+    ...parts.matcher,
     load: () => (queue.active + queue.depth) / Math.max(1, limit()),
     slotOf(r) {
       const slots = monitor.status.props?.totalSlots;
@@ -136,6 +161,44 @@ export function createUpstreamUnit({ spec, config, store, logger: parent, report
       if (!slots) return undefined;
       return scraper.nextView().then((view) => view && slotThatServed(view.slots, r));
     },
-    ...lifecycle(upstream, monitor, scraper),
+    prepare: parts.prepare,
+    ...parts.lifecycle,
   };
+}
+
+/** A plain llama-server (or llama-swap, or anything speaking its API) as one unit; `ready` says when to scrape. */
+export function createUpstreamUnit(
+  spec: UpstreamSpec,
+  upstream: Upstream,
+  monitor: UpstreamMonitor,
+  { config, store, logger: parent, reportInvalid }: UnitOptions,
+): UpstreamUnit {
+  const logger = parent.child({ upstream: spec.name });
+  const scraper = new UpstreamScraper(upstream, store, monitor, {
+    intervalMs: config.scrapeInterval * 1000,
+    logger,
+    reportInvalid,
+    ledgerKey: spec.name,
+    // A router answers /metrics only per model: its models are units of their own.
+    ready: () => !monitor.status.props?.router,
+  });
+  const matcher = modelsOf(spec, monitor);
+  return assembleUnit(
+    {
+      name: spec.name,
+      upstream,
+      monitor,
+      scraper,
+      matcher,
+      logger,
+      lifecycle: lifecycle(monitor, scraper, () => upstream.close()),
+    },
+    config,
+  );
+}
+
+/** A new connection pool to an upstream, with the sidecar's timeouts. */
+export function connect(spec: UpstreamSpec, config: Config): { upstream: Upstream; monitor: UpstreamMonitor } {
+  const upstream = createUpstream(spec.url, config.upstreamTimeout, spec.apiKey);
+  return { upstream, monitor: new UpstreamMonitor(upstream, config.healthInterval * 1000) };
 }

@@ -5,6 +5,7 @@ import type { UpstreamState } from "../wire/upstream-state.js";
 import type { Upstream } from "./client.js";
 import { callUpstream } from "./client.js";
 import { type Poller, pollEvery } from "./poll.js";
+import { type ModelState, type RouterModel, readRouterModels } from "./router-models.js";
 
 export interface UpstreamProps {
   model?: string;
@@ -13,6 +14,10 @@ export interface UpstreamProps {
   buildInfo?: string;
   /** The models its /v1/models lists: ids and aliases (modelNames gives the names each answers to). */
   models?: string[];
+  /** A llama-server in router mode (/props role "router"): its models, re-read at every health check. */
+  router?: RouterModel[];
+  /** For one model of a router: whether it is loaded. */
+  modelState?: ModelState;
 }
 
 export interface UpstreamStatus {
@@ -24,9 +29,11 @@ export interface UpstreamStatus {
 
 export interface MonitorEvents {
   change: [status: UpstreamStatus, previous: UpstreamStatus | undefined];
+  /** A router's model list was read again (its states may have changed). */
+  models: [models: RouterModel[]];
 }
 
-function readProps(text: string): UpstreamProps {
+function readProps(text: string): UpstreamProps & { isRouter: boolean } {
   const b = parseObject(text) ?? {};
   const settings = objectOrEmpty(b.default_generation_settings);
   const model =
@@ -36,6 +43,7 @@ function readProps(text: string): UpstreamProps {
     totalSlots: typeof b.total_slots === "number" ? b.total_slots : undefined,
     nCtx: typeof settings.n_ctx === "number" ? settings.n_ctx : undefined,
     buildInfo: typeof b.build_info === "string" ? b.build_info : undefined,
+    isRouter: b.role === "router",
   };
 }
 
@@ -61,11 +69,11 @@ export function readModelList(text: string): string[] {
 }
 
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
-  private current: UpstreamStatus | undefined;
+  protected current: UpstreamStatus | undefined;
   private poller: Poller | undefined;
 
   constructor(
-    private readonly upstream: Upstream,
+    protected readonly upstream: Upstream,
     private readonly intervalMs: number,
   ) {
     super();
@@ -82,7 +90,11 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     try {
       const { status, text } = await callUpstream(this.upstream, "/health", { timeoutMs: timeout });
       if (status === 200) {
-        const props = this.current?.state === "online" ? this.current.props : await this.fetchProps(timeout);
+        const known = this.current?.state === "online" ? this.current.props : undefined;
+        // A router's /health says nothing of its models: their states are read at every check.
+        const props = known?.router
+          ? await this.withRouterModels(known, timeout)
+          : (known ?? (await this.fetchProps(timeout)));
         next = { state: "online", props };
       } else if (status === 503) {
         next = { state: "loading", detail: "loading model" };
@@ -97,6 +109,8 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       next = { state: "unreachable", detail: code ?? (err as Error).message };
     }
     this.update(next);
+    // Told once the list is the status's: what hears it reads the states of now.
+    if (next.props?.router) this.emit("models", next.props.router);
     return this.status;
   }
 
@@ -108,10 +122,39 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       );
     const [props, models] = await Promise.all([get("/props"), get("/v1/models")]);
     if (props === undefined) return undefined;
-    return { ...readProps(props), models: models === undefined ? undefined : readModelList(models) };
+    const { isRouter, ...read } = readProps(props);
+    const listed = models === undefined ? undefined : readModelList(models);
+    if (!isRouter) return { ...read, models: listed };
+    return this.routerProps({ ...read, model: undefined, nCtx: undefined }, models);
   }
 
-  private update(next: Omit<UpstreamStatus, "since">): void {
+  /** The router's models read again: the same props with the states of now. */
+  private async withRouterModels(props: UpstreamProps, timeout: number): Promise<UpstreamProps> {
+    const text = await callUpstream(this.upstream, "/v1/models", { timeoutMs: timeout }).then(
+      (r) => (r.status === 200 ? r.text : undefined),
+      () => undefined,
+    );
+    return text === undefined ? props : this.routerProps(props, text);
+  }
+
+  private routerProps(props: UpstreamProps, modelsText: string | undefined): UpstreamProps {
+    // An unanswered list keeps the models known: a model is not gone because one call failed.
+    if (modelsText === undefined && props.router) return props;
+    const router = modelsText === undefined ? [] : readRouterModels(modelsText);
+    return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
+  }
+
+  /** A router's model states now, read at once (while a model loads, say). */
+  async refreshModels(): Promise<RouterModel[] | undefined> {
+    const props = this.current?.props;
+    if (this.current?.state !== "online" || !props?.router) return undefined;
+    const fresh = await this.withRouterModels(props, 5000);
+    if (this.current) this.current.props = fresh;
+    if (fresh.router) this.emit("models", fresh.router);
+    return fresh.router;
+  }
+
+  protected update(next: Omit<UpstreamStatus, "since">): void {
     const prev = this.current;
     if (prev && prev.state === next.state) {
       if (next.props) prev.props = next.props;

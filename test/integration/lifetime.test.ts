@@ -85,10 +85,11 @@ describe("llama-server restarts (real server, with Process-Start-Time-Unix and t
       expect(stats.upstream.restarts.count).toBe(5);
       expect(stats.upstream.scrape.newFormat).toBe(true);
       const metrics = await sidecar.metrics();
+      // The model label is the model llama-server has loaded (its alias here).
       expect(metrics).toContain(
-        `llama_server_tokens_predicted_total{upstream="default"} ${banked.tokens_predicted_total}`,
+        `llama_server_tokens_predicted_total{upstream="default",model="tiny"} ${banked.tokens_predicted_total}`,
       );
-      expect(metrics).toContain('llama_server_restarts_total{upstream="default"} 5');
+      expect(metrics).toContain('llama_server_restarts_total{upstream="default",model="tiny"} 5');
     } finally {
       await llama.stop();
     }

@@ -226,7 +226,7 @@ describe("an upstream whose /metrics is not Prometheus text", () => {
       };
       expect(stats.upstream.scrape).toMatchObject({ ok: false });
       expect(stats.upstream.scrape.error).toMatch(/not Prometheus text/);
-      expect(await s.metrics()).toContain('llama_server_scrape_ok{upstream="default"} 0');
+      expect(await s.metrics()).toMatch(/llama_server_scrape_ok\{upstream="default",model="[^"]*"\} 0/);
     } finally {
       await s.close();
       await odd.close();

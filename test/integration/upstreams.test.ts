@@ -212,7 +212,7 @@ describe("several llama-servers from a config file", () => {
     expect(lifetimeOf(await apiStats(), "b").restarts).toBe(1);
     const metrics = await sidecar.metrics();
     expect(metrics).toMatch(/llama_sidecar_upstream_up\{upstream="b"\} 1/);
-    expect(metrics).toMatch(/llama_server_tokens_predicted_total\{upstream="a"\} \d+/);
-    expect(metrics).toMatch(/llama_server_restarts_total\{upstream="b"\} 1/);
+    expect(metrics).toMatch(/llama_server_tokens_predicted_total\{upstream="a",model="tiny"\} \d+/);
+    expect(metrics).toMatch(/llama_server_restarts_total\{upstream="b",model="tiny"\} 1/);
   });
 });

@@ -1,7 +1,10 @@
 // Starts a real llama-server (built from node-llama-cpp's bundled llama.cpp, cached outside the repo) on the tiny model.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureTinyModel } from "../../scripts/make-tiny-model.js";
 
@@ -83,6 +86,59 @@ export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<L
     ...(opts.extraArgs ?? []),
   ];
   const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-20_000);
+  };
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, proc, () => output);
+  return {
+    url,
+    port,
+    process: proc,
+    log: () => output,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill(signal);
+      await once(proc, "exit");
+    },
+  };
+}
+
+export interface RouterOptions {
+  /** Model name -> its context size: each a link to the tiny model in a models dir, one preset section each. */
+  models: Record<string, { ctx: number; alias?: string }>;
+  /** --models-max: how many may be loaded at once (the router unloads the idle least recently used). */
+  modelsMax?: number;
+}
+
+/**
+ * A llama-server in router mode (--models-dir and --models-preset): no model loaded at first, each loaded on demand
+ * as a child llama-server with its own context size and one slot. Settings that differ per model must stay off the
+ * router's own command line, which overrides the preset's.
+ */
+export async function startRouterServer(opts: RouterOptions): Promise<LlamaServer> {
+  const bin = llamaServerBinary();
+  const model = ensureTinyModel();
+  const dir = mkdtempSync(join(tmpdir(), "llama-router-"));
+  mkdirSync(join(dir, "models"));
+  mkdirSync(join(dir, "cache"));
+  const preset = ["version = 1", "[*]", "threads = 1", "parallel = 1", "metrics = true", "slots = true", ""];
+  for (const [name, m] of Object.entries(opts.models)) {
+    symlinkSync(model, join(dir, "models", `${name}.gguf`));
+    preset.push(`[${name}]`, `c = ${m.ctx}`, ...(m.alias ? [`alias = ${m.alias}`] : []), "");
+  }
+  writeFileSync(join(dir, "preset.ini"), preset.join("\n"));
+  const port = await freePort();
+  const args = ["--models-dir", join(dir, "models"), "--models-preset", join(dir, "preset.ini")];
+  args.push("--models-max", String(opts.modelsMax ?? 2), "--host", "127.0.0.1", "--port", String(port));
+  // An empty download cache: the router lists the models of the Hugging Face cache too.
+  const proc = spawn(bin, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LLAMA_CACHE: join(dir, "cache") },
+  });
   let output = "";
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-20_000);

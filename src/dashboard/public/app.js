@@ -115,15 +115,18 @@ function contextUse(u) {
   return fullest ? `${humanCount(fullest.used)} / ${humanCount(fullest.nCtx)}` : dash;
 }
 
-/** One row per upstream, shown where there are several. @param {StatsView} s */
+/** One row per upstream (a router's models each one), shown where there are several. @param {StatsView} s */
 function renderUpstreams(s) {
-  el("upstreams-card").hidden = s.upstreams.length < 2;
-  if (s.upstreams.length < 2) return;
+  const several = s.upstreams.length > 1 || s.upstreams.some((u) => u.routerModel);
+  el("upstreams-card").hidden = !several;
+  if (!several) return;
   const rows = s.upstreams.map((u) => {
     const tr = document.createElement("tr");
-    const state = cell(u.state === "unreachable" ? "down" : u.state, `pill ${u.state}`);
+    // A router's model: whether it is loaded says more than the router's own state.
+    const shown = u.state === "online" && u.modelState ? u.modelState : u.state;
+    const state = cell(shown === "unreachable" ? "down" : shown, `pill ${u.state}`);
     tr.append(
-      cell(u.name),
+      cell(u.routerModel ? `${u.name} · ${u.routerModel}` : u.name),
       state,
       cell(u.models.join(", ") || (u.model ?? dash)),
       cell(`${u.slots.filter((x) => x.processing).length} / ${u.totalSlots ?? dash}`, "num"),
@@ -144,6 +147,8 @@ function renderUpstreams(s) {
 function renderRecent(s) {
   const several = s.upstreams.length > 1;
   el("recent-upstream-head").hidden = !several;
+  /** @param {RecentRequest} r */
+  const where = (r) => (r.upstreamModel ? `${r.upstream} · ${r.upstreamModel}` : (r.upstream ?? dash));
   // Rebuilt from the last 50 each time: the page holds no more than that, however long it stays open.
   const rows = s.recent.map((r) => {
     const tr = document.createElement("tr");
@@ -151,7 +156,7 @@ function renderRecent(s) {
       cell(new Date(r.startedAt).toLocaleTimeString()),
       cell(r.background ? `${r.client} (${r.background})` : r.client),
       cell(r.model ?? ""),
-      ...(several ? [cell(r.upstream ?? dash)] : []),
+      ...(several ? [cell(where(r))] : []),
       cell(orDash(r.prefillTokens, humanCount), "num"),
       cell(orDash(r.cachedTokens, humanCount), "num"),
       cell(orDash(r.outputTokens, humanCount), "num"),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Fleet } from "../../../src/config/upstreams.js";
 import { errorBody, type SidecarError } from "../../../src/errors.js";
-import { UpstreamFleet } from "../../../src/unit/fleet.js";
+import { type FleetHost, UpstreamFleet } from "../../../src/unit/fleet.js";
 import type { UpstreamUnit } from "../../../src/unit/upstream-unit.js";
 import { modelNames } from "../../../src/upstream/monitor.js";
 import type { UpstreamState } from "../../../src/wire/upstream-state.js";
@@ -34,13 +34,27 @@ function fakeUnit(name: string, listed: string[] | undefined, patterns?: string[
 }
 
 const settings = (s: Partial<Fleet> = {}): Fleet => ({ upstreams: [], aliases: [], ...s });
+const host = (unit: UpstreamUnit): FleetHost => ({
+  name: unit.name,
+  upstream: unit.upstream,
+  monitor: unit.monitor,
+  units: () => [unit],
+  serverUnit: unit,
+  start: async () => {},
+  close: async () => {},
+});
+const fleetOf = (units: UpstreamUnit[], s: Fleet) => {
+  const [first, ...rest] = units.map(host);
+  if (!first) throw new Error("no units");
+  return new UpstreamFleet([first, ...rest], s);
+};
 const names = (units: UpstreamUnit[]) => units.map((u) => u.name);
 
 describe("the fleet", () => {
   const a = fakeUnit("a", ["/models/qwen3-coder.gguf"]);
   const b = fakeUnit("b", ["/models/qwen3-coder.gguf"]);
   const small = fakeUnit("small", ["qwen3-4b"]);
-  const fleet = new UpstreamFleet(
+  const fleet = fleetOf(
     [a.unit, b.unit, small.unit],
     settings({
       aliases: [
@@ -79,7 +93,7 @@ describe("the fleet", () => {
   });
 
   it("sends an unknown model to the default upstream where one is set", () => {
-    const withDefault = new UpstreamFleet([a.unit, small.unit], settings({ defaultUpstream: "small" }));
+    const withDefault = fleetOf([a.unit, small.unit], settings({ defaultUpstream: "small" }));
     expect(names(withDefault.choose("gpt-5").units)).toEqual(["small"]);
     expect(withDefault.primary.name).toBe("small");
   });
@@ -100,12 +114,12 @@ describe("the fleet", () => {
   it("tries an upstream that never listed its models rather than call the model unknown", () => {
     const never = fakeUnit("never", undefined);
     never.state = "unreachable";
-    const f = new UpstreamFleet([never.unit], settings());
+    const f = fleetOf([never.unit], settings());
     expect(names(f.choose("anything").units)).toEqual(["never"]);
   });
 
   it("lists the union of the models, each once, with the upstreams serving it and the exact aliases", () => {
-    const listing = new UpstreamFleet(
+    const listing = fleetOf(
       [a.unit, b.unit, small.unit],
       settings({
         aliases: [

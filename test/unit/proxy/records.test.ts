@@ -22,7 +22,7 @@ describe("RecordQueue", () => {
     expect(done).toEqual([1, 3, 4]);
   });
 
-  it("ends the responses that waited for their records before it does what a record put off", () => {
+  it("ends each response right after its own record, and only then does what the records put off", () => {
     const q = new RecordQueue(pino({ level: "silent" }));
     const order: string[] = [];
     for (const n of [1, 2]) {
@@ -35,6 +35,7 @@ describe("RecordQueue", () => {
       );
     }
     q.flush();
-    expect(order).toEqual(["record 1", "record 2", "release 1", "release 2", "afterwards 1", "afterwards 2"]);
+    // A crash in the middle of a burst then counts no request whose client has not seen its end.
+    expect(order).toEqual(["record 1", "release 1", "record 2", "release 2", "afterwards 1", "afterwards 2"]);
   });
 });
