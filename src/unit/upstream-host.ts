@@ -29,6 +29,8 @@ export class UpstreamHost {
   readonly serverUnit: UpstreamUnit;
   private readonly byModel = new Map<string, UpstreamUnit>();
   private readonly loading = new Map<string, Promise<ModelLoad>>();
+  /** Units made before start are started by it; after, as they come. */
+  private started = false;
 
   constructor(
     readonly spec: UpstreamSpec,
@@ -53,7 +55,7 @@ export class UpstreamHost {
       if (this.byModel.has(m.id)) continue;
       const unit = this.modelUnit(m.id);
       this.byModel.set(m.id, unit);
-      void unit.start();
+      if (this.started) void unit.start();
       this.added(unit);
     }
   }
@@ -131,6 +133,7 @@ export class UpstreamHost {
 
   async start(): Promise<void> {
     await this.serverUnit.start();
+    this.started = true;
     await Promise.all([...this.byModel.values()].map((u) => u.start()));
   }
 

@@ -85,7 +85,12 @@ export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<L
     "tiny",
     ...(opts.extraArgs ?? []),
   ];
-  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  return spawnServer(bin, args, port);
+}
+
+/** Starts a llama-server process and resolves once its /health answers 200, keeping the tail of its output. */
+async function spawnServer(bin: string, args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<LlamaServer> {
+  const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
   let output = "";
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-20_000);
@@ -135,27 +140,5 @@ export async function startRouterServer(opts: RouterOptions): Promise<LlamaServe
   const args = ["--models-dir", join(dir, "models"), "--models-preset", join(dir, "preset.ini")];
   args.push("--models-max", String(opts.modelsMax ?? 2), "--host", "127.0.0.1", "--port", String(port));
   // An empty download cache: the router lists the models of the Hugging Face cache too.
-  const proc = spawn(bin, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LLAMA_CACHE: join(dir, "cache") },
-  });
-  let output = "";
-  const keep = (b: Buffer) => {
-    output = (output + b.toString()).slice(-20_000);
-  };
-  proc.stdout?.on("data", keep);
-  proc.stderr?.on("data", keep);
-  const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, proc, () => output);
-  return {
-    url,
-    port,
-    process: proc,
-    log: () => output,
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill(signal);
-      await once(proc, "exit");
-    },
-  };
+  return spawnServer(bin, args, port, { ...process.env, LLAMA_CACHE: join(dir, "cache") });
 }
