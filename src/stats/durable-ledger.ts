@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import { Journal } from "../store/journal.js";
 import type { JsonStore } from "../store/json-store.js";
+import { withUpstream } from "../store/ledger-keys.js";
 import { emptyLedger, type RequestLedger, repairLedger, type StatsDoc } from "../store/schema.js";
 import { addRecord, type LedgerEntry, mergeLedger } from "./request-ledger.js";
 
@@ -34,14 +35,23 @@ export class DurableLedger {
   }
 
   /** Replays the journal's entries that the stats file does not hold yet, once each, and folds them in. */
-  static async open(store: JsonStore<StatsDoc>, dir: string, logger: Logger): Promise<DurableLedger> {
+  /** `legacyUpstream`: the upstream that entries written before keys named one belong to. */
+  static async open(
+    store: JsonStore<StatsDoc>,
+    dir: string,
+    logger: Logger,
+    legacyUpstream: string,
+  ): Promise<DurableLedger> {
     const folded = store.data.journalSeq;
     const { entries, lastSeq, unreadable } = Journal.replay(dir, JOURNAL_NAME, folded);
     const ledger = new DurableLedger(store, new Journal(dir, JOURNAL_NAME, lastSeq), logger);
     for (const entry of entries) {
       mergeLedger(
         store.data.sidecar,
-        repairLedger(entry.d, `journal[${entry.s}]`, () => {}),
+        withUpstream(
+          repairLedger(entry.d, `journal[${entry.s}]`, () => {}),
+          legacyUpstream,
+        ),
       );
     }
     if (unreadable > 0) logger.warn({ unreadable }, `${JOURNAL_NAME}: skipped ${unreadable} unreadable line(s)`);

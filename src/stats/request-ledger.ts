@@ -26,6 +26,7 @@ export type LedgerEntry = Pick<
   | "prefillTokens"
   | "cachedTokens"
   | "outputTokens"
+  | "upstream"
 >;
 
 export function addRecord(ledger: RequestLedger, r: LedgerEntry): void {
@@ -36,10 +37,12 @@ export function addRecord(ledger: RequestLedger, r: LedgerEntry): void {
     return;
   }
   const model = r.modelLabel;
-  const reqKey = joinKey([r.route, model, r.client, r.outcome]);
+  // The upstream that answered ("" for a request that reached none: refused, or answered by the sidecar).
+  const upstream = r.upstream ?? "";
+  const reqKey = joinKey([r.route, model, r.client, r.outcome, upstream]);
   ledger.requests[reqKey] = (ledger.requests[reqKey] ?? 0) + 1;
   if (!r.operation) return;
-  const tokKey = joinKey([model, r.client]);
+  const tokKey = joinKey([model, r.client, upstream]);
   const t: TokenCounts = ledger.tokens[tokKey] ?? { prompt: 0, cached: 0, generated: 0 };
   t.prompt += r.prefillTokens ?? 0;
   t.cached += r.cachedTokens ?? 0;

@@ -141,7 +141,7 @@ export async function openStats(dataDir: string, logger: Logger, legacyUpstream 
     repair: repairStats,
     migrate: (raw) => migrateStats(raw, legacyUpstream),
   });
-  const requests = await DurableLedger.open(store, dataDir, logger);
+  const requests = await DurableLedger.open(store, dataDir, logger, legacyUpstream);
   const history = await JsonStore.open({
     path: join(dataDir, "history.json"),
     schema: historySchema,

@@ -1,5 +1,6 @@
 // The persisted stats document, versioned: what must survive restarts of the sidecar and of llama-server.
 import { z } from "zod";
+import { withUpstream } from "./ledger-keys.js";
 
 /**
  * 2: one ledger of llama-server's counters per upstream (and per model, for upstreams that serve several);
@@ -89,7 +90,9 @@ export function upstreamLedger(doc: StatsDoc, key: string): UpstreamLedger {
 export function migrateStats(raw: unknown, upstream: string): unknown {
   if (!isObject(raw) || raw.version !== 1) return raw;
   const { upstream: ledger, ...rest } = raw;
-  return { ...rest, version: STATS_VERSION, upstreams: ledger === undefined ? {} : { [upstream]: ledger } };
+  // Its request counts name no upstream: they were the one llama-server's (bad entries are mended after).
+  const sidecar = isObject(raw.sidecar) ? withUpstream(raw.sidecar as RequestLedger, upstream) : raw.sidecar;
+  return { ...rest, sidecar, version: STATS_VERSION, upstreams: ledger === undefined ? {} : { [upstream]: ledger } };
 }
 
 export function emptyLedger(): RequestLedger {

@@ -53,11 +53,11 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
     meter.createObservableCounter(`${METRIC_PREFIX}.${name}`, { description, unit });
   const requests = counter(
     "requests",
-    "Requests forwarded to llama-server, by route, model, client and outcome (lifetime)",
+    "Requests forwarded to llama-server, by route, model, client, outcome and upstream (lifetime)",
     "{request}",
   );
   requests.addCallback((result) =>
-    observeByLabels(result, Object.entries(ledger().requests), ["route", "model", "client", "outcome"]),
+    observeByLabels(result, Object.entries(ledger().requests), ["route", "model", "client", "outcome", "upstream"]),
   );
   const background = counter(
     "background_requests",
@@ -79,7 +79,7 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
   for (const [name, description, field] of tokens) {
     counter(name, `${description} (lifetime)`, "{token}").addCallback((result) => {
       const entries = Object.entries(ledger().tokens).map(([k, t]): [string, number] => [k, t[field]]);
-      observeByLabels(result, entries, ["model", "client"]);
+      observeByLabels(result, entries, ["model", "client", "upstream"]);
     });
   }
 }
@@ -155,14 +155,15 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
       if (r.modelLoaded && r.modelLoadMs !== undefined)
         h.modelLoad.record(r.modelLoadMs / 1000, { upstream: r.upstream ?? "", model: r.upstreamModel ?? "" });
       if (!r.operation || r.outcome !== "ok" || r.background) return;
-      const base: Attributes = { model: r.modelLabel, client: r.client };
+      const base: Attributes = { model: r.modelLabel, client: r.client, upstream: r.upstream ?? "" };
       if (r.prefillTokens !== undefined) h.prefill.record(r.prefillTokens, base);
       h.duration.record(r.durationMs / 1000, base);
       if (r.ttftMs !== undefined) h.ttft.record(r.ttftMs / 1000, base);
       if (r.decodeTps !== undefined) {
         h.genSpeed.record(r.decodeTps, base);
         const depth = depthBand((r.prefillTokens ?? 0) + (r.cachedTokens ?? 0), r.outputTokens ?? 0);
-        h.genSpeedByContext.record(r.decodeTps, { model: r.modelLabel, depth, decoding: decodingBand(r.concurrent) });
+        const band = { depth, decoding: decodingBand(r.concurrent) };
+        h.genSpeedByContext.record(r.decodeTps, { model: r.modelLabel, upstream: r.upstream ?? "", ...band });
       }
       if (r.prefillTps !== undefined) h.prefillSpeed.record(r.prefillTps, base);
       if (r.tpotMs !== undefined) h.tpot.record(r.tpotMs / 1000, base);

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
 import { startCli } from "../support/cli-process.js";
 import { dashboard, metricNames, panelQueries, paths, ruleExpressions } from "../support/deploy-files.js";
 import { startFakeLlama } from "../support/fake-llama.js";
@@ -35,6 +36,14 @@ describe("Prometheus and Alertmanager files", () => {
     const rules = run("promtool", ["check", "rules", paths.rules]);
     expect(rules.out).toMatch(/SUCCESS: 14 rules found/);
     expect(rules.code).toBe(0);
+  });
+
+  it("include a multi-host example (file and DNS service discovery of several sidecars) that promtool accepts", () => {
+    const config = run("promtool", ["check", "config", `${paths.root}deploy/prometheus/multi-host.yml`]);
+    expect(config.out).toMatch(/SUCCESS: .*multi-host\.yml is valid/);
+    expect(config.code).toBe(0);
+    const targets = readFileSync(`${paths.root}deploy/prometheus/targets/sidecars.yml`, "utf8");
+    expect(targets).toMatch(/targets: \[".+:9090", ".+:9090"\]/);
   });
 
   it("pass their promtool unit tests, one or more per alert", () => {
@@ -99,6 +108,25 @@ describe("docker-compose files", () => {
     });
   }
 
+  it("two GPUs: a second llama-server pinned to GPU 1, the sidecar given both as upstreams by its config file", () => {
+    const args = ["-f", "docker-compose.yml", "-f", "docker-compose.two-gpus.yml"];
+    const r = run("docker-compose", [...args, "config"], paths.root, composeEnv());
+    expect(r.code).toBe(0);
+    const services = run("docker-compose", [...args, "config", "--services"], paths.root, composeEnv()).out;
+    expect(services.trim().split("\n")).toContain("llama-server-2");
+    expect(r.out).toContain("LLAMA_SIDECAR_CONFIG: /etc/llama-sidecar/two-gpus.yaml");
+    expect(r.out).toMatch(/device_ids:\s+- '0'/);
+    expect(r.out).toMatch(/device_ids:\s+- '1'/);
+    // The file the sidecar is given parses as the sidecar parses it, with the compose file's empty --upstream.
+    const parsed = parseConfig(["--config", `${paths.root}deploy/sidecar/two-gpus.yaml`], {
+      LLAMA_SIDECAR_UPSTREAM: "",
+    });
+    expect(parsed.kind === "config" && parsed.config.upstreams.map((u) => [u.name, u.url])).toEqual([
+      ["gpu0", "http://llama-server:8080"],
+      ["gpu1", "http://llama-server-2:8080"],
+    ]);
+  });
+
   it("refuses to start Grafana without a password chosen in .env, saying so", () => {
     const r = run("docker-compose", ["config"], paths.root, { PATH: process.env.PATH });
     expect(r.code).not.toBe(0);
@@ -147,9 +175,9 @@ describe("installs that reproduce", () => {
 });
 
 describe("Grafana provisioning", () => {
-  it("has a dashboard templated by instance and model, covering every topic", () => {
+  it("has a dashboard templated by instance, upstream and model, covering every topic", () => {
     const d = dashboard();
-    expect(d.templating.list.map((v) => v.name)).toEqual(["datasource", "instance", "model"]);
+    expect(d.templating.list.map((v) => v.name)).toEqual(["datasource", "instance", "upstream", "model"]);
     const titles = d.panels.map((p) => p.title).join(" | ");
     for (const topic of [
       /first token/i,
@@ -167,6 +195,14 @@ describe("Grafana provisioning", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, meant literally
     for (const p of d.panels) expect(p.datasource.uid).toBe("${datasource}");
     for (const q of panelQueries()) expect(q.expr).toMatch(/instance=~"\$instance"/);
+    // Every series that names an upstream is narrowed to the upstreams chosen; llama-server's own, to the models too.
+    for (const q of panelQueries()) {
+      if (
+        /llama_server_|llama_sidecar_(upstream_up|queue_(depth|active|limit)|requests_total|time_to_first)/.test(q.expr)
+      )
+        expect(q.expr).toMatch(/upstream=~"\$upstream"/);
+      if (/llama_server_/.test(q.expr)) expect(q.expr).toMatch(/model=~"\$model"/);
+    }
     const provisioned = readFileSync(`${paths.root}grafana/provisioning/datasources/datasources.yml`, "utf8");
     expect(provisioned).toContain("uid: prometheus");
     expect(provisioned).toContain("url: http://prometheus:9090");

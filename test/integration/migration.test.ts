@@ -59,6 +59,8 @@ describe("a data dir from before upstream lists", () => {
     // The five folded requests and the two the crash left in the journal, each once.
     expect(first.sidecar.stats.totals()).toMatchObject({ requests: 7, prompt: 73 + 20 + 11, generated: 42 });
     expect(doc.sidecar.background).toEqual({ "quota|local|local": 1 });
+    // The old request counts, folded and journaled alike, are now the first upstream's.
+    expect(doc.sidecar.requests).toEqual({ "/v1/chat/completions|tiny|other|ok|gpu0": 7 });
 
     const res = await fetch(`${first.sidecar.url}/v1/chat/completions`, {
       method: "POST",

@@ -281,10 +281,10 @@ describe("the Responses API", () => {
 describe("labels from what clients send", () => {
   it("sums ledger keys that read back alike (written before and after escaping) into one series", async () => {
     const tokens = sidecar.stats.doc.sidecar.tokens;
-    tokens["m%x|other"] = { prompt: 1, cached: 2, generated: 3 }; // a key from before escaping
-    tokens["m%25x|other"] = { prompt: 10, cached: 20, generated: 30 }; // the same model, escaped
+    tokens["m%x|other|default"] = { prompt: 1, cached: 2, generated: 3 }; // a key from before escaping
+    tokens["m%25x|other|default"] = { prompt: 10, cached: 20, generated: 30 }; // the same model, escaped
     const text = await sidecar.metrics();
-    expect(text).toMatch(/^llama_sidecar_generated_tokens_total\{model="m%x",client="other"\} 33$/m);
+    expect(text).toMatch(/^llama_sidecar_generated_tokens_total\{model="m%x",client="other",upstream="default"\} 33$/m);
   });
 
   it("keeps a model name holding the ledger's separator whole, and each client's count apart", async () => {

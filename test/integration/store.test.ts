@@ -93,9 +93,9 @@ describe("store files", () => {
     const reset = lines.flatMap((l) => (JSON.parse(l) as { reset?: string[] }).reset ?? []);
     expect(reset).toEqual([
       'upstreams["default"].last["prompt_tokens_total"]',
-      'sidecar.requests["/v1/messages|m|curl|ok"]',
-      'sidecar.requests["/v1/messages|m|x|ok"]',
-      'sidecar.tokens["m|claude-code"].cached',
+      'sidecar.requests["/v1/messages|m|curl|ok|default"]',
+      'sidecar.requests["/v1/messages|m|x|ok|default"]',
+      'sidecar.tokens["m|claude-code|default"].cached',
       "minutes[0]",
     ]);
     expect(readdirSync(dir).filter((f) => f.includes("corrupt"))).toEqual([]);

@@ -214,5 +214,13 @@ describe("several llama-servers from a config file", () => {
     expect(metrics).toMatch(/llama_sidecar_upstream_up\{upstream="b"\} 1/);
     expect(metrics).toMatch(/llama_server_tokens_predicted_total\{upstream="a",model="tiny"\} \d+/);
     expect(metrics).toMatch(/llama_server_restarts_total\{upstream="b",model="tiny"\} 1/);
+    // The sidecar's own request series name the upstream that answered each request.
+    for (const name of ["a", "b"]) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `llama_sidecar_requests_total\\{route="/v1/chat/completions",model="tiny",client="other",outcome="ok",upstream="${name}"\\} \\d+`,
+        ),
+      );
+    }
   });
 });
