@@ -2,30 +2,23 @@
 // and through the sidecar, at 1, 16 and 256 concurrent streams arriving together or spread out. Prints a table of
 // ratios and deltas. Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for 16 only,
 // BENCH_BASELINE=/path/to/an/earlier/checkout/dist/cli.js to time an earlier build beside this one, turn by turn)
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
-import { createInterface } from "node:readline";
-import { Agent } from "undici";
+import {
+  cpuSeconds,
+  type Level,
+  pct,
+  peakRssMb,
+  type RunResult,
+  runLoad,
+  spawnPrintingPort,
+  stop,
+  type Target,
+  target,
+} from "./load.js";
 import { PREFILL_MS, TOKEN_MS } from "./pacing.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const BASELINE = process.env.BENCH_BASELINE;
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
-/**
- * How the streams' requests arrive. "together": every stream starts at once and, all being the same length, they
- * stay in lock-step, so each client's next request comes in the same millisecond as the others' (the worst case for
- * a single-threaded proxy, which takes them in single file). "spread": the streams' starts are spread evenly over
- * one request's duration, as independent agents' requests arrive.
- */
-type Arrivals = "together" | "spread";
-interface Level {
-  streams: number;
-  requestsPerStream: number;
-  tokens: number;
-  arrivals: Arrivals;
-}
 const LEVELS = (
   [
     { streams: 1, requestsPerStream: QUICK ? 5 : 10, tokens: 50, arrivals: "together" },
@@ -40,129 +33,9 @@ const LEVELS = (
 const ROUNDS = QUICK ? 1 : 6;
 const WARMUP_REQUESTS = QUICK ? 1 : 3;
 
-interface RunResult {
-  ttfts: number[];
-  chunks: number;
-  seconds: number;
-}
-
-async function spawnPrintingPort(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-  const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
-  for await (const line of lines) {
-    const m = /^(\d+)$/.exec(line.trim()) ?? /Proxy URL\s*:\s*http:\/\/[^:]+:(\d+)/.exec(line);
-    if (m) return { proc, port: Number(m[1]) };
-  }
-  throw new Error(`${args.join(" ")} exited before printing a port`);
-}
-
-const CONTENT = Buffer.from('"content":"');
-
-/** Occurrences of CONTENT in buf, counting one that straddles the previous chunk's tail. */
-function countContent(tail: Buffer, buf: Buffer): number {
-  let n = 0;
-  if (tail.length > 0) {
-    const seam = Buffer.concat([tail, buf.subarray(0, CONTENT.length - 1)]);
-    if (seam.indexOf(CONTENT) >= 0) n++;
-  }
-  for (let at = buf.indexOf(CONTENT); at >= 0; at = buf.indexOf(CONTENT, at + CONTENT.length)) n++;
-  return n;
-}
-
-/**
- * One streamed chat request; returns TTFT (first content chunk) and the number of content chunks.
- * The client shares the machine's CPUs with the proxy it measures, so it keeps its own cost small: undici's raw
- * dispatch callbacks (no stream object per response) and a byte search per chunk.
- */
-function oneStream(agent: Agent, origin: string, tokens: number): Promise<{ ttft: number; chunks: number }> {
-  const body = JSON.stringify({
-    model: "bench",
-    stream: true,
-    max_tokens: tokens,
-    messages: [{ role: "user", content: "hi" }],
-  });
-  return new Promise((resolve, reject) => {
-    let ttft = -1;
-    let chunks = 0;
-    let tail: Buffer = Buffer.alloc(0);
-    const t0 = performance.now();
-    agent.dispatch(
-      { origin, path: "/v1/chat/completions", method: "POST", headers: { "content-type": "application/json" }, body },
-      {
-        onRequestStart: () => {}, // its presence is what tells undici this handler speaks the new callback API
-        onResponseStart: (_c, status) => {
-          if (status !== 200) reject(new Error(`${origin} answered ${status}`));
-        },
-        onResponseData: (_c, buf) => {
-          const n = countContent(tail, buf);
-          if (n > 0 && ttft < 0) ttft = performance.now() - t0;
-          chunks += n;
-          tail = buf.subarray(Math.max(0, buf.length - (CONTENT.length - 1)));
-        },
-        onResponseEnd: () => resolve({ ttft, chunks }),
-        onResponseError: (_c, err) => reject(err),
-      },
-    );
-  });
-}
-
-/** A place to send load, with its own client pool: connections opened in warm-up are the ones timed. */
-interface Target {
-  base: string;
-  agent: Agent;
-}
-
-function target(base: string, streams: number): Target {
-  // Idle between this target's runs while the others are timed: keep the connections that long.
-  return { base, agent: new Agent({ connections: streams, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 600_000 }) };
-}
-
-async function runLoad(to: Target, level: Level, requestsPerStream: number): Promise<RunResult> {
-  const { streams, tokens } = level;
-  const ttfts: number[] = [];
-  let chunks = 0;
-  // One request's nominal length, over which "spread" arrivals start the streams.
-  const spacingMs = level.arrivals === "spread" ? (PREFILL_MS + tokens * TOKEN_MS) / streams : 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: streams }, async (_, s) => {
-      if (spacingMs > 0) await new Promise((r) => setTimeout(r, s * spacingMs));
-      for (let i = 0; i < requestsPerStream; i++) {
-        const r = await oneStream(to.agent, to.base, tokens);
-        ttfts.push(r.ttft);
-        chunks += r.chunks;
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  return { ttfts, chunks, seconds };
-}
-
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
-
-/** CPU seconds (user+system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return;
-  proc.kill("SIGTERM");
-  await once(proc, "exit");
-}
-
 interface Row {
   streams: number;
-  arrivals: Arrivals;
+  arrivals: Level["arrivals"];
   addedP50: number;
   addedP99: number;
   bareP50: number;
