@@ -87,6 +87,12 @@ function rate(now: Record<string, number>, prev: Record<string, number>, num: st
   return dd > 0 && dn >= 0 ? dn / dd : undefined;
 }
 
+/** A router's model: `/metrics?model=m&autoload=false` (a scrape never loads it); llama-swap's: `/upstream/m/metrics`. */
+export interface ScrapePaths {
+  metrics: string;
+  slots: string;
+}
+
 export interface ScraperEvents {
   scraped: [view: ScrapeView];
 }
@@ -107,8 +113,8 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
 
   /** The key of this upstream's ledger in the stats file (schema.ts: upstreamLedger). */
   readonly ledgerKey: string;
-  /** Appended to /metrics and /slots: a router's model (`?model=m&autoload=false`, so a scrape never loads it). */
-  private readonly query: string;
+  /** Where its /metrics and /slots are: llama-server's own, or one model's through a router or llama-swap. */
+  private readonly paths: ScrapePaths;
   /** Whether there is anything to scrape now (a router's model is loaded); a skipped scrape changes nothing. */
   private readonly ready: () => boolean;
 
@@ -121,13 +127,13 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
       logger: Logger;
       reportInvalid: ReportInvalid;
       ledgerKey: string;
-      query?: string;
+      paths?: ScrapePaths;
       ready?: () => boolean;
     },
   ) {
     super();
     this.ledgerKey = opts.ledgerKey;
-    this.query = opts.query ?? "";
+    this.paths = opts.paths ?? { metrics: "/metrics", slots: "/slots" };
     this.ready = opts.ready ?? (() => true);
     this.intervalMs = opts.intervalMs;
     this.logger = opts.logger;
@@ -169,7 +175,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     const at = Date.now();
     let res: UpstreamReply;
     try {
-      res = await callUpstream(this.upstream, `/metrics${this.query}`, { timeoutMs: 10_000 });
+      res = await callUpstream(this.upstream, this.paths.metrics, { timeoutMs: 10_000 });
     } catch (err) {
       this.view = { ...this.view, ok: false, error: (err as { code?: string }).code ?? (err as Error).message };
       return;
@@ -193,7 +199,7 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
     const header = res.headers["process-start-time-unix"];
     const incarnation = typeof header === "string" ? header : null;
     this.bank(metrics, incarnation, at);
-    const slots = await callUpstream(this.upstream, `/slots${this.query}`, { timeoutMs: 10_000 }).then(
+    const slots = await callUpstream(this.upstream, this.paths.slots, { timeoutMs: 10_000 }).then(
       (r) => (r.status === 200 ? readSlots(r.text) : []),
       () => [],
     );

@@ -60,6 +60,13 @@ export class UpstreamHost {
     }
   }
 
+  /** A router is told not to load a model to be scraped; llama-swap's /upstream/<model>/ reaches its server. */
+  private scrapePaths(id: string): { metrics: string; slots: string } {
+    const m = encodeURIComponent(id);
+    if (this.monitor.status.props?.swap) return { metrics: `/upstream/${m}/metrics`, slots: `/upstream/${m}/slots` };
+    return { metrics: `/metrics?model=${m}&autoload=false`, slots: `/slots?model=${m}&autoload=false` };
+  }
+
   private modelUnit(id: string): UpstreamUnit {
     const { config, store, reportInvalid } = this.opts;
     const logger = this.opts.logger.child({ upstream: this.name, model: id });
@@ -69,7 +76,7 @@ export class UpstreamHost {
       logger,
       reportInvalid,
       ledgerKey: joinKey([this.name, id]),
-      query: `?model=${encodeURIComponent(id)}&autoload=false`,
+      paths: this.scrapePaths(id),
       ready: () => isReady(monitor.entry?.state),
     });
     const names = () => (monitor.entry ? [monitor.entry.id, ...monitor.entry.aliases] : [id]);
@@ -96,15 +103,25 @@ export class UpstreamHost {
    * would be lost), then it is asked to load the model, and the sidecar waits until it is loaded. Requests that
    * come meanwhile wait for the same load.
    */
-  private ensureLoaded(monitor: ModelMonitor, cancel: { aborted: boolean }): Promise<ModelLoad | undefined> {
-    const state = monitor.entry?.state;
-    if (state === undefined || isReady(state)) return Promise.resolve(undefined);
+  private async ensureLoaded(monitor: ModelMonitor, cancel: { aborted: boolean }): Promise<ModelLoad | undefined> {
+    if (this.readyNow(monitor)) return undefined;
     const id = monitor.modelId;
     const running = this.loading.get(id);
     if (running) return running.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
-    const load = this.load(monitor, state !== "loading", cancel).finally(() => this.loading.delete(id));
+    // The list last read may be older than a load that has just ended: read it again before loading anything.
+    await this.monitor.refreshModels();
+    if (this.readyNow(monitor)) return undefined;
+    const again = this.loading.get(id);
+    if (again) return again.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
+    const load = this.load(monitor, monitor.entry?.state !== "loading", cancel).finally(() => this.loading.delete(id));
     this.loading.set(id, load);
     return load;
+  }
+
+  /** Loaded (or unknown: then the request goes on, and the server says what it has). */
+  private readyNow(monitor: ModelMonitor): boolean {
+    const state = monitor.entry?.state;
+    return state === undefined || isReady(state);
   }
 
   private async load(monitor: ModelMonitor, ask: boolean, cancel: { aborted: boolean }): Promise<ModelLoad> {
@@ -115,10 +132,7 @@ export class UpstreamHost {
         .filter((u) => u.model !== id && u.monitor.status.props?.modelState === "loaded")
         .map((u) => u.scraper.scrape()),
     );
-    if (ask)
-      await callUpstream(this.upstream, "/models/load", { json: { model: id }, timeoutMs: 30_000 }).catch(
-        () => undefined,
-      );
+    if (ask) await this.askToLoad(id);
     const deadline = Date.now() + this.opts.config.upstreamTimeout * 1000;
     for (;;) {
       const entry = (await this.monitor.refreshModels())?.find((m) => m.id === id);
@@ -129,6 +143,19 @@ export class UpstreamHost {
       if (Date.now() > deadline) throw new SidecarError("upstream_timeout", `model ${id} did not load in time`);
       await new Promise((r) => setTimeout(r, LOAD_POLL_MS));
     }
+  }
+
+  /**
+   * A router is asked to load the model (it answers at once, and loads meanwhile); llama-swap has no such call, so
+   * the model's own /health is asked through it, which swaps the model in first and answers once it is ready.
+   */
+  private async askToLoad(id: string): Promise<void> {
+    const m = encodeURIComponent(id);
+    const timeoutMs = this.opts.config.upstreamTimeout * 1000;
+    const asked = this.monitor.status.props?.swap
+      ? callUpstream(this.upstream, `/upstream/${m}/health`, { timeoutMs })
+      : callUpstream(this.upstream, "/models/load", { json: { model: id }, timeoutMs: 30_000 });
+    await asked.catch(() => undefined);
   }
 
   async start(): Promise<void> {

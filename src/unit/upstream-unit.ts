@@ -109,7 +109,13 @@ export function lifecycle(
 ): Pick<UpstreamUnit, "start" | "close"> {
   return {
     async start() {
-      const status = await monitor.check();
+      let status = await monitor.check();
+      // Online but its settings unread (a router or busy server slow to answer /props): asked again, briefly, so
+      // the banner and the first requests know what it is.
+      for (let i = 0; i < 10 && status.state === "online" && !status.props; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = await monitor.check();
+      }
       if (status.state === "online") await Promise.race([scraper.scrape(), new Promise((r) => setTimeout(r, 3000))]);
       monitor.start();
       scraper.start();

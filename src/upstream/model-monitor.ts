@@ -51,9 +51,10 @@ export class ModelMonitor extends UpstreamMonitor {
     };
   }
 
-  /** Never loads the model to ask (autoload=false): an unloaded one answers 400. */
+  /** Asked only while loaded; a router is told not to load it (autoload=false), llama-swap reaches its server. */
   private async askSlots(): Promise<void> {
-    const path = `/props?model=${encodeURIComponent(this.modelId)}&autoload=false`;
+    const id = encodeURIComponent(this.modelId);
+    const path = this.host.status.props?.swap ? `/upstream/${id}/props` : `/props?model=${id}&autoload=false`;
     const reply = await callUpstream(this.upstream, path, { timeoutMs: 5000 }).catch(() => undefined);
     const slots = reply?.status === 200 ? objectOrEmpty(parseObject(reply.text)).total_slots : undefined;
     if (typeof slots === "number" && slots > 0) this.childSlots = slots;

@@ -6,6 +6,7 @@ import type { Upstream } from "./client.js";
 import { callUpstream } from "./client.js";
 import { type Poller, pollEvery } from "./poll.js";
 import { type ModelState, type RouterModel, readRouterModels } from "./router-models.js";
+import { isLlamaSwapList, readSwapModels } from "./swap-models.js";
 
 export interface UpstreamProps {
   model?: string;
@@ -18,6 +19,8 @@ export interface UpstreamProps {
   router?: RouterModel[];
   /** For one model of a router: whether it is loaded. */
   modelState?: ModelState;
+  /** It is llama-swap: its models (in `router`) run one or a group at a time, swapped in on demand. */
+  swap?: boolean;
 }
 
 export interface UpstreamStatus {
@@ -121,6 +124,9 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
         () => undefined,
       );
     const [props, models] = await Promise.all([get("/props"), get("/v1/models")]);
+    if (models !== undefined && isLlamaSwapList(models)) {
+      return { swap: true, router: readSwapModels(models, await get("/running")), models: [] };
+    }
     if (props === undefined) return undefined;
     const { isRouter, ...read } = readProps(props);
     const listed = models === undefined ? undefined : readModelList(models);
@@ -128,13 +134,18 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     return this.routerProps({ ...read, model: undefined, nCtx: undefined }, models);
   }
 
-  /** The router's models read again: the same props with the states of now. */
+  /** The router's (or llama-swap's) models read again: the same props with the states of now. */
   private async withRouterModels(props: UpstreamProps, timeout: number): Promise<UpstreamProps> {
-    const text = await callUpstream(this.upstream, "/v1/models", { timeoutMs: timeout }).then(
-      (r) => (r.status === 200 ? r.text : undefined),
-      () => undefined,
-    );
-    return text === undefined ? props : this.routerProps(props, text);
+    const get = (path: string) =>
+      callUpstream(this.upstream, path, { timeoutMs: timeout }).then(
+        (r) => (r.status === 200 ? r.text : undefined),
+        () => undefined,
+      );
+    const text = await get("/v1/models");
+    if (text === undefined) return props;
+    if (!props.swap) return this.routerProps(props, text);
+    const router = readSwapModels(text, await get("/running"));
+    return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
   }
 
   private routerProps(props: UpstreamProps, modelsText: string | undefined): UpstreamProps {

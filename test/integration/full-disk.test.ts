@@ -10,6 +10,7 @@ import { METRIC_PREFIX } from "../../src/telemetry/instruments.js";
 import { apiStats, type CliProcess, startCli } from "../support/cli-process.js";
 import { type FakeLlama, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
+import { until } from "../support/until.js";
 
 let mount: string;
 let fake: FakeLlama;
@@ -74,14 +75,6 @@ async function series(url: string, name: string): Promise<number> {
 const REQUESTS = `${METRIC_PREFIX}_requests_total`;
 const WRITABLE = `${METRIC_PREFIX}_store_writable`;
 const FAILURES = `${METRIC_PREFIX}_store_write_failures_total`;
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function start(dataDir: string): Promise<{ cli: CliProcess; url: string }> {
   const port = await freePort();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { idleCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { until } from "../support/until.js";
 
 const FIXTURE = new URL("../fixtures/data-dir-v1/", import.meta.url).pathname;
 
@@ -25,14 +26,6 @@ async function sidecarOn(dir: string, args: string[]): Promise<{ sidecar: TestSi
   const logger = pino({ level: "info" }, { write: (l: string) => lines.push(l) });
   const sidecar = await startTestSidecar(undefined, ["--data-dir", dir, "--scrape-interval", "1", ...args], { logger });
   return { sidecar, lines };
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("a data dir from before upstream lists", () => {

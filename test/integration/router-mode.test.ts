@@ -8,6 +8,7 @@ import type { StatsView } from "../../src/stats/service.js";
 import { type LlamaServer, startRouterServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { ATTR, expectSpanAttributes } from "../support/spans.js";
+import { until } from "../support/until.js";
 
 let router: LlamaServer;
 let sidecar: TestSidecar;
@@ -47,14 +48,6 @@ async function childCounters(model: string) {
     predicted: value("tokens_predicted_total"),
     deferred: value("requests_deferred"),
   };
-}
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
 }
 
 /** The sidecar's lifetime totals for a model equal `truth` (a scrape follows each request within about a second). */

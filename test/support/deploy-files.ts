@@ -65,5 +65,9 @@ export function metricNames(exprs: string[]): string[] {
 
 /** Grafana variables replaced the way Grafana would for "All" and a short range. */
 export function resolveVariables(expr: string, rateInterval = "30s"): string {
-  return expr.replaceAll("$instance", ".*").replaceAll("$model", ".*").replaceAll("$__rate_interval", rateInterval);
+  return expr
+    .replaceAll("$instance", ".*")
+    .replaceAll("$upstream", ".*")
+    .replaceAll("$model", ".*")
+    .replaceAll("$__rate_interval", rateInterval);
 }

@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 let binaryPath: string | undefined;
 
 /** Builds (first time) or finds the cached llama-server binary. */
-function llamaServerBinary(): string {
+export function llamaServerBinary(): string {
   if (process.env.LLAMA_SERVER_BIN) return process.env.LLAMA_SERVER_BIN;
   binaryPath ??= execFileSync("bash", [`${ROOT}scripts/build-llama-server.sh`], {
     encoding: "utf8",
