@@ -256,6 +256,7 @@ function prefillsNow(deps: AppDeps, active: ActiveRequests): PrefillNow[] {
     r.progress
       ? [
           {
+            upstream: r.upstream ?? "",
             model: deps.telemetry.modelLabels.value(r.model),
             ratio: r.progress.ratio,
             etaSeconds: r.progress.etaMs === undefined ? undefined : Math.round(r.progress.etaMs) / 1000,

@@ -78,6 +78,7 @@ function createFleet(
   const [first, ...rest] = config.upstreams;
   if (!first) throw new Error("no upstream configured");
   const fleet = new UpstreamFleet([make(first), ...rest.map(make)], config);
+  telemetry.state.knowUpstreams(config.upstreams.map((u) => u.name));
   follow = registerUpstreamExports(telemetry.state.registry, stats, () => fleet.units);
   return fleet;
 }

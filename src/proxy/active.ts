@@ -58,6 +58,7 @@ export class ActiveRequests {
         route: ex.route.label,
         client: ex.client,
         model: ex.model?.model,
+        upstream: ex.tags.upstream,
         session: ex.prompt?.sessionKey,
         background: ex.tags.background,
         phase,

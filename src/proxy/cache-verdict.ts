@@ -18,6 +18,8 @@ export interface PromptRef {
 
 /** What a verdict needs of the app: the llama-server's forensics, what it knows of that server now, the counters. */
 export interface VerdictDeps {
+  /** The upstream's configured name, the misses' label. */
+  upstream: string;
   forensics: CacheForensics;
   upstreamFacts(): UpstreamFacts;
   /** Which slot served a finished request: at once, later (asked of llama-server), or not at all. */
@@ -49,7 +51,7 @@ function judgeOverflow(deps: VerdictDeps, req: JudgedRequest, record: RequestRec
   const { promptTokens } = o;
   record.missCause = "context_overflow";
   record.missLocation = `prompt ${promptTokens} tokens > n_ctx ${o.nCtx}`;
-  deps.telemetry.state.countMiss("context_overflow", 0, undefined);
+  deps.telemetry.state.countMiss(deps.upstream, "context_overflow", 0, undefined);
   deps.forensics.note({
     at: record.startedAt,
     conversation: req.prompt?.sessionKey !== undefined ? `s:${req.prompt.sessionKey}` : "unnamed",
@@ -105,7 +107,7 @@ function judgeOnSlot(
   // The request's own prefill speed; Anthropic answers carry none, so then llama-server's recent one from /metrics.
   const prefillTps = record.prefillTps ?? facts.prefillTps;
   const lostPrefillMs = prefillTps ? (verdict.lostTokens / prefillTps) * 1000 : undefined;
-  deps.telemetry.state.countMiss(verdict.cause, verdict.lostTokens, lostPrefillMs);
+  deps.telemetry.state.countMiss(deps.upstream, verdict.cause, verdict.lostTokens, lostPrefillMs);
   deps.forensics.note({
     at: record.startedAt,
     conversation: verdict.conversation,

@@ -121,7 +121,14 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
 
 /** What the cache and speed verdicts need: the forensics of the upstream that served the request. */
 function verdictsOn(unit: UpstreamUnit, telemetry: Telemetry): VerdictDeps & SpeedDeps {
-  return { telemetry, forensics: unit.forensics, speed: unit.speed, upstreamFacts: unit.facts, slotOf: unit.slotOf };
+  return {
+    telemetry,
+    upstream: unit.name,
+    forensics: unit.forensics,
+    speed: unit.speed,
+    upstreamFacts: unit.facts,
+    slotOf: unit.slotOf,
+  };
 }
 
 /**

@@ -189,7 +189,8 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
 /** What a request that threw comes to (Koa's error handler answers the client). */
 function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Reply {
   const e = err as SidecarError;
-  if (e.code === "overloaded") deps.telemetry.state.rejections.inc({ reason: e.reason ?? "wait" });
+  if (e.code === "overloaded")
+    deps.telemetry.state.rejections.inc({ reason: e.reason ?? "wait", upstream: ex.unit?.name ?? "" });
   // Whatever failed after the client left, it was leaving that ended the request.
   if (e.code === "client_closed" || ex.cancel.aborted) return { outcome: "client_abort", status: 499 };
   const outcome = e.code?.startsWith("upstream_") ? "upstream_error" : "rejected";

@@ -7,6 +7,8 @@ import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import { decodingBand, depthBand } from "../wire/context-bands.js";
 
 export interface SpeedDeps {
+  /** The upstream's configured name, the slowdowns' label. */
+  upstream: string;
   speed: SpeedForensics;
   upstreamFacts(): UpstreamFacts;
   telemetry: Telemetry;
@@ -29,6 +31,6 @@ export function judgeSpeed(deps: SpeedDeps, record: RequestRecord, routedAway: b
   record.slowdownCause = slowdown.cause;
   record.slowdownDetail = slowdown.detail;
   record.usualTps = Math.round(slowdown.usualTps * 10) / 10;
-  deps.telemetry.state.countSlowdown(slowdown.cause);
+  deps.telemetry.state.countSlowdown(deps.upstream, slowdown.cause);
   deps.speed.note({ ...slowdown, at: record.startedAt, model: record.modelLabel });
 }

@@ -150,8 +150,9 @@ export function createRequestInstruments(meter: Meter, ledger: () => RequestLedg
   >;
   return {
     record(r) {
-      if (r.overheadMs !== undefined) h.overhead.record(r.overheadMs / 1000);
-      if (r.queueWaitMs !== undefined) h.queueWait.record(r.queueWaitMs / 1000);
+      const where: Attributes = { upstream: r.upstream ?? "" };
+      if (r.overheadMs !== undefined) h.overhead.record(r.overheadMs / 1000, where);
+      if (r.queueWaitMs !== undefined) h.queueWait.record(r.queueWaitMs / 1000, where);
       if (r.modelLoaded && r.modelLoadMs !== undefined)
         h.modelLoad.record(r.modelLoadMs / 1000, { upstream: r.upstream ?? "", model: r.upstreamModel ?? "" });
       if (!r.operation || r.outcome !== "ok" || r.background) return;

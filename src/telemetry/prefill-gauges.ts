@@ -5,6 +5,7 @@ import { METRIC_PREFIX } from "./instruments.js";
 
 /** A prefill in flight, its model already made a bounded label. */
 export interface PrefillNow {
+  upstream: string;
   model: string;
   ratio: number;
   etaSeconds?: number;
@@ -14,38 +15,47 @@ export const PREFILL_PROGRESS = `${METRIC_PREFIX}_prefill_progress_ratio`;
 export const PREFILL_ETA = `${METRIC_PREFIX}_prefill_eta_seconds`;
 
 /** Per model, the least advanced prefill and the longest time left; a model with no prefill running has no series. */
-function slowest(prefills: readonly PrefillNow[]): Map<string, { ratio: number; eta?: number }> {
-  const out = new Map<string, { ratio: number; eta?: number }>();
+interface Slowest {
+  labels: { upstream: string; model: string };
+  ratio: number;
+  eta?: number;
+}
+
+/** The least advanced prefill per upstream and model. */
+function slowest(prefills: readonly PrefillNow[]): Map<string, Slowest> {
+  const out = new Map<string, Slowest>();
   for (const p of prefills) {
-    const seen = out.get(p.model);
+    const key = `${p.upstream}\u0000${p.model}`;
+    const seen = out.get(key);
     const eta = Math.max(seen?.eta ?? -1, p.etaSeconds ?? -1);
-    out.set(p.model, { ratio: Math.min(seen?.ratio ?? 1, p.ratio), eta: eta < 0 ? undefined : eta });
+    const labels = { upstream: p.upstream, model: p.model };
+    out.set(key, { labels, ratio: Math.min(seen?.ratio ?? 1, p.ratio), eta: eta < 0 ? undefined : eta });
   }
   return out;
 }
 
 export function prefillGauges(registry: Registry, read: () => readonly PrefillNow[]): void {
-  let latest = new Map<string, { ratio: number; eta?: number }>();
+  let latest = new Map<string, Slowest>();
   // Both gauges are collected in one scrape; the first reads the requests, the second uses what it read.
   new Gauge({
     name: PREFILL_PROGRESS,
-    help: "Share of the prompt llama-server has prefilled, for the least advanced prefill running now, per model (0-1)",
-    labelNames: ["model"],
+    help: "Share of the prompt llama-server has prefilled, for the least advanced prefill running now, per upstream and model (0-1)",
+    labelNames: ["upstream", "model"],
     registers: [registry],
     collect() {
       latest = slowest(read());
       this.reset();
-      for (const [model, p] of latest) this.set({ model }, p.ratio);
+      for (const p of latest.values()) this.set(p.labels, p.ratio);
     },
   });
   new Gauge({
     name: PREFILL_ETA,
-    help: "Seconds left for the longest prefill running now, per model, at the prefill speed so far",
-    labelNames: ["model"],
+    help: "Seconds left for the longest prefill running now, per upstream and model, at the prefill speed so far",
+    labelNames: ["upstream", "model"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [model, p] of latest) if (p.eta !== undefined) this.set({ model }, p.eta);
+      for (const p of latest.values()) if (p.eta !== undefined) this.set(p.labels, p.eta);
     },
   });
 }

@@ -25,13 +25,15 @@ export interface StateGauges {
   /** Requests being forwarded now: a plain count on the hot path, read into its gauge when /metrics is scraped. */
   inFlight: { inc(): void; dec(): void };
   normalizations: Counter;
-  rejections: Counter<"reason">;
+  rejections: Counter<"reason" | "upstream">;
   /** Numbers from llama-server that failed their check (negative, NaN, not a number, absurd) and were left out. */
   invalidValues: Counter<"field">;
-  /** A turn that re-processed what a warm cache would have kept: counted by cause, with its tokens and time. */
-  countMiss(cause: MissCause, lostTokens: number, lostPrefillMs: number | undefined): void;
-  /** A request that generated well below its model's usual speed, by what changed. */
-  countSlowdown(cause: SlowdownCause): void;
+  /** A turn that re-processed what a warm cache would have kept: counted by upstream and cause, with its cost. */
+  countMiss(upstream: string, cause: MissCause, lostTokens: number, lostPrefillMs: number | undefined): void;
+  /** A request that generated well below its model's usual speed, by upstream and what changed. */
+  countSlowdown(upstream: string, cause: SlowdownCause): void;
+  /** The configured upstreams: every cause starts at 0 for each, so a first miss or slowdown shows as an increase. */
+  knowUpstreams(names: readonly string[]): void;
   /** Where the store gauges read from, once the stats are open. */
   observeStore(read: () => StoreHealth): void;
   /** Where the queue gauges read from, once the app has made its queues (one per upstream). */
@@ -96,12 +98,10 @@ function requestCounters(registry: Registry) {
   });
   const rejections = new Counter({
     name: `${METRIC_PREFIX}_queue_rejections_total`,
-    help: "Requests refused with 429 by the admission queue: queue_full or wait (waited too long)",
-    labelNames: ["reason"],
+    help: "Requests refused with 429 by an upstream's admission queue: queue_full or wait (waited too long)",
+    labelNames: ["reason", "upstream"],
     registers: [registry],
   });
-  // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
-  for (const reason of ["queue_full", "wait"]) rejections.inc({ reason }, 0);
   const invalidValues = new Counter({
     name: `${METRIC_PREFIX}_upstream_invalid_values_total`,
     help: "Numbers in llama-server's answers or /metrics that were not valid counts or durations (negative, NaN, not a number, absurd), by field; each was left out of every total",
@@ -112,39 +112,48 @@ function requestCounters(registry: Registry) {
   return { normalizations, rejections, invalidValues };
 }
 
-function missCounters(registry: Registry): StateGauges["countMiss"] {
+type CauseCounters = { count: StateGauges["countMiss"]; know(upstream: string): void };
+
+function missCounters(registry: Registry): CauseCounters {
   const counter = (name: string, help: string) =>
-    new Counter({ name: `${METRIC_PREFIX}_${name}`, help, labelNames: ["cause"], registers: [registry] });
+    new Counter({ name: `${METRIC_PREFIX}_${name}`, help, labelNames: ["upstream", "cause"], registers: [registry] });
   const misses = counter(
     "cache_misses_total",
-    "Turns of a conversation that re-processed materially more of the prompt than the conversation's last turn left in llama-server's cache, by cause",
+    "Turns of a conversation that re-processed materially more of the prompt than the conversation's last turn left in llama-server's cache, by upstream and cause",
   );
   const tokens = counter(
     "cache_lost_prefill_tokens_total",
-    "Prompt tokens re-processed that a warm cache would have kept, by cause of the miss",
+    "Prompt tokens re-processed that a warm cache would have kept, by upstream and cause of the miss",
   );
   const seconds = counter(
     "cache_lost_prefill_seconds_total",
-    "Prefill time those tokens cost, at each request's own prefill speed, by cause of the miss",
+    "Prefill time those tokens cost, at each request's own prefill speed, by upstream and cause of the miss",
   );
-  // Every cause starts at 0: the first miss of a cause then shows as an increase.
-  for (const cause of MISS_CAUSES) for (const c of [misses, tokens, seconds]) c.inc({ cause }, 0);
-  return (cause, lostTokens, lostPrefillMs) => {
-    misses.inc({ cause });
-    tokens.inc({ cause }, lostTokens);
-    if (lostPrefillMs !== undefined) seconds.inc({ cause }, lostPrefillMs / 1000);
+  return {
+    know: (upstream) => {
+      for (const cause of MISS_CAUSES) for (const c of [misses, tokens, seconds]) c.inc({ upstream, cause }, 0);
+    },
+    count: (upstream, cause, lostTokens, lostPrefillMs) => {
+      misses.inc({ upstream, cause });
+      tokens.inc({ upstream, cause }, lostTokens);
+      if (lostPrefillMs !== undefined) seconds.inc({ upstream, cause }, lostPrefillMs / 1000);
+    },
   };
 }
 
-function slowdownCounter(registry: Registry): StateGauges["countSlowdown"] {
+function slowdownCounter(registry: Registry): { count: StateGauges["countSlowdown"]; know(upstream: string): void } {
   const slowdowns = new Counter({
     name: `${METRIC_PREFIX}_generation_slowdowns_total`,
-    help: "Requests that generated well below their model's usual speed, by what changed (deeper context, more decoding at once, a restart, draft acceptance, or the GPU side)",
-    labelNames: ["cause"],
+    help: "Requests that generated well below their model's usual speed, by upstream and what changed (deeper context, more decoding at once, a restart, draft acceptance, or the GPU side)",
+    labelNames: ["upstream", "cause"],
     registers: [registry],
   });
-  for (const cause of SLOWDOWN_CAUSES) slowdowns.inc({ cause }, 0);
-  return (cause) => slowdowns.inc({ cause });
+  return {
+    know: (upstream) => {
+      for (const cause of SLOWDOWN_CAUSES) slowdowns.inc({ upstream, cause }, 0);
+    },
+    count: (upstream, cause) => slowdowns.inc({ upstream, cause }),
+  };
 }
 
 function storeGauges(registry: Registry, read: () => StoreHealth): void {
@@ -199,13 +208,24 @@ export function createStateGauges(): StateGauges {
   storeGauges(registry, () => readStore());
   queueGauges(registry, () => readQueue());
   prefillGauges(registry, () => readPrefills());
+  const misses = missCounters(registry);
+  const slowdowns = slowdownCounter(registry);
+  const counters = requestCounters(registry);
   return {
     registry,
-    ...requestCounters(registry),
+    ...counters,
     inFlight: inFlightGauge(registry),
     setUpstreamState: upstreamStateGauges(registry),
-    countMiss: missCounters(registry),
-    countSlowdown: slowdownCounter(registry),
+    countMiss: misses.count,
+    countSlowdown: slowdowns.count,
+    knowUpstreams(names) {
+      for (const name of names) {
+        misses.know(name);
+        slowdowns.know(name);
+        // Both series exist from the start at 0: a series that first appears at 5 shows no increase() to alert on.
+        for (const reason of ["queue_full", "wait"]) counters.rejections.inc({ reason, upstream: name }, 0);
+      }
+    },
     observeQueue(read) {
       readQueue = read;
     },

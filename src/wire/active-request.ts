@@ -6,6 +6,8 @@ export interface ActiveRequest {
   route: string;
   client: string;
   model?: string;
+  /** The upstream it went to (its configured name), once chosen. */
+  upstream?: string;
   /** The session the client named (an identifier, never text). */
   session?: string;
   /** A Claude Code background call (its class), not a turn of the session. */

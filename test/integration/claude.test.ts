@@ -257,7 +257,9 @@ describe("admission queue on a single-slot llama-server", () => {
       expect(Number(r.retryAfter)).toBeGreaterThan(0);
       expect(JSON.parse(r.body)).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
     }
-    expect(await s.metrics()).toMatch(/llama_sidecar_queue_rejections_total\{reason="queue_full"\} \d+/);
+    expect(await s.metrics()).toMatch(
+      /llama_sidecar_queue_rejections_total\{reason="queue_full",upstream="default"\} \d+/,
+    );
     expect((await fetch(`${llama.url}/health`)).status).toBe(200);
   });
 });

@@ -198,7 +198,9 @@ describe("Grafana provisioning", () => {
     // Every series that names an upstream is narrowed to the upstreams chosen; llama-server's own, to the models too.
     for (const q of panelQueries()) {
       if (
-        /llama_server_|llama_sidecar_(upstream_up|queue_(depth|active|limit)|requests_total|time_to_first)/.test(q.expr)
+        /llama_server_|llama_sidecar_(upstream_up|queue_|requests_total|time_to_first|cache_|generation_slowdowns)/.test(
+          q.expr,
+        )
       )
         expect(q.expr).toMatch(/upstream=~"\$upstream"/);
       if (/llama_server_/.test(q.expr)) expect(q.expr).toMatch(/model=~"\$model"/);

@@ -84,7 +84,7 @@ describe("prefill progress", () => {
     expect(ratios).toEqual([...ratios].sort((a, b) => a - b));
     expect(ratios.at(-1)).toBeGreaterThan(ratios[0] ?? 1);
     expect(seen.some((p) => p.etaMs !== undefined && p.etaMs > 0)).toBe(true);
-    expect(gauge).toMatch(/^llama_sidecar_prefill_progress_ratio\{model="tiny"\} (0|1|0\.\d+)$/);
+    expect(gauge).toMatch(/^llama_sidecar_prefill_progress_ratio\{upstream="default",model="tiny"\} (0|1|0\.\d+)$/);
 
     // The same request straight to llama-server, which sends no reports when not asked: the same stream.
     expect(text).not.toContain("prompt_progress");

@@ -252,8 +252,8 @@ describe("observation", () => {
     );
     expect(text).toMatch(/llama_sidecar_time_to_first_token_seconds_bucket\{[^}]*le="600"\}/);
     // Counters with a label exist from the start, so the first increase is seen (and alerted on).
-    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="queue_full"\} \d+$/m);
-    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="wait"\} \d+$/m);
+    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="queue_full",upstream="default"\} \d+$/m);
+    expect(text).toMatch(/^llama_sidecar_queue_rejections_total\{reason="wait",upstream="default"\} \d+$/m);
     for (const name of [
       "llama_sidecar_prompt_tokens_total",
       "llama_sidecar_cached_tokens_total",

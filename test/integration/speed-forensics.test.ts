@@ -57,7 +57,9 @@ describe("speed forensics", () => {
       [ATTR.SPEED_SLOWDOWN_DETAIL]: slow?.slowdownDetail,
       [ATTR.SPEED_USUAL_TPS]: slow?.usualTps,
     });
-    expect(await sidecar.metrics()).toMatch(/^llama_sidecar_generation_slowdowns_total\{cause="gpu_side"\} 1$/m);
+    expect(await sidecar.metrics()).toMatch(
+      /^llama_sidecar_generation_slowdowns_total\{upstream="default",cause="gpu_side"\} 1$/m,
+    );
     const stats = (await (await fetch(`${sidecar.url}/api/stats`)).json()) as {
       slowdowns: { cause: string; tps: number; model: string; detail: string }[];
     };
