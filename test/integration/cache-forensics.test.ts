@@ -266,7 +266,9 @@ describe("cache-miss forensics", () => {
     const metrics = await sidecar.metrics();
     expect(metrics).toMatch(/llama_sidecar_cache_misses_total\{upstream="default",cause="billing_header"\} 1/);
     expect(metrics).toMatch(/llama_sidecar_cache_misses_total\{upstream="default",cause="unknown"\} 0/);
-    expect(metrics).toMatch(/llama_sidecar_cache_lost_prefill_tokens_total\{upstream="default",cause="tools_changed"\} [1-9]/);
+    expect(metrics).toMatch(
+      /llama_sidecar_cache_lost_prefill_tokens_total\{upstream="default",cause="tools_changed"\} [1-9]/,
+    );
     // Generation speed by context band, with the requests' own bands: these prompts are under 4k tokens, one at a time.
     const banded = metrics
       .split("\n")
