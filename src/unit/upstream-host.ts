@@ -77,7 +77,9 @@ export class UpstreamHost {
       reportInvalid,
       ledgerKey: joinKey([this.name, id]),
       paths: this.scrapePaths(id),
-      ready: () => isReady(monitor.entry?.state),
+      // llama-swap serves a scrape through its scheduler: one that came during a swap would swap its model back
+      // in afterwards, so while the sidecar has a swap going, only the scrape before it runs.
+      ready: () => isReady(monitor.entry?.state) && !(this.monitor.status.props?.swap && this.loading.size > 0),
     });
     const names = () => (monitor.entry ? [monitor.entry.id, ...monitor.entry.aliases] : [id]);
     const matcher = { models: names, serves: (model: string) => names().includes(model) };

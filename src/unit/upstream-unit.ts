@@ -110,9 +110,11 @@ export function lifecycle(
   return {
     async start() {
       let status = await monitor.check();
-      // Online but its settings unread (a router or busy server slow to answer /props): asked again, briefly, so
-      // the banner and the first requests know what it is.
-      for (let i = 0; i < 10 && status.state === "online" && !status.props; i++) {
+      // Online but its settings unread (a busy server slow to answer /props), or a router that lists no model yet
+      // (it fills its list just after it starts listening): asked again, briefly, so the banner and the first
+      // requests know what it is.
+      const unread = (s: UpstreamStatus) => s.state === "online" && (!s.props || s.props.router?.length === 0);
+      for (let i = 0; i < 10 && unread(status); i++) {
         await new Promise((r) => setTimeout(r, 200));
         status = await monitor.check();
       }

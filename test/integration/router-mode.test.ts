@@ -38,9 +38,13 @@ async function chat(model: string, content: string): Promise<void> {
 const apiStats = async () => (await (await fetch(`${sidecar.url}/api/stats`)).json()) as StatsView;
 const part = (s: StatsView, model: string) => s.upstreams.find((u) => u.routerModel === model);
 
-/** A child's own counters, read through the router without loading it. */
+/**
+ * A child's own counters, read through the router without loading it. The router passes on its child's
+ * "Connection: close" beside its own keep-alive, so a pooled connection may be gone: one more try on a fresh one.
+ */
 async function childCounters(model: string) {
-  const res = await fetch(`${router.url}/metrics?model=${model}&autoload=false`);
+  const url = `${router.url}/metrics?model=${model}&autoload=false`;
+  const res = await fetch(url).catch(() => fetch(url));
   const text = await res.text();
   const value = (name: string) => Number(new RegExp(`^llamacpp:${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
   return {

@@ -133,9 +133,12 @@ export async function startLlamaSwap(
 
   async function forward(id: string, req: IncomingMessage, res: ServerResponse, path: string, body: Buffer) {
     const p = procs.get(id) as Process;
+    await ensureReady(id);
+    // A request counts as in flight once it is served, not while it waits for its model (fifo.go): a swap that
+    // stops a model waits for its requests in flight, never for one that waits on that swap.
+    if (res.destroyed) return;
     p.inFlight++;
     try {
-      await ensureReady(id);
       const up = await fetch(`http://127.0.0.1:${p.port}${path}`, {
         method: req.method,
         headers: { "content-type": req.headers["content-type"] ?? "application/json" },
