@@ -1,4 +1,6 @@
-// SIGKILLs during streaming traffic: the per-request ledger equals, exactly, what the clients saw complete.
+// SIGKILLs during streaming traffic: the per-request ledger holds every request the clients saw complete. A request
+// is counted before its last bytes go out (so none a client saw is ever lost); one whose last bytes were still in the
+// process's socket buffer at the kill is counted without its client having read them: at most one per kill.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +39,7 @@ async function client(url: string, stop: { now: boolean }): Promise<number> {
 const prefillPerAnswer = Number(/"prompt_n":(\d+)/.exec(fixture("post-v1-chat-completions-stream").body)?.[1]);
 
 describe("a sidecar killed mid-stream, ten times", () => {
-  it("keeps every request its clients saw complete, and none they did not", async () => {
+  it("keeps every request its clients saw complete, and at most the one in flight at each kill besides", async () => {
     const fake = await fakeReady;
     const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-crash-"));
     let seen = 0;
@@ -56,7 +58,8 @@ describe("a sidecar killed mid-stream, ten times", () => {
     expect(seen).toBeGreaterThan(KILLS * CLIENTS);
     const stats = await openStats(dataDir, pino({ level: "silent" }));
     const totals = stats.totals();
-    expect(totals.requests).toBe(seen);
-    expect(totals.prompt).toBe(seen * prefillPerAnswer);
+    expect(totals.requests).toBeGreaterThanOrEqual(seen);
+    expect(totals.requests - seen).toBeLessThanOrEqual(KILLS);
+    expect(totals.prompt).toBe(totals.requests * prefillPerAnswer);
   });
 });
