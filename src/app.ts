@@ -214,7 +214,6 @@ function forwardDeps(
   };
   return {
     fleet: deps.fleet,
-    primary: deps.fleet.primary,
     telemetry: deps.telemetry,
     maxBodyBytes,
     sinks: [deps.stats.sink, sessions.sink, scrapeAfter(deps.fleet), ...(deps.sinks ?? [])],

@@ -86,8 +86,8 @@ export interface RecordDeps {
   reportInvalid: ReportInvalid;
   /** --capture-content: records keep error messages whole. */
   captureContent: boolean;
-  /** Where a request that reached no upstream is put down to (the primary upstream). */
-  primary: UpstreamUnit;
+  /** Where a request that reached no upstream is put down to: the primary upstream as it is now. */
+  fleet: { readonly primary: UpstreamUnit };
   /** Logs a failure of the work done after a record, off the record queue's own guard. */
   logFailure(err: unknown): void;
 }
@@ -101,7 +101,7 @@ function recordSpan(deps: RecordDeps, ex: Exchange, record: RequestRecord, ended
     get: (carrier, key) => carrier[key],
     keys: (carrier) => Object.keys(carrier),
   });
-  const url = (ex.unit ?? deps.primary).upstream.url;
+  const url = (ex.unit ?? deps.fleet.primary).upstream.url;
   const span = startRequestSpan(deps.telemetry.tracer, {
     method: ex.method,
     route: ex.route.label,
@@ -162,7 +162,7 @@ export function finish(deps: RecordDeps, ex: Exchange, outcome: Outcome, endedAt
   for (const field of record.invalidFields ?? []) deps.reportInvalid(field, record.route);
   deps.telemetry.requests.record(record);
   for (const sink of deps.sinks) sink(record);
-  const verdictDeps = verdictsOn(ex.unit ?? deps.primary, deps.telemetry);
+  const verdictDeps = verdictsOn(ex.unit ?? deps.fleet.primary, deps.telemetry);
   return () => {
     const judged = judgeCache(
       verdictDeps,

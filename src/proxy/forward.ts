@@ -46,8 +46,6 @@ export interface ForwardDeps extends OutgoingDeps, ChoiceDeps {
   parsing: ParseScheduler;
   /** The upstreams: which serve a request's model, in the order to try them. */
   fleet: UpstreamFleet;
-  /** Where a request that reached no upstream is put down to. */
-  primary: UpstreamUnit;
   /** Logs a failure of the work done after a record (a verdict that waited for llama-server's /slots). */
   logFailure(err: unknown): void;
   /** The model requests in flight now, for the views. */
@@ -63,7 +61,7 @@ function fitDeps(deps: ForwardDeps, unit: UpstreamUnit): FitDeps {
 
 /** Read when the estimate is made, from the upstream the request went to by then. */
 function estimateDeps(deps: ForwardDeps, ex: Exchange): EstimateDeps {
-  const unit = () => ex.unit ?? deps.primary;
+  const unit = () => ex.unit ?? deps.fleet.primary;
   return {
     countPrompt: (body) => deps.countPrompt(body, unit().upstream),
     prefillTps: () => unit().facts().prefillTps,

@@ -21,6 +21,9 @@ export interface FleetHost {
   close(): Promise<void>;
 }
 
+/** A host's first unit; a router with no model listed yet still has its own unit, for what names no model. */
+const firstUnit = (host: FleetHost): UpstreamUnit => host.units()[0] ?? host.serverUnit;
+
 /** Conversations whose upstream is remembered; the least recently used is forgotten first. */
 const AFFINITY_LIMIT = 4096;
 
@@ -60,23 +63,18 @@ export class UpstreamFleet {
    * upstream's unit (a router's first model, whose server answers them for the router).
    */
   get primary(): UpstreamUnit {
-    return this.primaryHost.units()[0] ?? this.hostUnit(this.primaryHost);
+    return firstUnit(this.primaryHost);
   }
 
   /** Where background calls with policy "route" go. */
   get background(): UpstreamUnit | undefined {
-    return this.backgroundHost && (this.backgroundHost.units()[0] ?? this.hostUnit(this.backgroundHost));
+    return this.backgroundHost && firstUnit(this.backgroundHost);
   }
 
   /** A plain llama-server answers whatever model it is asked; a router picks by name, so none is sent there blind. */
   private get fallback(): UpstreamUnit | undefined {
     if (!this.fallbackHost || this.fallbackHost.monitor.status.props?.router) return undefined;
-    return this.fallbackHost.units()[0] ?? this.hostUnit(this.fallbackHost);
-  }
-
-  /** A router with no model listed yet still has its own unit, for what names no model. */
-  private hostUnit(host: FleetHost): UpstreamUnit {
-    return host.serverUnit;
+    return firstUnit(this.fallbackHost);
   }
 
   /** The local model an alias maps a client's model name to, if one does. */
@@ -92,9 +90,10 @@ export class UpstreamFleet {
     if (model === undefined) return { units: [this.primary] };
     const aliasedTo = this.alias(model);
     const wanted = aliasedTo ?? model;
-    let serving = this.units.filter((u) => u.serves(wanted));
+    const units = this.units;
+    let serving = units.filter((u) => u.serves(wanted));
     // An upstream that has not listed its models yet (never online) may serve it: trying it tells the truth.
-    if (serving.length === 0) serving = this.units.filter((u) => u.models().length === 0 && !u.monitor.status.props);
+    if (serving.length === 0) serving = units.filter((u) => u.models().length === 0 && !u.monitor.status.props);
     if (serving.length === 0 && this.fallback) serving = [this.fallback];
     if (serving.length === 0) throw this.notFound(model);
     return { aliasedTo, units: this.order(serving, conversation) };

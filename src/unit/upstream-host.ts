@@ -108,13 +108,15 @@ export class UpstreamHost {
   private async ensureLoaded(monitor: ModelMonitor, cancel: { aborted: boolean }): Promise<ModelLoad | undefined> {
     if (this.readyNow(monitor)) return undefined;
     const id = monitor.modelId;
-    const running = this.loading.get(id);
-    if (running) return running.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
+    // A load already going is joined: the request waits as long, but did not set it off.
+    const joined = () => this.loading.get(id)?.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
+    const running = joined();
+    if (running) return running;
     // The list last read may be older than a load that has just ended: read it again before loading anything.
     await this.monitor.refreshModels();
     if (this.readyNow(monitor)) return undefined;
-    const again = this.loading.get(id);
-    if (again) return again.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
+    const again = joined();
+    if (again) return again;
     const load = this.load(monitor, monitor.entry?.state !== "loading", cancel).finally(() => this.loading.delete(id));
     this.loading.set(id, load);
     return load;

@@ -71,6 +71,11 @@ export function readModelList(text: string): string[] {
   return [...new Set(names)];
 }
 
+/** A router's (or llama-swap's) props with its models: their states, and every name they answer to. */
+function withModels(props: UpstreamProps, router: RouterModel[]): UpstreamProps {
+  return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
+}
+
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
   protected current: UpstreamStatus | undefined;
   private poller: Poller | undefined;
@@ -125,7 +130,7 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       );
     const [props, models] = await Promise.all([get("/props"), get("/v1/models")]);
     if (models !== undefined && isLlamaSwapList(models)) {
-      return { swap: true, router: readSwapModels(models, await get("/running")), models: [] };
+      return withModels({ swap: true }, readSwapModels(models, await get("/running")));
     }
     if (props === undefined) return undefined;
     const { isRouter, ...read } = readProps(props);
@@ -144,15 +149,13 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     const text = await get("/v1/models");
     if (text === undefined) return props;
     if (!props.swap) return this.routerProps(props, text);
-    const router = readSwapModels(text, await get("/running"));
-    return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
+    return withModels(props, readSwapModels(text, await get("/running")));
   }
 
   private routerProps(props: UpstreamProps, modelsText: string | undefined): UpstreamProps {
     // An unanswered list keeps the models known: a model is not gone because one call failed.
     if (modelsText === undefined && props.router) return props;
-    const router = modelsText === undefined ? [] : readRouterModels(modelsText);
-    return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
+    return withModels(props, modelsText === undefined ? [] : readRouterModels(modelsText));
   }
 
   /** A router's model states now, read at once (while a model loads, say). */
