@@ -10,6 +10,7 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v tmux >/dev/null 2>&1 || need+=(tmux) # Claude Code in a real terminal
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -16,6 +16,13 @@ export interface ClaudeSetup {
 /** The connection is one piece: a base URL with its own key. */
 const CONNECTION = ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"];
 
+/**
+ * The sidecar's key goes as ANTHROPIC_AUTH_TOKEN (sent as `Authorization: Bearer`), not ANTHROPIC_API_KEY: in a
+ * terminal Claude Code asks whether to use a "custom API key", with No preselected, and a No is stored for good
+ * ("Not logged in" on every later start). It never asks about a token, and a stored No does not touch it.
+ */
+const KEY_VARIABLE = "ANTHROPIC_AUTH_TOKEN";
+
 /** Claude Code compacts at its window less the output reserve less 13,000 (what its 2.1 code does). */
 const COMPACT_MARGIN = 13_000;
 const OUTPUT_RESERVE_CAP = 20_000;
@@ -30,6 +37,15 @@ export function maxOutputFor(nCtx: number): number {
 /** Where Claude Code will compact in a window of nCtx with this much output room (its own arithmetic). */
 export function compactAt(nCtx: number, maxOutput: number): number {
   return nCtx - Math.min(maxOutput, OUTPUT_RESERVE_CAP) - COMPACT_MARGIN;
+}
+
+/**
+ * The name Claude Code is given for a model (and shows): a model file's path (llama-server without --alias) by its
+ * file's name; a name Claude Code would take for its own (claude-*, for which it assumes 200k) with `local-` before it.
+ */
+export function claudeModelName(model: string): string {
+  const file = model.includes("/") ? (model.split("/").at(-1) ?? model).replace(/\.gguf$/i, "") : model;
+  return /^claude-/i.test(file) ? `local-${file}` : file;
 }
 
 const k = (n: number) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024}k` : String(n));
@@ -65,7 +81,7 @@ export function claudeSetup(
   const { model, nCtx } = setup.upstream;
   const want: Record<string, string> = {
     ANTHROPIC_BASE_URL: baseUrl,
-    ANTHROPIC_API_KEY: key ?? "local",
+    [KEY_VARIABLE]: key ?? "local",
     // The billing line changes on every request and defeats llama-server's prefix cache (the sidecar also
     // normalizes it; leaving it out is surer).
     CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
@@ -73,10 +89,9 @@ export function claudeSetup(
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
   };
   const lines: string[] = [];
-  if (model) {
-    // A model file's path (llama-server without --alias) reads better as its name; llama-server takes any name.
-    const file = model.includes("/") ? (model.split("/").at(-1) ?? model).replace(/\.gguf$/i, "") : model;
-    const name = /^claude-/i.test(file) ? `local-${file}` : file;
+  const name = model ? claudeModelName(model) : undefined;
+  if (name) {
+    // llama-server takes any name for the one model it serves.
     want.ANTHROPIC_MODEL = name;
     want.ANTHROPIC_DEFAULT_OPUS_MODEL = name;
     want.ANTHROPIC_DEFAULT_SONNET_MODEL = name;
@@ -84,7 +99,7 @@ export function claudeSetup(
   }
   lines.push(fitContext(want, nCtx));
   lines.push(
-    `model ${model ?? "(not known yet)"} for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic`,
+    `model ${name ?? "(not known yet)"} for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic`,
   );
   const env: Record<string, string> = {};
   const kept: string[] = [];
@@ -97,9 +112,13 @@ export function claudeSetup(
     if (userEnv[name] !== undefined && (!connection || ownConnection)) kept.push(name);
     else env[name] = value;
   }
-  if (!ownConnection && userEnv.ANTHROPIC_AUTH_TOKEN !== undefined) drop.push("ANTHROPIC_AUTH_TOKEN");
-  const replaced = ["ANTHROPIC_API_KEY", ...drop].filter((n) => !ownConnection && userEnv[n] !== undefined);
-  if (replaced.length > 0) lines.push(`your ${replaced.join(" and ")} stays out of it: the sidecar gets its own key`);
+  // Claude Code would take an API key over the token (and ask about it): one of the user's stays out.
+  if (!ownConnection && userEnv.ANTHROPIC_API_KEY !== undefined) drop.push("ANTHROPIC_API_KEY");
+  const replaced = [...drop, KEY_VARIABLE].filter((n) => !ownConnection && userEnv[n] !== undefined);
+  if (replaced.length > 0)
+    lines.push(
+      `your ${replaced.join(" and ")} ${replaced.length > 1 ? "stay" : "stays"} out of it: the sidecar gets its own key`,
+    );
   if (ownConnection) lines.push("your ANTHROPIC_BASE_URL is kept: Claude Code will not go through this sidecar");
   if (kept.length > 0) lines.push(`kept your own ${kept.join(", ")}`);
   return { env, lines, kept, drop };

@@ -1,6 +1,7 @@
 // `llama-sidecar env <client>`: ready-to-paste settings for each client, with the sidecar's real base URL, model
 // name and context length. Each output is one document a machine can read too (shell, JSON or YAML).
 import type { SetupView } from "../wire/setup-view.js";
+import { ONBOARDING_HINT } from "./claude-config.js";
 import { claudeSetup } from "./claude-env.js";
 import type { EnvClient } from "./env-names.js";
 import { shellQuote } from "./shell-quote.js";
@@ -30,7 +31,11 @@ export function envFor(client: EnvClient, i: EnvInput): string {
   const nCtx = i.setup.upstream.nCtx;
   switch (client) {
     case "claude":
-      return `# Claude Code (or run: llama-sidecar claude)\n${exports(claudeVars(i))}`;
+      return [
+        "# Claude Code (or run: llama-sidecar claude, which also does the next line's step for you)",
+        `# ${ONBOARDING_HINT}`,
+        exports(claudeVars(i)),
+      ].join("\n");
     case "claude-settings":
       // ~/.claude/settings.json (or a project's .claude/settings.json): the same variables under "env".
       return JSON.stringify({ env: claudeVars(i) }, null, 2);

@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/load.js";
 import type { SetupView } from "../wire/setup-view.js";
+import { markOnboardingDone } from "./claude-config.js";
 import { claudeSetup } from "./claude-env.js";
 import { findProgram } from "./find-program.js";
 import { shellQuote } from "./shell-quote.js";
@@ -128,6 +129,9 @@ export async function launchClaude(args: string[], config: Config, env: NodeJS.P
     say(`llama-server is ${setup.upstream.state}: Claude Code's requests wait or fail until it is online`);
   const claude = claudeSetup(setup, addr.base, addr.key, env);
   for (const line of claude.lines) say(line);
+  // Only a session that goes to the sidecar: one the user points elsewhere keeps Claude Code's own setup.
+  const onboarding = claude.env.ANTHROPIC_BASE_URL ? markOnboardingDone(env) : undefined;
+  if (onboarding) say(onboarding);
   const result = await runClaude(
     bin,
     withStatusLine(args, addr),

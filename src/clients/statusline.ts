@@ -3,6 +3,7 @@
 // prints one line. A sidecar that is down or slow gives a short line too: never an error trace, never a wait.
 import type { SessionView } from "../wire/session-view.js";
 import type { SetupView } from "../wire/setup-view.js";
+import { claudeModelName } from "./claude-env.js";
 import { getJson, type SidecarAddress } from "./sidecar-api.js";
 
 /** Claude Code redraws the line while it waits: past this a short line now is worth more than the numbers. */
@@ -20,8 +21,16 @@ function bar(x: number): string {
   return `${"▓".repeat(full)}${"░".repeat(8 - full)}`;
 }
 
-/** Claude Code's JSON on stdin, as far as it arrives in time; only the session id is needed. */
-async function readSessionId(stdin: NodeJS.ReadableStream): Promise<string | undefined> {
+/** What the line needs of Claude Code's JSON: the session, and the model's name as Claude Code shows it. */
+interface ClaudeInput {
+  sessionId?: string;
+  model?: string;
+}
+
+const nonEmpty = (v: unknown) => (typeof v === "string" && v.length > 0 ? v : undefined);
+
+/** Claude Code's JSON on stdin, as far as it arrives in time. */
+async function readClaudeInput(stdin: NodeJS.ReadableStream): Promise<ClaudeInput> {
   let text = "";
   const done = new Promise<void>((resolve) => {
     stdin.on("data", (c: Buffer) => {
@@ -35,16 +44,23 @@ async function readSessionId(stdin: NodeJS.ReadableStream): Promise<string | und
   stdin.removeAllListeners("data");
   (stdin as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   try {
-    const id = (JSON.parse(text) as { session_id?: unknown }).session_id;
-    return typeof id === "string" && id.length > 0 ? id : undefined;
+    const input = JSON.parse(text) as { session_id?: unknown; model?: { display_name?: unknown; id?: unknown } };
+    return {
+      sessionId: nonEmpty(input?.session_id),
+      model: nonEmpty(input?.model?.display_name) ?? nonEmpty(input?.model?.id),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
-/** The line for a session the sidecar knows. */
-export function sessionLine(s: SessionView): string {
-  const parts = [s.model ?? "local model"];
+/** The name Claude Code shows for the model, else the one the launcher would give it: never a file's path. */
+const modelName = (claude: string | undefined, served: string | undefined) =>
+  claude ?? (served ? claudeModelName(served) : "local model");
+
+/** The line for a session the sidecar knows; `model` is the name Claude Code shows, where it gave one. */
+export function sessionLine(s: SessionView, model?: string): string {
+  const parts = [modelName(model, s.model)];
   if (s.contextUsed !== undefined && s.nCtx) {
     parts.push(`ctx ${bar(s.contextUsed / s.nCtx)} ${k(s.contextUsed)}/${k(s.nCtx)} (${pct(s.contextUsed / s.nCtx)})`);
   }
@@ -66,22 +82,23 @@ export function sessionLine(s: SessionView): string {
 }
 
 /** The line when the sidecar has no turn of this session yet. */
-function setupLine(setup: SetupView): string {
+function setupLine(setup: SetupView, model?: string): string {
   const u = setup.upstream;
-  const parts = [u.model ?? "local model"];
+  const parts = [modelName(model, u.model)];
   if (u.nCtx) parts.push(`ctx ${k(u.nCtx)}`);
   parts.push(u.state === "online" ? "no turn yet" : `llama-server ${u.state}`);
   return parts.join(" · ");
 }
 
 export async function statusline(addr: SidecarAddress, stdin: NodeJS.ReadableStream): Promise<string> {
-  const session = await readSessionId(stdin);
-  if (session) {
-    const r = await getJson<SessionView>(addr, `/api/sessions/${encodeURIComponent(session)}`, ASK_WITHIN_MS);
-    if (r.ok && r.status === 200) return sessionLine(r.body);
+  const claude = await readClaudeInput(stdin);
+  if (claude.sessionId) {
+    const path = `/api/sessions/${encodeURIComponent(claude.sessionId)}`;
+    const r = await getJson<SessionView>(addr, path, ASK_WITHIN_MS);
+    if (r.ok && r.status === 200) return sessionLine(r.body, claude.model);
     if (!r.ok) return `llama-sidecar: not answering at ${addr.base} (${r.reason})`;
   }
   const setup = await getJson<SetupView>(addr, "/api/setup", ASK_WITHIN_MS);
-  if (setup.ok && setup.status === 200) return setupLine(setup.body);
+  if (setup.ok && setup.status === 200) return setupLine(setup.body, claude.model);
   return `llama-sidecar: not answering at ${addr.base}${setup.ok ? ` (HTTP ${setup.status})` : ` (${setup.reason})`}`;
 }

@@ -8,9 +8,9 @@ import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import { anthropicToOpenai } from "../translate/to-openai.js";
 import { callUpstream, type Upstream, type UpstreamReply, upstreamPath } from "../upstream/client.js";
 import { dispatchUpstream } from "../upstream/response.js";
-import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
 import { type JsonObject, parseObject } from "../wire/json.js";
+import { requestFault, upstreamErrorMessage } from "../wire/request-fault.js";
 import { parseJsonBody, readRequestBody } from "./body.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import type { TranslationState } from "./outgoing.js";
@@ -110,7 +110,11 @@ export class TokenCounter {
       this.lackRoute.add(upstream);
       return undefined;
     }
-    const n = status === 200 ? parseObject(text)?.input_tokens : undefined;
+    const json = parseObject(text);
+    // A request llama-server's parsers refuse is the client's to mend: counting it another way would hide that.
+    const fault = status === 400 ? upstreamErrorMessage(json) : requestFault(status, json);
+    if (fault) throw new SidecarError("bad_request", fault);
+    const n = status === 200 ? json?.input_tokens : undefined;
     return typeof n === "number" ? n : undefined;
   }
 
@@ -124,7 +128,6 @@ export class TokenCounter {
     ctx.state.protocol = "anthropic";
     let raw = await readRequestBody(ctx.req, maxBodyBytes);
     const body = parseJsonBody(raw);
-    checkRequest("anthropic-count-tokens", body);
     const model = typeof body.model === "string" ? body.model : undefined;
     // Count the prompt llama-server will actually see: with the billing header normalized.
     if (this.normalize && mayCarryHeader(raw) && normalizeAnthropic(body) > 0) raw = Buffer.from(JSON.stringify(body));

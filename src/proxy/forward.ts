@@ -15,7 +15,6 @@ import type { UpstreamUnit } from "../unit/upstream-unit.js";
 import type { Upstream } from "../upstream/client.js";
 import { isRouteNotFound } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
-import { checkRequest } from "../wire/check-request.js";
 import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";
 import type { ActiveRequests } from "./active.js";
@@ -140,7 +139,6 @@ function attempt(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext, body: Buf
 async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): Promise<Reply> {
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
-  if (json && ex.route.dialect) checkRequest(ex.route.dialect, json);
   if (json) ex.model = modelRequest(json);
   if (json && ex.route.dialect) ex.prompt = { body: json, sessionKey: sessionKeyOf(ex.headers, json) };
   const body = adaptProgress(deps, ex, adaptPrompt(deps, ex, raw, json), json);

@@ -9,7 +9,8 @@ import { anthropicPromptTooLong, contextOverflow, openaiContextLengthExceeded } 
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
-import { asObject, parseObject } from "../wire/json.js";
+import { asObject, type JsonObject, parseObject } from "../wire/json.js";
+import { requestFault, upstreamErrorMessage } from "../wire/request-fault.js";
 import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
@@ -83,6 +84,11 @@ export async function passThrough(
   if (up.statusCode === 400 && OPENAI_DIALECTS.has(ex.route.dialect ?? "")) {
     return openaiBadRequest(ctx, up, await readUpstreamText(up, origin));
   }
+  // A message or tool of the wrong shape is a 500 from llama-server's parsers: the client's error, said as such.
+  if (up.statusCode === 500 && ex.route.dialect) {
+    const text = await readUpstreamText(up, origin);
+    return ex.route.protocol === "anthropic" ? anthropicErrorAnswer(ctx, up, text) : openaiServerError(ctx, up, text);
+  }
   const res = ctx.res;
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
@@ -148,31 +154,45 @@ export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, 
   // Text that is not a JSON object becomes the message as it is; a prompt over the context gets Anthropic's words.
   const json = parseObject(text);
   const overflow = contextOverflow(json);
-  const body = overflow ? anthropicPromptTooLong(overflow) : anthropicError(up.statusCode, json ?? text);
-  ctx.status = up.statusCode;
+  const status = requestFault(up.statusCode, json) ? 400 : up.statusCode;
+  const body = overflow ? anthropicPromptTooLong(overflow) : anthropicError(status, json ?? text);
+  ctx.status = status;
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
-  return { outcome: "upstream_error", status: up.statusCode, error: (body.error as { message: string }).message };
+  return { outcome: "upstream_error", status, error: (body.error as { message: string }).message };
 }
 
 /**
  * llama-server refused a model call: a prompt over the context gets OpenAI's context_length_exceeded, which clients
- * act on; any other refusal goes to the client as llama-server sent it (error bodies are small, read whole).
+ * act on; any other refusal goes to the client as llama-server sent it.
  */
 function openaiBadRequest(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
   const json = parseObject(text);
   const overflow = contextOverflow(json);
+  if (!overflow) return asSent(ctx, up, text, json);
+  const body = openaiContextLengthExceeded(overflow);
   ctx.status = up.statusCode;
-  if (overflow) {
-    const body = openaiContextLengthExceeded(overflow);
-    ctx.body = body;
-    return { outcome: "upstream_error", status: up.statusCode, error: String(asObject(body.error)?.message) };
-  }
+  ctx.body = body;
+  return { outcome: "upstream_error", status: up.statusCode, error: String(asObject(body.error)?.message) };
+}
+
+/** A 500 from llama-server on an OpenAI-shaped route: the client's 400 where its parsers refused the request. */
+function openaiServerError(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
+  const json = parseObject(text);
+  const fault = requestFault(up.statusCode, json);
+  if (!fault) return asSent(ctx, up, text, json);
+  ctx.status = 400;
+  ctx.body = { error: { message: fault, type: "invalid_request_error", code: 400 } };
+  return { outcome: "upstream_error", status: 400, error: fault };
+}
+
+/** llama-server's error answer, to the client as it was sent (error bodies are small, read whole). */
+function asSent(ctx: SidecarContext, up: UpstreamResponse, text: string, json: JsonObject | undefined): Reply {
+  ctx.status = up.statusCode;
   ctx.set(clientResponseHeaders(up.headers) as Record<string, string>);
   ctx.body = text;
-  const message = asObject(json?.error)?.message;
-  return { outcome: "upstream_error", status: up.statusCode, error: typeof message === "string" ? message : undefined };
+  return { outcome: "upstream_error", status: up.statusCode, error: upstreamErrorMessage(json) };
 }
 
 /** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */

@@ -3,7 +3,8 @@ import { SidecarError } from "../errors.js";
 import { type JsonObject, objectOrEmpty, stringOrEmpty } from "../wire/json.js";
 
 interface OpenaiMessage {
-  role: "system" | "user" | "assistant" | "tool";
+  /** user, assistant, tool, system; any other role a client sent, kept as it was. */
+  role: string;
   content?: string | JsonObject[] | null;
   tool_calls?: JsonObject[];
   tool_call_id?: string;
@@ -162,6 +163,9 @@ export function anthropicToOpenai(body: JsonObject): JsonObject {
   turns.forEach((raw, i) => {
     const m = objectOrEmpty(raw);
     if (m.role === "assistant") messages.push(assistantMessage(m.content));
+    // Claude Code's reminders come as role "system" among the turns; llama-server keeps such a role as it is.
+    else if (typeof m.role === "string" && m.role !== "user")
+      messages.push({ role: m.role, content: blockText(m.content) });
     else messages.push(...userMessages(m.content, i === turns.length - 1));
   });
   const out: JsonObject = { model: body.model, messages };

@@ -92,6 +92,9 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
       CLAUDE_CODE_MAX_OUTPUT_TOKENS: "2048",
       CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
     });
+    // The key as a token: Claude Code asks nothing about it in a terminal, where an API key gets a question.
+    expect(env.ANTHROPIC_AUTH_TOKEN).toBe("local");
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined();
     // 8k leaves no room to compact ahead: Claude Code compacts on the sidecar's "prompt is too long".
     expect(env.CLAUDE_CODE_AUTO_COMPACT_WINDOW).toBeUndefined();
     expect(args.slice(2)).toEqual(["-p", "hello", "--verbose"]);
@@ -102,6 +105,9 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
     expect(r.stderr.split("\n").filter((l) => l.startsWith("llama-sidecar: "))).toEqual([
       'llama-sidecar: context 8k per slot (llama-server\'s n_ctx), not 200k: Claude Code compacts when a prompt no longer fits (the sidecar says "prompt is too long"; 8k leaves no room to compact ahead); replies up to 2k tokens',
       "llama-sidecar: model tiny for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic",
+      expect.stringMatching(
+        /^llama-sidecar: marked Claude Code's first-run setup done in \/tmp\/claude-home-\w+\/\.claude\.json/,
+      ),
     ]);
   });
 
@@ -164,7 +170,12 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
   // prompt and no tools keep a turn within the 8k test server.
   const small = ["--system-prompt", "Be brief.", "--tools", "", "--output-format", "json"];
 
-  it("reaches the sidecar with its session id and the variables the server's context calls for", async () => {
+  // A turn lets the random model write up to the launcher's 2k-token reply: about a minute on a busy 2-core box.
+  const REAL_TURN_MS = 240_000;
+
+  it("reaches the sidecar with its session id and the variables the server's context calls for", {
+    timeout: REAL_TURN_MS,
+  }, async () => {
     sidecar.clearRecords();
     const before = sidecar.spans().length;
     const r = await cli(["claude", "-p", "Say hi", ...small], { LLAMA_SIDECAR_CLAUDE: REAL_CLAUDE });
@@ -182,7 +193,9 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
 
     // The status line for that session, fed the JSON Claude Code gives it (recorded from 2.1.197, under a terminal:
     // it runs the status line only there, not in -p), with this session's id.
-    const input = JSON.stringify({ ...STATUSLINE_INPUT, session_id: result.session_id });
+    // The launcher named the model "tiny" for Claude Code, which passes that name on.
+    const named = { ...STATUSLINE_INPUT, model: { id: "tiny", display_name: "tiny" } };
+    const input = JSON.stringify({ ...named, session_id: result.session_id });
     const line = await cli(["statusline", "--port", String(port)], {}, input);
     expect(line.code).toBe(0);
     expect(line.stdout.trim()).toMatch(
@@ -190,7 +203,7 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
     );
   });
 
-  it("keeps the user's own flags and variables", async () => {
+  it("keeps the user's own flags and variables", { timeout: REAL_TURN_MS }, async () => {
     const before = sidecar.spans().length;
     await cli(["claude", "-p", "Say hi", "--model", "my-name", ...small], {
       LLAMA_SIDECAR_CLAUDE: REAL_CLAUDE,
@@ -205,7 +218,9 @@ describe("the real Claude Code CLI through llama-sidecar claude", () => {
     expect(span?.attributes[ATTR.GEN_AI_REQUEST_MAX_TOKENS]).toBe(64);
   });
 
-  it('compacts, then stops with Claude Code\'s own "Prompt is too long", when a turn outgrows the context', async () => {
+  it('compacts, then stops with Claude Code\'s own "Prompt is too long", when a turn outgrows the context', {
+    timeout: REAL_TURN_MS,
+  }, async () => {
     // Short replies keep the turns quick; the user's variable wins over the launcher's.
     const env = { LLAMA_SIDECAR_CLAUDE: REAL_CLAUDE, CLAUDE_CODE_MAX_OUTPUT_TOKENS: "256" };
     const home = mkdtempSync(join(tmpdir(), "claude-home-"));
@@ -245,7 +260,11 @@ describe("llama-sidecar statusline during a turn", () => {
     void turn.finally(() => {
       ended = true;
     });
-    const input = JSON.stringify({ ...STATUSLINE_INPUT, session_id: session });
+    const input = JSON.stringify({
+      ...STATUSLINE_INPUT,
+      model: { id: "tiny", display_name: "tiny" },
+      session_id: session,
+    });
     const seen: string[] = [];
     while (!ended) seen.push((await cli(["statusline", "--port", String(port)], {}, input)).stdout.trim());
     await turn;

@@ -141,18 +141,6 @@ describe("bodies", () => {
     const errors = logs.slice(before).filter((l) => l.level >= 40);
     expect(errors).toEqual([]);
   });
-
-  it("names the field of a malformed count_tokens body with a 400, in Anthropic's shape", async () => {
-    const res = await fetch(`${sidecar.url}/v1/messages/count_tokens`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "tiny", messages: [{ role: "robot", content: "hi" }] }),
-    });
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { type: string; error: { type: string; message: string } };
-    expect(body).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
-    expect(body.error.message).toMatch(/messages\[0\]\.role/);
-  });
 });
 
 describe("llama-server's faults", () => {

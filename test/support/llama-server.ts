@@ -36,6 +36,8 @@ export interface LlamaServerOptions {
   ctx?: number;
   port?: number;
   extraArgs?: string[];
+  /** The model's name (--alias); null serves it by its file's path, as llama-server does without --alias. */
+  alias?: string | null;
 }
 
 export interface LlamaServer {
@@ -81,8 +83,7 @@ export async function startLlamaServer(opts: LlamaServerOptions = {}): Promise<L
     "--jinja",
     "--threads",
     "2",
-    "--alias",
-    "tiny",
+    ...(opts.alias === null ? [] : ["--alias", opts.alias ?? "tiny"]),
     ...(opts.extraArgs ?? []),
   ];
   return spawnServer(bin, args, port);

@@ -286,7 +286,7 @@ function renderEmpty(s) {
   const base = location.origin;
   set(
     "empty-commands",
-    `Claude Code:  llama-sidecar claude   (or by hand: ANTHROPIC_BASE_URL=${base} ANTHROPIC_API_KEY=local claude)\nOpenAI SDK / Cline / Cursor / Continue:  base URL ${base}/v1\ncurl:  curl ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"hello"}]}'`,
+    `Claude Code:  llama-sidecar claude   (or by hand: ANTHROPIC_BASE_URL=${base} ANTHROPIC_AUTH_TOKEN=local claude)\nOpenAI SDK / Cline / Cursor / Continue:  base URL ${base}/v1\ncurl:  curl ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"hello"}]}'`,
   );
 }
 

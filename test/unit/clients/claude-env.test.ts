@@ -14,7 +14,7 @@ describe("claudeSetup", () => {
     const { env, lines } = claudeSetup(setup(131072), "http://127.0.0.1:9090", undefined, {});
     expect(env).toEqual({
       ANTHROPIC_BASE_URL: "http://127.0.0.1:9090",
-      ANTHROPIC_API_KEY: "local",
+      ANTHROPIC_AUTH_TOKEN: "local",
       CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
       ANTHROPIC_MODEL: "qwen3-coder",
@@ -37,7 +37,8 @@ describe("claudeSetup", () => {
     expect(env.CLAUDE_CODE_AUTO_COMPACT_WINDOW).toBeUndefined();
     expect(env.CLAUDE_CODE_MAX_CONTEXT_TOKENS).toBe("32768");
     expect(env.CLAUDE_CODE_MAX_OUTPUT_TOKENS).toBe("8192");
-    expect(env.ANTHROPIC_API_KEY).toBe("sk-local-key");
+    expect(env.ANTHROPIC_AUTH_TOKEN).toBe("sk-local-key");
+    expect(env.ANTHROPIC_API_KEY).toBeUndefined();
     expect(lines[0]).toMatch(
       /^context 32k per slot .*compacts when a prompt no longer fits \(the sidecar says "prompt is too long"/,
     );
@@ -56,17 +57,22 @@ describe("claudeSetup", () => {
     // A key for Anthropic's API in the user's profile must not go to the sidecar (and on to llama-server).
     const profile = { ANTHROPIC_API_KEY: "sk-ant-real", ANTHROPIC_AUTH_TOKEN: "tok" };
     const local = claudeSetup(setup(65536), "http://h:1", undefined, profile);
-    expect(local.env.ANTHROPIC_API_KEY).toBe("local");
-    expect(local.drop).toEqual(["ANTHROPIC_AUTH_TOKEN"]);
+    // The sidecar's key goes as a token: Claude Code asks about an API key in a terminal, and a No sticks.
+    expect(local.env.ANTHROPIC_AUTH_TOKEN).toBe("local");
+    expect(local.drop).toEqual(["ANTHROPIC_API_KEY"]);
     expect(local.lines).toContain(
-      "your ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN stays out of it: the sidecar gets its own key",
+      "your ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN stay out of it: the sidecar gets its own key",
     );
+    const old = claudeSetup(setup(65536), "http://h:1", undefined, { ANTHROPIC_API_KEY: "local" });
+    expect(old.drop).toEqual(["ANTHROPIC_API_KEY"]);
+    expect(old.lines).toContain("your ANTHROPIC_API_KEY stays out of it: the sidecar gets its own key");
     const elsewhere = claudeSetup(setup(65536), "http://h:1", undefined, {
       ...profile,
       ANTHROPIC_BASE_URL: "https://x",
     });
     expect(elsewhere.env.ANTHROPIC_BASE_URL).toBeUndefined();
     expect(elsewhere.env.ANTHROPIC_API_KEY).toBeUndefined();
+    expect(elsewhere.env.ANTHROPIC_AUTH_TOKEN).toBeUndefined();
     expect(elsewhere.drop).toEqual([]);
     expect(elsewhere.lines).toContain("your ANTHROPIC_BASE_URL is kept: Claude Code will not go through this sidecar");
   });
@@ -78,15 +84,22 @@ describe("claudeSetup", () => {
   });
 
   it("names a model served from a file by the file's name", () => {
-    const env = claudeSetup(setup(65536, "/models/Qwen3-Coder-30B-Q4_K_M.gguf"), "http://h:1", undefined, {}).env;
+    const { env, lines } = claudeSetup(
+      setup(65536, "/models/Qwen3-Coder-30B-Q4_K_M.gguf"),
+      "http://h:1",
+      undefined,
+      {},
+    );
     expect(env.ANTHROPIC_MODEL).toBe("Qwen3-Coder-30B-Q4_K_M");
+    // The launcher's own line names it as Claude Code will show it, not by its path.
+    expect(lines[1]).toMatch(/^model Qwen3-Coder-30B-Q4_K_M for every tier;/);
   });
 
   it("sets no window or model it does not know", () => {
     const unknown: SetupView = { version: "0", upstream: { state: "loading" }, keyRequired: false };
     const { env, lines } = claudeSetup(unknown, "http://h:1", undefined, {});
     expect(Object.keys(env).sort()).toEqual([
-      "ANTHROPIC_API_KEY",
+      "ANTHROPIC_AUTH_TOKEN",
       "ANTHROPIC_BASE_URL",
       "CLAUDE_CODE_ATTRIBUTION_HEADER",
       "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",

@@ -32,7 +32,7 @@ describe("env", () => {
     const vars = shellVars(envFor("claude", input));
     expect(vars).toMatchObject({
       ANTHROPIC_BASE_URL: "http://127.0.0.1:9090",
-      ANTHROPIC_API_KEY: "it's-a-key",
+      ANTHROPIC_AUTH_TOKEN: "it's-a-key",
       ANTHROPIC_MODEL: "qwen3-coder",
       CLAUDE_CODE_MAX_CONTEXT_TOKENS: "65536",
       CLAUDE_CODE_AUTO_COMPACT_WINDOW: "65536",

@@ -41,4 +41,10 @@ describe("sessionLine", () => {
       "local model · prefilling",
     );
   });
+
+  it("names the model as Claude Code shows it, never by a file's path", () => {
+    const served = { ...base, model: "/home/you/models/qwen3-coder.gguf" };
+    expect(sessionLine(served)).toMatch(/^qwen3-coder · ctx /);
+    expect(sessionLine(served, "my-coder")).toMatch(/^my-coder · ctx /);
+  });
 });

@@ -62,6 +62,22 @@ describe("Anthropic <-> OpenAI translation", () => {
     });
   });
 
+  it('keeps Claude Code\'s role "system" reminders among the turns as system messages, where llama-server keeps them', () => {
+    const out = anthropicToOpenai({
+      model: "m",
+      messages: [
+        { role: "user", content: [{ type: "text", text: "hi" }] },
+        { role: "system", content: "Available agent types: ..." },
+        { role: "system", content: [{ type: "text", text: "a reminder" }] },
+      ],
+    });
+    expect(out.messages).toEqual([
+      { role: "user", content: "hi" },
+      { role: "system", content: "Available agent types: ..." },
+      { role: "system", content: "a reminder" },
+    ]);
+  });
+
   it("carries a tool's image and text documents over, and refuses what it cannot say rather than drop it", () => {
     const png = { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBOR" } };
     const out = anthropicToOpenai({
