@@ -26,6 +26,7 @@ import { MessagesSupport } from "./upstream/messages-support.js";
 import { VERSION } from "./version.js";
 import { forensicsView, scrapeAfter, upstreamParts } from "./views.js";
 import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
+import { isOwnPath } from "./wire/own-paths.js";
 import { classify } from "./wire/routes.js";
 import type { SetupView } from "./wire/setup-view.js";
 
@@ -168,7 +169,8 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
 }
 
 /**
- * The sidecar's own paths are answered here, a wrong method with 405 and Allow: they are never forwarded.
+ * The sidecar's own paths are answered here, a wrong method with 405 and Allow, a path of its folders it does not
+ * serve (/dashboard/anything, /api/anything) with 404: they are never forwarded.
  * Every other request goes straight on, past the router's per-request work (host check, events, matched-route
  * bookkeeping), which would be wasted on it.
  */
@@ -177,11 +179,25 @@ function ownPathsOnly(router: Router): SidecarMiddleware {
   const routes = router.routes() as unknown as SidecarMiddleware;
   const allowedMethods = router.allowedMethods() as unknown as SidecarMiddleware;
   const answered = async () => {};
-  return (ctx, next) =>
-    router.match(ctx.path, ctx.method).path.length > 0
-      ? routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx, router))
-      : next();
+  return (ctx, next) => {
+    const served = router.match(ctx.path, ctx.method).path.length > 0;
+    if (!served && !isOwnPath(ctx.path)) return next();
+    ctx.set(OWN_PAGE_HEADERS);
+    if (!served) throw new SidecarError("not_found", `${ctx.path} is not a page or endpoint of the sidecar`);
+    return routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx, router));
+  };
 }
+
+/**
+ * On everything the sidecar answers itself: no page of another site may frame the dashboard (clickjacking), and
+ * the dashboard runs only its own scripts and styles, talking only to the sidecar.
+ */
+const OWN_PAGE_HEADERS = {
+  "X-Frame-Options": "DENY",
+  "Content-Security-Policy":
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "X-Content-Type-Options": "nosniff",
+};
 
 /**
  * The router sets 405 and Allow, or 501 for a method it does not know at all (PROPFIND): both become a 405 with

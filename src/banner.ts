@@ -33,6 +33,16 @@ function describe(status: UpstreamStatus): string {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
+/** A key given as a flag shows in `ps` to every user of this machine. */
+function commandLineKeyNote(config: Config): string[] {
+  if (config.keysOnCommandLine.length === 0) return [];
+  const flags = config.keysOnCommandLine.join(" and ");
+  return [
+    "",
+    `note: ${flags} on the command line can be read by any user of this machine (ps); use ${config.keysOnCommandLine.map((f) => `${f}-file`).join(" or ")} or the LLAMA_SIDECAR_* variable instead`,
+  ];
+}
+
 /** Listening beyond this machine with no key: anyone who reaches the port can use the model and read the stats. */
 function exposureWarning(config: Config): string[] {
   if (LOOPBACK.test(config.host) || config.apiKey !== undefined) return [];
@@ -113,6 +123,7 @@ export function banner(
     line,
     ...rows.map(([k, v]) => `${k.padEnd(width)} : ${v}`),
     ...exposureWarning(config),
+    ...commandLineKeyNote(config),
     "",
     "Claude Code : llama-sidecar claude   (fits it to this server: context, model, status line)",
     `  by hand   : ${claudeByHand(config, listenUrl, status)} claude`,

@@ -34,15 +34,18 @@ export class SidecarError extends Error {
   readonly status: number;
   /** Why, within the code, as a bounded label value (the queue's "queue_full" or "wait"): never parsed from text. */
   readonly reason?: string;
+  /** The message is llama-server's own, which may quote the prompt: the record keeps its kind alone. */
+  readonly fromUpstream?: { type?: string };
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown; reason?: string },
+    options?: { cause?: unknown; reason?: string; fromUpstream?: { type?: string } },
   ) {
     super(message, options);
     this.name = "SidecarError";
     this.status = SPECS[code].status;
     this.reason = options?.reason;
+    this.fromUpstream = options?.fromUpstream;
   }
 }
 

@@ -23,6 +23,8 @@ function fromArgs(args: string[], into: Record<string, string | undefined>): boo
 }
 
 export function quickAddress(args: string[], env: NodeJS.ProcessEnv): SidecarAddress | undefined {
+  // A config file may hold the address or the key: the full parser reads it, as the sidecar does.
+  if (env.LLAMA_SIDECAR_CONFIG) return undefined;
   const s: Record<string, string | undefined> = {
     host: env.LLAMA_SIDECAR_HOST,
     port: env.LLAMA_SIDECAR_PORT,
@@ -33,7 +35,7 @@ export function quickAddress(args: string[], env: NodeJS.ProcessEnv): SidecarAdd
   const port = s.port ?? "9090";
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || s.host === "") return undefined;
   // The full parser's rules: an empty value is unset, both a key and a key file is an error (its to report).
-  const key = s.apiKey || undefined;
+  const key = s.apiKey?.trim() || undefined;
   const keyFile = s.apiKeyFile || undefined;
   if (key !== undefined && keyFile !== undefined) return undefined;
   let apiKey = key;

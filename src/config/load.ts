@@ -1,11 +1,12 @@
 // Parses flags and env vars once, validates them with the schema and returns a frozen, typed Config.
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type ConfigFile, readConfigFile } from "./file.js";
 import { resolveFleet } from "./fleet.js";
 import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames, type Source } from "./options.js";
-import type { Fleet } from "./upstreams.js";
+import { type Fleet, shownUrl } from "./upstreams.js";
 
 const shape = Object.fromEntries(optionNames.map((n) => [n, OPTIONS[n].schema])) as {
   [K in OptionName]: (typeof OPTIONS)[K]["schema"];
@@ -25,7 +26,12 @@ const configSchema = z
   });
 
 /** The settings, with the upstreams resolved (one from --upstream, or the config file's list). */
-export type Config = Readonly<z.output<typeof configSchema> & Fleet>;
+export type Config = Readonly<z.output<typeof configSchema> & Fleet & CommandLineKeys>;
+
+/** Keys given as flags, which any user of this machine can read in `ps`: the banner points to safer ways. */
+interface CommandLineKeys {
+  keysOnCommandLine: readonly string[];
+}
 
 /** A bad setting, named the way the user wrote it (flag or env var). */
 export class ConfigError extends Error {
@@ -116,7 +122,11 @@ function fileSource(given: Source): { file?: ConfigFile; path?: string; source: 
     throw err;
   }
   const source: Source = {};
-  for (const [k, value] of Object.entries(file.settings)) source[k as OptionName] = { value, origin: `${path}: ${k}` };
+  for (const [k, value] of Object.entries(file.settings)) {
+    // A key file named in a config file is found beside it, as an upstream's apiKeyFile is.
+    const where = KEY_FILES.has(k) ? resolve(dirname(path), value) : value;
+    source[k as OptionName] = { value: where, origin: `${path}: ${k}` };
+  }
   return { file, path, source };
 }
 
@@ -126,7 +136,8 @@ function settingProblems(issues: readonly z.core.$ZodIssue[], merged: Source): s
     const key = issue.path[0] as OptionName;
     const origin = merged[key]?.origin ?? String(key);
     // A key is never echoed, not even a wrong one.
-    const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(merged[key]?.value);
+    const value = merged[key]?.value;
+    const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(value === undefined ? value : shownUrl(value));
     return `${origin}=${shown}: ${issue.message}`;
   });
 }
@@ -159,10 +170,13 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   ];
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const settings = withKeyFiles(result.data, merged);
-  return { kind: "config", config: Object.freeze({ ...settings, ...fleetOf(settings, merged, file) }) };
+  const keysOnCommandLine = [...SECRETS].filter((k) => args.source[k] !== undefined).map((k) => `--${flagName(k)}`);
+  const config = { ...settings, ...fleetOf(settings, merged, file), keysOnCommandLine };
+  return { kind: "config", config: Object.freeze(config) };
 }
 
 const SECRETS: ReadonlySet<OptionName> = new Set(["apiKey", "upstreamApiKey"]);
+const KEY_FILES: ReadonlySet<string> = new Set(["apiKeyFile", "upstreamApiKeyFile"]);
 
 /** Reads keys given as files (mounted secrets) into the config; an unreadable or empty file is a bad setting. */
 function withKeyFiles(config: Settings, merged: Source): Settings {

@@ -48,8 +48,11 @@ const origin = z
   })
   .transform((o) => o.toLowerCase());
 
-/** A secret: at least 8 characters, so a stray short value is not taken for a key. */
-const secret = z.string().min(8, { error: "must be at least 8 characters" });
+/**
+ * A secret: at least 8 characters, so a stray short value is not taken for a key. Spaces around it are dropped, as
+ * from a key file's line: a header's value never keeps them, so such a key could never match.
+ */
+const secret = z.string().trim().min(8, { error: "must be at least 8 characters" });
 
 /**
  * Every setting, keyed by its config name. The flag is the kebab-case name (`dataDir` -> `--data-dir`)

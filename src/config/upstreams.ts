@@ -5,9 +5,22 @@ import { z } from "zod";
 /** An upstream's name: a bounded label value and a key in the stats file. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/;
 
+/**
+ * A user and password in the URL would be shown wherever the URL is (the banner, /api/stats) and never sent: the
+ * key for a llama-server started with --api-key has a setting of its own.
+ */
+const NO_CREDENTIALS =
+  "must not hold a user or password (it would be shown in the banner and /api/stats); give a llama-server key with --upstream-api-key or --upstream-api-key-file (apiKey or apiKeyFile in a config file)";
+
 export const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+  .refine((u) => !URL.canParse(u) || !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(u), NO_CREDENTIALS)
   .transform((u) => u.replace(/\/+$/, ""));
+
+/** A URL as it may be shown: its password masked. */
+export function shownUrl(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+}
 
 /** A model name or a pattern with `*` (any run of characters): "qwen3-coder", "claude-haiku-*", "*". */
 const modelPattern = z.string().min(1).max(200);

@@ -4,11 +4,12 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Router, RouterContext } from "@koa/router";
+import type { DashboardFile } from "../wire/own-paths.js";
 
 const PUBLIC = fileURLToPath(new URL("./public/", import.meta.url));
 const UPLOT = join(dirname(createRequire(import.meta.url).resolve("uplot")), "/");
 
-const ASSETS: Record<string, [path: string, type: string]> = {
+const ASSETS: Record<DashboardFile, [path: string, type: string]> = {
   "": [join(PUBLIC, "index.html"), "text/html; charset=utf-8"],
   "app.js": [join(PUBLIC, "app.js"), "text/javascript; charset=utf-8"],
   "format.js": [join(PUBLIC, "format.js"), "text/javascript; charset=utf-8"],

@@ -1,7 +1,9 @@
-// The optional API key: sent as "Authorization: Bearer <key>" or "x-api-key: <key>" (what Claude Code, Cline and
-// the SDKs send), compared in constant time, never logged, forwarded or put on a span.
+// The optional API key: sent as "Authorization: Bearer <key>", "x-api-key: <key>" (what Claude Code, Cline and the
+// SDKs send) or "api-key: <key>" (Azure-style clients), compared in constant time, never logged, forwarded or put on
+// a span.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
+import { isDashboardFile, isMetricsPath } from "../wire/own-paths.js";
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -9,7 +11,8 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === "string" && /^bearer\s+/i.test(auth)) return auth.replace(/^bearer\s+/i, "").trim();
-  const x = headers["x-api-key"];
+  // x-api-key: Anthropic's SDKs and Claude Code; api-key: Azure OpenAI's clients.
+  const x = headers["x-api-key"] ?? headers["api-key"];
   return typeof x === "string" ? x.trim() : undefined;
 }
 
@@ -22,9 +25,13 @@ export function expectedKey(key: string): Buffer {
   return digest(key);
 }
 
-/** Open without the key: the dashboard's own files (its data comes from /api/*), and metrics unless protected. */
+/**
+ * Open without the key: exactly the dashboard's own files (its data comes from /api/*), and the metrics and health
+ * check unless protected, each matched as the router matches it. Any other path under /dashboard is a local 404,
+ * never forwarded (app.ts).
+ */
 export function needsKey(path: string, protectMetrics: boolean): boolean {
-  if (path === "/dashboard" || path.startsWith("/dashboard/")) return false;
-  if (path === "/metrics" || path === "/healthz") return protectMetrics;
+  if (isDashboardFile(path)) return false;
+  if (isMetricsPath(path)) return protectMetrics;
   return true;
 }

@@ -23,7 +23,7 @@ export function guard(config: Config): SidecarMiddleware {
         `Host ${JSON.stringify(host)} is not a name this sidecar answers to (a guard against DNS rebinding); add it with --allowed-hosts`,
       );
     }
-    const verdict = judgeOrigin(ctx.req.headers, origins);
+    const verdict = judgeOrigin(ctx.method, ctx.req.headers, origins);
     if (verdict === "refused") {
       const from = ctx.get("Origin") || `a ${ctx.get("Sec-Fetch-Site")} page`;
       throw new SidecarError(
@@ -46,7 +46,7 @@ export function guard(config: Config): SidecarMiddleware {
       ctx.set("WWW-Authenticate", 'Bearer realm="llama-sidecar"');
       throw new SidecarError(
         "invalid_api_key",
-        "missing or wrong API key: send it as Authorization: Bearer <key> or x-api-key: <key>",
+        "missing or wrong API key: send it as Authorization: Bearer <key>, x-api-key: <key> or api-key: <key>",
       );
     }
     return next();

@@ -3,12 +3,14 @@
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 
-/** The host part of a Host header: "[::1]:9090" -> "::1", "localhost:9090" -> "localhost". */
+/** The host part of a Host header: "[::1]:9090" -> "::1", "localhost.:9090" -> "localhost". */
 function hostName(header: string): string {
   const h = header.trim().toLowerCase();
   if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
   const colon = h.lastIndexOf(":");
-  return colon > 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
+  const name = colon > 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
+  // "localhost." is the same name written fully qualified (a final dot), as browsers and curl allow.
+  return name.endsWith(".") ? name.slice(0, -1) : name;
 }
 
 /** The names this sidecar answers to besides loopback names and address literals. */

@@ -7,12 +7,14 @@ export type OriginVerdict = "none" | "same" | "allowed" | "refused";
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
-export function judgeOrigin(headers: IncomingHttpHeaders, allowed: ReadonlySet<string>): OriginVerdict {
+export function judgeOrigin(method: string, headers: IncomingHttpHeaders, allowed: ReadonlySet<string>): OriginVerdict {
   const origin = first(headers.origin)?.toLowerCase();
   if (origin === undefined) {
     // No Origin: a no-cors request or a navigation. A page elsewhere still says where it is from; following a
-    // link (a top-level navigation: the user sees the answer, the page that linked does not) is fine.
-    if (first(headers["sec-fetch-mode"]) === "navigate") return "none";
+    // link (a top-level navigation: the user sees the answer, the page that linked does not) is fine. A form's
+    // POST navigates too, but sends a request the user never chose: only reading is a link followed.
+    const reading = method === "GET" || method === "HEAD";
+    if (first(headers["sec-fetch-mode"]) === "navigate" && reading) return "none";
     const site = first(headers["sec-fetch-site"]);
     return site === "cross-site" || site === "same-site" ? "refused" : "none";
   }

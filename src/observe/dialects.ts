@@ -63,7 +63,7 @@ function common(obs: Observation, body: JsonObject): void {
   const model = asString(body.model);
   if (model) obs.responseModel = model;
   const err = asObject(body.error);
-  if (err) obs.errorMessage = asString(err.message) ?? JSON.stringify(err);
+  if (err) obs.upstreamError(asString(err.message) ?? JSON.stringify(err), asString(err.type));
 }
 
 /** Did this OpenAI choice carry generated content (text, reasoning or a tool call)? */
@@ -129,7 +129,7 @@ function readResponse(obs: Observation, response: JsonObject): boolean {
   const reason = asString(asObject(response.incomplete_details)?.reason) ?? asString(response.status);
   if (reason) obs.finishReason = reason;
   const err = asObject(response.error);
-  if (err) obs.errorMessage = asString(err.message) ?? JSON.stringify(err);
+  if (err) obs.upstreamError(asString(err.message) ?? JSON.stringify(err), asString(err.type) ?? asString(err.code));
   return Array.isArray(response.output) && response.output.length > 0;
 }
 
@@ -145,7 +145,8 @@ function readResponses(obs: Observation, type: string | undefined, body: JsonObj
     return false;
   }
   if (kind === "error") {
-    obs.errorMessage = asString(body.message) ?? asString(asObject(body.error)?.message) ?? "error";
+    const err = asObject(body.error);
+    obs.upstreamError(asString(body.message) ?? asString(err?.message), asString(body.code) ?? asString(err?.type));
     return false;
   }
   if (body.object === "response") {
@@ -200,9 +201,11 @@ function readAnthropic(obs: Observation, type: string | undefined, body: JsonObj
       for (const block of Array.isArray(body.content) ? body.content : []) obs.capture(asObject(block)?.text);
       return Array.isArray(body.content) && body.content.length > 0;
     }
-    case "error":
-      obs.errorMessage = asString(asObject(body.error)?.message) ?? "error";
+    case "error": {
+      const err = asObject(body.error);
+      obs.upstreamError(asString(err?.message), asString(err?.type));
       return false;
+    }
     default:
       return false;
   }

@@ -1,7 +1,7 @@
 // What one request taught us: filled in as the response streams past, then frozen into a RequestRecord.
 import { labelText } from "../wire/labels.js";
 import type { ClientName } from "./client-name.js";
-import { errorKind } from "./redact.js";
+import { errorKind, upstreamErrorKind } from "./redact.js";
 import { ValueCheck } from "./upstream-values.js";
 
 const MODEL_NAME_MAX_LENGTH = 256;
@@ -114,13 +114,22 @@ export class Observation {
   timings?: LlamaTimings;
   finishReason?: string;
   responseModel?: string;
+  /** What went wrong, as it may be kept: the sidecar's own words, or an upstream error's kind. */
   errorMessage?: string;
+  /** An upstream error's own text, which may quote the prompt: kept only with --capture-content. */
+  errorText?: string;
   /** Generated text, kept only when the user turned on --capture-content; goes to the span, nowhere else. */
   captured?: string;
   /** llama-server's numbers are checked here as they are read; the bad ones never reach a record. */
   readonly check = new ValueCheck();
 
   constructor(readonly receivedAt: number) {}
+
+  /** An error llama-server sent: its text kept apart, its kind what the record shows. */
+  upstreamError(message: string | undefined, type: string | undefined): void {
+    this.errorText = message;
+    this.errorMessage = upstreamErrorKind(message, type);
+  }
 
   capture(text: unknown): void {
     if (this.captured === undefined || typeof text !== "string" || !text) return;
@@ -291,7 +300,7 @@ export function toRecord(obs: Observation, ctx: RecordContext): RequestRecord {
     ...ctx.tags,
     session: ctx.session,
     derived: sp.derived || ttftDerived,
-    errorMessage: obs.errorMessage === undefined || ctx.keepText ? obs.errorMessage : errorKind(obs.errorMessage),
+    errorMessage: ctx.keepText ? (obs.errorText ?? obs.errorMessage) : obs.errorMessage && errorKind(obs.errorMessage),
     invalidFields: obs.check.invalid,
   };
 }

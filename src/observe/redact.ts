@@ -1,5 +1,6 @@
 // Error messages reduced to their kind before they are kept: llama-server (and JSON.parse) quote the request
-// back in their errors, and the sidecar keeps no prompt text unless asked (--capture-content).
+// back in their errors, sometimes without quotes ("cannot tokenize <the prompt>"), and the sidecar keeps no prompt
+// text unless asked (--capture-content).
 
 const MAX_KIND_LENGTH = 200;
 
@@ -43,4 +44,30 @@ export function errorKind(message: string): string {
   }
   const kept = first.slice(0, cut).replace(/[\s:;,.(-]+$/, "");
   return kept.length > MAX_KIND_LENGTH ? `${kept.slice(0, MAX_KIND_LENGTH)}…` : kept || "error";
+}
+
+/**
+ * The shapes llama-server's (and the sidecar's own context-overflow) messages take that hold counts and field names
+ * but nothing of the request: kept as far as the shape goes. Any other upstream message is free text that may
+ * echo the prompt, kept as its error type alone.
+ */
+const UPSTREAM_KINDS: readonly RegExp[] = [
+  /^request \(\d+ tokens\) exceeds the available context size \(\d+ tokens\)/,
+  /^the request exceeds the available context size/,
+  /^prompt is too long: \d+ tokens > \d+ maximum/,
+  /^This model's maximum context length is \d+ tokens\. However, your messages resulted in \d+ tokens/,
+  /^Failed to parse (?:messages|tools|tool call arguments as JSON)/,
+  /^'messages' is required/,
+  /^Loading model/,
+  /^Invalid API Key/,
+];
+
+/** An error an upstream sent: a known shape as far as it goes, else "llama-server <its error type>". */
+export function upstreamErrorKind(message: string | undefined, type: string | undefined): string {
+  for (const kind of UPSTREAM_KINDS) {
+    const m = message === undefined ? null : kind.exec(message);
+    if (m) return m[0];
+  }
+  const t = type && /^[a-z_]{1,40}$/i.test(type) ? type : "error";
+  return `llama-server ${t} (its text is kept only with --capture-content)`;
 }

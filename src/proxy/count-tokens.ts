@@ -113,7 +113,7 @@ export class TokenCounter {
     const json = parseObject(text);
     // A request llama-server's parsers refuse is the client's to mend: counting it another way would hide that.
     const fault = status === 400 ? upstreamErrorMessage(json) : requestFault(status, json);
-    if (fault) throw new SidecarError("bad_request", fault);
+    if (fault) throw new SidecarError("bad_request", fault, { fromUpstream: { type: "invalid_request_error" } });
     const n = status === 200 ? json?.input_tokens : undefined;
     return typeof n === "number" ? n : undefined;
   }

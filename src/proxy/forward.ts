@@ -190,6 +190,7 @@ function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Reply {
   // Whatever failed after the client left, it was leaving that ended the request.
   if (e.code === "client_closed" || ex.cancel.aborted) return { outcome: "client_abort", status: 499 };
   const outcome = e.code?.startsWith("upstream_") ? "upstream_error" : "rejected";
+  if (e.fromUpstream) return { outcome, status: e.status, upstream: { message: e.message, type: e.fromUpstream.type } };
   return { outcome, status: e.status ?? 500, error: e.message };
 }
 
@@ -197,6 +198,7 @@ function failed(deps: ForwardDeps, ex: Exchange, err: unknown): Reply {
 function adopt(ex: Exchange, reply: Reply): Outcome {
   ex.status = reply.status;
   if (reply.error !== undefined) ex.obs.errorMessage = reply.error;
+  if (reply.upstream) ex.obs.upstreamError(reply.upstream.message, reply.upstream.type);
   ex.release = reply.release;
   ex.tap = reply.tap;
   return reply.outcome;

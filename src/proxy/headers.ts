@@ -82,6 +82,9 @@ export function authorizeUpstream(
   if (upstreamKey !== undefined || clientKeyIsOurs) {
     delete headers.authorization;
     delete headers["x-api-key"];
+    delete headers["api-key"];
   }
+  // A browser's cookies for this host are a credential too; with a key of its own the sidecar passes none on.
+  if (clientKeyIsOurs) delete headers.cookie;
   if (upstreamKey !== undefined) headers.authorization = `Bearer ${upstreamKey}`;
 }

@@ -26,12 +26,27 @@ export interface Reply {
   outcome: Outcome;
   /** The HTTP status the client got. */
   status: number;
-  /** The error the client was told, for the record. */
+  /** The error the client was told, in the sidecar's own words, for the record. */
   error?: string;
+  /** An error llama-server sent, which may quote the prompt: the record keeps its kind (observe/redact.ts). */
+  upstream?: UpstreamError;
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
   /** What watches the response; its last parse waits for the record. */
   tap?: ResponseTap;
+}
+
+/** llama-server's error as it sent it: its message and its error type. */
+export interface UpstreamError {
+  message?: string;
+  type?: string;
+}
+
+/** The message and type of an error body in OpenAI's or Anthropic's shape (or its text, when not JSON). */
+function upstreamError(json: JsonObject | undefined, text?: string): UpstreamError {
+  const e = asObject(json?.error);
+  const type = e?.type ?? e?.code;
+  return { message: upstreamErrorMessage(json) ?? text, type: typeof type === "string" ? type : undefined };
 }
 
 const OPENAI_DIALECTS = new Set(["openai-chat", "openai-completion", "openai-responses"]);
@@ -160,7 +175,8 @@ export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, 
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
-  return { outcome: "upstream_error", status, error: (body.error as { message: string }).message };
+  if (overflow) return { outcome: "upstream_error", status, error: (body.error as { message: string }).message };
+  return { outcome: "upstream_error", status, upstream: upstreamError(json, text) };
 }
 
 /**
@@ -184,7 +200,7 @@ function openaiServerError(ctx: SidecarContext, up: UpstreamResponse, text: stri
   if (!fault) return asSent(ctx, up, text, json);
   ctx.status = 400;
   ctx.body = { error: { message: fault, type: "invalid_request_error", code: 400 } };
-  return { outcome: "upstream_error", status: 400, error: fault };
+  return { outcome: "upstream_error", status: 400, upstream: upstreamError(json) };
 }
 
 /** llama-server's error answer, to the client as it was sent (error bodies are small, read whole). */
@@ -192,7 +208,7 @@ function asSent(ctx: SidecarContext, up: UpstreamResponse, text: string, json: J
   ctx.status = up.statusCode;
   ctx.set(clientResponseHeaders(up.headers) as Record<string, string>);
   ctx.body = text;
-  return { outcome: "upstream_error", status: up.statusCode, error: upstreamErrorMessage(json) };
+  return { outcome: "upstream_error", status: up.statusCode, upstream: upstreamError(json) };
 }
 
 /** llama-server answered with an error that is not JSON: its status kept, its text as an OpenAI error's message. */
@@ -201,7 +217,7 @@ function openaiErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: stri
   const type = up.statusCode < 500 ? "invalid_request_error" : "upstream_error";
   ctx.status = up.statusCode;
   ctx.body = { error: { message, type, code: up.statusCode } };
-  return { outcome: "upstream_error", status: up.statusCode, error: message };
+  return { outcome: "upstream_error", status: up.statusCode, upstream: { message, type } };
 }
 
 /** A complete answer made by the sidecar (background calls answered locally). */

@@ -5,6 +5,13 @@ import { SidecarError } from "../errors.js";
 import type { SidecarContext, SidecarMiddleware } from "../wire/context.js";
 import { classify } from "../wire/routes.js";
 
+/**
+ * A path that one server resolves and another does not: a "." or ".." segment, plain or percent-encoded, and an
+ * encoded slash or backslash. /dashboard/../v1/chat/completions is a dashboard file to a guard that reads it as
+ * written, and a model call to an upstream (nginx, Caddy, Envoy) that resolves it: such a target is never passed on.
+ */
+const AMBIGUOUS_PATH = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|%2f|%5c|\\/i;
+
 /** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
 /** What the sidecar answers on a forwarded path: those, and OPTIONS itself. */
@@ -24,6 +31,12 @@ export function requestTarget(): SidecarMiddleware {
       throw new SidecarError(
         "bad_request",
         "the request target must be a path such as /v1/messages: llama-sidecar is not a forward proxy",
+      );
+    }
+    if (AMBIGUOUS_PATH.test(target.split("?", 1)[0] as string)) {
+      throw new SidecarError(
+        "bad_request",
+        "the request path holds a dot segment (/../ or /./) or an encoded slash or dot: refused, so that no server behind the sidecar reads it as another path",
       );
     }
     return next();

@@ -46,6 +46,9 @@ async function sendMarkedRequests(url: string): Promise<void> {
   await send("/v1/messages/count_tokens", JSON.stringify(anthropic));
   await send("/v1/chat/completions", JSON.stringify(chat), { "x-fake-fault": "echo-error" });
   await send("/v1/messages", JSON.stringify(anthropic), { "x-fake-fault": "echo-error" });
+  // Echoed without quotes (issue 26: such text once survived in recent[].errorMessage and on the span status).
+  await send("/v1/chat/completions", JSON.stringify(chat), { "x-fake-fault": "echo-plain" });
+  await send("/v1/messages", JSON.stringify(anthropic), { "x-fake-fault": "echo-plain" });
   await send("/v1/chat/completions", JSON.stringify({ ...chat, stream: true }), { "x-fake-fault": "die-mid-event" });
   await send("/v1/chat/completions", `{"messages":[{"role":"user","content":"${MARKER}"`); // cut-off JSON
   await send("/v1/chat/completions", `{"messages": "${MARKER}" }`); // wrong type
@@ -69,12 +72,13 @@ describe("prompt text", () => {
     const { sidecar, logs } = await start();
     try {
       await sendMarkedRequests(sidecar.url);
-      await sidecar.waitForRecords(10);
+      await sidecar.waitForRecords(12);
       const stats = await (await fetch(`${sidecar.url}/api/stats`)).text();
       const metrics = await sidecar.metrics();
       await sidecar.stats.flush();
       // The requests were seen and recorded, errors included: just without their words.
-      expect(stats).toContain("Failed to parse messages: Missing 'role' in message");
+      expect(stats).toContain('"errorMessage":"Failed to parse messages"');
+      expect(stats).toContain("llama-server invalid_request_error (its text is kept only with --capture-content)");
       for (const [where, text] of [
         ["data dir", dataDirText(sidecar.config.dataDir)],
         ["logs", logs.join("")],
@@ -94,7 +98,7 @@ describe("prompt text", () => {
     const { sidecar } = await start(["--capture-content"]);
     try {
       await sendMarkedRequests(sidecar.url);
-      await sidecar.waitForRecords(10);
+      await sidecar.waitForRecords(12);
       expect(spanText(sidecar)).toContain(MARKER);
       expect(dataDirText(sidecar.config.dataDir)).not.toContain(MARKER);
     } finally {

@@ -5,6 +5,7 @@
 //   x-fake-gap-ms       delay between later events
 //   x-fake-fault        "die-mid-stream" | "die-mid-event" | "error-event" | "hang" | "reset-before-headers" |
 //                       "echo-error" (a 500 quoting the request back, as llama-server's "Missing 'role' in message: {…}")
+//                       "echo-plain" (a 400 repeating the prompt's words without quotes, "cannot tokenize <prompt>")
 //                       "die-mid-body" (a whole JSON answer cut halfway)
 //   x-fake-repeat       repeat the content events N times (long streams)
 //   x-fake-hold         after the first generated event, wait until release() is called
@@ -200,6 +201,15 @@ export async function startFakeLlama(): Promise<FakeLlama> {
       res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
       const message = `Failed to parse messages: Missing 'role' in message: ${body}`;
       return void res.end(JSON.stringify({ error: { code: 500, message, type: "server_error" } }));
+    }
+    if (fault === "echo-plain") {
+      res.writeHead(400, { "content-type": "application/json; charset=utf-8" });
+      const words = body
+        .replace(/[^\w -]+/g, " ")
+        .replace(/\s+/g, " ")
+        .trim();
+      const message = `cannot tokenize ${words}`;
+      return void res.end(JSON.stringify({ error: { code: 400, message, type: "invalid_request_error" } }));
     }
     if (fake.state === "loading") {
       res.writeHead(503, { "content-type": "application/json" });

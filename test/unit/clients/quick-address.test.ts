@@ -17,6 +17,8 @@ describe("quickAddress", () => {
     writeFileSync(file, "from-a-file\nsecond line\n");
     // The first line, as the full parser reads it; an empty variable is unset.
     expect(quickAddress(["--api-key-file", file], { LLAMA_SIDECAR_API_KEY: "" })?.key).toBe("from-a-file");
+    // Spaces around a key are dropped, as the sidecar drops them: a header's value never keeps them.
+    expect(quickAddress([], { LLAMA_SIDECAR_API_KEY: " k-12345678 " })?.key).toBe("k-12345678");
   });
 
   it("leaves to the full parser what it does not read cleanly", () => {
@@ -27,5 +29,7 @@ describe("quickAddress", () => {
     expect(quickAddress(["--upstream", "http://x"], {})).toBeUndefined();
     expect(quickAddress(["--api-key-file", "/no/such/file"], {})).toBeUndefined();
     expect(quickAddress(["--api-key", "k-12345678", "--api-key-file", "/etc/hostname"], {})).toBeUndefined();
+    // A config file may name the port or the key (issue 26: the status line showed 401 with a file's key).
+    expect(quickAddress([], { LLAMA_SIDECAR_CONFIG: "/etc/sidecar.yaml" })).toBeUndefined();
   });
 });

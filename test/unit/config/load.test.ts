@@ -35,6 +35,20 @@ describe("config", () => {
     expect(found.find((p) => p.startsWith("LLAMA_SIDECAR_CAPTURE_CONTENT="))).toBeDefined();
   });
 
+  it("refuses a user or password in the upstream URL at start, naming the key setting, the password never shown", () => {
+    const found = problems(["--upstream", "http://user:pw-secret@gpu:8080"], {}).join("\n");
+    expect(found).toMatch(
+      /--upstream="http:\/\/user:\*\*\*@gpu:8080": must not hold a user or password .*--upstream-api-key/,
+    );
+    expect(found).not.toContain("pw-secret");
+  });
+
+  it("drops spaces around a key from a flag or variable, as from a key file; notes a key given as a flag", () => {
+    expect(config([], { LLAMA_SIDECAR_API_KEY: "  k-12345678 " }).apiKey).toBe("k-12345678");
+    expect(config([], { LLAMA_SIDECAR_API_KEY: "k-12345678" }).keysOnCommandLine).toEqual([]);
+    expect(config(["--api-key", "k-12345678"], {}).keysOnCommandLine).toEqual(["--api-key"]);
+  });
+
   it("takes numbers in decimal notation only: an empty value is an error, not 0", () => {
     for (const bad of ["", " ", "0x50", "1e3", "80.5", "abc"]) {
       expect(problems([`--port=${bad}`])[0]).toBe(`--port=${JSON.stringify(bad)}: must be a whole decimal number`);

@@ -149,6 +149,18 @@ aliases:
     const short = file(`upstreams: [{ name: a, url: "http://a:1", apiKey: short }]`);
     expect(problems(["--config", short]).join("\n")).not.toContain("short:");
   });
+
+  it("reads the sidecar's own key file beside the config too, wherever it is started from (issue 26)", () => {
+    writeFileSync(join(dir, "sidecar.key"), "sidecar-file-key\n");
+    const path = file("apiKeyFile: sidecar.key\nupstreamApiKeyFile: gpu.key\n");
+    expect(config(["--config", path])).toMatchObject({ apiKey: "sidecar-file-key", upstreamApiKey: "from-a-file-key" });
+    expect(config([], { LLAMA_SIDECAR_CONFIG: path }).apiKey).toBe("sidecar-file-key");
+  });
+
+  it("refuses a user or password in an upstream's URL, naming where", () => {
+    const path = file(`upstreams: [{ name: a, url: "http://u:pw@a:1" }]`);
+    expect(problems(["--config", path]).join("\n")).toMatch(/upstreams\[0\]\.url: must not hold a user or password/);
+  });
 });
 
 describe("model patterns", () => {

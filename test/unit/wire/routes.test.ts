@@ -32,7 +32,8 @@ describe("routes", () => {
 
   it("judges browser origins: its own and allowed pass, others and other sites' fetches do not, following a link does", () => {
     const allowed = new Set(["http://localhost:3000"]);
-    const h = (headers: Record<string, string>) => judgeOrigin({ host: "127.0.0.1:9090", ...headers }, allowed);
+    const h = (headers: Record<string, string>, method = "GET") =>
+      judgeOrigin(method, { host: "127.0.0.1:9090", ...headers }, allowed);
     expect(h({})).toBe("none");
     expect(h({ origin: "http://127.0.0.1:9090" })).toBe("same");
     expect(h({ origin: "http://localhost:3000" })).toBe("allowed");
@@ -40,5 +41,8 @@ describe("routes", () => {
     expect(h({ origin: "null" })).toBe("refused");
     expect(h({ "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors" })).toBe("refused");
     expect(h({ "sec-fetch-site": "same-site", "sec-fetch-mode": "navigate" })).toBe("none");
+    // A form's cross-site POST navigates too, but is no link followed (issue 26).
+    expect(h({ "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }, "POST")).toBe("refused");
+    expect(h({ "sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate" }, "HEAD")).toBe("none");
   });
 });
