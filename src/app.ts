@@ -8,7 +8,7 @@ import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import { guard } from "./guard/guard.js";
 import type { RecordSink } from "./observe/observation.js";
-import { errorKind } from "./observe/redact.js";
+import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { ActiveRequests } from "./proxy/active.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
@@ -55,7 +55,11 @@ function errorBoundary(logger: Logger, retryAfterSeconds: number): SidecarMiddle
         err instanceof SidecarError ? err : new SidecarError("internal", `internal error: ${(err as Error).message}`);
       if (error.code === "internal") logger.error({ err }, "unhandled error");
       // Only the error's kind: its message may quote the request back.
-      else logger.debug({ code: error.code, path: ctx.path }, errorKind(error.message));
+      else
+        logger.debug(
+          { code: error.code, path: ctx.path },
+          error.fromUpstream ? upstreamErrorKind(error.message, error.fromUpstream.type) : errorKind(error.message),
+        );
       if (ctx.res.headersSent) {
         ctx.res.destroy();
         return;

@@ -1,6 +1,6 @@
 // Claude Code's own state file (~/.claude.json): the launcher marks its first-run setup done, because that setup
 // checks Anthropic's servers first and never finishes on a machine that only talks to a local model.
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -50,12 +50,15 @@ export function markOnboardingDone(env: NodeJS.ProcessEnv): string | undefined {
     return `could not read ${path} (not a JSON object): if Claude Code starts with its first-run setup, ${MEND}`;
   if (state !== "missing" && state.hasCompletedOnboarding === true) return undefined;
   const next = { ...(state === "missing" ? {} : state), hasCompletedOnboarding: true };
-  const mode = state === "missing" ? 0o600 : statSync(path).mode & 0o777;
-  const temp = `${path}.llama-sidecar-${process.pid}`;
+  // A link (a dotfile manager's) stays a link: the file it points to is the one rewritten.
+  const target = state === "missing" ? path : realpathSync(path);
+  const temp = `${target}.llama-sidecar-${process.pid}`;
   try {
+    const mode = state === "missing" ? 0o600 : statSync(target).mode & 0o777;
     writeFileSync(temp, `${JSON.stringify(next, null, 2)}\n`, { mode });
-    renameSync(temp, path);
+    renameSync(temp, target);
   } catch (err) {
+    rmSync(temp, { force: true });
     return `could not write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): Claude Code may start with its first-run setup, which needs Anthropic's servers`;
   }
   return `marked Claude Code's first-run setup done in ${path} (it checks Anthropic's servers, which a local setup never reaches)`;

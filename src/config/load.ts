@@ -124,7 +124,7 @@ function fileSource(given: Source): { file?: ConfigFile; path?: string; source: 
   const source: Source = {};
   for (const [k, value] of Object.entries(file.settings)) {
     // A key file named in a config file is found beside it, as an upstream's apiKeyFile is.
-    const where = KEY_FILES.has(k) ? resolve(dirname(path), value) : value;
+    const where = KEY_FILES.has(k) && value !== "" ? resolve(dirname(path), value) : value;
     source[k as OptionName] = { value: where, origin: `${path}: ${k}` };
   }
   return { file, path, source };

@@ -14,12 +14,15 @@ const NO_CREDENTIALS =
 
 export const httpUrl = z
   .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
-  .refine((u) => !URL.canParse(u) || !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(u), NO_CREDENTIALS)
+  .refine((u) => {
+    const url = URL.canParse(u) ? new URL(u) : undefined;
+    return !url || (url.username === "" && url.password === "");
+  }, NO_CREDENTIALS)
   .transform((u) => u.replace(/\/+$/, ""));
 
-/** A URL as it may be shown: its password masked. */
+/** A URL as it may be shown: whatever stands before an @ in its authority (a user, a password, a token) masked. */
 export function shownUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, "$1***@");
 }
 
 /** A model name or a pattern with `*` (any run of characters): "qwen3-coder", "claude-haiku-*", "*". */

@@ -26,6 +26,31 @@ const FIELD_NAMES = new Set([
   "arguments",
 ]);
 
+/**
+ * The shapes llama-server's (and the sidecar's own context-overflow) messages take that hold counts and field names
+ * but nothing of the request: kept as far as the shape goes. Any other upstream message is free text that may
+ * echo the prompt, kept as its error type alone.
+ */
+const KNOWN_KINDS: readonly RegExp[] = [
+  /^request \(\d+ tokens\) exceeds the available context size \(\d+ tokens\)/,
+  /^the request exceeds the available context size/,
+  /^prompt is too long: \d+ tokens > \d+ maximum/,
+  /^This model's maximum context length is \d+ tokens\. However, your messages resulted in \d+ tokens/,
+  /^Failed to parse (?:messages|tools|tool call arguments as JSON)/,
+  /^'messages' is required/,
+  /^Loading model/,
+  /^Invalid API Key/,
+];
+
+/** The part of a message that is one of the known shapes, if it is one. */
+function knownKind(message: string): string | undefined {
+  for (const kind of KNOWN_KINDS) {
+    const m = kind.exec(message);
+    if (m) return m[0];
+  }
+  return undefined;
+}
+
 /** Where quoted or structured content starts: a JSON object or array, a string in any quotes. */
 const RISKY = /[{"`]|\[(?=[{"\d\s\]])|'([^']*)'|'/g;
 
@@ -35,6 +60,8 @@ const RISKY = /[{"`]|\[(?=[{"\d\s\]])|'([^']*)'|'/g;
  * "Missing 'role' in message: {"content":"…"}" becomes "Missing 'role' in message".
  */
 export function errorKind(message: string): string {
+  const known = knownKind(message);
+  if (known) return known;
   const first = message.split(/\r?\n/, 1)[0] ?? "";
   let cut = first.length;
   for (const m of first.matchAll(RISKY)) {
@@ -46,28 +73,10 @@ export function errorKind(message: string): string {
   return kept.length > MAX_KIND_LENGTH ? `${kept.slice(0, MAX_KIND_LENGTH)}…` : kept || "error";
 }
 
-/**
- * The shapes llama-server's (and the sidecar's own context-overflow) messages take that hold counts and field names
- * but nothing of the request: kept as far as the shape goes. Any other upstream message is free text that may
- * echo the prompt, kept as its error type alone.
- */
-const UPSTREAM_KINDS: readonly RegExp[] = [
-  /^request \(\d+ tokens\) exceeds the available context size \(\d+ tokens\)/,
-  /^the request exceeds the available context size/,
-  /^prompt is too long: \d+ tokens > \d+ maximum/,
-  /^This model's maximum context length is \d+ tokens\. However, your messages resulted in \d+ tokens/,
-  /^Failed to parse (?:messages|tools|tool call arguments as JSON)/,
-  /^'messages' is required/,
-  /^Loading model/,
-  /^Invalid API Key/,
-];
-
 /** An error an upstream sent: a known shape as far as it goes, else "llama-server <its error type>". */
 export function upstreamErrorKind(message: string | undefined, type: string | undefined): string {
-  for (const kind of UPSTREAM_KINDS) {
-    const m = message === undefined ? null : kind.exec(message);
-    if (m) return m[0];
-  }
+  const known = message === undefined ? undefined : knownKind(message);
+  if (known) return known;
   const t = type && /^[a-z_]{1,40}$/i.test(type) ? type : "error";
   return `llama-server ${t} (its text is kept only with --capture-content)`;
 }

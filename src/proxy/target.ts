@@ -10,7 +10,7 @@ import { classify } from "../wire/routes.js";
  * encoded slash or backslash. /dashboard/../v1/chat/completions is a dashboard file to a guard that reads it as
  * written, and a model call to an upstream (nginx, Caddy, Envoy) that resolves it: such a target is never passed on.
  */
-const AMBIGUOUS_PATH = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|%2f|%5c|\\/i;
+const AMBIGUOUS_PATH = /(?:^|\/)(?:\.|%2e){1,2}(?:[/?#]|$)|%2f|%5c|\\|#/i;
 
 /** Methods forwarded to llama-server's routes; anything else never reaches it (OPTIONS is answered by the guard). */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST"]);
@@ -33,10 +33,11 @@ export function requestTarget(): SidecarMiddleware {
         "the request target must be a path such as /v1/messages: llama-sidecar is not a forward proxy",
       );
     }
+    // A fragment never belongs in a request target; one would end the path for Koa but not for every upstream.
     if (AMBIGUOUS_PATH.test(target.split("?", 1)[0] as string)) {
       throw new SidecarError(
         "bad_request",
-        "the request path holds a dot segment (/../ or /./) or an encoded slash or dot: refused, so that no server behind the sidecar reads it as another path",
+        "the request path holds a dot segment (/../ or /./), an encoded slash or dot, or a #: refused, so that no server behind the sidecar reads it as another path",
       );
     }
     return next();

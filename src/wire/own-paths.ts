@@ -15,6 +15,11 @@ const DASHBOARD = new Set(DASHBOARD_FILES.map((f) => routerPath(`/dashboard/${f}
 /** Folders that are the sidecar's alone, and single paths. */
 const OWN_FOLDERS = ["/dashboard", "/api"];
 const OWN_PATHS = new Set(["/metrics", "/healthz"]);
+/**
+ * llama-server's (and llama-swap's) Ollama-compatible routes live under /api too, for clients that list models
+ * the Ollama way (VS Code's Ollama provider): those are llama-server's, and go on to it (with the key).
+ */
+const UPSTREAM_API = new Set(["/api/tags", "/api/show"]);
 
 export const isDashboardFile = (path: string): boolean => DASHBOARD.has(routerPath(path));
 
@@ -23,5 +28,6 @@ export const isMetricsPath = (path: string): boolean => OWN_PATHS.has(routerPath
 
 export function isOwnPath(path: string): boolean {
   const p = routerPath(path);
+  if (UPSTREAM_API.has(p)) return false;
   return OWN_PATHS.has(p) || OWN_FOLDERS.some((f) => p === f || p.startsWith(`${f}/`));
 }

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
+import { until } from "../support/until.js";
 
 const KEY = "sk-sidecar-9c1e44aa";
 const UPSTREAM_KEY = "sk-upstream-5b0d2e19";
@@ -85,6 +86,7 @@ describe("the ways around the key", () => {
       "/./v1/chat/completions",
       "/v1/chat%2fcompletions",
       "/dashboard/..%2fv1/chat/completions",
+      "/v1/chat/completions/x/..#",
     ]) {
       const r = await raw(s.url, "POST", target, {}, chat);
       expect(r.status, target).toBe(400);
@@ -111,6 +113,10 @@ describe("the ways around the key", () => {
       expect(JSON.parse(r.body).error.type).toBe("not_found_error");
     }
     expect(upstream.seen).toEqual([]);
+    // llama-server's own Ollama-style routes under /api go on to it, with the key.
+    expect((await raw(s.url, "GET", "/api/tags")).status).toBe(401);
+    expect((await raw(s.url, "GET", "/api/tags", auth)).status).toBe(200);
+    expect(upstream.seen.map((x) => x.path)).toEqual(["/api/tags"]);
   });
 
   it("the metrics and health check stay open as the router serves them: /metrics/, /METRICS", async () => {
@@ -197,8 +203,16 @@ describe("users no longer locked out", () => {
         child.stdin?.end(stdin);
       });
     expect(await cli(["env", "openai"])).toContain(`OPENAI_API_KEY='${KEY}'`);
-    const line = await cli(["statusline"], '{"session_id":"none-such"}');
-    expect(line).not.toMatch(/HTTP 401|not answering/);
-    expect(line).toMatch(/ · /);
+    // The status line gives the sidecar 150 ms, which a busy machine may miss: asked again until it answers.
+    const lines: string[] = [];
+    await until(
+      "the status line's numbers",
+      async () => {
+        lines.push(await cli(["statusline"], '{"session_id":"none-such"}'));
+        return / · /.test(lines.at(-1) ?? "");
+      },
+      60_000,
+    );
+    expect(lines.filter((l) => l.includes("HTTP 401"))).toEqual([]);
   });
 });

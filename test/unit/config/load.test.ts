@@ -38,9 +38,12 @@ describe("config", () => {
   it("refuses a user or password in the upstream URL at start, naming the key setting, the password never shown", () => {
     const found = problems(["--upstream", "http://user:pw-secret@gpu:8080"], {}).join("\n");
     expect(found).toMatch(
-      /--upstream="http:\/\/user:\*\*\*@gpu:8080": must not hold a user or password .*--upstream-api-key/,
+      /--upstream="http:\/\/\*\*\*@gpu:8080": must not hold a user or password .*--upstream-api-key/,
     );
     expect(found).not.toContain("pw-secret");
+    // A token alone before the @ is a secret too; an @ in the query is no credential.
+    expect(problems(["--upstream", "http://sk-token@gpu:8080"], {}).join("\n")).not.toContain("sk-token");
+    expect(config(["--upstream", "http://gpu:8080/?x=@"], {}).upstream).toBe("http://gpu:8080/?x=@");
   });
 
   it("drops spaces around a key from a flag or variable, as from a key file; notes a key given as a flag", () => {

@@ -35,5 +35,11 @@ describe("errorKind", () => {
   it("cuts the sidecar's own messages where quoted content starts, keeping a quoted field name", () => {
     expect(errorKind('Missing \'role\' in message: {"content":"x"}')).toBe("Missing 'role' in message");
     expect(errorKind('no upstream serves model "secret"')).toBe("no upstream serves model");
+    // A known shape is kept whole, its apostrophe included: the cache verdict reads the overflow's sizes from it.
+    const openai =
+      "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.";
+    expect(errorKind(openai)).toBe(
+      "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens",
+    );
   });
 });
