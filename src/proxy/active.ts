@@ -37,7 +37,9 @@ function progressOf(ex: Exchange, now: number): PrefillProgress | undefined {
   const processed = Math.round((elapsedMs / 1000) * e.prefillTps);
   const p = prefillProgress({ total: e.total, cache: 0, processed, timeMs: elapsedMs, at: now }, "estimate", now);
   // Never done by estimate, only by the first token: past its estimate a prefill is overdue, its time left unknown.
-  return processed < e.total ? p : { ...p, ratio: 0.99, processed: e.total - 1, etaMs: undefined };
+  // Just short of its total, the rounded ratio would read 1 too.
+  if (processed < e.total) return { ...p, ratio: Math.min(p.ratio, 0.999) };
+  return { ...p, ratio: 0.99, processed: e.total - 1, etaMs: undefined };
 }
 
 export class ActiveRequests {

@@ -149,7 +149,8 @@ describe("llama-server restarts (older format: no header, no cached counter)", (
   });
 });
 
-describe("sidecar crashes (SIGKILL) while llama-server keeps running", () => {
+// Ten crashes, each a fresh sidecar process started through tsx: a minute on a quiet machine, more on a busy one.
+describe("sidecar crashes (SIGKILL) while llama-server keeps running", { timeout: 300_000 }, () => {
   it("never loses or double-counts llama-server's totals, and its own ledger never goes down", async () => {
     const llama = await startLlamaServer();
     cleanups.push(() => llama.stop());

@@ -67,14 +67,24 @@ async function watch(done: Promise<string>): Promise<{ seen: PrefillProgress[]; 
   return { seen, gauge, text: await text };
 }
 
-/** The parts of a stream that differ from run to run (ids, times, timings), masked. */
+/**
+ * The parts of a stream that differ from run to run (ids, times, timings), masked, and its keep-alive comments
+ * dropped: llama-server sends one (":") when a prefill runs long, which on a busy machine one run does and another not.
+ */
 const masked = (stream: string) =>
   stream
+    .replace(/^:[^\n]*\n\n/gm, "")
     .replace(/"created":\d+/g, '"created":0')
     .replace(/"id":"[^"]*"/g, '"id":""')
     .replace(/"timings":\{[^}]*\}/g, '"timings":{}');
 
-describe("prefill progress", () => {
+/**
+ * Each test prefills thousands of tokens in small batches, some twice (through the sidecar and straight): a minute
+ * on a quiet 2-core machine can be three on a busy one.
+ */
+const SLOW_PREFILL = { timeout: 300_000 };
+
+describe("prefill progress", SLOW_PREFILL, () => {
   it("shows an OpenAI stream's prefill advancing before its first token, and strips the reports from its stream", async () => {
     const body = chatBody(1200, "w");
     const { seen, gauge, text } = await watch(post(sidecar.url, "/v1/chat/completions", body).then((r) => r.text()));
@@ -154,14 +164,14 @@ describe("prefill progress", () => {
     const { seen } = await watch(post(sidecar.url, "/v1/messages", body).then((r) => r.text()));
     const [record] = await sidecar.waitForRecords(1);
     expect(seen.length).toBeGreaterThan(0);
-    expect(seen.every((p) => p.source === "estimate" && p.ratio < 1)).toBe(true);
+    expect(seen.filter((p) => !(p.source === "estimate" && p.ratio < 1))).toEqual([]);
     // Its size is llama-server's own count of the prompt it then processed.
     const prompt = (record?.prefillTokens ?? 0) + (record?.cachedTokens ?? 0);
     expect(seen[0]?.total).toBe(prompt);
   });
 });
 
-describe("the dashboard", () => {
+describe("the dashboard", SLOW_PREFILL, () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await chromium.launch({ executablePath: toolPath("chromium"), args: ["--no-sandbox", "--disable-gpu"] });

@@ -54,6 +54,8 @@ describe("ActiveRequests", () => {
     });
     // Past its estimate the prefill is overdue: 99%, time left unknown.
     expect(active.view(ex.receivedAt + 9000)[0]?.progress).toMatchObject({ ratio: 0.99, etaMs: undefined });
+    // Just short of its total the rounded ratio would read 100%: it stays under.
+    expect(active.view(ex.receivedAt + 3999)[0]?.progress?.ratio).toBe(0.999);
   });
 
   it("stops following a request when told", () => {
