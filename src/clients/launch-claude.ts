@@ -37,17 +37,33 @@ async function startForSession(
   const [node, ...args] = selfCommand();
   const child = spawn(node as string, args, { env, stdio: ["ignore", out, out] });
   closeSync(out); // the child has its own copy
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    const r = await getJson<SetupView>(addr, "/api/setup", 1000);
-    if (r.ok && r.status === 200) {
-      say(`started a sidecar for this session on ${addr.base} (its log: ${log})`);
-      return { setup: r.body, stop: () => stopUnlessBusy(addr, child) };
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  const setup = await firstSetup(addr, child);
+  if (setup) {
+    say(`started a sidecar for this session on ${addr.base} (its log: ${log})`);
+    return { setup, stop: () => stopUnlessBusy(addr, child) };
   }
   await stopChild(child);
   return `could not start a sidecar on ${addr.base}: see ${log}`;
+}
+
+/**
+ * The new sidecar's setup, once it answers (within 15 s) and has had a look at llama-server: it answers before its
+ * first health check, and only that check brings the model and context. Still unreachable 5 s on, llama-server is down.
+ */
+async function firstSetup(addr: SidecarAddress, child: ChildProcess): Promise<SetupView | undefined> {
+  const answerBy = Date.now() + 15_000;
+  let settleBy: number | undefined;
+  let setup: SetupView | undefined;
+  while (child.exitCode === null) {
+    const r = await getJson<SetupView>(addr, "/api/setup", 1000);
+    if (r.ok && r.status === 200) {
+      setup = r.body;
+      settleBy ??= Date.now() + 5_000;
+      if (setup.upstream.state !== "unreachable" || Date.now() > settleBy) return setup;
+    } else if (Date.now() > answerBy) return undefined;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return setup;
 }
 
 /** Another launcher may have found this sidecar answering and used it: one still busy is left running. */
@@ -67,6 +83,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await once(child, "exit");
 }
 
+/** How often Claude Code re-runs the status line besides its own redraws (its statusLine.refreshInterval). */
+const STATUS_REFRESH_SECONDS = 2;
+
 /** The status line, unless the user passes settings of their own (theirs win, whole). */
 function withStatusLine(args: string[], addr: SidecarAddress): string[] {
   if (args.some((a) => a === "--settings" || a.startsWith("--settings="))) return args;
@@ -74,7 +93,10 @@ function withStatusLine(args: string[], addr: SidecarAddress): string[] {
   const port = url.port || "80";
   // Claude Code runs the command through a shell.
   const command = [...selfCommand(), "statusline", "--port", port].map(shellQuote).join(" ");
-  return ["--settings", JSON.stringify({ statusLine: { type: "command", command, padding: 0 } }), ...args];
+  // Claude Code redraws the line on its own events, and none comes while a long prompt prefills: asked every
+  // 2 s too, the line shows the prefill's progress as it goes.
+  const statusLine = { type: "command", command, padding: 0, refreshInterval: STATUS_REFRESH_SECONDS };
+  return ["--settings", JSON.stringify({ statusLine }), ...args];
 }
 
 /**

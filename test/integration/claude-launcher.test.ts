@@ -101,6 +101,8 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
     expect(args[0]).toBe("--settings");
     const statusLine = (JSON.parse(args[1] ?? "{}") as { statusLine: { type: string; command: string } }).statusLine;
     expect(statusLine.type).toBe("command");
+    // Re-run while a long prompt prefills, when Claude Code itself has nothing to redraw.
+    expect(statusLine).toMatchObject({ refreshInterval: 2 });
     expect(statusLine.command).toMatch(/'statusline' '--port' '\d+'$/);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("llama-sidecar: "))).toEqual([
       'llama-sidecar: context 8k per slot (llama-server\'s n_ctx), not 200k: Claude Code compacts when a prompt no longer fits (the sidecar says "prompt is too long"; 8k leaves no room to compact ahead); replies up to 2k tokens',
