@@ -1,9 +1,10 @@
 // What the sidecar's own read endpoints and gauges show of its upstreams: each one's part, their forensics as one,
 // and which upstream a finished request's scrape goes to.
+
+import type { UpstreamFleet } from "./fleet/fleet.js";
+import type { UpstreamUnit } from "./fleet/upstream-unit.js";
 import type { RecordSink } from "./observe/observation.js";
 import type { UpstreamPart } from "./stats/service.js";
-import type { UpstreamFleet } from "./unit/fleet.js";
-import type { UpstreamUnit } from "./unit/upstream-unit.js";
 
 /** Every upstream as the views see it, the primary first. */
 export function upstreamParts(fleet: UpstreamFleet): [UpstreamPart, ...UpstreamPart[]] {

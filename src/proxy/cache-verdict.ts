@@ -1,12 +1,12 @@
 // A finished turn's cache verdict, written onto its record and counted: the record's owner calls it, off the hot
 // path, while the request's parsed body is still at hand (its text is hashed, never kept).
 import type { IncomingHttpHeaders } from "node:http";
+import type { UpstreamFacts } from "../fleet/upstream-unit.js";
 import type { CacheForensics } from "../forensics/forensics.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { TaskNumbers } from "../scrape/scraper.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import { overflowInMessage } from "../translate/context-overflow.js";
-import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import type { Dialect } from "../wire/dialect.js";
 import type { JsonObject } from "../wire/json.js";
 

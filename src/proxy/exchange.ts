@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import { context as otelContext } from "@opentelemetry/api";
 import { Cancellation } from "../cancellation.js";
+import type { UpstreamUnit } from "../fleet/upstream-unit.js";
 import { type ClientName, identifyClient } from "../observe/client-name.js";
 import {
   Observation,
@@ -18,7 +19,6 @@ import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { endRequestSpan, startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
-import type { UpstreamUnit } from "../unit/upstream-unit.js";
 import type { SidecarContext } from "../wire/context.js";
 import { classify, type Route } from "../wire/routes.js";
 import type { ModelRequest } from "./body.js";

@@ -1,9 +1,10 @@
 // A finished request's speed verdict, written onto its record and counted: made off the hot path, after the
 // response's end is out, like the cache verdict.
+
+import type { UpstreamFacts } from "../fleet/upstream-unit.js";
 import type { SpeedForensics } from "../forensics/speed.js";
 import type { RequestRecord } from "../observe/observation.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
-import type { UpstreamFacts } from "../unit/upstream-unit.js";
 import { decodingBand, depthBand } from "../wire/context-bands.js";
 
 export interface SpeedDeps {

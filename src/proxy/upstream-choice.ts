@@ -4,8 +4,8 @@
 import { createHash } from "node:crypto";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
 import { SidecarError } from "../errors.js";
-import type { UpstreamFleet } from "../unit/fleet.js";
-import type { UpstreamUnit } from "../unit/upstream-unit.js";
+import type { UpstreamFleet } from "../fleet/fleet.js";
+import type { UpstreamUnit } from "../fleet/upstream-unit.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";

@@ -14,7 +14,7 @@ const FLOORS: string[][] = [
   ["observe", "admission", "guard", "dashboard", "forensics", "clients"],
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
-  ["stats", "unit"],
+  ["stats", "fleet"],
   ["proxy"],
   ["views.ts"],
   ["app.ts", "banner.ts"],

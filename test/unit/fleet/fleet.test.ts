@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Fleet } from "../../../src/config/upstreams.js";
 import { errorBody, type SidecarError } from "../../../src/errors.js";
-import { type FleetHost, UpstreamFleet } from "../../../src/unit/fleet.js";
-import type { UpstreamUnit } from "../../../src/unit/upstream-unit.js";
+import { type FleetHost, UpstreamFleet } from "../../../src/fleet/fleet.js";
+import type { UpstreamUnit } from "../../../src/fleet/upstream-unit.js";
 import { modelNames } from "../../../src/upstream/monitor.js";
 import type { UpstreamState } from "../../../src/wire/upstream-state.js";
 
