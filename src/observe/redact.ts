@@ -2,6 +2,8 @@
 // back in their errors, sometimes without quotes ("cannot tokenize <the prompt>"), and the sidecar keeps no prompt
 // text unless asked (--capture-content).
 
+import { REQUEST_PARSE_ERRORS } from "../wire/request-fault.js";
+
 const MAX_KIND_LENGTH = 200;
 
 /** Names of request fields that errors quote ('role' in "Missing 'role' in message"): they say what, not who. */
@@ -36,14 +38,15 @@ const KNOWN_KINDS: readonly RegExp[] = [
   /^the request exceeds the available context size/,
   /^prompt is too long: \d+ tokens > \d+ maximum/,
   /^This model's maximum context length is \d+ tokens\. However, your messages resulted in \d+ tokens/,
-  /^Failed to parse (?:messages|tools|tool call arguments as JSON)/,
-  /^'messages' is required/,
   /^Loading model/,
   /^Invalid API Key/,
 ];
 
 /** The part of a message that is one of the known shapes, if it is one. */
 function knownKind(message: string): string | undefined {
+  // llama-server's parse failures of the request (wire/request-fault.ts), as far as their fixed opening goes.
+  const parse = REQUEST_PARSE_ERRORS.find((p) => message.startsWith(p));
+  if (parse) return parse.replace(/:$/, "");
   for (const kind of KNOWN_KINDS) {
     const m = kind.exec(message);
     if (m) return m[0];

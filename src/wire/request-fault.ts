@@ -9,7 +9,7 @@ import { asObject } from "./json.js";
  * and common_chat_tools_parse_oaicompat; tools/server server_chat_convert_anthropic_to_oai and the tool-call
  * arguments parse). A fault in the server itself never begins so.
  */
-const REQUEST_PARSE_ERRORS = [
+export const REQUEST_PARSE_ERRORS = [
   "Failed to parse messages:",
   "Failed to parse tools:",
   "Failed to parse tool call arguments",
