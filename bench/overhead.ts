@@ -1,7 +1,11 @@
 // Measures what the sidecar adds, side by side in one run: the same load straight to a fast fake upstream
 // and through the sidecar, at 1, 16 and 256 concurrent streams arriving together or spread out. Prints a table of
 // ratios and deltas. Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for 16 only,
-// BENCH_BASELINE=/path/to/an/earlier/checkout/dist/cli.js to time an earlier build beside this one, turn by turn)
+// BENCH_BASELINE=/path/to/an/earlier/checkout/dist/cli.js to time an earlier build beside this one, turn by turn,
+// BENCH_PROFILE=dir to write a V8 CPU profile of each sidecar, this build and the earlier one, per level, into dir)
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   cpuSeconds,
   type Level,
@@ -19,6 +23,7 @@ import { PREFILL_MS, TOKEN_MS } from "./pacing.js";
 const QUICK = process.env.BENCH_QUICK === "1";
 const BASELINE = process.env.BENCH_BASELINE;
 const ONLY = process.env.BENCH_LEVELS?.split(",").map(Number);
+const PROFILE = process.env.BENCH_PROFILE;
 const LEVELS = (
   [
     { streams: 1, requestsPerStream: QUICK ? 5 : 10, tokens: 50, arrivals: "together" },
@@ -52,6 +57,7 @@ interface Row {
   baselineP99: number;
   baselineRatio: number;
   baselineRss: number;
+  baselineCpuPer1k: number;
 }
 
 /** p50 and p99 (ms) of the sidecar's own time per request, from its llama_sidecar_proxy_overhead_seconds histogram. */
@@ -79,9 +85,15 @@ async function ownOverhead(base: string): Promise<{ p50: number; p99: number }> 
   return { p50: quantile(0.5), p99: quantile(0.99) };
 }
 
-/** A sidecar as `npm start`, the installed bin and the Docker image launch it, with a data dir of its own. */
-function spawnSidecar(cli: string, upstreamPort: number, dataDir: string) {
+/**
+ * A sidecar as `npm start`, the installed bin and the Docker image launch it, with a fresh data dir of its own (an
+ * earlier build cannot read a newer one's files). With BENCH_PROFILE, V8 profiles it under `name`.
+ */
+function spawnSidecar(cli: string, upstreamPort: number, name: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), `llama-sidecar-bench-${name}-`));
+  const profile = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   return spawnPrintingPort([
+    ...profile,
     "--max-semi-space-size=4",
     cli,
     "--port",
@@ -97,10 +109,9 @@ function spawnSidecar(cli: string, upstreamPort: number, dataDir: string) {
 
 async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
   // A fresh sidecar per level, so its peak RSS belongs to this level alone.
-  const sidecar = await spawnSidecar("dist/cli.js", upstreamPort, "/tmp/llama-sidecar-bench");
-  const earlier = BASELINE
-    ? await spawnSidecar(BASELINE, upstreamPort, "/tmp/llama-sidecar-bench-baseline")
-    : undefined;
+  const tag = `${level.streams}-${level.arrivals}`;
+  const sidecar = await spawnSidecar("dist/cli.js", upstreamPort, `this-${tag}`);
+  const earlier = BASELINE ? await spawnSidecar(BASELINE, upstreamPort, `earlier-${tag}`) : undefined;
   const upstream = target(`http://127.0.0.1:${upstreamPort}`, level.streams);
   const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream.base]);
   const direct: RunResult[] = [];
@@ -157,6 +168,9 @@ async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
     baselineP99: baseline ? pct(all(baselined), 99) - pct(all(direct), 99) : Number.NaN,
     baselineRatio: baseline ? rate(baselined) / rate(direct) : Number.NaN,
     baselineRss,
+    baselineCpuPer1k: baseline
+      ? ((cpuUsed.get(baseline) ?? 0) * 1000 * 1000) / baselined.reduce((a, r) => a + r.chunks, 0)
+      : Number.NaN,
   };
 }
 
@@ -170,10 +184,10 @@ function table(rows: Row[]): string {
   );
   if (!BASELINE) return [header, sep, ...lines].join("\n");
   const baseHeader =
-    "| streams | arrivals | this build adds p50 / p99 | earlier build adds p50 / p99 | ratio this / earlier | peak RSS this / earlier |";
+    "| streams | arrivals | this build adds p50 / p99 | earlier build adds p50 / p99 | ratio this / earlier | CPU per 1k chunks this / earlier | peak RSS this / earlier |";
   const baseLines = rows.map(
     (r) =>
-      `| ${r.streams} | ${r.arrivals} | ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms | ${r.baselineP50.toFixed(2)} / ${r.baselineP99.toFixed(2)} ms | ${((100 * r.via) / r.direct).toFixed(1)}% / ${(100 * r.baselineRatio).toFixed(1)}% | ${r.rss.toFixed(0)} / ${r.baselineRss.toFixed(0)} MB |`,
+      `| ${r.streams} | ${r.arrivals} | ${r.addedP50.toFixed(2)} / ${r.addedP99.toFixed(2)} ms | ${r.baselineP50.toFixed(2)} / ${r.baselineP99.toFixed(2)} ms | ${((100 * r.via) / r.direct).toFixed(1)}% / ${(100 * r.baselineRatio).toFixed(1)}% | ${r.cpuPer1k.toFixed(1)} / ${r.baselineCpuPer1k.toFixed(1)} ms | ${r.rss.toFixed(0)} / ${r.baselineRss.toFixed(0)} MB |`,
   );
   return [
     header,
@@ -183,7 +197,7 @@ function table(rows: Row[]): string {
     `earlier build: ${BASELINE}`,
     "",
     baseHeader,
-    "|---:|:---|---:|---:|---:|---:|",
+    "|---:|:---|---:|---:|---:|---:|---:|",
     ...baseLines,
   ].join("\n");
 }

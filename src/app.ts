@@ -2,21 +2,22 @@
 import Router, { type RouterMiddleware } from "@koa/router";
 import Koa from "koa";
 import type { Logger } from "pino";
-import type { BackgroundClass, BackgroundPolicy } from "./claude/background.js";
 import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import { guard } from "./guard/guard.js";
-import type { RecordSink } from "./observe/observation.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { ActiveRequests } from "./proxy/active.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
 import { type ForwardDeps, forwardMiddleware, recordedAnswer } from "./proxy/forward.js";
 import type { TranslationState } from "./proxy/outgoing.js";
-import type { RecordQueue } from "./proxy/records.js";
 import { requestTarget } from "./proxy/target.js";
+import type { RecordEvents } from "./record/events.js";
+import type { RecordDeps } from "./record/finish.js";
+import { countVerdicts } from "./record/judged-metrics.js";
+import type { RecordQueue } from "./record/queue.js";
 import { historyView, type Stats, statsView } from "./stats/service.js";
 import { Sessions } from "./stats/sessions.js";
 import type { ReportInvalid } from "./telemetry/invalid-values.js";
@@ -26,7 +27,9 @@ import { MessagesSupport } from "./upstream/messages-support.js";
 import { VERSION } from "./version.js";
 import { forensicsView, scrapeAfter, upstreamParts } from "./views.js";
 import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
+import { labelText } from "./wire/labels.js";
 import { isOwnPath } from "./wire/own-paths.js";
+import type { BackgroundClass, BackgroundPolicy } from "./wire/request-kinds.js";
 import { classify } from "./wire/routes.js";
 import type { SetupView } from "./wire/setup-view.js";
 
@@ -37,10 +40,10 @@ export interface AppDeps {
   telemetry: Telemetry;
   stats: Stats;
   logger: Logger;
-  /** Where finished requests wait to be recorded, off the hot path. */
+  /** Where finished requests wait to be recorded, off the hot path... */
   records: RecordQueue;
-  /** Extra consumers of finished request records (stores, dashboards, tests). */
-  sinks?: RecordSink[];
+  /** ...and who hears of them once they are (listeners are wired here, in createApp). */
+  events: RecordEvents;
   /** Where numbers from llama-server that fail their check are reported. */
   reportInvalid: ReportInvalid;
 }
@@ -223,7 +226,6 @@ function forwardDeps(
   translation: TranslationState,
   counter: TokenCounter,
   maxBodyBytes: number,
-  sessions: Sessions,
 ): ForwardDeps {
   const { config } = deps;
   const policies: Record<BackgroundClass, BackgroundPolicy> = {
@@ -236,22 +238,53 @@ function forwardDeps(
     fleet: deps.fleet,
     telemetry: deps.telemetry,
     maxBodyBytes,
-    sinks: [deps.stats.sink, sessions.sink, scrapeAfter(deps.fleet), ...(deps.sinks ?? [])],
     records: deps.records,
+    recording: recordDeps(deps),
     parsing: new ParseScheduler(),
     active: new ActiveRequests(),
     logFailover: (from, to, why) =>
       deps.logger.warn({ from, to }, `upstream ${from} failed a request (${why}): sent to ${to}`),
-    logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
     normalizeBillingHeader: config.normalizeBillingHeader,
     promptProgress: config.promptProgress,
     countPrompt: (body, upstream) => counter.countPrompt(body, upstream),
     policies,
     translation,
     captureContent: config.captureContent,
-    reportInvalid: deps.reportInvalid,
     clientKeyIsOurs: config.apiKey !== undefined,
   };
+}
+
+function recordDeps(deps: AppDeps): RecordDeps {
+  const { telemetry, fleet } = deps;
+  return {
+    telemetry,
+    events: deps.events,
+    build: {
+      keepText: deps.config.captureContent,
+      labelModel: (model) => telemetry.modelLabels.value(model),
+      labelText,
+    },
+    primary: () => fleet.primary,
+    logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
+  };
+}
+
+/**
+ * Who hears of a finished request, in order: the one place it is wired. `recorded` listeners hold a request before
+ * its client sees the response end (the crash-proof ledger among them); `judged` ones hear of its verdicts later.
+ */
+function listenToRecords(deps: AppDeps, sessions: Sessions): void {
+  const { events, telemetry, stats } = deps;
+  events
+    .recorded((r) => {
+      for (const field of r.invalidFields ?? []) deps.reportInvalid(field, r.route);
+    })
+    .recorded((r) => telemetry.requests.record(r))
+    .recorded(stats.recorded)
+    .recorded(sessions.recorded)
+    .recorded(scrapeAfter(deps.fleet))
+    .judged(stats.judged)
+    .judged((j) => countVerdicts(telemetry.state, j));
 }
 
 /**
@@ -301,7 +334,8 @@ export function createApp(deps: AppDeps): Koa<SidecarState> {
   );
   deps.telemetry.state.observeQueue(() => upstreamParts(deps.fleet).map((u) => ({ upstream: u.name, ...u.queue })));
   const sessions = new Sessions();
-  const forward = forwardDeps(deps, translation, counter, maxBodyBytes, sessions);
+  listenToRecords(deps, sessions);
+  const forward = forwardDeps(deps, translation, counter, maxBodyBytes);
   deps.telemetry.state.observePrefills(() => prefillsNow(deps, forward.active));
   const router = ownRoutes(deps, counter, forward, sessions);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));

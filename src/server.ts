@@ -10,8 +10,8 @@ import type { UpstreamSpec } from "./config/upstreams.js";
 import { type FleetHost, UpstreamFleet } from "./fleet/fleet.js";
 import { UpstreamHost } from "./fleet/upstream-host.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
-import type { RecordSink } from "./observe/observation.js";
-import { RecordQueue } from "./proxy/records.js";
+import { RecordEvents } from "./record/events.js";
+import { RecordQueue } from "./record/queue.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
@@ -29,12 +29,12 @@ export interface Running {
   monitor: UpstreamMonitor;
   scraper: UpstreamScraper;
   records: RecordQueue;
+  /** Finished requests, as they are recorded and judged (tests listen here). */
+  events: RecordEvents;
   close(): Promise<void>;
 }
 
 export interface RunOptions {
-  /** Extra consumers of request records (tests). */
-  sinks?: RecordSink[];
   /** Where the banner goes. */
   print?: (text: string) => void;
 }
@@ -105,6 +105,7 @@ export async function runSidecar(
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   telemetry.state.observeStore(() => stats.health());
   const records = new RecordQueue(logger);
+  const events = new RecordEvents(logger);
   const app = createApp({
     config,
     fleet,
@@ -112,7 +113,7 @@ export async function runSidecar(
     stats,
     logger,
     records,
-    sinks: options.sinks,
+    events,
     reportInvalid,
   });
   const { server, url } = await listen(app.callback(), config);
@@ -128,6 +129,7 @@ export async function runSidecar(
     monitor: unit.monitor,
     scraper: unit.scraper,
     records,
+    events,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,7 +3,7 @@
 
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
-import type { RecordSink } from "./observe/observation.js";
+import type { RequestRecord } from "./record/request-record.js";
 import type { UpstreamPart } from "./stats/service.js";
 
 /** Every upstream as the views see it, the primary first. */
@@ -34,7 +34,7 @@ export function forensicsView(fleet: UpstreamFleet) {
 }
 
 /** A finished request sets off a scrape of the upstream that served it, so its totals follow soon. */
-export function scrapeAfter(fleet: UpstreamFleet): RecordSink {
+export function scrapeAfter(fleet: UpstreamFleet): (r: RequestRecord) => void {
   return (r) => {
     const unit =
       fleet.units.find((u) => u.name === r.upstream && (u.model === undefined || u.model === r.upstreamModel)) ??

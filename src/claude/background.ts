@@ -3,9 +3,7 @@
 import { blockText } from "../translate/to-openai.js";
 import { type MessageFields, message, messageEvents, NO_USAGE } from "../wire/anthropic.js";
 import type { JsonObject } from "../wire/json.js";
-
-export type BackgroundClass = "title" | "topic" | "quota" | "haiku";
-export type BackgroundPolicy = "forward" | "route" | "local";
+import type { BackgroundClass } from "../wire/request-kinds.js";
 
 const TITLE =
   /\b(?:\d+\s*-\s*\d+\s*word title|title for (?:this|the following) conversation|generate a (?:concise|short)[^.]{0,60}\btitle|sentence-case title|summarize this coding conversation in under \d+ characters)/i;

@@ -1,27 +1,10 @@
 // Why a turn re-processed more of its prompt than its conversation's last turn left in llama-server's cache:
 // the causes, checked in order from the certain (the request asked for no cache) to "unknown", never a guess.
+
+import type { MissCause } from "../wire/request-kinds.js";
 import type { Turn } from "./conversations.js";
 import { type Divergence, divergence } from "./divergence.js";
 import type { Prompt, TextBlock } from "./fingerprint.js";
-
-/** The causes a miss is put down to: a fixed set, so they are bounded metric labels. */
-export const MISS_CAUSES = [
-  "billing_header",
-  "system_changed",
-  "tools_changed",
-  "history_edited",
-  "history_truncated",
-  "thinking_changed",
-  "cache_disabled",
-  "model_changed",
-  "server_restarted",
-  "context_overflow",
-  "different_slot",
-  "other_conversation",
-  "unknown",
-] as const;
-
-export type MissCause = (typeof MISS_CAUSES)[number];
 
 export interface TurnFacts {
   prompt: Prompt;

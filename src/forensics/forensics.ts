@@ -3,8 +3,9 @@
 import type { Logger } from "pino";
 import type { Dialect } from "../wire/dialect.js";
 import type { JsonObject } from "../wire/json.js";
+import type { MissCause } from "../wire/request-kinds.js";
 import { Conversations } from "./conversations.js";
-import { explain, type MissCause, type Verdict } from "./explain.js";
+import { explain, type Verdict } from "./explain.js";
 import { PromptPrint, promptBlocks, settingsHash } from "./fingerprint.js";
 import { LimitedLog } from "./log-limit.js";
 

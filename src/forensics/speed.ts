@@ -3,17 +3,8 @@
 // draft model's acceptance, or none of these (then the GPU side). Never a guess dressed as a finding.
 import type { Logger } from "pino";
 import { DECODING_BAND_NAMES, DEPTH_BAND_NAMES } from "../wire/context-bands.js";
+import type { SlowdownCause } from "../wire/request-kinds.js";
 import { LimitedLog } from "./log-limit.js";
-
-export const SLOWDOWN_CAUSES = [
-  "deeper_context",
-  "more_decoding",
-  "server_restarted",
-  "spec_acceptance_fell",
-  "gpu_side",
-] as const;
-
-export type SlowdownCause = (typeof SLOWDOWN_CAUSES)[number];
 
 /** llama-server as it stood for a request: restarts, settings from /props, draft acceptance from /metrics. */
 export interface ServerState {

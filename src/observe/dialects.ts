@@ -1,4 +1,5 @@
 // Reads usage, timings, finish reasons and the first generated content out of each API's responses.
+import { contextOverflow } from "../wire/context-overflow.js";
 import type { Dialect } from "../wire/dialect.js";
 import { asObject, asString, type JsonObject } from "../wire/json.js";
 import type { LlamaTimings, Observation, Usage } from "./observation.js";
@@ -18,7 +19,11 @@ function promptWithCached(
   const [promptName, cachedName, outputName] = names;
   const p = check.tokens(promptName, prompt);
   const c = check.within(cachedName, check.tokens(cachedName, cached), p);
-  return { prefill: p !== undefined ? p - (c ?? 0) : undefined, cached: c, output: check.tokens(outputName, output) };
+  return {
+    prefill: p !== undefined ? p - (c ?? 0) : undefined,
+    cached: c,
+    generated: check.tokens(outputName, output),
+  };
 }
 
 /** OpenAI usage: prompt_tokens includes the cached part. */
@@ -38,7 +43,7 @@ function anthropicUsage(check: ValueCheck, u: JsonObject | undefined): Usage | u
   return {
     prefill: check.tokens("usage.input_tokens", u.input_tokens),
     cached: check.tokens("usage.cache_read_input_tokens", u.cache_read_input_tokens),
-    output: check.tokens("usage.output_tokens", u.output_tokens),
+    generated: check.tokens("usage.output_tokens", u.output_tokens),
   };
 }
 
@@ -63,7 +68,9 @@ function common(obs: Observation, body: JsonObject): void {
   const model = asString(body.model);
   if (model) obs.responseModel = model;
   const err = asObject(body.error);
-  if (err) obs.upstreamError(asString(err.message) ?? JSON.stringify(err), asString(err.type));
+  if (!err) return;
+  obs.upstreamError(asString(err.message) ?? JSON.stringify(err), asString(err.type));
+  obs.overflow = contextOverflow(body);
 }
 
 /** Did this OpenAI choice carry generated content (text, reasoning or a tool call)? */
@@ -96,7 +103,7 @@ function readOpenai(obs: Observation, body: JsonObject, chat: boolean): boolean 
 function readEmbeddings(obs: Observation, body: JsonObject): boolean {
   common(obs, body);
   const prompt = obs.check.tokens("usage.prompt_tokens", asObject(body.usage)?.prompt_tokens);
-  if (prompt !== undefined) obs.setUsage({ prefill: prompt, cached: undefined, output: undefined });
+  if (prompt !== undefined) obs.setUsage({ prefill: prompt, cached: undefined, generated: undefined });
   return false;
 }
 
@@ -178,7 +185,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: JsonObj
       const message = asObject(body.message) ?? {};
       obs.responseModel = asString(message.model) ?? obs.responseModel;
       const usage = anthropicUsage(obs.check, asObject(message.usage));
-      if (usage) obs.setUsage({ ...usage, output: undefined });
+      if (usage) obs.setUsage({ ...usage, generated: undefined });
       return false;
     }
     case "message_delta": {

@@ -3,6 +3,7 @@ import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import { SidecarError } from "../errors.js";
 import { asFiniteNumber, type JsonObject } from "../wire/json.js";
+import type { ModelRequest } from "../wire/model-request.js";
 
 /**
  * The whole request body, up to a limit (413 past it). Read through events rather than an async iterator:
@@ -46,14 +47,6 @@ export function readRequestBody(req: IncomingMessage, limitBytes: number): Promi
       );
     req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
   });
-}
-
-/** The request fields that name and parameterise a model call. */
-export interface ModelRequest {
-  model?: string;
-  stream: boolean;
-  maxTokens?: number;
-  temperature?: number;
 }
 
 /**

@@ -4,28 +4,27 @@
 import { performance } from "node:perf_hooks";
 import type { Dispatcher } from "undici";
 import type { AdmissionQueue, Ticket } from "../admission/queue.js";
-import { type BackgroundClass, type BackgroundPolicy, classifyBackground, localAnswer } from "../claude/background.js";
+import { classifyBackground, localAnswer } from "../claude/background.js";
 import { fromUpstreamFailure, SidecarError } from "../errors.js";
 import type { UpstreamFleet } from "../fleet/fleet.js";
 import type { UpstreamUnit } from "../fleet/upstream-unit.js";
-import type { RecordSink } from "../observe/observation.js";
-import { CAPTURE_LIMIT, type Outcome } from "../observe/observation.js";
+import { CAPTURE_LIMIT } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
-import type { ReportInvalid } from "../telemetry/invalid-values.js";
+import { finishExchange, type RecordDeps } from "../record/finish.js";
+import type { RecordQueue } from "../record/queue.js";
 import type { Upstream } from "../upstream/client.js";
 import { isRouteNotFound } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
 import type { JsonObject } from "../wire/json.js";
+import type { BackgroundClass, BackgroundPolicy, Outcome } from "../wire/request-kinds.js";
 import type { ActiveRequests } from "./active.js";
 import { modelRequest, parseJsonBody, readRequestBody } from "./body.js";
-import { sessionKeyOf } from "./cache-verdict.js";
-import { begin, type Exchange, finish } from "./exchange.js";
+import { begin, type Exchange, promptOf } from "./exchange.js";
 import { CLAMP_HEADER, type FitDeps, fitMaxTokens } from "./fit-max-tokens.js";
 import { authorizeUpstream, upstreamRequestHeaders } from "./headers.js";
 import { adaptProgress, adaptPrompt, type Outgoing, type OutgoingDeps, outgoing } from "./outgoing.js";
 import { type EstimateDeps, estimatePrefill } from "./prefill-estimate.js";
-import type { RecordQueue } from "./records.js";
 import { anthropicErrorAnswer, passThrough, type Reply, readUpstreamText, sendLocal } from "./respond.js";
 import { answerOptions, checkForwardedMethod } from "./target.js";
 import { translatedResponse } from "./translated.js";
@@ -33,20 +32,19 @@ import { type Attempt, type ChoiceDeps, chooseUpstreams, sendToFirstThatAnswers 
 
 export interface ForwardDeps extends OutgoingDeps, ChoiceDeps {
   maxBodyBytes: number;
-  sinks: RecordSink[];
+  /** Where finished requests wait to be recorded, off the hot path... */
   records: RecordQueue;
+  /** ...and what recording one needs. */
+  recording: RecordDeps;
   /** A prompt's exact token count from a llama-server, for max_tokens and the prefill estimate. */
   countPrompt(body: JsonObject, upstream: Upstream): Promise<number>;
   policies: Record<BackgroundClass, BackgroundPolicy>;
   /** Put prompt and completion text on spans (--capture-content); off by default. */
   captureContent: boolean;
-  reportInvalid: ReportInvalid;
   /** Batches the parsing of every stream's observed chunks behind one timer. */
   parsing: ParseScheduler;
   /** The upstreams: which serve a request's model, in the order to try them. */
   fleet: UpstreamFleet;
-  /** Logs a failure of the work done after a record (a verdict that waited for llama-server's /slots). */
-  logFailure(err: unknown): void;
   /** The model requests in flight now, for the views. */
   active: ActiveRequests;
   /** The sidecar has its own API key: what clients send as a key is for it, never for llama-server. */
@@ -140,7 +138,7 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
   const raw = await readRequestBody(ctx.req, deps.maxBodyBytes);
   const json = ex.route.operation && ctx.method === "POST" ? parseJsonBody(raw) : undefined;
   if (json) ex.model = modelRequest(json);
-  if (json && ex.route.dialect) ex.prompt = { body: json, sessionKey: sessionKeyOf(ex.headers, json) };
+  if (json && ex.route.dialect) ex.prompt = promptOf(ex, json);
   const body = adaptProgress(deps, ex, adaptPrompt(deps, ex, raw, json), json);
   if (json && ex.route.dialect === "anthropic-messages") {
     const cls = classifyBackground(json);
@@ -199,6 +197,7 @@ function adopt(ex: Exchange, reply: Reply): Outcome {
   ex.status = reply.status;
   if (reply.error !== undefined) ex.obs.errorMessage = reply.error;
   if (reply.upstream) ex.obs.upstreamError(reply.upstream.message, reply.upstream.type);
+  ex.overflow = reply.overflow;
   ex.release = reply.release;
   ex.tap = reply.tap;
   return reply.outcome;
@@ -234,7 +233,7 @@ export async function recordedAnswer(
  */
 function record(deps: ForwardDeps, ctx: SidecarContext, ex: Exchange, outcome: Outcome): void {
   const endedAt = performance.now();
-  deps.records.defer(() => finish(deps, ex, outcome, endedAt), ex.release);
+  deps.records.defer(() => finishExchange(deps.recording, ex, outcome, endedAt), ex.release);
   if (!ex.release && ctx.respond !== false) deps.records.flush();
 }
 

@@ -3,14 +3,15 @@
 import type { ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { fromUpstreamFailure, type SidecarError } from "../errors.js";
-import type { Outcome } from "../observe/observation.js";
 import { createTap, type ParseScheduler, type ResponseTap } from "../observe/tap.js";
-import { anthropicPromptTooLong, contextOverflow, openaiContextLengthExceeded } from "../translate/context-overflow.js";
+import { anthropicPromptTooLong, openaiContextLengthExceeded } from "../translate/context-overflow.js";
 import { anthropicError } from "../translate/to-anthropic.js";
 import type { UpstreamResponse } from "../upstream/response.js";
 import type { SidecarContext } from "../wire/context.js";
+import { type ContextOverflow, contextOverflow } from "../wire/context-overflow.js";
 import { asObject, type JsonObject, parseObject } from "../wire/json.js";
 import { requestFault, upstreamErrorMessage } from "../wire/request-fault.js";
+import type { Outcome } from "../wire/request-kinds.js";
 import { errorEvent } from "../wire/sse-frame.js";
 import type { Exchange } from "./exchange.js";
 import { clientResponseHeaders } from "./headers.js";
@@ -30,6 +31,8 @@ export interface Reply {
   error?: string;
   /** An error llama-server sent, which may quote the prompt: the record keeps its kind (observe/redact.ts). */
   upstream?: UpstreamError;
+  /** llama-server refused the prompt as longer than the slot's context: both sizes, for the record and its verdict. */
+  overflow?: ContextOverflow;
   /** Ends the client's response: called once the request's record is written, never before. */
   release?: () => void;
   /** What watches the response; its last parse waits for the record. */
@@ -175,7 +178,8 @@ export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, 
   const retryAfter = up.headers["retry-after"];
   if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
   ctx.body = body;
-  if (overflow) return { outcome: "upstream_error", status, error: (body.error as { message: string }).message };
+  if (overflow)
+    return { outcome: "upstream_error", status, error: (body.error as { message: string }).message, overflow };
   return { outcome: "upstream_error", status, upstream: upstreamError(json, text) };
 }
 
@@ -190,7 +194,7 @@ function openaiBadRequest(ctx: SidecarContext, up: UpstreamResponse, text: strin
   const body = openaiContextLengthExceeded(overflow);
   ctx.status = up.statusCode;
   ctx.body = body;
-  return { outcome: "upstream_error", status: up.statusCode, error: String(asObject(body.error)?.message) };
+  return { outcome: "upstream_error", status: up.statusCode, error: String(asObject(body.error)?.message), overflow };
 }
 
 /** A 500 from llama-server on an OpenAI-shaped route: the client's 400 where its parsers refused the request. */

@@ -24,9 +24,9 @@ export interface SlotView {
 
 /** A finished request's token counts, as its timings give them. */
 export interface TaskNumbers {
-  processed: number;
+  prefill: number;
   cached: number;
-  decoded: number;
+  generated: number;
 }
 
 /**
@@ -36,7 +36,7 @@ export interface TaskNumbers {
  * sampled and never decoded). A slot that took new work since can no longer be told: then none.
  */
 export function slotThatServed(slots: readonly SlotView[], r: TaskNumbers): number | undefined {
-  const left = r.processed + r.cached + r.decoded;
+  const left = r.prefill + r.cached + r.generated;
   const same = slots.filter((s) => !s.processing && (s.cachedAfter === left - 1 || s.cachedAfter === left));
   return same.length === 1 ? same[0]?.id : undefined;
 }

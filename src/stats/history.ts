@@ -1,6 +1,6 @@
 // Bounded history for charts: per-minute buckets for 24 hours and per-hour buckets for 30 days.
 import { z } from "zod";
-import type { RequestRecord } from "../observe/observation.js";
+import type { RequestRecord } from "../record/request-record.js";
 import { BUCKETS } from "../telemetry/instruments.js";
 import { bucketPercentile } from "./percentile.js";
 

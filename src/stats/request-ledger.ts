@@ -1,5 +1,5 @@
 // Ledger (b): the sidecar's own per-request observations, by route, model, client and outcome.
-import type { RequestRecord } from "../observe/observation.js";
+import type { RequestRecord } from "../record/request-record.js";
 import { joinKey, splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger, TokenCounts } from "../store/schema.js";
 import { classify } from "../wire/routes.js";

@@ -5,7 +5,7 @@ import type { QueueNumbers } from "../admission/queue.js";
 import { summaryLine } from "../dashboard/public/format.js";
 import type { Miss } from "../forensics/forensics.js";
 import type { NotedSlowdown } from "../forensics/speed.js";
-import type { RecordSink, RequestRecord } from "../observe/observation.js";
+import { type JudgedRecord, type RecordRow, type RequestRecord, recordRow } from "../record/request-record.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
@@ -32,7 +32,8 @@ const RECENT = 100;
 const HISTORY_AT_RISK_MS = 60_000;
 
 export class Stats {
-  readonly recent: RequestRecord[] = [];
+  /** The last requests, newest last: each as recorded, then with its verdicts once judged. */
+  readonly recent: RecordRow[] = [];
 
   constructor(
     readonly store: JsonStore<StatsDoc>,
@@ -44,12 +45,19 @@ export class Stats {
     return this.store.data;
   }
 
-  readonly sink: RecordSink = (r) => {
+  /** Listens to recorded requests: counts one in the journaled ledger and the history, and lists it. */
+  readonly recorded = (r: RequestRecord): void => {
     this.requests.add(r);
     recordHistory(this.history.data, r);
     this.recent.push(r);
     if (this.recent.length > RECENT) this.recent.splice(0, this.recent.length - RECENT);
     this.history.markDirty(HISTORY_AT_RISK_MS);
+  };
+
+  /** Listens to judged requests: the listed one shows its verdicts (it may have left the list by then). */
+  readonly judged = (j: JudgedRecord): void => {
+    const at = this.recent.findLastIndex((r) => r.id === j.record.id);
+    if (at >= 0) this.recent[at] = recordRow(j.record, j);
   };
 
   /** Writes everything now (at shutdown): requests the disk refused get one more try. */
@@ -169,7 +177,7 @@ interface ForensicsView {
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
-const reuse = (r: RequestRecord) => {
+const reuse = (r: RecordRow) => {
   const total = (r.prefillTokens ?? 0) + (r.cachedTokens ?? 0);
   return total > 0 ? (r.cachedTokens ?? 0) / total : null;
 };

@@ -1,6 +1,6 @@
 // The last turn of each session a client named (Claude Code's session id): what its status line shows. Kept in
 // memory for the most recent sessions only; the numbers are counts and times, never text.
-import type { RequestRecord } from "../observe/observation.js";
+import type { RequestRecord } from "../record/request-record.js";
 import type { ActiveRequest } from "../wire/active-request.js";
 import type { SessionView } from "../wire/session-view.js";
 
@@ -27,8 +27,8 @@ export interface ServerNow {
 export class Sessions {
   private readonly last = new Map<string, LastTurn>();
 
-  /** A record sink: the session's latest finished model turn (background calls are not its turns). */
-  readonly sink = (r: RequestRecord): void => {
+  /** Listens to recorded requests: the session's latest finished model turn (background calls are not its turns). */
+  readonly recorded = (r: RequestRecord): void => {
     if (!r.session || !r.operation || r.background || r.outcome !== "ok") return;
     const seen = this.last.get(r.session);
     this.last.delete(r.session);

@@ -4,7 +4,6 @@
 // exporter, and over OTLP when configured); process and state gauges are prom-client's. Each metric
 // exists in exactly one of the two, so /metrics never shows a name twice.
 import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult } from "@opentelemetry/api";
-import type { RequestRecord } from "../observe/observation.js";
 import { splitKey } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
 import { decodingBand, depthBand } from "../wire/context-bands.js";
@@ -24,8 +23,32 @@ export const BUCKETS = {
   tpotSeconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1],
 };
 
+/** What the request instruments read of a finished request's record (record/request-record.ts). */
+export interface MeasuredRequest {
+  readonly operation?: string;
+  readonly outcome: string;
+  readonly background?: string;
+  readonly modelLabel: string;
+  readonly client: string;
+  readonly upstream?: string;
+  readonly upstreamModel?: string;
+  readonly overheadMs?: number;
+  readonly queueWaitMs?: number;
+  readonly modelLoadMs?: number;
+  readonly modelLoaded?: boolean;
+  readonly prefillTokens?: number;
+  readonly cachedTokens?: number;
+  readonly outputTokens?: number;
+  readonly durationMs: number;
+  readonly ttftMs?: number;
+  readonly decodeTps?: number;
+  readonly prefillTps?: number;
+  readonly tpotMs?: number;
+  readonly concurrent?: number;
+}
+
 export interface RequestInstruments {
-  record(r: RequestRecord): void;
+  record(r: MeasuredRequest): void;
 }
 
 /**

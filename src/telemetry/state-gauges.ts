@@ -2,9 +2,8 @@
 // in flight, the admission queue, the store), each read when /metrics is scraped rather than kept up to date.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { QueueNumbers } from "../admission/queue.js";
-import { MISS_CAUSES, type MissCause } from "../forensics/explain.js";
-import { SLOWDOWN_CAUSES, type SlowdownCause } from "../forensics/speed.js";
 import { CHECKED_FIELDS, METRICS_FIELDS } from "../observe/upstream-values.js";
+import { MISS_CAUSES, type MissCause, SLOWDOWN_CAUSES, type SlowdownCause } from "../wire/request-kinds.js";
 import { UPSTREAM_STATES, type UpstreamState } from "../wire/upstream-state.js";
 import { METRIC_PREFIX } from "./instruments.js";
 import { type PrefillNow, prefillGauges } from "./prefill-gauges.js";

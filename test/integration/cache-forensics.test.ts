@@ -4,7 +4,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { RecordRow } from "../../src/record/request-record.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { ATTR, expectSpanAttributes } from "../support/spans.js";
@@ -82,7 +82,7 @@ function body(t: Turn) {
   };
 }
 
-async function send(t: Turn): Promise<RequestRecord> {
+async function send(t: Turn): Promise<RecordRow> {
   const before = sidecar.records.length;
   const path = t.api === "openai" ? "/v1/chat/completions" : "/v1/messages";
   const res = await fetch(`${sidecar.url}${path}`, {
@@ -93,7 +93,7 @@ async function send(t: Turn): Promise<RequestRecord> {
   expect(res.status, await res.clone().text()).toBe(200);
   await res.text();
   await sidecar.waitForRecords(before + 1);
-  return sidecar.records[before] as RequestRecord;
+  return sidecar.records[before] as RecordRow;
 }
 
 /** A first turn, then a second that goes on from it (the first message, a reply, a new message). */
@@ -109,7 +109,7 @@ const turns = (session: string, second: Partial<Turn> = {}): [Turn, Turn] => {
 describe("cache-miss forensics", () => {
   it("reports no miss in a warm five-turn conversation", async () => {
     const history = ["Start."];
-    const records: RequestRecord[] = [];
+    const records: RecordRow[] = [];
     for (let n = 0; n < 5; n++) {
       records.push(await send({ session: "warm", messages: [...history] }));
       history.push(`Reply ${n}.`, `Next step ${n}.`);
@@ -215,7 +215,7 @@ describe("cache-miss forensics", () => {
     expect(error).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
     expect(error.error.message).toMatch(/^prompt is too long: \d{5} tokens > 8192 maximum$/);
     await sidecar.waitForRecords(before + 1);
-    const r = sidecar.records[before] as RequestRecord;
+    const r = sidecar.records[before] as RecordRow;
     expect(r.missCause).toBe("context_overflow");
     expect(r.missLocation).toMatch(/^prompt \d{5} tokens > n_ctx 8192$/);
     expectSpanAttributes(sidecar.spans().at(-1), { [ATTR.CACHE_MISS_CAUSE]: "context_overflow" });
@@ -326,7 +326,7 @@ describe("cache-miss forensics on a llama-server with two slots", () => {
     side.clearRecords();
     await chat([LONG_TASK, "Done.", "Now fix it."]);
     const [turn] = await side.waitForRecords(1);
-    // With several slots the verdict waits for llama-server's /slots: it lands on the record a moment later.
+    // With several slots the verdict waits for llama-server's /slots: the record is judged a moment later.
     await expect.poll(() => turn?.missCause).toBe("different_slot");
     expect(turn?.missLocation).toBe("slot 1; the conversation's last turn ran on slot 0");
     await blocker;

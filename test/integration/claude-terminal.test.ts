@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { RecordRow } from "../../src/record/request-record.js";
 import { freePort, type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { startTerminal, type Terminal } from "../support/terminal.js";
@@ -73,8 +73,8 @@ async function askInTerminal(term: Terminal, prompt: string): Promise<void> {
 const TERMINAL_TEST_MS = 300_000;
 
 /** The record of the typed turn (Claude Code also probes the server with HEAD / at start). */
-async function typedTurn(): Promise<RequestRecord> {
-  let turn: RequestRecord | undefined;
+async function typedTurn(): Promise<RecordRow> {
+  let turn: RecordRow | undefined;
   await until(
     "the typed turn's record",
     () => {
@@ -83,7 +83,7 @@ async function typedTurn(): Promise<RequestRecord> {
     },
     120_000,
   );
-  return turn as RequestRecord;
+  return turn as RecordRow;
 }
 
 /** The turn reached the model: its text, or Claude Code's own word that the reply hit the output limit. */

@@ -2,7 +2,7 @@
 // set up with --upstream alone: each model its own unit, routed by name and alias, swaps counted and timed apart
 // from prefill, and each model's totals exact through being swapped out and back in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { RecordRow } from "../../src/record/request-record.js";
 import type { StatsView } from "../../src/stats/service.js";
 import { type LlamaSwap, startLlamaSwap } from "../support/llama-swap.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
@@ -25,7 +25,7 @@ afterAll(async () => {
   await swap?.close();
 });
 
-async function ask(model: string): Promise<RequestRecord> {
+async function ask(model: string): Promise<RecordRow> {
   sidecar.clearRecords();
   const res = await fetch(`${sidecar.url}/v1/chat/completions`, {
     method: "POST",
@@ -35,7 +35,7 @@ async function ask(model: string): Promise<RequestRecord> {
   expect(res.status, await res.clone().text()).toBe(200);
   await res.text();
   const [r] = await sidecar.waitForRecords(1);
-  return r as RequestRecord;
+  return r as RecordRow;
 }
 
 /** A model's llama-server's own counters, read from it directly while it runs. */

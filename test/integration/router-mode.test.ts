@@ -3,7 +3,7 @@
 // scraped, queued and counted on its own; loads are timed apart from prefill; totals stay exact through an unload
 // and reload, and through the router unloading one model to make room for another.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { RecordRow } from "../../src/record/request-record.js";
 import type { StatsView } from "../../src/stats/service.js";
 import { type LlamaServer, startRouterServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
@@ -83,7 +83,7 @@ describe("a router-mode llama-server", () => {
   it("loads a model on demand and times the load apart from the request's prefill", async () => {
     sidecar.clearRecords();
     await chat("tiny-a", "hello");
-    const [r] = (await sidecar.waitForRecords(1)) as RequestRecord[];
+    const [r] = (await sidecar.waitForRecords(1)) as RecordRow[];
     expect(r).toMatchObject({ upstream: "default", upstreamModel: "tiny-a", modelLoaded: true });
     expect(r?.modelLoadMs).toBeGreaterThan(0);
     expectSpanAttributes(sidecar.spans().at(-1), {
@@ -92,7 +92,7 @@ describe("a router-mode llama-server", () => {
     });
     sidecar.clearRecords();
     await chat("tiny-a", "again");
-    const [again] = (await sidecar.waitForRecords(1)) as RequestRecord[];
+    const [again] = (await sidecar.waitForRecords(1)) as RecordRow[];
     expect(again?.modelLoadMs).toBeUndefined();
     expect(await sidecar.metrics()).toMatch(
       /llama_sidecar_model_load_seconds_count\{upstream="default",model="tiny-a"\} 1/,
@@ -139,7 +139,7 @@ describe("a router-mode llama-server", () => {
     );
     sidecar.clearRecords();
     await chat("tb", "back again");
-    const [r] = (await sidecar.waitForRecords(1)) as RequestRecord[];
+    const [r] = (await sidecar.waitForRecords(1)) as RecordRow[];
     expect(r).toMatchObject({ upstreamModel: "tiny-b", modelLoaded: true });
     const after = await childCounters("tiny-b");
     await totalsReach("tiny-b", {

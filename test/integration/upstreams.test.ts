@@ -7,7 +7,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { RecordRow } from "../../src/record/request-record.js";
 import type { StatsView } from "../../src/stats/service.js";
 import { idleCounters, type LlamaCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
@@ -63,11 +63,11 @@ async function chat(messages: { role: string; content: string }[], model = "tiny
 }
 
 /** The record of the next request sent by `send`. */
-async function recordOf(send: () => Promise<unknown>): Promise<RequestRecord> {
+async function recordOf(send: () => Promise<unknown>): Promise<RecordRow> {
   sidecar.clearRecords();
   await send();
   const [r] = await sidecar.waitForRecords(1);
-  return r as RequestRecord;
+  return r as RecordRow;
 }
 
 const apiStats = async () => (await (await fetch(`${sidecar.url}/api/stats`)).json()) as StatsView;
@@ -151,7 +151,7 @@ describe("several llama-servers from a config file", () => {
       { role: "system", content: SYSTEM },
       { role: "user", content: first },
     ]);
-    const turns: RequestRecord[][] = [[], []];
+    const turns: RecordRow[][] = [[], []];
     for (let turn = 0; turn < 4; turn++) {
       for (const [i, messages] of conversations.entries()) {
         const r = await recordOf(async () => {
@@ -162,7 +162,7 @@ describe("several llama-servers from a config file", () => {
       }
     }
     const [one = [], two = []] = turns;
-    const home = (rs: RequestRecord[]) => [...new Set(rs.map((r) => r.upstream))];
+    const home = (rs: RecordRow[]) => [...new Set(rs.map((r) => r.upstream))];
     expect(home(one)).toHaveLength(1);
     expect(home(two)).toHaveLength(1);
     expect(home(one)[0]).not.toBe(home(two)[0]);

@@ -1,10 +1,15 @@
-// Request records, ledger entries and data dirs for unit tests of the stats and the store.
+// Request records, exchange facts, ledger entries and data dirs for unit tests of the record, the stats and the store.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import type { Observation } from "../../src/observe/observation.js";
+import type { BuildOptions } from "../../src/record/build.js";
+import type { ExchangeFacts } from "../../src/record/exchange-facts.js";
+import type { RequestRecord } from "../../src/record/request-record.js";
 import type { LedgerEntry } from "../../src/stats/request-ledger.js";
+import { labelText } from "../../src/wire/labels.js";
+import { classify } from "../../src/wire/routes.js";
 
 /** A finished chat request that went well, with the TTFT and decode speed given. */
 export const requestRecord = (ttftMs: number, decodeTps: number): RequestRecord => ({
@@ -43,3 +48,23 @@ export const silent = pino({ level: "silent" });
 
 /** A new, empty data dir. */
 export const freshDir = () => mkdtempSync(join(tmpdir(), "llama-sidecar-journal-"));
+
+/** How unit tests build records: error kinds only, model names made label-safe as they are. */
+export const BUILD: BuildOptions = { keepText: false, labelModel: labelText, labelText };
+
+/** A finished exchange's facts around an observation, with what a test sets. */
+export function exchangeFacts(obs: Observation, over: Partial<ExchangeFacts> & { path?: string } = {}): ExchangeFacts {
+  const { path = "/v1/chat/completions", ...rest } = over;
+  return {
+    route: classify(path),
+    client: "other",
+    method: "POST",
+    headers: {},
+    startedAt: 0,
+    receivedAt: obs.receivedAt,
+    obs,
+    tags: {},
+    status: 200,
+    ...rest,
+  };
+}

@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { type Logger, pino } from "pino";
 import { type Config, parseConfig, primaryUpstream } from "../../src/config/load.js";
-import type { RequestRecord } from "../../src/observe/observation.js";
+import { type RecordRow, recordRow } from "../../src/record/request-record.js";
 import { type Running, runSidecar } from "../../src/server.js";
 import { openStats, type Stats } from "../../src/stats/service.js";
 import type { RequestLedger } from "../../src/store/schema.js";
@@ -25,14 +25,15 @@ export interface TestSidecar {
   telemetry: Telemetry;
   stats: Stats;
   running: Running;
-  records: RequestRecord[];
+  /** Every finished request once judged: its record with its verdicts, as /api/stats lists it. */
+  records: RecordRow[];
   banner: string;
   spans(): ReadableSpan[];
   metrics(): Promise<string>;
   /** Forgets the records so far, including those of responses that ended but wait to be recorded. */
   clearRecords(): void;
-  /** Resolves when n records have been produced (records are written shortly after a response ends). */
-  waitForRecords(n: number, timeoutMs?: number): Promise<RequestRecord[]>;
+  /** Resolves when n records have been judged (records are written shortly after a response ends). */
+  waitForRecords(n: number, timeoutMs?: number): Promise<RecordRow[]>;
   close(): Promise<void>;
 }
 
@@ -74,18 +75,17 @@ export async function startTestSidecar(
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const stats = await openStats(config.dataDir, logger, primaryUpstream(config));
   const { telemetry, exporter } = testTelemetry(() => stats.doc.sidecar);
-  const records: RequestRecord[] = [];
+  const records: RecordRow[] = [];
   const waiters: (() => void)[] = [];
-  const sink = (r: RequestRecord) => {
-    records.push(r);
-    for (const w of waiters.splice(0)) w();
-  };
   let banner = "";
   const running = await runSidecar(config, telemetry, stats, logger, {
-    sinks: [sink],
     print: (t) => {
       banner += t;
     },
+  });
+  running.events.judged((j) => {
+    records.push(recordRow(j.record, j));
+    for (const w of waiters.splice(0)) w();
   });
   const url = running.url;
   return {

@@ -14,6 +14,7 @@ const FLOORS: string[][] = [
   ["observe", "admission", "guard", "dashboard", "forensics", "clients"],
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
+  ["record"],
   ["stats", "fleet"],
   ["proxy"],
   ["views.ts"],

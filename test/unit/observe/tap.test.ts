@@ -1,9 +1,11 @@
 import { describe, expect, it, vi } from "vitest";
-import { Observation, toRecord } from "../../../src/observe/observation.js";
+import { Observation } from "../../../src/observe/observation.js";
 import { createTap, ParseScheduler } from "../../../src/observe/tap.js";
+import { buildRecord } from "../../../src/record/build.js";
 
 import type { Dialect } from "../../../src/wire/routes.js";
 import { type Fixture, fixture, sseEvents } from "../../support/fake-llama.js";
+import { BUILD, exchangeFacts } from "../../support/records.js";
 
 const scheduler = new ParseScheduler();
 
@@ -69,17 +71,8 @@ describe("response taps read exactly what llama-server reported", () => {
       const want = reported(f);
       for (const split of ["whole", "bytes"] as const) {
         const obs = observe(f, dialect, split);
-        const rec = toRecord(obs, {
-          id: "x",
-          startedAt: 0,
-          route: f.request.path,
-          operation: "chat",
-          client: "other",
-          stream: name.endsWith("-stream"),
-          status: 200,
-          outcome: "ok",
-          endedAt: 1000,
-        });
+        const facts = exchangeFacts(obs, { path: f.request.path, model: { stream: name.endsWith("-stream") } });
+        const rec = buildRecord(facts, "ok", 1000, BUILD);
         expect({ prefill: rec.prefillTokens, cached: rec.cachedTokens, output: rec.outputTokens }).toEqual(want);
         expect(rec.finishReason).toBe(finish);
         expect(rec.model).toBe("tiny");
@@ -132,17 +125,8 @@ describe("response taps read exactly what llama-server reported", () => {
 
   it("uses llama-server's timings for speeds and marks stream-derived speeds as derived", () => {
     const withTimings = observe(fixture("post-v1-chat-completions-stream"), "openai-chat", "whole");
-    const base = {
-      id: "x",
-      startedAt: 0,
-      route: "r",
-      client: "other" as const,
-      stream: true,
-      status: 200,
-      outcome: "ok" as const,
-      endedAt: 50,
-    };
-    const r1 = toRecord(withTimings, base);
+    const stream = { model: { stream: true } };
+    const r1 = buildRecord(exchangeFacts(withTimings, stream), "ok", 50, BUILD);
     expect(r1.derived).toBe(false);
     expect(r1.decodeTps).toBe(withTimings.timings?.predicted_per_second);
 
@@ -152,7 +136,7 @@ describe("response taps read exactly what llama-server reported", () => {
     const tap = createTap("anthropic-messages", "text/event-stream", anthropic, { now: () => ++clock, scheduler });
     for (const event of sseEvents(fixture("post-v1-messages-stream").body)) tap.push(Buffer.from(event));
     tap.end();
-    const r2 = toRecord(anthropic, base);
+    const r2 = buildRecord(exchangeFacts(anthropic, stream), "ok", 50, BUILD);
     expect(r2.derived).toBe(true);
     // n tokens over n-1 gaps between the first and last content events.
     const gaps = (anthropic.lastContentAt ?? 0) - (anthropic.firstContentAt ?? 0);
@@ -162,16 +146,7 @@ describe("response taps read exactly what llama-server reported", () => {
   it("derives TTFT for a non-streamed answer from the generation time", () => {
     const obs = observe(fixture("post-v1-chat-completions"), "openai-chat", "whole");
     const t = obs.timings;
-    const rec = toRecord(obs, {
-      id: "x",
-      startedAt: 0,
-      route: "r",
-      client: "other",
-      stream: false,
-      status: 200,
-      outcome: "ok",
-      endedAt: 500,
-    });
+    const rec = buildRecord(exchangeFacts(obs, { model: { stream: false } }), "ok", 500, BUILD);
     expect(rec.derived).toBe(true);
     expect(rec.ttftMs).toBeCloseTo(500 - (t?.predicted_ms ?? 0) + (t?.predicted_per_token_ms ?? 0), 3);
   });

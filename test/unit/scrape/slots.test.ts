@@ -31,16 +31,16 @@ describe("slotThatServed", () => {
   it("finds the idle slot holding what the request left: its prompt and all but its last token", () => {
     const slots = readSlots(SLOTS);
     expect(slots[0]?.cachedAfter).toBe(319);
-    expect(slotThatServed(slots, { processed: 316, cached: 0, decoded: 4 })).toBe(0);
-    expect(slotThatServed(slots, { processed: 8, cached: 492, decoded: 8 })).toBe(1);
+    expect(slotThatServed(slots, { prefill: 316, cached: 0, generated: 4 })).toBe(0);
+    expect(slotThatServed(slots, { prefill: 8, cached: 492, generated: 8 })).toBe(1);
   });
 
   it("tells nothing when no slot or two slots match, or the slot is at work again", () => {
     const slots = readSlots(SLOTS);
-    expect(slotThatServed(slots, { processed: 1, cached: 0, decoded: 8 })).toBeUndefined();
+    expect(slotThatServed(slots, { prefill: 1, cached: 0, generated: 8 })).toBeUndefined();
     const twice = readSlots(SLOTS).map((s) => ({ ...s, cachedAfter: 319 }));
-    expect(slotThatServed(twice, { processed: 316, cached: 0, decoded: 4 })).toBeUndefined();
+    expect(slotThatServed(twice, { prefill: 316, cached: 0, generated: 4 })).toBeUndefined();
     const busy = readSlots(SLOTS).map((s) => ({ ...s, processing: true }));
-    expect(slotThatServed(busy, { processed: 316, cached: 0, decoded: 4 })).toBeUndefined();
+    expect(slotThatServed(busy, { prefill: 316, cached: 0, generated: 4 })).toBeUndefined();
   });
 });

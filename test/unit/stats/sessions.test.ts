@@ -1,6 +1,6 @@
 // Each session's last finished turn, and what of it runs now, for the status line.
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "../../../src/observe/observation.js";
+import type { RequestRecord } from "../../../src/record/request-record.js";
 import { Sessions } from "../../../src/stats/sessions.js";
 import { requestRecord } from "../../support/records.js";
 
@@ -9,12 +9,12 @@ const record = (over: Partial<RequestRecord>): RequestRecord => ({ ...requestRec
 describe("Sessions", () => {
   it("keeps each named session's last model turn, not background calls or failures", () => {
     const s = new Sessions();
-    s.sink(
+    s.recorded(
       record({ session: "a", prefillTokens: 100, cachedTokens: 900, outputTokens: 50, ttftMs: 300, decodeTps: 40 }),
     );
-    s.sink(record({ session: "a", background: "title", prefillTokens: 5 }));
-    s.sink(record({ session: "a", outcome: "upstream_error", prefillTokens: 7 }));
-    s.sink(record({ prefillTokens: 1 })); // no session
+    s.recorded(record({ session: "a", background: "title", prefillTokens: 5 }));
+    s.recorded(record({ session: "a", outcome: "upstream_error", prefillTokens: 7 }));
+    s.recorded(record({ prefillTokens: 1 })); // no session
     expect(s.view("a", [], { state: "online", nCtx: 4096 })).toMatchObject({
       requests: 1,
       contextUsed: 1050,

@@ -1,11 +1,7 @@
-// A prompt over the context in each client's words, and the sizes read back out of any of them.
+// A prompt over the context read from llama-server's refusal, and told in each client's words.
 import { describe, expect, it } from "vitest";
-import {
-  anthropicPromptTooLong,
-  contextOverflow,
-  openaiContextLengthExceeded,
-  overflowInMessage,
-} from "../../../src/translate/context-overflow.js";
+import { anthropicPromptTooLong, openaiContextLengthExceeded } from "../../../src/translate/context-overflow.js";
+import { contextOverflow } from "../../../src/wire/context-overflow.js";
 
 // As llama-server sends it (server-common.cpp: format_error_response with n_prompt_tokens and n_ctx).
 const LLAMA = {
@@ -41,14 +37,5 @@ describe("context overflow", () => {
         code: "context_length_exceeded",
       },
     });
-  });
-
-  it("reads the sizes back out of any of the three messages", () => {
-    const o = { promptTokens: 13904, nCtx: 8192 };
-    expect(overflowInMessage(LLAMA.error.message)).toEqual(o);
-    expect(overflowInMessage((anthropicPromptTooLong(o).error as { message: string }).message)).toEqual(o);
-    expect(overflowInMessage(String((openaiContextLengthExceeded(o).error as { message: string }).message))).toEqual(o);
-    expect(overflowInMessage("something else")).toBeUndefined();
-    expect(overflowInMessage(undefined)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { RecordQueue } from "../../../src/proxy/records.js";
+import { RecordQueue } from "../../../src/record/queue.js";
 
 describe("RecordQueue", () => {
   it("records later, in order, or at once on flush(); one failing record does not stop the rest", async () => {

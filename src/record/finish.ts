@@ -1,0 +1,65 @@
+// A finished exchange becomes its record, published at once (recorded), then its verdicts and span, published
+// after the response's end is out (judged): the record floor's one entry point.
+import type { Telemetry } from "../telemetry/telemetry.js";
+import type { Outcome } from "../wire/request-kinds.js";
+import { type BuildOptions, buildRecord } from "./build.js";
+import { judgeCache } from "./cache-verdict.js";
+import type { RecordEvents } from "./events.js";
+import type { ExchangeFacts, ServingUnit } from "./exchange-facts.js";
+import type { CacheVerdict, JudgedRecord, RequestRecord } from "./request-record.js";
+import { recordSpan } from "./span.js";
+import { judgeSpeed } from "./speed-verdict.js";
+
+/** What recording a finished exchange needs. */
+export interface RecordDeps {
+  telemetry: Telemetry;
+  events: RecordEvents;
+  build: BuildOptions;
+  /** Where a request that reached no upstream is put down to: the primary upstream as it is now. */
+  primary(): ServingUnit;
+  /** Logs a failure of the work done after a record, off the record queue's own guard. */
+  logFailure(err: unknown): void;
+}
+
+/**
+ * Records a finished exchange; `endedAt` is when the response ended. The tap reads its last chunks first. The
+ * record goes to the `recorded` listeners now (what must hold it before the response may end); what is returned
+ * can wait until the response's end is out: the verdicts, the `judged` listeners and the span.
+ */
+export function finishExchange(deps: RecordDeps, ex: ExchangeFacts, outcome: Outcome, endedAt: number): () => void {
+  ex.tap?.end();
+  const record = buildRecord(ex, outcome, endedAt, deps.build);
+  deps.events.publishRecorded(record);
+  const unit = ex.unit ?? deps.primary();
+  return () => {
+    const cache = judgeCache(unit, ex, record);
+    // Where the verdict waits for llama-server to say which slot served the request, the rest waits for it. A
+    // failure there is logged like any record's, never left to end the process.
+    if (cache instanceof Promise)
+      cache.then(
+        (c) => judged(deps, ex, unit, record, c, endedAt),
+        (err: unknown) => {
+          deps.logFailure(err);
+          judged(deps, ex, unit, record, undefined, endedAt);
+        },
+      );
+    else judged(deps, ex, unit, record, cache, endedAt);
+  };
+}
+
+function judged(
+  deps: RecordDeps,
+  ex: ExchangeFacts,
+  unit: ServingUnit,
+  record: RequestRecord,
+  cache: CacheVerdict | undefined,
+  endedAt: number,
+): void {
+  try {
+    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, cache, speed: judgeSpeed(unit, record) });
+    deps.events.publishJudged(value);
+    recordSpan(deps.telemetry, ex, unit, value, endedAt);
+  } catch (err) {
+    deps.logFailure(err);
+  }
+}

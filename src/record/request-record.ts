@@ -1,0 +1,109 @@
+// The record of one finished request, and its verdicts: built once, frozen, then published (record/events.ts).
+import type { ClientName } from "../observe/client-name.js";
+import type { ContextOverflow } from "../wire/context-overflow.js";
+import type { MissCause, Outcome, SlowdownCause } from "../wire/request-kinds.js";
+import type { RequestTags } from "./exchange-facts.js";
+
+/**
+ * Everything recorded about one forwarded request; never prompt or completion text. Token counts follow the
+ * glossary (README, "One name per quantity"): prefill + cached = prompt; generated is what the model wrote.
+ */
+export interface RequestRecord extends Readonly<RequestTags> {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly route: string;
+  readonly operation?: string;
+  readonly client: ClientName;
+  readonly model: string;
+  /** The model as metrics and the ledger label it: cut, and "other" past the first few names (wire/labels). */
+  readonly modelLabel: string;
+  readonly stream: boolean;
+  readonly status: number;
+  readonly outcome: Outcome;
+  readonly finishReason?: string;
+  /** Prompt tokens llama-server had to process (prompt_n): the prefill. */
+  readonly prefillTokens?: number;
+  /** Prompt tokens served from the KV cache (cache_n). */
+  readonly cachedTokens?: number;
+  /** Tokens generated (predicted_n): OpenTelemetry's output tokens. */
+  readonly outputTokens?: number;
+  readonly ttftMs?: number;
+  readonly durationMs: number;
+  readonly prefillMs?: number;
+  readonly prefillTps?: number;
+  readonly decodeTps?: number;
+  readonly tpotMs?: number;
+  /** Time spent in the sidecar's admission queue before going to llama-server. */
+  readonly queueWaitMs?: number;
+  /** Model requests in flight to llama-server when this one was admitted, itself included. */
+  readonly concurrent?: number;
+  /** The sidecar's own time before forwarding: request received to sent upstream, less the queue wait. */
+  readonly overheadMs?: number;
+  /** Estimated wait inside llama-server for a slot: TTFT less prefill, first decode step and queue wait. */
+  readonly slotWaitMs?: number;
+  /** The session the client named: an identifier it chose, never prompt text. */
+  readonly session?: string;
+  /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
+  readonly derived: boolean;
+  readonly errorMessage?: string;
+  /** llama-server refused the prompt as longer than the slot's context: both sizes. */
+  readonly overflow?: ContextOverflow;
+  /** Fields of llama-server's answer that held a bad number (negative, NaN, not a number, absurd): left out. */
+  readonly invalidFields?: readonly string[];
+}
+
+/** Cache forensics for a turn of a conversation seen before. */
+export interface CacheVerdict {
+  /** Tokens a warm cache would have kept... (none for a prompt refused as too long: nothing was processed) */
+  readonly expectedTokens?: number;
+  /** ...and those of them llama-server processed again. */
+  readonly lostTokens?: number;
+  /** For a miss: why, and where the prompt changed or what came between. */
+  readonly cause?: MissCause;
+  readonly location?: string;
+  /** The prefill time the lost tokens cost, at the request's (or llama-server's recent) prefill speed. */
+  readonly lostPrefillMs?: number;
+}
+
+/** Generation well below the model's usual speed: why, what changed, and the usual speed it fell below. */
+export interface SpeedVerdict {
+  readonly cause: SlowdownCause;
+  readonly detail: string;
+  readonly usualTps: number;
+}
+
+/** A record and what the forensics made of it: the second, later event of a request (record/events.ts). */
+export interface JudgedRecord {
+  readonly record: RequestRecord;
+  /** The upstream that judged it (its configured name), the label of its misses and slowdowns. */
+  readonly upstream: string;
+  readonly cache?: CacheVerdict;
+  readonly speed?: SpeedVerdict;
+}
+
+/** A record with its verdicts, flat, as /api/stats lists the recent requests. */
+export interface RecordRow extends RequestRecord {
+  readonly cacheExpectedTokens?: number;
+  readonly cacheLostTokens?: number;
+  readonly missCause?: MissCause;
+  readonly missLocation?: string;
+  readonly slowdownCause?: SlowdownCause;
+  readonly slowdownDetail?: string;
+  readonly usualTps?: number;
+}
+
+/** The row of a record, judged or not yet. */
+export function recordRow(record: RequestRecord, judged?: JudgedRecord): RecordRow {
+  const { cache, speed } = judged ?? {};
+  if (!cache && !speed) return record;
+  return {
+    ...record,
+    cacheExpectedTokens: cache?.expectedTokens,
+    cacheLostTokens: cache?.lostTokens,
+    missCause: cache?.cause,
+    missLocation: cache?.location,
+    slowdownCause: speed?.cause,
+    slowdownDetail: speed?.detail,
+    usualTps: speed?.usualTps,
+  };
+}
