@@ -4,7 +4,7 @@ import type { Alias, Fleet as FleetSettings } from "../config/upstreams.js";
 import { matchesModel } from "../config/upstreams.js";
 import { SidecarError } from "../errors.js";
 import type { Upstream } from "../upstream/client.js";
-import type { UpstreamMonitor } from "../upstream/monitor.js";
+import { kindOf, type UpstreamMonitor } from "../upstream/monitor.js";
 import type { UpstreamUnit } from "./upstream-unit.js";
 
 /** A configured upstream, as the fleet uses it (upstream-host.ts). */
@@ -73,7 +73,7 @@ export class UpstreamFleet {
 
   /** A plain llama-server answers whatever model it is asked; a router picks by name, so none is sent there blind. */
   private get fallback(): UpstreamUnit | undefined {
-    if (!this.fallbackHost || this.fallbackHost.monitor.status.props?.router) return undefined;
+    if (!this.fallbackHost || kindOf(this.fallbackHost.monitor.status).servesByName) return undefined;
     return firstUnit(this.fallbackHost);
   }
 
@@ -162,7 +162,9 @@ export class UpstreamFleet {
 
   /** Reads every router's model list again (a model asked for that none listed may have come since). */
   async refreshRouters(): Promise<void> {
-    await Promise.all(this.hosts.map((h) => (h.monitor.status.props?.router ? h.monitor.refreshModels() : undefined)));
+    await Promise.all(
+      this.hosts.map((h) => (kindOf(h.monitor.status).servesByName ? h.monitor.refreshModels() : undefined)),
+    );
   }
 
   async start(): Promise<void> {

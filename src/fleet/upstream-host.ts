@@ -1,13 +1,14 @@
-// One configured upstream: a plain llama-server is one unit; a llama-server in router mode (found from its /props)
-// is one unit per model it lists, each scraped, queued and counted on its own, and loaded on demand.
+// One configured upstream: a plain llama-server is one unit; a server of many models (a llama-server in router mode,
+// llama-swap) is one unit per model it lists, each scraped, queued and counted on its own, and loaded on demand.
 import type { UpstreamSpec } from "../config/upstreams.js";
 import { SidecarError } from "../errors.js";
 import { UpstreamScraper } from "../scrape/scraper.js";
 import { joinKey } from "../store/ledger-keys.js";
 import { callUpstream, type Upstream } from "../upstream/client.js";
 import { ModelMonitor } from "../upstream/model-monitor.js";
-import type { UpstreamMonitor } from "../upstream/monitor.js";
-import { isReady, type RouterModel } from "../upstream/router-models.js";
+import { kindOf, type UpstreamMonitor } from "../upstream/monitor.js";
+import type { RouterModel } from "../upstream/router-models.js";
+import type { UpstreamKindRules } from "../upstream/upstream-kind.js";
 import {
   assembleUnit,
   connect,
@@ -46,7 +47,7 @@ export class UpstreamHost {
 
   /** The units requests may go to now: the server's own, or a router's models. */
   units(): UpstreamUnit[] {
-    return this.monitor.status.props?.router ? [...this.byModel.values()] : [this.serverUnit];
+    return kindOf(this.monitor.status).servesByName ? [...this.byModel.values()] : [this.serverUnit];
   }
 
   /** A unit for each model the router lists that has none yet (a model once listed keeps its unit and ledger). */
@@ -60,15 +61,10 @@ export class UpstreamHost {
     }
   }
 
-  /** A router is told not to load a model to be scraped; llama-swap's /upstream/<model>/ reaches its server. */
-  private scrapePaths(id: string): { metrics: string; slots: string } {
-    const m = encodeURIComponent(id);
-    if (this.monitor.status.props?.swap) return { metrics: `/upstream/${m}/metrics`, slots: `/upstream/${m}/slots` };
-    return { metrics: `/metrics?model=${m}&autoload=false`, slots: `/slots?model=${m}&autoload=false` };
-  }
-
+  /** A unit for one model, made once the server has listed it: the server's kind is known by then. */
   private modelUnit(id: string): UpstreamUnit {
     const { config, store, reportInvalid } = this.opts;
+    const kind = kindOf(this.monitor.status);
     const logger = this.opts.logger.child({ upstream: this.name, model: id });
     const monitor = new ModelMonitor(this.upstream, this.monitor, id);
     const scraper = new UpstreamScraper(this.upstream, store, monitor, {
@@ -76,10 +72,8 @@ export class UpstreamHost {
       logger,
       reportInvalid,
       ledgerKey: joinKey([this.name, id]),
-      paths: this.scrapePaths(id),
-      // llama-swap serves a scrape through its scheduler: one that came during a swap would swap its model back
-      // in afterwards, so while the sidecar has a swap going, only the scrape before it runs.
-      ready: () => isReady(monitor.entry?.state) && !(this.monitor.status.props?.swap && this.loading.size > 0),
+      paths: { metrics: kind.metricsPath(id), slots: kind.slotsPath(id) },
+      ready: () => kind.scrapesModel(monitor.entry?.state, this.loading.size),
     });
     const names = () => (monitor.entry ? [monitor.entry.id, ...monitor.entry.aliases] : [id]);
     const matcher = { models: names, serves: (model: string) => names().includes(model) };
@@ -93,7 +87,7 @@ export class UpstreamHost {
         matcher,
         logger,
         lifecycle: lifecycle(monitor, scraper, async () => {}),
-        prepare: (cancel) => this.ensureLoaded(monitor, cancel),
+        prepare: (cancel) => this.ensureLoaded(kind, monitor, cancel),
       },
       config,
     );
@@ -105,8 +99,12 @@ export class UpstreamHost {
    * would be lost), then it is asked to load the model, and the sidecar waits until it is loaded. Requests that
    * come meanwhile wait for the same load.
    */
-  private async ensureLoaded(monitor: ModelMonitor, cancel: { aborted: boolean }): Promise<ModelLoad | undefined> {
-    if (this.readyNow(monitor)) return undefined;
+  private async ensureLoaded(
+    kind: UpstreamKindRules,
+    monitor: ModelMonitor,
+    cancel: { aborted: boolean },
+  ): Promise<ModelLoad | undefined> {
+    if (readyNow(kind, monitor)) return undefined;
     const id = monitor.modelId;
     // A load already going is joined: the request waits as long, but did not set it off.
     const joined = () => this.loading.get(id)?.then((l) => ({ waitedMs: l.waitedMs, triggered: false }));
@@ -114,21 +112,21 @@ export class UpstreamHost {
     if (running) return running;
     // The list last read may be older than a load that has just ended: read it again before loading anything.
     await this.monitor.refreshModels();
-    if (this.readyNow(monitor)) return undefined;
+    if (readyNow(kind, monitor)) return undefined;
     const again = joined();
     if (again) return again;
-    const load = this.load(monitor, monitor.entry?.state !== "loading", cancel).finally(() => this.loading.delete(id));
+    const ask = monitor.entry?.state !== "loading";
+    const load = this.load(kind, monitor, ask, cancel).finally(() => this.loading.delete(id));
     this.loading.set(id, load);
     return load;
   }
 
-  /** Loaded (or unknown: then the request goes on, and the server says what it has). */
-  private readyNow(monitor: ModelMonitor): boolean {
-    const state = monitor.entry?.state;
-    return state === undefined || isReady(state);
-  }
-
-  private async load(monitor: ModelMonitor, ask: boolean, cancel: { aborted: boolean }): Promise<ModelLoad> {
+  private async load(
+    kind: UpstreamKindRules,
+    monitor: ModelMonitor,
+    ask: boolean,
+    cancel: { aborted: boolean },
+  ): Promise<ModelLoad> {
     const started = performance.now();
     const id = monitor.modelId;
     await Promise.all(
@@ -136,12 +134,12 @@ export class UpstreamHost {
         .filter((u) => u.model !== id && u.monitor.status.props?.modelState === "loaded")
         .map((u) => u.scraper.scrape()),
     );
-    if (ask) await this.askToLoad(id);
+    if (ask) await this.askToLoad(kind, id);
     const deadline = Date.now() + this.opts.config.upstreamTimeout * 1000;
     for (;;) {
       const entry = (await this.monitor.refreshModels())?.find((m) => m.id === id);
       await monitor.check();
-      if (isReady(entry?.state)) return { waitedMs: performance.now() - started, triggered: ask };
+      if (kind.isReady(entry?.state)) return { waitedMs: performance.now() - started, triggered: ask };
       if (entry?.state === "failed") throw new SidecarError("upstream_error", `the router could not load model ${id}`);
       if (cancel.aborted) throw new SidecarError("client_closed", "the client closed the connection");
       if (Date.now() > deadline) throw new SidecarError("upstream_timeout", `model ${id} did not load in time`);
@@ -149,17 +147,11 @@ export class UpstreamHost {
     }
   }
 
-  /**
-   * A router is asked to load the model (it answers at once, and loads meanwhile); llama-swap has no such call, so
-   * the model's own /health is asked through it, which swaps the model in first and answers once it is ready.
-   */
-  private async askToLoad(id: string): Promise<void> {
-    const m = encodeURIComponent(id);
-    const timeoutMs = this.opts.config.upstreamTimeout * 1000;
-    const asked = this.monitor.status.props?.swap
-      ? callUpstream(this.upstream, `/upstream/${m}/health`, { timeoutMs })
-      : callUpstream(this.upstream, "/models/load", { json: { model: id }, timeoutMs: 30_000 });
-    await asked.catch(() => undefined);
+  /** Asks the server to load a model, the way its kind is asked (the load is followed by its model list). */
+  private async askToLoad(kind: UpstreamKindRules, id: string): Promise<void> {
+    const call = kind.loadCall(id, this.opts.config.upstreamTimeout * 1000);
+    if (!call) return;
+    await callUpstream(this.upstream, call.path, { json: call.json, timeoutMs: call.timeoutMs }).catch(() => undefined);
   }
 
   async start(): Promise<void> {
@@ -172,4 +164,10 @@ export class UpstreamHost {
     await Promise.all([...this.byModel.values()].map((u) => u.close()));
     await this.serverUnit.close();
   }
+}
+
+/** Loaded (or unknown: then the request goes on, and the server says what it has). */
+function readyNow(kind: UpstreamKindRules, monitor: ModelMonitor): boolean {
+  const state = monitor.entry?.state;
+  return state === undefined || kind.isReady(state);
 }

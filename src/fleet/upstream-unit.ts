@@ -13,7 +13,7 @@ import type { JsonStore } from "../store/json-store.js";
 import type { StatsDoc } from "../store/schema.js";
 import type { ReportInvalid } from "../telemetry/invalid-values.js";
 import { createUpstream, type Upstream } from "../upstream/client.js";
-import { modelNames, UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
+import { kindOf, modelNames, UpstreamMonitor, type UpstreamStatus } from "../upstream/monitor.js";
 
 /** This llama-server now: restarts, settings from /props, recent prefill speed and draft acceptance (/metrics). */
 export interface UpstreamFacts {
@@ -113,7 +113,8 @@ export function lifecycle(
       // Online but its settings unread (a busy server slow to answer /props), or a router that lists no model yet
       // (it fills its list just after it starts listening): asked again, briefly, so the banner and the first
       // requests know what it is.
-      const unread = (s: UpstreamStatus) => s.state === "online" && (!s.props || s.props.router?.length === 0);
+      const unread = (s: UpstreamStatus) =>
+        s.state === "online" && (!s.props || (kindOf(s).servesByName && s.props.routerModels?.length === 0));
       for (let i = 0; i < 10 && unread(status); i++) {
         await new Promise((r) => setTimeout(r, 200));
         status = await monitor.check();
@@ -187,8 +188,7 @@ export function createUpstreamUnit(
     logger,
     reportInvalid,
     ledgerKey: spec.name,
-    // A router answers /metrics only per model: its models are units of their own.
-    ready: () => !monitor.status.props?.router,
+    ready: () => kindOf(monitor.status).scrapesServer,
   });
   const matcher = modelsOf(spec, monitor);
   return assembleUnit(

@@ -4,8 +4,8 @@
 
 import { objectOrEmpty, parseObject } from "../wire/json.js";
 import { callUpstream, type Upstream } from "./client.js";
-import { UpstreamMonitor, type UpstreamProps, type UpstreamStatus } from "./monitor.js";
-import { isReady, type RouterModel } from "./router-models.js";
+import { kindOf, UpstreamMonitor, type UpstreamProps, type UpstreamStatus } from "./monitor.js";
+import type { RouterModel } from "./router-models.js";
 
 export class ModelMonitor extends UpstreamMonitor {
   /** The loaded child's slot count, asked once per load where the router's arguments do not say. */
@@ -23,7 +23,7 @@ export class ModelMonitor extends UpstreamMonitor {
 
   /** The router's entry for this model, as last read. */
   get entry(): RouterModel | undefined {
-    return this.host.status.props?.router?.find((m) => m.id === this.modelId);
+    return this.host.status.props?.routerModels?.find((m) => m.id === this.modelId);
   }
 
   override async check(): Promise<UpstreamStatus> {
@@ -32,8 +32,9 @@ export class ModelMonitor extends UpstreamMonitor {
     if (host.state !== "online") this.derive({ state: host.state, detail: host.detail });
     else if (!m) this.derive({ state: "unreachable", detail: "the router no longer lists this model" });
     else {
-      if (isReady(m.state) && m.slots === undefined && this.childSlots === undefined) await this.askSlots();
-      if (!isReady(m.state)) this.childSlots = undefined;
+      const ready = kindOf(host).isReady(m.state);
+      if (ready && m.slots === undefined && this.childSlots === undefined) await this.askSlots();
+      if (!ready) this.childSlots = undefined;
       const state = m.state === "loading" ? "loading" : "online";
       this.derive({ state, detail: m.state === "failed" ? "its last load failed" : undefined, props: this.props(m) });
     }
@@ -51,10 +52,9 @@ export class ModelMonitor extends UpstreamMonitor {
     };
   }
 
-  /** Asked only while loaded; a router is told not to load it (autoload=false), llama-swap reaches its server. */
+  /** Asked only while loaded, at a path that does not load it. */
   private async askSlots(): Promise<void> {
-    const id = encodeURIComponent(this.modelId);
-    const path = this.host.status.props?.swap ? `/upstream/${id}/props` : `/props?model=${id}&autoload=false`;
+    const path = kindOf(this.host.status).propsPath(this.modelId);
     const reply = await callUpstream(this.upstream, path, { timeoutMs: 5000 }).catch(() => undefined);
     const slots = reply?.status === 200 ? objectOrEmpty(parseObject(reply.text)).total_slots : undefined;
     if (typeof slots === "number" && slots > 0) this.childSlots = slots;

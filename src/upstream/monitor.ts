@@ -5,22 +5,25 @@ import type { UpstreamState } from "../wire/upstream-state.js";
 import type { Upstream } from "./client.js";
 import { callUpstream } from "./client.js";
 import { type Poller, pollEvery } from "./poll.js";
-import { type ModelState, type RouterModel, readRouterModels } from "./router-models.js";
-import { isLlamaSwapList, readSwapModels } from "./swap-models.js";
+import type { ModelState, RouterModel } from "./router-models.js";
+import {
+  kindRules,
+  type ReadText,
+  recognizeKind,
+  type ServerFacts,
+  type UpstreamKind,
+  type UpstreamKindRules,
+} from "./upstream-kind.js";
 
-export interface UpstreamProps {
-  model?: string;
-  totalSlots?: number;
-  nCtx?: number;
-  buildInfo?: string;
+export interface UpstreamProps extends ServerFacts {
+  /** What the server is, found once each time it comes online; none on one model of a router (ModelMonitor). */
+  kind?: UpstreamKind;
   /** The models its /v1/models lists: ids and aliases (modelNames gives the names each answers to). */
   models?: string[];
-  /** A llama-server in router mode (/props role "router"): its models, re-read at every health check. */
-  router?: RouterModel[];
+  /** The models it serves by name, with their states (a router's or llama-swap's), re-read at every health check. */
+  routerModels?: RouterModel[];
   /** For one model of a router: whether it is loaded. */
   modelState?: ModelState;
-  /** It is llama-swap: its models (in `router`) run one or a group at a time, swapped in on demand. */
-  swap?: boolean;
 }
 
 export interface UpstreamStatus {
@@ -36,7 +39,7 @@ export interface MonitorEvents {
   models: [models: RouterModel[]];
 }
 
-function readProps(text: string): UpstreamProps & { isRouter: boolean } {
+function readServerFacts(text: string): ServerFacts {
   const b = parseObject(text) ?? {};
   const settings = objectOrEmpty(b.default_generation_settings);
   const model =
@@ -46,8 +49,12 @@ function readProps(text: string): UpstreamProps & { isRouter: boolean } {
     totalSlots: typeof b.total_slots === "number" ? b.total_slots : undefined,
     nCtx: typeof settings.n_ctx === "number" ? settings.n_ctx : undefined,
     buildInfo: typeof b.build_info === "string" ? b.build_info : undefined,
-    isRouter: b.role === "router",
   };
+}
+
+/** The rules of the kind a status's server is (a plain one until its props are read). */
+export function kindOf(status: UpstreamStatus): UpstreamKindRules {
+  return kindRules(status.props?.kind);
 }
 
 /**
@@ -72,8 +79,8 @@ export function readModelList(text: string): string[] {
 }
 
 /** A router's (or llama-swap's) props with its models: their states, and every name they answer to. */
-function withModels(props: UpstreamProps, router: RouterModel[]): UpstreamProps {
-  return { ...props, router, models: router.flatMap((m) => [m.id, ...m.aliases]) };
+function withModels(props: UpstreamProps, routerModels: RouterModel[]): UpstreamProps {
+  return { ...props, routerModels, models: routerModels.flatMap((m) => [m.id, ...m.aliases]) };
 }
 
 export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
@@ -100,9 +107,10 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
       if (status === 200) {
         const known = this.current?.state === "online" ? this.current.props : undefined;
         // A router's /health says nothing of its models: their states are read at every check.
-        const props = known?.router
-          ? await this.withRouterModels(known, timeout)
-          : (known ?? (await this.fetchProps(timeout)));
+        const props =
+          known && kindRules(known.kind).servesByName
+            ? await this.withModelStates(known, timeout)
+            : (known ?? (await this.fetchProps(timeout)));
         next = { state: "online", props };
       } else if (status === 503) {
         next = { state: "loading", detail: "loading model" };
@@ -118,54 +126,49 @@ export class UpstreamMonitor extends EventEmitter<MonitorEvents> {
     }
     this.update(next);
     // Told once the list is the status's: what hears it reads the states of now.
-    if (next.props?.router) this.emit("models", next.props.router);
+    if (next.props?.routerModels) this.emit("models", next.props.routerModels);
     return this.status;
   }
 
+  /** One of the server's answers, where it answered 200. */
+  private reader(timeout: number): ReadText {
+    return (path) =>
+      callUpstream(this.upstream, path, { timeoutMs: timeout }).then(
+        (r) => (r.status === 200 ? r.text : undefined),
+        () => undefined,
+      );
+  }
+
+  /** The server first seen online: what kind it is, and what it says of itself and its models. */
   private async fetchProps(timeout: number): Promise<UpstreamProps | undefined> {
-    const get = (path: string) =>
-      callUpstream(this.upstream, path, { timeoutMs: timeout }).then(
-        (r) => (r.status === 200 ? r.text : undefined),
-        () => undefined,
-      );
-    const [props, models] = await Promise.all([get("/props"), get("/v1/models")]);
-    if (models !== undefined && isLlamaSwapList(models)) {
-      return withModels({ swap: true }, readSwapModels(models, await get("/running")));
-    }
-    if (props === undefined) return undefined;
-    const { isRouter, ...read } = readProps(props);
-    const listed = models === undefined ? undefined : readModelList(models);
-    if (!isRouter) return { ...read, models: listed };
-    return this.routerProps({ ...read, model: undefined, nCtx: undefined }, models);
+    const read = this.reader(timeout);
+    const [propsText, modelsText] = await Promise.all([read("/props"), read("/v1/models")]);
+    const kind = recognizeKind(propsText, modelsText);
+    if (kind === undefined) return undefined;
+    const rules = kindRules(kind);
+    const props: UpstreamProps = { kind, ...rules.ownFacts(readServerFacts(propsText ?? "")) };
+    if (!rules.servesByName)
+      return { ...props, models: modelsText === undefined ? undefined : readModelList(modelsText) };
+    return withModels(props, modelsText === undefined ? [] : await rules.readModels(modelsText, read));
   }
 
-  /** The router's (or llama-swap's) models read again: the same props with the states of now. */
-  private async withRouterModels(props: UpstreamProps, timeout: number): Promise<UpstreamProps> {
-    const get = (path: string) =>
-      callUpstream(this.upstream, path, { timeoutMs: timeout }).then(
-        (r) => (r.status === 200 ? r.text : undefined),
-        () => undefined,
-      );
-    const text = await get("/v1/models");
-    if (text === undefined) return props;
-    if (!props.swap) return this.routerProps(props, text);
-    return withModels(props, readSwapModels(text, await get("/running")));
-  }
-
-  private routerProps(props: UpstreamProps, modelsText: string | undefined): UpstreamProps {
+  /** The models of a server that serves them by name, read again: the same props with the states of now. */
+  private async withModelStates(props: UpstreamProps, timeout: number): Promise<UpstreamProps> {
+    const read = this.reader(timeout);
     // An unanswered list keeps the models known: a model is not gone because one call failed.
-    if (modelsText === undefined && props.router) return props;
-    return withModels(props, modelsText === undefined ? [] : readRouterModels(modelsText));
+    const text = await read("/v1/models");
+    if (text === undefined) return props;
+    return withModels(props, await kindRules(props.kind).readModels(text, read));
   }
 
   /** A router's model states now, read at once (while a model loads, say). */
   async refreshModels(): Promise<RouterModel[] | undefined> {
     const props = this.current?.props;
-    if (this.current?.state !== "online" || !props?.router) return undefined;
-    const fresh = await this.withRouterModels(props, 5000);
+    if (this.current?.state !== "online" || !props || !kindRules(props.kind).servesByName) return undefined;
+    const fresh = await this.withModelStates(props, 5000);
     if (this.current) this.current.props = fresh;
-    if (fresh.router) this.emit("models", fresh.router);
-    return fresh.router;
+    if (fresh.routerModels) this.emit("models", fresh.routerModels);
+    return fresh.routerModels;
   }
 
   protected update(next: Omit<UpstreamStatus, "since">): void {
