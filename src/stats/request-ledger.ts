@@ -1,6 +1,6 @@
 // Ledger (b): the sidecar's own per-request observations, by route, model, client and outcome.
 import type { RequestRecord } from "../record/request-record.js";
-import { joinKey, splitKey } from "../store/ledger-keys.js";
+import { decodeKey, encodeKey, type RequestKey, type TokenKey } from "../store/ledger-keys.js";
 import type { RequestLedger, TokenCounts } from "../store/schema.js";
 import { classify } from "../wire/routes.js";
 
@@ -32,17 +32,27 @@ export type LedgerEntry = Pick<
 export function addRecord(ledger: RequestLedger, r: LedgerEntry): void {
   if (r.background) {
     // Background calls are counted apart, never as model work.
-    const key = joinKey([r.background, r.backgroundPolicy ?? "", r.outcome]);
+    const key = encodeKey("background", {
+      backgroundClass: r.background,
+      policy: r.backgroundPolicy ?? "",
+      outcome: r.outcome,
+    });
     ledger.background[key] = (ledger.background[key] ?? 0) + 1;
     return;
   }
-  const model = r.modelLabel;
-  // The upstream that answered ("" for a request that reached none: refused, or answered by the sidecar).
-  const upstream = r.upstream ?? "";
-  const reqKey = joinKey([r.route, model, r.client, r.outcome, upstream]);
+  const request: RequestKey = {
+    route: r.route,
+    model: r.modelLabel,
+    client: r.client,
+    outcome: r.outcome,
+    // The upstream that answered ("" for a request that reached none: refused, or answered by the sidecar).
+    upstream: r.upstream ?? "",
+  };
+  const reqKey = encodeKey("requests", request);
   ledger.requests[reqKey] = (ledger.requests[reqKey] ?? 0) + 1;
   if (!r.operation) return;
-  const tokKey = joinKey([model, r.client, upstream]);
+  // Its tokens are counted by the request key's model, client and upstream.
+  const tokKey = encodeKey("tokens", request);
   const t: TokenCounts = ledger.tokens[tokKey] ?? { prompt: 0, cached: 0, generated: 0 };
   t.prompt += r.prefillTokens ?? 0;
   t.cached += r.cachedTokens ?? 0;
@@ -58,22 +68,26 @@ export function isModelWork(route: string): boolean {
   return classify(route).operation !== undefined;
 }
 
-/**
- * Sums over the ledger's model work, optionally only where a key part matches (e.g. a client or a model).
- */
-export function totals(ledger: RequestLedger, filter?: { client?: string; model?: string }): RequestTotals {
+/** Which requests `totals` sums: those of one client, or one model, or both ("" names the requests without one). */
+export type TotalsFilter = Partial<Pick<TokenKey, "client" | "model">>;
+
+/** Whether a key (a token key, or a request key, which holds one) is among those `filter` asks for. */
+const matches = (key: TokenKey, filter: TotalsFilter | undefined) =>
+  (filter?.client === undefined || key.client === filter.client) &&
+  (filter?.model === undefined || key.model === filter.model);
+
+/** Sums over the ledger's model work, optionally only that of a client or a model. */
+export function totals(ledger: RequestLedger, filter?: TotalsFilter): RequestTotals {
   const out: RequestTotals = { requests: 0, errors: 0, aborts: 0, prompt: 0, cached: 0, generated: 0 };
   for (const [k, n] of Object.entries(ledger.requests)) {
-    const [route = "", model, client, outcome] = splitKey(k);
-    if (!isModelWork(route)) continue;
-    if ((filter?.client && client !== filter.client) || (filter?.model && model !== filter.model)) continue;
+    const key = decodeKey("requests", k);
+    if (!isModelWork(key.route) || !matches(key, filter)) continue;
     out.requests += n;
-    if (outcome === "upstream_error") out.errors += n;
-    if (outcome === "client_abort") out.aborts += n;
+    if (key.outcome === "upstream_error") out.errors += n;
+    if (key.outcome === "client_abort") out.aborts += n;
   }
   for (const [k, t] of Object.entries(ledger.tokens)) {
-    const [model, client] = splitKey(k);
-    if ((filter?.client && client !== filter.client) || (filter?.model && model !== filter.model)) continue;
+    if (!matches(decodeKey("tokens", k), filter)) continue;
     out.prompt += t.prompt;
     out.cached += t.cached;
     out.generated += t.generated;

@@ -9,7 +9,7 @@ import { type JudgedRecord, type RecordRow, type RequestRecord, recordRow } from
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { JsonStore } from "../store/json-store.js";
-import { splitKey } from "../store/ledger-keys.js";
+import { decodeKey } from "../store/ledger-keys.js";
 import {
   emptyStats,
   emptyUpstreamLedger,
@@ -161,10 +161,10 @@ export async function openStats(dataDir: string, logger: Logger, legacyUpstream 
 }
 
 function byKey(stats: Stats, part: "client" | "model"): Record<string, RequestTotals> {
-  const names = new Set(Object.keys(stats.doc.sidecar.tokens).map((k) => splitKey(k)[part === "model" ? 0 : 1] ?? ""));
+  const names = new Set(Object.keys(stats.doc.sidecar.tokens).map((k) => decodeKey("tokens", k)[part]));
   for (const k of Object.keys(stats.doc.sidecar.requests)) {
-    const [route = "", model = "", client = ""] = splitKey(k);
-    if (isModelWork(route)) names.add(part === "model" ? model : client);
+    const key = decodeKey("requests", k);
+    if (isModelWork(key.route)) names.add(key[part]);
   }
   return Object.fromEntries([...names].map((n) => [n, stats.totals({ [part]: n })]));
 }
@@ -217,11 +217,11 @@ function backgroundView(stats: Stats) {
   let total = 0;
   let local = 0;
   for (const [key, n] of Object.entries(stats.doc.sidecar.background)) {
-    const [cls = "", policy] = splitKey(key);
-    const entry = byClass[cls] ?? { local: 0, forwarded: 0 };
+    const { backgroundClass, policy } = decodeKey("background", key);
+    const entry = byClass[backgroundClass] ?? { local: 0, forwarded: 0 };
     if (policy === "local") entry.local += n;
     else entry.forwarded += n;
-    byClass[cls] = entry;
+    byClass[backgroundClass] = entry;
     total += n;
     if (policy === "local") local += n;
   }

@@ -32,11 +32,11 @@ export const tokenCountsSchema = z.object({
 
 /** Ledger (b): what the sidecar itself observed, per client and model. */
 export const requestLedgerSchema = z.object({
-  /** Requests by "route|model|client|outcome". */
+  /** Requests by RequestKey (ledger-keys.ts: "route|model|client|outcome|upstream"). */
   requests: counts,
-  /** Tokens by "model|client". */
+  /** Tokens by TokenKey ("model|client|upstream"). */
   tokens: z.record(z.string(), tokenCountsSchema),
-  /** Background and locally answered calls, which are not model work. */
+  /** Background and locally answered calls, which are not model work, by BackgroundKey ("class|policy|outcome"). */
   background: counts,
 });
 

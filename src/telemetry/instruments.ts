@@ -4,7 +4,7 @@
 // exporter, and over OTLP when configured); process and state gauges are prom-client's. Each metric
 // exists in exactly one of the two, so /metrics never shows a name twice.
 import type { Attributes, Histogram, Meter, ObservableCounter, ObservableResult } from "@opentelemetry/api";
-import { splitKey } from "../store/ledger-keys.js";
+import { decodeKey, type LedgerKeys, type LedgerMap } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
 import { decodingBand, depthBand } from "../wire/context-bands.js";
 
@@ -55,14 +55,19 @@ export interface RequestInstruments {
  * Observes ledger entries summed by their labels: two keys can read back alike (one written before key escaping,
  * one after), and the SDK keeps only the last value observed per label set, so the counter would drop.
  */
-function observeByLabels(result: ObservableResult, entries: [string, number][], names: string[]): void {
+function observeByLabels<M extends LedgerMap>(
+  result: ObservableResult,
+  map: M,
+  entries: [string, number][],
+  labelsOf: (key: LedgerKeys[M]) => Attributes = (key) => ({ ...key }),
+): void {
   const sums = new Map<string, { labels: Attributes; n: number }>();
   for (const [key, n] of entries) {
-    const parts = splitKey(key);
-    const id = JSON.stringify(parts);
+    const labels = labelsOf(decodeKey(map, key));
+    const id = JSON.stringify(labels);
     const seen = sums.get(id);
     if (seen) seen.n += n;
-    else sums.set(id, { labels: Object.fromEntries(names.map((name, i) => [name, parts[i] ?? ""])), n });
+    else sums.set(id, { labels, n });
   }
   for (const { labels, n } of sums.values()) result.observe(n, labels);
 }
@@ -79,16 +84,18 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
     "Requests forwarded to llama-server, by route, model, client, outcome and upstream (lifetime)",
     "{request}",
   );
-  requests.addCallback((result) =>
-    observeByLabels(result, Object.entries(ledger().requests), ["route", "model", "client", "outcome", "upstream"]),
-  );
+  requests.addCallback((result) => observeByLabels(result, "requests", Object.entries(ledger().requests)));
   const background = counter(
     "background_requests",
     "Claude Code background calls (titles, topic checks, quota probes, Haiku-class work) by class, policy and outcome; not counted as model work",
     "{request}",
   );
   background.addCallback((result) =>
-    observeByLabels(result, Object.entries(ledger().background), ["class", "policy", "outcome"]),
+    observeByLabels(result, "background", Object.entries(ledger().background), (k) => ({
+      class: k.backgroundClass,
+      policy: k.policy,
+      outcome: k.outcome,
+    })),
   );
   const tokens: [string, string, "prompt" | "cached" | "generated"][] = [
     [
@@ -102,7 +109,7 @@ function observeLedgerCounters(meter: Meter, ledger: () => RequestLedger): void 
   for (const [name, description, field] of tokens) {
     counter(name, `${description} (lifetime)`, "{token}").addCallback((result) => {
       const entries = Object.entries(ledger().tokens).map(([k, t]): [string, number] => [k, t[field]]);
-      observeByLabels(result, entries, ["model", "client", "upstream"]);
+      observeByLabels(result, "tokens", entries);
     });
   }
 }
