@@ -46,7 +46,8 @@ function testConfig(upstream: string | undefined, args: string[] = []): Config {
   return parsed.config;
 }
 
-function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exporter: InMemorySpanExporter } {
+/** Telemetry that keeps its spans in memory, for assertions. */
+export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exporter: InMemorySpanExporter } {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const otelReader = createOtelPrometheusReader();
