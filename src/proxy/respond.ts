@@ -167,6 +167,12 @@ export async function readUpstreamText(up: UpstreamResponse, origin: string): Pr
   }
 }
 
+/** A 503's Retry-After (llama-server loading its model) goes to the client with the error made here. */
+function keepRetryAfter(ctx: SidecarContext, up: UpstreamResponse): void {
+  const retryAfter = up.headers["retry-after"];
+  if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
+}
+
 /** llama-server answered an Anthropic request with an error: pass its message on in Anthropic's shape. */
 export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: string): Reply {
   // Text that is not a JSON object becomes the message as it is; a prompt over the context gets Anthropic's words.
@@ -175,8 +181,7 @@ export function anthropicErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, 
   const status = requestFault(up.statusCode, json) ? 400 : up.statusCode;
   const body = overflow ? anthropicPromptTooLong(overflow) : anthropicError(status, json ?? text);
   ctx.status = status;
-  const retryAfter = up.headers["retry-after"];
-  if (typeof retryAfter === "string") ctx.set("Retry-After", retryAfter);
+  keepRetryAfter(ctx, up);
   ctx.body = body;
   if (overflow)
     return { outcome: "upstream_error", status, error: (body.error as { message: string }).message, overflow };
@@ -220,6 +225,7 @@ function openaiErrorAnswer(ctx: SidecarContext, up: UpstreamResponse, text: stri
   const message = text.trim().slice(0, 500) || `llama-server answered HTTP ${up.statusCode}`;
   const type = up.statusCode < 500 ? "invalid_request_error" : "upstream_error";
   ctx.status = up.statusCode;
+  keepRetryAfter(ctx, up);
   ctx.body = { error: { message, type, code: up.statusCode } };
   return { outcome: "upstream_error", status: up.statusCode, upstream: { message, type } };
 }

@@ -26,14 +26,16 @@ function openingMessages(messages: unknown[]): unknown[] {
 
 /**
  * The conversation a request belongs to, for the upstream whose cache holds its prefix: the client's session, or
- * a hash of what opens it (model, system prompt, first user message), which the turns of one conversation share.
+ * a hash of what opens it (model, system prompt or instructions, first user message or input item), which the
+ * turns of one conversation share. Embeddings have no conversation: they go where the load is least.
  */
 function conversationOf(ex: Exchange, json: JsonObject | undefined): string | undefined {
   if (ex.prompt?.sessionKey !== undefined) return `s:${ex.prompt.sessionKey}`;
-  if (!json) return undefined;
-  const opening = Array.isArray(json.messages) ? openingMessages(json.messages) : json.prompt;
+  if (!json || ex.route.operation === "embeddings") return undefined;
+  const turns = Array.isArray(json.messages) ? json.messages : Array.isArray(json.input) ? json.input : undefined;
+  const opening = turns ? openingMessages(turns) : (json.prompt ?? json.input);
   return `h:${createHash("sha1")
-    .update(JSON.stringify([json.model, json.system, opening]))
+    .update(JSON.stringify([json.model, json.system ?? json.instructions, opening]))
     .digest("base64url")}`;
 }
 

@@ -124,7 +124,9 @@ async function start(url = upstreamUrl): Promise<Harness> {
       ctx.body = errorBody(e, protocol);
     }
   });
-  app.use((ctx, next) => (ctx.path === "/v1/messages/count_tokens" ? recordedAnswer(deps, ctx, async () => "tiny") : next()));
+  app.use((ctx, next) =>
+    ctx.path === "/v1/messages/count_tokens" ? recordedAnswer(deps, ctx, async () => "tiny") : next(),
+  );
   app.use(forwardMiddleware(deps));
   const server = app.listen(0, "127.0.0.1");
   await new Promise<void>((r) => server.once("listening", () => r()));

@@ -178,6 +178,15 @@ describe("passThrough's error answers", () => {
     }
   });
 
+  it("keeps a loading server's Retry-After on an error made from its plain text", async () => {
+    const { ctx } = await errorThrough(
+      "/v1/chat/completions",
+      fakeUp(503, "Loading model", { "content-type": "text/plain", "retry-after": "5" }).up,
+    );
+    expect(ctx.status).toBe(503);
+    expect(ctx.headers["retry-after"]).toBe("5");
+  });
+
   it("keeps at most 500 characters of an error's text", async () => {
     const { ctx } = await errorThrough(
       "/v1/completions",

@@ -165,6 +165,28 @@ describe("chooseUpstreams", () => {
     expect(await conversationOf(undefined)).toBeUndefined();
   });
 
+  it("names a Responses conversation by its instructions and first input item, and gives embeddings none", async () => {
+    const keyOf = async (path: string, json: JsonObject) => {
+      const { deps } = chooser([a, b], [{ units: [a, b] }]);
+      const ex = exchange(path);
+      await chooseUpstreams(deps, ex, json);
+      return ex.conversation;
+    };
+    const first = { role: "user", content: "hello" };
+    const turn1 = await keyOf("/v1/responses", { model: "qwen", instructions: "be brief", input: [first] });
+    const turn2 = await keyOf("/v1/responses", {
+      model: "qwen",
+      instructions: "be brief",
+      input: [first, { role: "assistant", content: "hi" }, { role: "user", content: "more" }],
+    });
+    expect(turn2).toBe(turn1);
+    expect(await keyOf("/v1/responses", { model: "qwen", instructions: "be long", input: [first] })).not.toBe(turn1);
+    expect(await keyOf("/v1/responses", { model: "qwen", input: "one" })).not.toBe(
+      await keyOf("/v1/responses", { model: "qwen", input: "two" }),
+    );
+    expect(await keyOf("/v1/embeddings", { model: "qwen", input: "some text" })).toBeUndefined();
+  });
+
   it("rewrites the body's model to the alias's local name and tags it", async () => {
     const { deps } = chooser([a], [{ aliasedTo: "qwen3-coder", units: [a] }]);
     const ex = exchange();
