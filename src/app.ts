@@ -271,7 +271,9 @@ function recordDeps(deps: AppDeps): RecordDeps {
 
 /**
  * Who hears of a finished request, in order: the one place it is wired. `recorded` listeners hold a request before
- * its client sees the response end (the crash-proof ledger among them); `judged` ones hear of its verdicts later.
+ * its client sees the response end: the crash-proof ledger, and what a reader right after it expects to see (the
+ * session's turn, the scrape it sets off). `judged` ones hear of it once the burst's responses are out: the
+ * per-request histograms, the verdicts.
  */
 function listenToRecords(deps: AppDeps, sessions: Sessions): void {
   const { events, telemetry, stats } = deps;
@@ -279,10 +281,10 @@ function listenToRecords(deps: AppDeps, sessions: Sessions): void {
     .recorded((r) => {
       for (const field of r.invalidFields ?? []) deps.reportInvalid(field, r.route);
     })
-    .recorded((r) => telemetry.requests.record(r))
     .recorded(stats.recorded)
     .recorded(sessions.recorded)
     .recorded(scrapeAfter(deps.fleet))
+    .judged(({ record }) => telemetry.requests.record(record))
     .judged(stats.judged)
     .judged((j) => countVerdicts(telemetry.state, j));
 }

@@ -104,7 +104,7 @@ export async function runSidecar(
   const fleet = createFleet(config, stats, logger, telemetry, reportInvalid);
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   telemetry.state.observeStore(() => stats.health());
-  const records = new RecordQueue(logger);
+  const records = new RecordQueue(logger, undefined, stats.requests);
   const events = new RecordEvents(logger);
   const app = createApp({
     config,

@@ -36,6 +36,9 @@ async function postJson(upstream: Upstream, path: string, body: unknown): Promis
   return json;
 }
 
+/** The answers of a llama-server without count_tokens (older builds, or another server in front). */
+const LACKS_ROUTE = new Set([404, 405, 501]);
+
 export class TokenCounter {
   private readonly cache = new Map<string, number>();
   /** The llama-servers that answered count_tokens with 404: counted locally from then on. */
@@ -75,10 +78,26 @@ export class TokenCounter {
    */
   async countPrompt(body: JsonObject, upstream: Upstream): Promise<number> {
     if (!this.countsLocally(upstream)) {
-      const n = (await postJson(upstream, "/v1/messages/count_tokens", body)).input_tokens;
-      if (typeof n === "number") return n;
+      const n = await this.askCount(body, upstream);
+      if (n !== undefined) return n;
     }
     return this.countLocally(body, upstream);
+  }
+
+  /** llama-server's own count; a server without the route is counted locally from then on, as for clients. */
+  private async askCount(body: JsonObject, upstream: Upstream): Promise<number | undefined> {
+    let reply: UpstreamReply;
+    try {
+      reply = await callUpstream(upstream, "/v1/messages/count_tokens", { json: body });
+    } catch (err) {
+      throw fromUpstreamFailure(err, upstream.url.origin);
+    }
+    if (LACKS_ROUTE.has(reply.status)) {
+      this.lackRoute.add(upstream);
+      return undefined;
+    }
+    const n = reply.status === 200 ? parseObject(reply.text)?.input_tokens : undefined;
+    return typeof n === "number" ? n : undefined;
   }
 
   private countsLocally(upstream: Upstream): boolean {
@@ -106,7 +125,7 @@ export class TokenCounter {
     } catch (err) {
       throw fromUpstreamFailure(err, upstream.url.origin);
     }
-    if (status === 404 || status === 405 || status === 501) {
+    if (LACKS_ROUTE.has(status)) {
       this.lackRoute.add(upstream);
       return undefined;
     }

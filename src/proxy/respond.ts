@@ -63,9 +63,12 @@ function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isS
 /**
  * Whole events for the client, without the progress reports the sidecar asked for (kept on the exchange). The tap
  * watches what the client gets: content that rode on a report counts when it reaches the client, not before.
+ * A report held back means a prefill is running on: the headers go out then (sendHeadersSoon).
  */
-function stripProgress(ex: Exchange, framer: SseFramer, tap: ResponseTap | undefined): RelayOptions {
+function stripProgress(ex: Exchange, res: ServerResponse, framer: SseFramer, tap?: ResponseTap): RelayOptions {
   const stripper = new ProgressStripper((p) => {
+    // Once sent, the headers are not sent again: flushing then writes nothing.
+    if (!ex.progress) res.flushHeaders();
     ex.progress = p;
   });
   // The framer is this relay's own, not the relay's: an unfinished last event goes through the stripper too, so
@@ -83,6 +86,22 @@ function stripProgress(ex: Exchange, framer: SseFramer, tap: ResponseTap | undef
       return rest;
     },
   };
+}
+
+/** How long a stream's headers may wait for its first bytes (held back with the progress reports) to take them along. */
+const HEADERS_WAIT_MS = 1000;
+
+/**
+ * llama-server sends a stream's headers as its slot takes the request; with the reports held back, the first bytes
+ * wait for the first token, and the headers must not wait with them through a long prefill. A short prefill's first
+ * token takes them along in its own write (a write of their own, for every stream, cost more than the rest of the
+ * relay's work at a burst's start); a long one gets them at its first report, or after a second.
+ */
+function sendHeadersSoon(res: ServerResponse): NodeJS.Timeout {
+  // Node's headersSent is true from writeHead on, written or not; flushing headers already written writes nothing.
+  return setTimeout(() => {
+    if (!res.writableEnded && !res.destroyed) res.flushHeaders();
+  }, HEADERS_WAIT_MS).unref();
 }
 
 /** Relays llama-server's response as it arrives, observing it on the side. */
@@ -111,20 +130,20 @@ export async function passThrough(
   ctx.respond = false; // the raw response is ours from here: Koa must not buffer or rewrite it
   res.writeHead(up.statusCode, clientResponseHeaders(up.headers));
   const isSse = contentType.includes("text/event-stream");
-  // llama-server sends a stream's headers as its slot takes the request; with the reports held back, the first
-  // bytes may wait for the first token, and the headers must not wait with them.
-  if (isSse && ex.progressAsked) res.flushHeaders();
   // The tap's last parse waits for the request's record (exchange.ts: finish), after the burst of ends.
   const tap =
     ex.route.dialect && createTap(ex.route.dialect, contentType, ex.obs, { now: () => performance.now(), scheduler });
   const framer = isSse ? new SseFramer() : undefined;
   const watched: RelayOptions = { observe: tap ? (chunk) => tap.push(chunk) : undefined, framer };
+  const stripping = framer && ex.progressAsked;
+  const headersSoon = stripping ? sendHeadersSoon(res) : undefined;
   const end = await relay(
     up.body,
     res,
     ex.cancel,
-    framer && ex.progressAsked ? stripProgress(ex, framer, tap || undefined) : watched,
+    stripping ? stripProgress(ex, res, framer, tap || undefined) : watched,
   );
+  clearTimeout(headersSoon);
   return { ...settle(ex, res, up, end, origin, isSse), tap: tap || undefined };
 }
 

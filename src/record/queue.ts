@@ -1,6 +1,12 @@
 // Request records leave the hot path: a finished exchange is recorded a few milliseconds later, in a batch.
 import type { Logger } from "pino";
 
+/** What makes a batch of records durable at once: held while they are recorded, saved before any response ends. */
+export interface DurableBatch {
+  hold(): void;
+  commit(): void;
+}
+
 /**
  * llama-server's batched decoding ends many streams at once, and each client sends its next request the
  * moment its stream ends. Recording (span end, a dozen metric updates, the ledgers) during that burst
@@ -8,9 +14,9 @@ import type { Logger } from "pino";
  * records feed (/metrics, /api/stats, shutdown) calls flush() first, so no reader ever sees a stale view.
  *
  * A relayed response's last bytes wait for its record (`release`): a crash between the two would lose a request
- * its client saw complete. Such records are written at the end of the current turn of the event loop, the whole
- * burst of them together, each response ended right after its own record, so a crash in the middle of a burst
- * counts no request whose client has not seen it end.
+ * its client saw complete. Such records are made at the end of the current turn of the event loop, the whole burst
+ * of them together, saved in one write (`DurableBatch`: one journal entry for the burst, not a write each), and
+ * only then are their responses ended: a crash never loses a request whose client has seen it end.
  */
 export class RecordQueue {
   private pending: { record: () => (() => void) | undefined; release?: () => void }[] = [];
@@ -20,6 +26,7 @@ export class RecordQueue {
   constructor(
     private readonly logger: Logger,
     private readonly delayMs = 5,
+    private readonly durable?: DurableBatch,
   ) {}
 
   /**
@@ -36,7 +43,7 @@ export class RecordQueue {
     }
   }
 
-  /** Records everything pending, now, then releases what waited for it. */
+  /** Records everything pending, now, saves the records, then releases what waited for them. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -44,12 +51,15 @@ export class RecordQueue {
     this.immediate = undefined;
     const batch = this.pending;
     this.pending = [];
+    if (batch.length === 0) return;
     const afterwards: (() => void)[] = [];
-    for (const { record, release } of batch) {
+    this.durable?.hold();
+    for (const { record } of batch) {
       const after = this.run(record, "recording a finished request failed");
       if (after) afterwards.push(after);
-      if (release) this.run(release, "ending a response failed");
     }
+    if (this.durable) this.run(() => this.durable?.commit(), "saving finished requests failed");
+    for (const { release } of batch) if (release) this.run(release, "ending a response failed");
     for (const after of afterwards) this.run(after, "finishing a request's record failed");
   }
 

@@ -196,6 +196,11 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
       };
       return;
     }
+    // A page from something in front of llama-server (a login, an error) parses to nothing: no scrape, not a restart.
+    if (Object.keys(metrics.counters).length === 0 && Object.keys(metrics.gauges).length === 0) {
+      this.view = { ...this.view, ok: false, error: "/metrics held no samples (is it llama-server answering?)" };
+      return;
+    }
     const header = res.headers["process-start-time-unix"];
     const incarnation = typeof header === "string" ? header : null;
     this.bank(metrics, incarnation, at);
@@ -217,6 +222,9 @@ export class UpstreamScraper extends EventEmitter<ScraperEvents> {
   private rates(m: LlamaMetrics): Rates {
     const prev = this.prevCounters;
     const current = { counters: m.counters, incarnation: this.ledger.incarnation };
+    // A scrape with a sample left out for a bad value is passed over: measured against it, the next good one would
+    // count that counter's whole value as made in one interval. Its speeds stand until a whole scrape comes.
+    if (m.invalid.length > 0 && prev?.incarnation === current.incarnation) return this.view.rates;
     this.prevCounters = current;
     if (!prev || prev.incarnation !== current.incarnation) return {};
     // Between bursts nothing was generated: the last measured speed still stands (a 0 would read as "stalled").

@@ -20,6 +20,8 @@ export class DurableLedger {
   private unsaved: RequestLedger | undefined;
   /** Requests finished but not yet on disk. */
   unsavedCount = 0;
+  /** Requests counted while held (a burst of finished requests), saved together by commit(). */
+  private held: { delta: RequestLedger; count: number } | undefined;
   private retry: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -68,14 +70,35 @@ export class DurableLedger {
     return this.store.data.sidecar;
   }
 
-  /** Counts one finished request, once its entry is on disk. */
+  /** Counts one finished request, once its entry is on disk (held ones: once commit() wrote them). */
   add(entry: LedgerEntry): void {
+    if (this.held) {
+      addRecord(this.held.delta, entry);
+      this.held.count++;
+      return;
+    }
     const delta = emptyLedger();
     addRecord(delta, entry);
+    this.save(delta, 1);
+  }
+
+  /** Holds what add() counts until commit(): a burst of finished requests is one journal entry, one write. */
+  hold(): void {
+    this.held ??= { delta: emptyLedger(), count: 0 };
+  }
+
+  /** Saves what was held, as one entry. */
+  commit(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held && held.count > 0) this.save(held.delta, held.count);
+  }
+
+  private save(delta: RequestLedger, requests: number): void {
     if (this.unsaved || !this.write(delta)) {
       this.unsaved ??= emptyLedger();
       mergeLedger(this.unsaved, delta);
-      this.unsavedCount++;
+      this.unsavedCount += requests;
       this.scheduleRetry();
     }
   }

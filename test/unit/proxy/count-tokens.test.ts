@@ -285,10 +285,9 @@ describe("TokenCounter: counting with llama-server's template and tokenizer", ()
     expect(await c.counter.countPrompt(body, c.upstream)).toBe(localCount("prompt text"));
     expect(countedBy(c.fake, "/v1/messages/count_tokens")).toHaveLength(3);
   });
-  // Bug: countPrompt learns that a server lacks count_tokens only from handle() (a client's count_tokens request);
-  // asked first, it meets the 404 as an error (postJson) and rejects, where its comment promises the tokenizer. The
-  // prefill estimate and the max_tokens fit then go without a count.
-  it.fails("countPrompt counts with the tokenizer where count_tokens answers 404, before any client asked", async () => {
+  // Asked before any client's count_tokens taught it that the server lacks the route, it once rejected on the 404,
+  // and the prefill estimate and the max_tokens fit went without a count.
+  it("countPrompt counts with the tokenizer where count_tokens answers 404, before any client asked", async () => {
     const c = await counting();
     c.fake.route = () => NOT_FOUND;
     expect(await c.counter.countPrompt(request("prompt text"), c.upstream)).toBe(localCount("prompt text"));

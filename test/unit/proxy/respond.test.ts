@@ -503,6 +503,21 @@ describe("passThrough's relay", () => {
     expect(got.text).toBe(contentEvent("Hi"));
   });
 
+  it("sends a stream's headers on their own when its first bytes are held back and no report comes", async () => {
+    const ex = exchange("/v1/chat/completions");
+    ex.progressAsked = true;
+    const body = upstreamBody();
+    const announcement =
+      'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"object":"chat.completion.chunk"}\n\n';
+    body.onData(Buffer.from(announcement)); // held back: it may still turn out to be a report's
+    const got = await relayed(ex, { statusCode: 200, headers: SSE_TYPE, body }, () => {
+      body.onData(Buffer.from(contentEvent("Hi")));
+      body.onEnd();
+    });
+    expect(got.response.status).toBe(200);
+    expect(got.text).toBe(announcement + contentEvent("Hi"));
+  });
+
   it("relays an error on llama-server's native routes as it was sent", async () => {
     const ex = exchange("/completion");
     const got = await relayed(ex, { statusCode: 400, headers: JSON_TYPE, body: arrivedBody([overflowBody]) });

@@ -27,6 +27,22 @@ describe("DurableLedger", () => {
     expect(d.totals()).toMatchObject({ requests: 3, prompt: 35 });
   });
 
+  it("saves a held burst as one journal entry, counted only once it is written, and kept across a crash", async () => {
+    const dir = freshDir();
+    const a = await openStats(dir, silent);
+    a.requests.hold();
+    for (const prompt of [1, 2, 3]) a.requests.add(entry(prompt));
+    expect(a.totals().requests).toBe(0); // held: not on disk, so not counted yet
+    a.requests.commit();
+    expect(a.totals()).toMatchObject({ requests: 3, prompt: 6 });
+    const lines = readFileSync(join(dir, JOURNAL_NAME), "utf8").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(1);
+    a.requests.commit(); // nothing held: nothing written
+    expect(readFileSync(join(dir, JOURNAL_NAME), "utf8").split("\n").filter(Boolean)).toHaveLength(1);
+    const b = await openStats(dir, silent); // the process died before any fold
+    expect(b.totals()).toMatchObject({ requests: 3, prompt: 6 });
+  });
+
   it("skips journal entries the stats file already holds (a crash between the fold and the journal's removal)", async () => {
     const dir = freshDir();
     const a = await openStats(dir, silent);
