@@ -4,7 +4,7 @@
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
 import type { RequestRecord } from "./record/request-record.js";
-import type { UpstreamPart } from "./stats/service.js";
+import type { UpstreamPart } from "./stats/views.js";
 
 /** Every upstream as the views see it, the primary first. */
 export function upstreamParts(fleet: UpstreamFleet): [UpstreamPart, ...UpstreamPart[]] {

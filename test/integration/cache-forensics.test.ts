@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordRow } from "../../src/record/request-record.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
-import { ATTR, expectSpanAttributes } from "../support/spans.js";
+import { ATTR, assertRequestSpan, expectSpanAttributes } from "../support/spans.js";
 
 let llama: LlamaServer;
 let sidecar: TestSidecar;
@@ -218,7 +218,11 @@ describe("cache-miss forensics", () => {
     const r = sidecar.records[before] as RecordRow;
     expect(r.missCause).toBe("context_overflow");
     expect(r.missLocation).toMatch(/^prompt \d{5} tokens > n_ctx 8192$/);
-    expectSpanAttributes(sidecar.spans().at(-1), { [ATTR.CACHE_MISS_CAUSE]: "context_overflow" });
+    assertRequestSpan(
+      sidecar.spans().at(-1),
+      { status: 400, outcome: "upstream_error" },
+      { [ATTR.CACHE_MISS_CAUSE]: "context_overflow" },
+    );
 
     // The official Anthropic SDK sees Anthropic's own error for it.
     const anthropic = new Anthropic({ baseURL: sidecar.url, apiKey: "local" });

@@ -3,7 +3,7 @@
 // from prefill, and each model's totals exact through being swapped out and back in.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordRow } from "../../src/record/request-record.js";
-import type { StatsView } from "../../src/stats/service.js";
+import type { StatsView } from "../../src/stats/views.js";
 import { type LlamaSwap, startLlamaSwap } from "../support/llama-swap.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { until } from "../support/until.js";

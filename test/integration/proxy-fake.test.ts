@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fixture } from "../support/fake-llama.js";
 import { type ErrorJson, fake, forwarded, post, sidecar, useFakeProxy } from "../support/fake-proxy.js";
 import { startTestSidecar } from "../support/sidecar.js";
-import { ATTR, expectSpanAttributes } from "../support/spans.js";
+import { ATTR, assertRequestSpan, expectSpanAttributes } from "../support/spans.js";
 import { promtoolCheckMetrics } from "../support/tools.js";
 
 useFakeProxy();
@@ -184,16 +184,19 @@ describe("observation", () => {
     await (await post(f.request.path, f.request.body)).text();
     await sidecar.waitForRecords(1);
     const span = sidecar.spans()[before];
-    expect(span?.name).toBe("chat tiny");
-    expectSpanAttributes(span, {
-      [ATTR.GEN_AI_OPERATION_NAME]: "chat",
-      [ATTR.GEN_AI_REQUEST_MODEL]: "tiny",
-      [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: 12,
-      [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: 37,
-      [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: 0,
-      [ATTR.TTFT_MS]: expect.any(Number),
-      [ATTR.TIMINGS_DERIVED]: true,
-    });
+    assertRequestSpan(
+      span,
+      { status: 200, outcome: "ok", name: "chat tiny" },
+      {
+        [ATTR.GEN_AI_OPERATION_NAME]: "chat",
+        [ATTR.GEN_AI_REQUEST_MODEL]: "tiny",
+        [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: 12,
+        [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: 37,
+        [ATTR.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]: 0,
+        [ATTR.TTFT_MS]: expect.any(Number),
+        [ATTR.TIMINGS_DERIVED]: true,
+      },
+    );
     const a = span?.attributes ?? {};
     // The sidecar's own time before forwarding: a fraction of a millisecond, never negative.
     expect(a[ATTR.PROXY_OVERHEAD_MS]).toBeGreaterThanOrEqual(0);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { idleCounters, slots } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
-import { ATTR, expectSpanAttributes } from "../support/spans.js";
+import { ATTR, assertRequestSpan } from "../support/spans.js";
 
 let llama: LlamaServer;
 let sidecar: TestSidecar;
@@ -234,7 +234,10 @@ describe("embeddings", () => {
     expect(r?.prefillTokens).toBe(res.usage.prompt_tokens);
     expect(r?.prefillTokens).toBe(after.prompt - before.prompt);
     const span = front.spans().at(-1);
-    expect(span?.name).toBe("embeddings emb");
-    expectSpanAttributes(span, { [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: res.usage.prompt_tokens });
+    assertRequestSpan(
+      span,
+      { status: 200, outcome: "ok", name: "embeddings emb" },
+      { [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: res.usage.prompt_tokens },
+    );
   });
 });

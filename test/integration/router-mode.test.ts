@@ -4,7 +4,7 @@
 // and reload, and through the router unloading one model to make room for another.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordRow } from "../../src/record/request-record.js";
-import type { StatsView } from "../../src/stats/service.js";
+import type { StatsView } from "../../src/stats/views.js";
 import { type LlamaServer, startRouterServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { ATTR, expectSpanAttributes } from "../support/spans.js";

@@ -8,7 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RecordRow } from "../../src/record/request-record.js";
-import type { StatsView } from "../../src/stats/service.js";
+import type { StatsView } from "../../src/stats/views.js";
 import { idleCounters, type LlamaCounters } from "../support/llama-metrics.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";

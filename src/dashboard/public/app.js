@@ -2,8 +2,8 @@
 // The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
 import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
 
-/** @typedef {import("../../stats/service.js").StatsView} StatsView */
-/** @typedef {import("../../stats/service.js").HistoryView} HistoryView */
+/** @typedef {import("../../stats/views.js").StatsView} StatsView */
+/** @typedef {import("../../stats/views.js").HistoryView} HistoryView */
 /** @typedef {StatsView["recent"][number]} RecentRequest */
 /** @typedef {import("../../stats/history.js").HistoryPoint} HistoryPoint */
 /** @typedef {import("uplot")} UPlot */
