@@ -16,10 +16,14 @@ export interface DurableBatch {
  * A relayed response's last bytes wait for its record (`release`): a crash between the two would lose a request
  * its client saw complete. Such records are made at the end of the current turn of the event loop, the whole burst
  * of them together, saved in one write (`DurableBatch`: one journal entry for the burst, not a write each), and
- * only then are their responses ended: a crash never loses a request whose client has seen it end.
+ * only then are their responses ended: a crash never loses a request whose client has seen it end. What the
+ * records put off (verdicts, histograms, spans) waits a few milliseconds more: the clients whose responses just
+ * ended send their next requests now, and those go to llama-server first.
  */
 export class RecordQueue {
   private pending: { record: () => (() => void) | undefined; release?: () => void }[] = [];
+  /** What the records made so far put off, to run after their responses' ends are out. */
+  private afterwards: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
 
@@ -36,31 +40,44 @@ export class RecordQueue {
   defer(record: () => (() => void) | undefined, release?: () => void): void {
     this.pending.push({ record, release });
     if (release) {
-      this.immediate ??= setImmediate(() => this.flush());
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.delayMs);
-      this.timer.unref();
-    }
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.recordPending();
+        this.later();
+      });
+    } else this.later();
   }
 
-  /** Records everything pending, now, saves the records, then releases what waited for them. */
+  /** Records everything pending, now, saves the records, releases what waited for them, then does what they put off. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
+    this.recordPending();
+    const afterwards = this.afterwards;
+    this.afterwards = [];
+    for (const after of afterwards) this.run(after, "finishing a request's record failed");
+  }
+
+  /** The rest of the work, a few milliseconds from now. */
+  private later(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), this.delayMs);
+    this.timer.unref();
+  }
+
+  private recordPending(): void {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const afterwards: (() => void)[] = [];
     this.durable?.hold();
     for (const { record } of batch) {
       const after = this.run(record, "recording a finished request failed");
-      if (after) afterwards.push(after);
+      if (after) this.afterwards.push(after);
     }
     if (this.durable) this.run(() => this.durable?.commit(), "saving finished requests failed");
     for (const { release } of batch) if (release) this.run(release, "ending a response failed");
-    for (const after of afterwards) this.run(after, "finishing a request's record failed");
   }
 
   private run<T>(fn: () => T, what: string): T | undefined {

@@ -75,3 +75,22 @@ describe("RecordQueue", () => {
     expect(released).toEqual([1, 2]);
   });
 });
+
+describe("RecordQueue, on its own", () => {
+  it("ends a burst's responses at this turn's end, and does what their records put off later, or on a read", async () => {
+    const order: string[] = [];
+    // Put off for longer than the test runs: only a reader's flush() does it.
+    const q = new RecordQueue(pino({ level: "silent" }), 600_000);
+    q.defer(
+      () => {
+        order.push("record");
+        return () => void order.push("afterwards");
+      },
+      () => void order.push("release"),
+    );
+    await expect.poll(() => order).toContain("release");
+    expect(order).toEqual(["record", "release"]); // the next requests come first
+    q.flush();
+    expect(order).toEqual(["record", "release", "afterwards"]);
+  });
+});
