@@ -17,15 +17,20 @@ export interface DurableBatch {
  * its client saw complete. Such records are made at the end of the current turn of the event loop, the whole burst
  * of them together, saved in one write (`DurableBatch`: one journal entry for the burst, not a write each), and
  * only then are their responses ended: a crash never loses a request whose client has seen it end. What the
- * records put off (verdicts, histograms, spans) waits a few milliseconds more: the clients whose responses just
- * ended send their next requests now, and those go to llama-server first.
+ * records put off (verdicts, histograms, spans) waits a few milliseconds more, and then runs a slice at a time, one
+ * slice per turn of the event loop: the clients whose responses just ended send their next requests now, and none
+ * of those waits for more than a slice of it on its way to llama-server.
  */
+/** Records whose put-off work runs in one turn of the event loop. */
+const SLICE = 32;
+
 export class RecordQueue {
   private pending: { record: () => (() => void) | undefined; release?: () => void }[] = [];
   /** What the records made so far put off, to run after their responses' ends are out. */
   private afterwards: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  private slicing: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly logger: Logger,
@@ -55,16 +60,28 @@ export class RecordQueue {
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
     this.recordPending();
-    const afterwards = this.afterwards;
-    this.afterwards = [];
-    for (const after of afterwards) this.run(after, "finishing a request's record failed");
+    this.finishSlice(Number.POSITIVE_INFINITY);
   }
 
-  /** The rest of the work, a few milliseconds from now. */
+  /** The rest of the work, a few milliseconds from now, a slice per turn of the event loop. */
   private later(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => this.flush(), this.delayMs);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.recordPending();
+      this.finishSlice(SLICE);
+    }, this.delayMs);
     this.timer.unref();
+  }
+
+  /** Does up to `n` records' put-off work; what is left goes on at the next turn. */
+  private finishSlice(n: number): void {
+    if (this.slicing) clearImmediate(this.slicing);
+    this.slicing = undefined;
+    const slice = this.afterwards.length <= n ? this.afterwards : this.afterwards.slice(0, n);
+    this.afterwards = slice === this.afterwards ? [] : this.afterwards.slice(n);
+    for (const after of slice) this.run(after, "finishing a request's record failed");
+    if (this.afterwards.length > 0) this.slicing = setImmediate(() => this.finishSlice(SLICE)).unref();
   }
 
   private recordPending(): void {

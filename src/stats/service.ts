@@ -48,6 +48,7 @@ export class Stats {
 
   /** Listens to judged requests: the listed one shows its verdicts (it may have left the list by then). */
   readonly judged = (j: JudgedRecord): void => {
+    if (!j.cache && !j.speed) return; // nothing new to show
     const at = this.recent.findLastIndex((r) => r.id === j.record.id);
     if (at >= 0) this.recent[at] = recordRow(j.record, j);
   };

@@ -93,4 +93,22 @@ describe("RecordQueue, on its own", () => {
     q.flush();
     expect(order).toEqual(["record", "release", "afterwards"]);
   });
+
+  it("does a big burst's put-off work a slice per turn, so what arrives in between is not held up", async () => {
+    const q = new RecordQueue(pino({ level: "silent" }), 0);
+    let done = 0;
+    let seenBetween = -1;
+    for (let i = 0; i < 40; i++) {
+      q.defer(
+        () => () => {
+          done++;
+          // Runs at the next turn: after this slice, before the next one.
+          if (done === 1) setImmediate(() => (seenBetween = done));
+        },
+        () => {},
+      );
+    }
+    await expect.poll(() => done).toBe(40);
+    expect(seenBetween).toBe(32);
+  });
 });
