@@ -50,7 +50,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string, cwd = 
       ["--import", TSX, join(ROOT, "src/cli.ts"), ...args],
       {
         cwd,
-        timeout: 120_000,
+        timeout: 230_000, // under a real turn's test timeout: a busy 2-core box takes minutes for a 2k reply
         env: {
           PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH}`,
           HOME: mkdtempSync(join(tmpdir(), "claude-home-")),
@@ -285,7 +285,10 @@ describe("llama-sidecar statusline without a sidecar", () => {
 });
 
 describe("max_tokens that cannot fit beside the prompt", () => {
-  it("is lowered to what fits in the slot, said in a header and on the span, and llama-server gets that", async () => {
+  // A prefill of most of the 8k slot: over a minute on a busy 2-core box.
+  it("is lowered to what fits in the slot, said in a header and on the span, and llama-server gets that", {
+    timeout: 240_000,
+  }, async () => {
     const before = sidecar.spans().length;
     // (The SDK refuses a non-streamed request this large; the sidecar treats both alike.)
     const response = await fetch(`${sidecar.url}/v1/messages`, {

@@ -134,12 +134,22 @@ describe("requests in flight", () => {
     expect(await active()).toEqual([]);
     const f = fixture("post-v1-chat-completions-stream");
     const res = await post(f.request.path, f.request.body, {
-      "x-fake-prefill-ms": "800",
+      "x-fake-prefill-ms": "1500",
       "x-fake-gap-ms": "150",
       "user-agent": "claude-cli/2.0.1 (external, cli)",
     });
-    await expect.poll(async () => (await active())[0]?.phase, { timeout: 700, interval: 50 }).toBe("prefilling");
-    const [prefilling] = await active();
+    // The entry is kept from the same read that saw the phase: a second read may already be past the prefill.
+    let prefilling: Active | undefined;
+    await expect
+      .poll(
+        async () => {
+          const [now] = await active();
+          if (now?.phase === "prefilling") prefilling = now;
+          return prefilling?.phase;
+        },
+        { timeout: 1400, interval: 50 },
+      )
+      .toBe("prefilling");
     expect(prefilling).toMatchObject({
       route: "/v1/chat/completions",
       client: "claude-code",

@@ -97,7 +97,11 @@ export async function startTestSidecar(
     running,
     records,
     banner,
-    spans: () => exporter.getFinishedSpans(),
+    // Spans are put off until after a burst's responses; a reader flushes first, as /metrics and /api/stats do.
+    spans: () => {
+      running.records.flush();
+      return exporter.getFinishedSpans();
+    },
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     clearRecords() {
       running.records.flush();
