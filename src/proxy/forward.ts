@@ -65,12 +65,6 @@ function estimateDeps(deps: ForwardDeps, ex: Exchange): EstimateDeps {
   };
 }
 
-/**
- * Errors that mean a pooled keep-alive connection was already dead (llama-server restarted since it was last
- * used) before any response came back: sending once more on a fresh connection is safe and spares the client a 502.
- */
-const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
-
 async function send(
   ex: Exchange,
   ctx: SidecarContext,
@@ -81,25 +75,20 @@ async function send(
   const headers = upstreamRequestHeaders(ctx.req.headers, hasBody ? out.body.length : undefined);
   authorizeUpstream(headers, out.upstream.apiKey, clientKeyIsOurs);
   if (out.translate) headers["content-type"] = "application/json";
-  for (let attempt = 1; ; attempt++) {
-    try {
-      ex.dispatchedAt = performance.now();
-      return await dispatchUpstream(out.upstream.dispatcher, {
-        origin: out.upstream.url.origin,
-        path: out.path,
-        method: ctx.method as Dispatcher.HttpMethod,
-        headers,
-        body: hasBody ? out.body : undefined,
-        cancel: ex.cancel,
-      });
-    } catch (err) {
-      // The client left while llama-server worked on the request: not llama-server's failure.
-      if (ex.cancel.aborted)
-        throw new SidecarError("client_closed", "the client closed the connection", { cause: err });
-      const code = (err as { code?: string }).code ?? "";
-      if (attempt === 1 && STALE_CONNECTION.has(code)) continue;
-      throw fromUpstreamFailure(err, out.upstream.url.origin);
-    }
+  ex.dispatchedAt = performance.now();
+  try {
+    return await dispatchUpstream(out.upstream.dispatcher, {
+      origin: out.upstream.url.origin,
+      path: out.path,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? out.body : undefined,
+      cancel: ex.cancel,
+    });
+  } catch (err) {
+    // The client left while llama-server worked on the request: not llama-server's failure.
+    if (ex.cancel.aborted) throw new SidecarError("client_closed", "the client closed the connection", { cause: err });
+    throw fromUpstreamFailure(err, out.upstream.url.origin);
   }
 }
 

@@ -132,8 +132,28 @@ export interface UpstreamRequest {
 
 const clientLeft = () => Object.assign(new Error("the client closed the connection"), { name: "AbortError" });
 
-/** Sends a request; resolves with status and headers as soon as they arrive, the body still to come. */
-export function dispatchUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
+/**
+ * Errors that mean a pooled keep-alive connection was already dead (llama-server restarted, or closed it as idle
+ * just as it was taken) before any response came back: nothing came back and the body is a buffer, so sending once
+ * more on a fresh connection is safe, and spares the caller a 502.
+ */
+const STALE_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE", "UND_ERR_CLOSED"]);
+
+/**
+ * Sends a request; resolves with status and headers as soon as they arrive, the body still to come. Every call to
+ * llama-server goes through here (forwarded requests, count_tokens, the sidecar's own calls), so each gets one more
+ * try on a connection that turns out dead.
+ */
+export async function dispatchUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
+  try {
+    return await dispatchOnce(dispatcher, req);
+  } catch (err) {
+    if (req.cancel.aborted || !STALE_CONNECTION.has((err as { code?: string }).code ?? "")) throw err;
+    return dispatchOnce(dispatcher, req);
+  }
+}
+
+function dispatchOnce(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     let body: UpstreamBody | undefined;
     let controller: Controller | undefined;

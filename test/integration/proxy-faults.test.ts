@@ -96,6 +96,30 @@ describe("errors in the client's protocol", () => {
     expect(forwarded()).toHaveLength(2);
   });
 
+  it("sends count_tokens once more on a fresh connection too (llama-server closed an idle one)", async () => {
+    let cut = 1;
+    let counted = 0;
+    const upstream = createServer((req, res) => {
+      if (req.url !== "/v1/messages/count_tokens") return void res.writeHead(404).end();
+      if (cut-- > 0) return void req.socket.destroy();
+      counted++;
+      res.writeHead(200, { "content-type": "application/json" }).end('{"input_tokens":7}');
+    });
+    upstream.listen(0, "127.0.0.1");
+    await once(upstream, "listening");
+    const s = await startTestSidecar(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    try {
+      const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "Say hi." }] });
+      const res = await fetch(`${s.url}/v1/messages/count_tokens`, { method: "POST", body });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ input_tokens: 7 });
+      expect(counted).toBe(1);
+    } finally {
+      await s.close();
+      upstream.close();
+    }
+  });
+
   it("maps a connection reset before headers to 502 (after that one retry)", async () => {
     const res = await post("/v1/messages", { model: "tiny", messages: [] }, { "x-fake-fault": "reset-before-headers" });
     expect(res.status).toBe(502);
