@@ -7,6 +7,9 @@ import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import { guard } from "./guard/guard.js";
+import type { RequestLog } from "./log/request-log.js";
+import { addLogRoutes } from "./log/routes.js";
+import { sessionReport } from "./log/session-report.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { ActiveRequests } from "./proxy/active.js";
@@ -40,6 +43,8 @@ export interface AppDeps {
   fleet: UpstreamFleet;
   telemetry: Telemetry;
   stats: Stats;
+  /** The request log on disk: every finished request, for the sessions and requests views. */
+  log: RequestLog;
   logger: Logger;
   /** Where finished requests wait to be recorded, off the hot path... */
   records: RecordQueue;
@@ -117,11 +122,16 @@ function addClientRoutes(
     };
     ctx.body = view;
   });
-  router.get("/api/sessions/:id", fresh, (ctx) => {
+  // The live numbers (the status line's), and the session's turns from the request log, through restarts.
+  router.get("/api/sessions/:id", fresh, async (ctx) => {
     ctx.set("Cache-Control", "no-store");
     const { state, props } = unit.monitor.status;
-    const view = sessions.view(ctx.params.id ?? "", active.view(), { state, nCtx: props?.nCtx });
-    if (view) ctx.body = view;
+    const id = ctx.params.id ?? "";
+    const view = sessions.view(id, active.view(), { state, nCtx: props?.nCtx });
+    await deps.log.settled();
+    const report = sessionReport(id, await deps.log.session(id));
+    if (view || report)
+      ctx.body = { ...(view ?? { session: id, requests: report?.turns.length, upstream: state }), report };
     else {
       ctx.status = 404;
       ctx.body = {
@@ -169,6 +179,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
     ctx.body = forward.active.view();
   });
   addClientRoutes(router, deps, forward.active, sessions, fresh);
+  addLogRoutes(router, deps.log, fresh);
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);
@@ -283,10 +294,12 @@ function listenToRecords(deps: AppDeps, sessions: Sessions): void {
       for (const field of r.invalidFields ?? []) deps.reportInvalid(field, r.route);
     })
     .recorded(stats.recorded)
+    .recorded(deps.log.recorded)
     .recorded(sessions.recorded)
     .recorded(scrapeAfter(deps.fleet))
     .judged(({ record }) => telemetry.requests.record(record))
     .judged(stats.judged)
+    .judged(deps.log.judged)
     .judged((j) => countVerdicts(telemetry.state, j));
 }
 

@@ -10,6 +10,7 @@ import type { UpstreamSpec } from "./config/upstreams.js";
 import { type FleetHost, UpstreamFleet } from "./fleet/fleet.js";
 import { UpstreamHost } from "./fleet/upstream-host.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
+import { type LogSettings, RequestLog } from "./log/request-log.js";
 import { RecordEvents } from "./record/events.js";
 import { RecordQueue } from "./record/queue.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
@@ -83,6 +84,26 @@ function createFleet(
   return fleet;
 }
 
+function logSettings(config: Config): LogSettings {
+  return {
+    dir: config.dataDir,
+    retentionMs: config.logRetentionDays * 86_400_000,
+    maxBytes: config.logMaxMb * 1024 * 1024,
+  };
+}
+
+/** The data dir's health: the totals' store and journal, and the request log. */
+function storeHealth(stats: Stats, log: RequestLog): ReturnType<Stats["health"]> {
+  const h = stats.health();
+  const l = log.health();
+  return {
+    writable: h.writable && l.writable,
+    failedWrites: h.failedWrites + l.failedWrites,
+    unsavedRequests: h.unsavedRequests,
+    error: h.error ?? l.error,
+  };
+}
+
 /** Binds the port (0: any free one) and resolves once the server listens, with the URL clients use. */
 async function listen(handler: RequestListener, config: Config): Promise<{ server: Server; url: string }> {
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handler);
@@ -103,14 +124,16 @@ export async function runSidecar(
   const reportInvalid = invalidValueReporter(telemetry.state.invalidValues, logger);
   const fleet = createFleet(config, stats, logger, telemetry, reportInvalid);
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
-  telemetry.state.observeStore(() => stats.health());
-  const records = new RecordQueue(logger, undefined, stats.requests);
+  const log = await RequestLog.open(logSettings(config), logger);
+  telemetry.state.observeStore(() => storeHealth(stats, log));
+  const records = new RecordQueue(logger, undefined, [stats.requests, log]);
   const events = new RecordEvents(logger);
   const app = createApp({
     config,
     fleet,
     telemetry,
     stats,
+    log,
     logger,
     records,
     events,
@@ -120,7 +143,7 @@ export async function runSidecar(
   await fleet.start();
   const unit = fleet.primary;
   const print = options.print ?? ((text: string) => process.stdout.write(text));
-  print(`${banner(config, url, upstreamParts(fleet), stats.summary(), stats.health())}\n`);
+  print(`${banner(config, url, upstreamParts(fleet), stats.summary(), storeHealth(stats, log))}\n`);
   return {
     url,
     server,
@@ -135,6 +158,7 @@ export async function runSidecar(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fleet.close();
       records.flush();
+      await log.close();
       await stats.close(logger);
     },
   };

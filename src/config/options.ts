@@ -79,6 +79,14 @@ export const OPTIONS = {
     schema: z.string().min(1),
     help: "folder for persisted totals and history (default $XDG_DATA_HOME/llama-sidecar or ~/.local/share/llama-sidecar)",
   },
+  logRetentionDays: {
+    schema: decimal(number().positive().max(36500)).default(30),
+    help: "days the request log (requests.db in the data dir) keeps each finished request",
+  },
+  logMaxMb: {
+    schema: decimal(number().min(1).max(1048576)).default(1024),
+    help: "most MiB the request log may take on disk; past that the oldest requests go first",
+  },
   maxBodyMb: {
     schema: decimal(number().positive().max(4096)).default(64),
     help: "largest request body accepted, in MiB (413 above it)",

@@ -36,6 +36,9 @@ export interface Miss {
   lostPrefillMs?: number;
 }
 
+/** A judged turn: its conversation (the key the fingerprints found), and the verdict where there was a turn before. */
+export type Judgement = { conversation: string } & Partial<Verdict>;
+
 const RECENT_MISSES = 20;
 
 /** One line a person reads: the cause, where, and what it cost. Never prompt text: paths and counts only. */
@@ -63,8 +66,11 @@ export class CacheForensics {
     return this.conversations.size;
   }
 
-  /** Judges a finished turn (undefined for one that starts a conversation or carries no prompt) and remembers it. */
-  judge(turn: FinishedTurn): (Verdict & { conversation: string }) | undefined {
+  /**
+   * Judges a finished turn and remembers it: the conversation it belongs to, and its verdict (none for the turn that
+   * starts a conversation). Undefined for a turn that carries no prompt.
+   */
+  judge(turn: FinishedTurn): Judgement | undefined {
     if (turn.prefillTokens === undefined) return undefined;
     const blocks = promptBlocks(turn.dialect, turn.body);
     if (!blocks || blocks.length === 0) return undefined;
@@ -98,7 +104,7 @@ export class CacheForensics {
       background: turn.background,
       slot: turn.slot,
     });
-    return verdict && { ...verdict, conversation: stored.key };
+    return verdict ? { ...verdict, conversation: stored.key } : { conversation: stored.key };
   }
 
   /** Keeps a miss for the views (/api/stats, the dashboard), newest last. */

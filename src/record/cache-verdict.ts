@@ -66,7 +66,8 @@ function judgeOnSlot(
   });
   if (!verdict) return undefined;
   const { expectedTokens, lostTokens, cause, location, conversation } = verdict;
-  if (!cause) return { expectedTokens, lostTokens };
+  if (expectedTokens === undefined || lostTokens === undefined) return { conversation };
+  if (!cause) return { conversation, expectedTokens, lostTokens };
   // The request's own prefill speed; Anthropic answers carry none, so then llama-server's recent one from /metrics.
   const prefillTps = record.prefillTps ?? facts.prefillTps;
   const lostPrefillMs = prefillTps ? (lostTokens / prefillTps) * 1000 : undefined;
@@ -79,5 +80,5 @@ function judgeOnSlot(
     lostTokens,
     lostPrefillMs,
   });
-  return { expectedTokens, lostTokens, cause, location, lostPrefillMs };
+  return { conversation, expectedTokens, lostTokens, cause, location, lostPrefillMs };
 }

@@ -56,7 +56,8 @@ function judged(
   endedAt: number,
 ): void {
   try {
-    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, cache, speed: judgeSpeed(unit, record) });
+    const speed = judgeSpeed(unit, record);
+    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx: unit.facts().nCtx, cache, speed });
     deps.events.publishJudged(value);
     recordSpan(deps.telemetry, ex, unit, value, endedAt);
   } catch (err) {

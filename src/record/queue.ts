@@ -35,7 +35,7 @@ export class RecordQueue {
   constructor(
     private readonly logger: Logger,
     private readonly delayMs = 5,
-    private readonly durable?: DurableBatch,
+    private readonly durable: readonly DurableBatch[] = [],
   ) {}
 
   /**
@@ -88,12 +88,12 @@ export class RecordQueue {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    this.durable?.hold();
+    for (const d of this.durable) d.hold();
     for (const { record } of batch) {
       const after = this.run(record, "recording a finished request failed");
       if (after) this.afterwards.push(after);
     }
-    if (this.durable) this.run(() => this.durable?.commit(), "saving finished requests failed");
+    for (const d of this.durable) this.run(() => d.commit(), "saving finished requests failed");
     for (const { release } of batch) if (release) this.run(release, "ending a response failed");
   }
 

@@ -52,8 +52,10 @@ export interface RequestRecord extends Readonly<RequestTags> {
   readonly invalidFields?: readonly string[];
 }
 
-/** Cache forensics for a turn of a conversation seen before. */
+/** Cache forensics for a turn: its conversation, and for a turn of a conversation seen before, the verdict. */
 export interface CacheVerdict {
+  /** The conversation the prompt's fingerprints placed it in (a key, never text). */
+  readonly conversation?: string;
   /** Tokens a warm cache would have kept... (none for a prompt refused as too long: nothing was processed) */
   readonly expectedTokens?: number;
   /** ...and those of them llama-server processed again. */
@@ -77,6 +79,8 @@ export interface JudgedRecord {
   readonly record: RequestRecord;
   /** The upstream that judged it (its configured name), the label of its misses and slowdowns. */
   readonly upstream: string;
+  /** The context size of the slot that served it, as llama-server stood when it was judged. */
+  readonly nCtx?: number;
   readonly cache?: CacheVerdict;
   readonly speed?: SpeedVerdict;
 }
@@ -92,10 +96,15 @@ export interface RecordRow extends RequestRecord {
   readonly usualTps?: number;
 }
 
+/** Whether a judged record says anything beyond its conversation: a cache verdict or a slowdown. */
+export function hasVerdict(judged: JudgedRecord | undefined): boolean {
+  return judged?.cache?.expectedTokens !== undefined || judged?.speed !== undefined;
+}
+
 /** The row of a record, judged or not yet. */
 export function recordRow(record: RequestRecord, judged?: JudgedRecord): RecordRow {
   const { cache, speed } = judged ?? {};
-  if (!cache && !speed) return record;
+  if (!hasVerdict(judged)) return record;
   return {
     ...record,
     cacheExpectedTokens: cache?.expectedTokens,

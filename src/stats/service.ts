@@ -2,7 +2,13 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { summaryLine } from "../dashboard/public/format.js";
-import { type JudgedRecord, type RecordRow, type RequestRecord, recordRow } from "../record/request-record.js";
+import {
+  hasVerdict,
+  type JudgedRecord,
+  type RecordRow,
+  type RequestRecord,
+  recordRow,
+} from "../record/request-record.js";
 import { lifetimeCounters } from "../scrape/lifetime.js";
 import { JsonStore } from "../store/json-store.js";
 import {
@@ -48,7 +54,7 @@ export class Stats {
 
   /** Listens to judged requests: the listed one shows its verdicts (it may have left the list by then). */
   readonly judged = (j: JudgedRecord): void => {
-    if (!j.cache && !j.speed) return; // nothing new to show
+    if (!hasVerdict(j)) return; // nothing new to show
     const at = this.recent.findLastIndex((r) => r.id === j.record.id);
     if (at >= 0) this.recent[at] = recordRow(j.record, j);
   };

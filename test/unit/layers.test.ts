@@ -15,7 +15,7 @@ const FLOORS: string[][] = [
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
   ["record"],
-  ["stats", "fleet"],
+  ["stats", "fleet", "log"],
   ["proxy"],
   ["views.ts"],
   ["app.ts", "banner.ts"],

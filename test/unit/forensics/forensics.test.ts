@@ -123,7 +123,8 @@ describe("cache-miss verdicts", () => {
 
   it("finds no miss in a warm conversation", () => {
     const f = new CacheForensics();
-    expect(f.judge(turn(anthropic(["a"]), 1000, 0))).toBeUndefined(); // the first turn has nothing to compare with
+    // The first turn has nothing to compare with: only its conversation.
+    expect(f.judge(turn(anthropic(["a"]), 1000, 0))).toEqual({ conversation: expect.any(String) });
     for (let n = 2; n <= 5; n++) {
       const v = f.judge(turn(anthropic(Array.from({ length: n * 2 - 1 }, (_, i) => `m${i}`)), 20, 1000 + n * 30));
       expect(v?.cause).toBeUndefined();
@@ -205,9 +206,10 @@ describe("cache-miss verdicts", () => {
 
   it("takes a new task of the same agent (same system prompt and tools, a new first message) for a new conversation", () => {
     const f = new CacheForensics();
-    f.judge(turn(anthropic(["fix the parser"]), 1000, 0, { sessionKey: undefined }));
+    const first = f.judge(turn(anthropic(["fix the parser"]), 1000, 0, { sessionKey: undefined }));
     const v = f.judge(turn(anthropic(["write the docs"]), 30, 980, { sessionKey: undefined }));
-    expect(v).toBeUndefined(); // nothing to compare with: its first turn
+    expect(v).toEqual({ conversation: expect.any(String) }); // nothing to compare with: its first turn
+    expect(v?.conversation).not.toBe(first?.conversation);
     expect(f.conversationCount).toBe(2);
   });
 

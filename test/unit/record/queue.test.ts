@@ -25,7 +25,7 @@ describe("RecordQueue", () => {
   it("saves a burst's records at once, then ends their responses, and only then does what the records put off", () => {
     const order: string[] = [];
     const durable = { hold: () => void order.push("hold"), commit: () => void order.push("commit") };
-    const q = new RecordQueue(pino({ level: "silent" }), 5, durable);
+    const q = new RecordQueue(pino({ level: "silent" }), 5, [durable]);
     for (const n of [1, 2]) {
       q.defer(
         () => {
@@ -59,7 +59,7 @@ describe("RecordQueue", () => {
         throw new Error("disk gone");
       },
     };
-    const q = new RecordQueue(pino({ level: "silent" }), 5, durable);
+    const q = new RecordQueue(pino({ level: "silent" }), 5, [durable]);
     q.defer(
       () => {
         throw new Error("listener broke");

@@ -1,0 +1,270 @@
+// The request log on disk: one row per finished request in an embedded SQLite file (libsql), with its schema's
+// migrations, the searches the views and the command line make, and retention. Synchronous: it runs on the log's
+// own worker thread (store/log-worker.ts) or in a command-line process, never on the proxy's event loop.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "libsql";
+import { type LogColumn, type LogRow, ROW_COLUMNS } from "./log-row.js";
+
+export const LOG_FILE = "requests.db";
+
+/** Each step takes the schema one version on; PRAGMA user_version says how many have run. Never edit one: add one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL NOT NULL,
+    session TEXT,
+    conversation TEXT,
+    client TEXT NOT NULL,
+    model TEXT NOT NULL,
+    upstream TEXT,
+    route TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    background TEXT,
+    prefill INTEGER,
+    cached INTEGER,
+    generated INTEGER,
+    n_ctx INTEGER,
+    ttft_ms REAL,
+    duration_ms REAL NOT NULL,
+    queue_ms REAL,
+    prefill_ms REAL,
+    prefill_tps REAL,
+    decode_tps REAL,
+    finish_reason TEXT,
+    miss_cause TEXT,
+    miss_location TEXT,
+    cache_expected INTEGER,
+    cache_lost INTEGER,
+    lost_prefill_ms REAL,
+    slowdown_cause TEXT,
+    slowdown_detail TEXT,
+    usual_tps REAL,
+    overflow_prompt INTEGER,
+    error TEXT,
+    judged INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX requests_ended ON requests(ended_at);
+  CREATE INDEX requests_session ON requests(session, started_at);
+  CREATE INDEX requests_model ON requests(model, ended_at);
+  CREATE INDEX requests_upstream ON requests(upstream, ended_at);
+  CREATE INDEX requests_client ON requests(client, ended_at);
+  CREATE INDEX requests_outcome ON requests(outcome, ended_at);
+  CREATE INDEX requests_miss ON requests(miss_cause, ended_at) WHERE miss_cause IS NOT NULL;`,
+];
+
+export const LOG_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** What a search may narrow by: each an exact match, times in epoch milliseconds. */
+export interface RequestFilter {
+  session?: string;
+  cause?: string;
+  model?: string;
+  client?: string;
+  upstream?: string;
+  outcome?: string;
+  since?: number;
+  until?: number;
+}
+
+export interface SessionFilter {
+  since?: number;
+  until?: number;
+  client?: string;
+  model?: string;
+}
+
+/** A session's totals as the list of sessions shows them; the full report is built from its rows. */
+export interface SessionSummary {
+  id: string;
+  startedAt: number;
+  endedAt: number;
+  clients: string[];
+  models: string[];
+  requests: number;
+  prefill: number;
+  cached: number;
+  generated: number;
+  misses: number;
+  lostPrefillMs: number;
+  errors: number;
+}
+
+const FILTER_SQL: Record<keyof RequestFilter, string> = {
+  session: "session = @session",
+  cause: "(miss_cause = @cause OR slowdown_cause = @cause)",
+  model: "model = @model",
+  client: "client = @client",
+  upstream: "upstream = @upstream",
+  outcome: "outcome = @outcome",
+  since: "ended_at >= @since",
+  until: "ended_at < @until",
+};
+
+function where(filter: object): { sql: string; params: Record<string, unknown> } {
+  const params = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
+  const parts = Object.keys(params).map((k) => FILTER_SQL[k as keyof RequestFilter]);
+  return { sql: parts.length ? `WHERE ${parts.join(" AND ")}` : "", params };
+}
+
+const toRow = (r: Record<string, unknown>): LogRow => {
+  const row: Record<string, unknown> = {};
+  for (const [key, column] of ROW_COLUMNS) {
+    const v = r[column];
+    if (v !== null && v !== undefined) row[key] = key === "stream" || key === "judged" ? v === 1 : v;
+  }
+  return row as unknown as LogRow;
+};
+
+const toParams = (row: LogRow): Record<LogColumn, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of ROW_COLUMNS) {
+    const v = row[key];
+    out[column] = typeof v === "boolean" ? Number(v) : (v ?? null);
+  }
+  return out as Record<LogColumn, unknown>;
+};
+
+export class LogDb {
+  private readonly db: Database.Database;
+  private readonly insertOne: Database.Statement;
+
+  /** Opens (and creates, and migrates) the log in `dir`; read-only opens never create or migrate. */
+  constructor(dir: string, opts: { readonly?: boolean } = {}) {
+    if (!opts.readonly) mkdirSync(dir, { recursive: true });
+    this.db = new Database(join(dir, LOG_FILE), { readonly: opts.readonly ?? false, fileMustExist: opts.readonly });
+    if (!opts.readonly) {
+      // WAL: readers (the command line) never wait for the writer; NORMAL: a commit survives the process's death.
+      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+      this.migrate();
+    } else this.checkVersion();
+    const columns = ROW_COLUMNS.map(([, c]) => c);
+    this.insertOne = this.db.prepare(
+      `INSERT OR IGNORE INTO requests (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
+    );
+  }
+
+  private version(): number {
+    return Number((this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
+  }
+
+  private checkVersion(): number {
+    const at = this.version();
+    if (at > LOG_SCHEMA_VERSION) {
+      throw new Error(
+        `${LOG_FILE} was written by a newer llama-sidecar (schema ${at}, this one knows ${LOG_SCHEMA_VERSION}): upgrade, or point --data-dir elsewhere`,
+      );
+    }
+    return at;
+  }
+
+  private migrate(): void {
+    const at = this.checkVersion();
+    if (at === 0) this.db.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;");
+    for (let v = at; v < MIGRATIONS.length; v++) {
+      this.db.exec(`BEGIN; ${MIGRATIONS[v]}; PRAGMA user_version = ${v + 1}; COMMIT;`);
+    }
+  }
+
+  /** Adds rows in one transaction; a row whose id is there already is left as it is. Returns how many were new. */
+  insert(rows: readonly LogRow[]): number {
+    let added = 0;
+    this.db.exec("BEGIN");
+    try {
+      for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    return added;
+  }
+
+  /** Newest first, `limit` of them, from before the cursor (the last page's last row) if given. */
+  requests(filter: RequestFilter, limit: number, before?: { endedAt: number; id: string }): LogRow[] {
+    const w = where(filter);
+    const cursor = before ? `${w.sql ? " AND" : "WHERE"} (ended_at, id) < (@cEnded, @cId)` : "";
+    const rows = this.db
+      .prepare(`SELECT * FROM requests ${w.sql}${cursor} ORDER BY ended_at DESC, id DESC LIMIT @limit`)
+      .all({ ...w.params, ...(before ? { cEnded: before.endedAt, cId: before.id } : {}), limit });
+    return (rows as Record<string, unknown>[]).map(toRow);
+  }
+
+  /** Oldest first, `limit` rows after the cursor (the last page's last row): the pages an export streams. */
+  pageAfter(filter: RequestFilter, limit: number, after?: { endedAt: number; id: string }): LogRow[] {
+    const w = where(filter);
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM requests ${w.sql ? `${w.sql} AND` : "WHERE"} (ended_at, id) > (@aEnded, @aId) ORDER BY ended_at, id LIMIT @limit`,
+      )
+      .all({ ...w.params, aEnded: after?.endedAt ?? -1, aId: after?.id ?? "", limit });
+    return (rows as Record<string, unknown>[]).map(toRow);
+  }
+
+  /** A session's requests in the order they started. */
+  session(id: string): LogRow[] {
+    const rows = this.db.prepare("SELECT * FROM requests WHERE session = ? ORDER BY started_at, id").all(id);
+    return (rows as Record<string, unknown>[]).map(toRow);
+  }
+
+  /** The session with the newest request. */
+  lastSession(): string | undefined {
+    const row = this.db
+      .prepare("SELECT session FROM requests WHERE session IS NOT NULL ORDER BY ended_at DESC LIMIT 1")
+      .get() as { session: string } | undefined;
+    return row?.session;
+  }
+
+  /** Sessions with a request in the range, the latest first. */
+  sessions(filter: SessionFilter, limit: number, offset = 0): SessionSummary[] {
+    const w = where({ since: filter.since, until: filter.until, client: filter.client, model: filter.model });
+    // The time index, not the session one: a range is most of what narrows a list of sessions.
+    const rows = this.db
+      .prepare(
+        `SELECT session AS id, min(started_at) AS startedAt, max(ended_at) AS endedAt,
+          group_concat(DISTINCT client) AS clients, group_concat(DISTINCT model) AS models, count(*) AS requests,
+          total(prefill) AS prefill, total(cached) AS cached, total(generated) AS generated,
+          count(miss_cause) AS misses, total(lost_prefill_ms) AS lostPrefillMs,
+          sum(outcome NOT IN ('ok', 'client_abort')) AS errors
+        FROM requests INDEXED BY requests_ended ${w.sql ? `${w.sql} AND` : "WHERE"} session IS NOT NULL
+        GROUP BY session ORDER BY endedAt DESC LIMIT @limit OFFSET @offset`,
+      )
+      .all({ ...w.params, limit, offset }) as (Omit<SessionSummary, "clients" | "models"> & {
+      clients: string;
+      models: string;
+    })[];
+    return rows.map((r) => ({ ...r, clients: r.clients.split(","), models: r.models.split(",") }));
+  }
+
+  /** Bytes the file takes, its free pages not counted. */
+  usedBytes(): number {
+    const get = (p: string) => Number(Object.values(this.db.prepare(`PRAGMA ${p}`).get() as object)[0]);
+    return (get("page_count") - get("freelist_count")) * get("page_size");
+  }
+
+  /** Deletes requests that ended before `cutoff`, then the oldest until the file fits `maxBytes`; returns how many. */
+  prune(cutoff: number, maxBytes: number): number {
+    let removed = this.db.prepare("DELETE FROM requests WHERE ended_at < ?").run(cutoff).changes;
+    const oldest = this.db.prepare(
+      "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ended_at LIMIT ?)",
+    );
+    for (let guard = 0; this.usedBytes() > maxBytes && guard < 1000; guard++) {
+      const n = oldest.run(1000).changes;
+      removed += n;
+      if (n === 0) break;
+    }
+    if (removed > 0) this.db.exec("PRAGMA incremental_vacuum");
+    return removed;
+  }
+
+  count(): number {
+    return Number((this.db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
