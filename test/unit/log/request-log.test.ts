@@ -1,0 +1,145 @@
+// The request log's main-thread side with its real worker thread and SQLite file: a burst's records journaled at
+// commit, judged rows in the log after, the journal dropped once they are, a crash's journal replayed, a log that
+// refuses writes waiting it out with nothing lost.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "libsql";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { LOG_JOURNAL, type LogSettings, RequestLog } from "../../../src/log/request-log.js";
+import type { JudgedRecord, RequestRecord } from "../../../src/record/request-record.js";
+import { Journal } from "../../../src/store/journal.js";
+import { LOG_FILE, LogDb } from "../../../src/store/log-db.js";
+import { freshDir, requestRecord, silent } from "../../support/records.js";
+import { until } from "../../support/until.js";
+
+const open: RequestLog[] = [];
+afterEach(async () => {
+  for (const log of open.splice(0)) await log.close();
+});
+
+const settings = (dir: string): LogSettings => ({ dir, retentionMs: 30 * 86_400_000, maxBytes: 1 << 30 });
+
+async function openLog(dir: string): Promise<RequestLog> {
+  const log = await RequestLog.open(settings(dir), silent);
+  open.push(log);
+  return log;
+}
+
+const record = (id: string, over: Partial<RequestRecord> = {}): RequestRecord =>
+  Object.freeze({ ...requestRecord(300, 40), id, startedAt: Date.now(), session: "sess", ...over });
+
+const judged = (r: RequestRecord, over: Partial<JudgedRecord> = {}): JudgedRecord =>
+  Object.freeze({ record: r, upstream: "default", nCtx: 8192, ...over });
+
+const journalFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith(LOG_JOURNAL));
+
+describe("the request log", () => {
+  it("journals a burst's records as one entry at commit, and drops the journal once their rows are in the log", async () => {
+    const dir = freshDir();
+    const log = await openLog(dir);
+    const burst = [record("a"), record("b"), record("c")];
+    log.hold();
+    for (const r of burst) log.recorded(r);
+    expect(journalFiles(dir)).toEqual([]); // nothing written until commit
+    log.commit();
+    const lines = readFileSync(join(dir, LOG_JOURNAL), "utf8").trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect((JSON.parse(lines[0] as string).d as RequestRecord[]).map((r) => r.id)).toEqual(["a", "b", "c"]);
+
+    // Timers made from here on are the test's to run (the worker's answers are not timers).
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    log.judged(judged(burst[0] as RequestRecord, { cache: { conversation: "s:sess" } }));
+    log.judged(
+      judged(burst[1] as RequestRecord, {
+        cache: {
+          conversation: "s:sess",
+          expectedTokens: 900,
+          lostTokens: 800,
+          cause: "history_edited",
+          lostPrefillMs: 90,
+        },
+      }),
+    );
+    await log.settled();
+    expect((await log.session("sess")).map((r) => [r.id, r.missCause, r.judged])).toEqual([
+      ["a", undefined, true],
+      ["b", "history_edited", true],
+    ]);
+    // One record of the entry is not in the log yet: the journal stays, however long.
+    vi.advanceTimersByTime(60_000);
+    vi.useRealTimers();
+    expect(journalFiles(dir)).not.toEqual([]);
+    log.judged(judged(burst[2] as RequestRecord));
+    await until(
+      "the journal dropped",
+      () => journalFiles(dir).length === 0 || readFileSync(join(dir, LOG_JOURNAL)).length === 0,
+    );
+    expect(log.health()).toEqual({ writable: true, failedWrites: 0, pending: 0, lost: 0, error: null });
+  });
+
+  it("replays a crash's journal into the log once, as rows without verdicts, next to what was logged already", async () => {
+    const dir = freshDir();
+    const first = new LogDb(dir);
+    first.insert([
+      {
+        id: "logged",
+        startedAt: Date.now() - 10,
+        endedAt: Date.now() - 9,
+        client: "c",
+        model: "m",
+        route: "/",
+        outcome: "ok",
+        status: 200,
+        stream: false,
+        durationMs: 1,
+        judged: true,
+        missCause: "history_edited",
+      },
+    ]);
+    first.close();
+    const journal = new Journal(dir, LOG_JOURNAL, 0);
+    journal.append([record("logged"), record("lost-1")]);
+    journal.append([record("lost-2", { session: undefined })]);
+    journal.close();
+    const log = await openLog(dir);
+    const rows = await log.requests({}, 10);
+    expect(rows.map((r) => [r.id, r.judged, r.missCause]).sort()).toEqual([
+      ["logged", true, "history_edited"],
+      ["lost-1", false, undefined],
+      ["lost-2", false, undefined],
+    ]);
+    expect(journalFiles(dir)).toEqual([]);
+    await log.close();
+    open.pop();
+    // A second start replays nothing more.
+    const again = await openLog(dir);
+    expect(await again.requests({}, 10)).toHaveLength(3);
+  });
+
+  it("keeps rows the log refuses (a writer holding the file) and writes them once it takes them again", async () => {
+    const dir = freshDir();
+    const log = await openLog(dir);
+    const blocker = new Database(join(dir, LOG_FILE));
+    blocker.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
+    log.recorded(record("x"));
+    log.judged(judged(record("x")));
+    await until("the log to refuse the row", () => !log.health().writable, 30_000);
+    expect(log.health()).toMatchObject({ writable: false, pending: 1, lost: 0 });
+    expect(log.health().error).toMatch(/locked|busy/i);
+    expect(journalFiles(dir)).toEqual([LOG_JOURNAL]); // the journal holds it meanwhile
+    blocker.exec("ROLLBACK");
+    blocker.close();
+    await until("the log to take it", () => log.health().writable && log.health().pending === 0, 30_000);
+    expect((await log.requests({}, 10)).map((r) => r.id)).toEqual(["x"]);
+  });
+
+  it("refuses to open a log a newer sidecar wrote, and its close leaves no thread behind", async () => {
+    const dir = freshDir();
+    new LogDb(dir).close();
+    const raw = new Database(join(dir, LOG_FILE));
+    raw.exec("PRAGMA user_version = 99");
+    raw.close();
+    await expect(RequestLog.open(settings(dir), silent)).rejects.toThrow(/cannot open the request log .* newer/);
+    expect(existsSync(join(dir, LOG_FILE))).toBe(true);
+  });
+});

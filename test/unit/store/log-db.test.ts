@@ -1,0 +1,135 @@
+// The request log's SQL layer against a real SQLite file (libsql): rows in and out, searches, pages, retention.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "libsql";
+import { afterEach, describe, expect, it } from "vitest";
+import { LOG_FILE, LOG_SCHEMA_VERSION, LogDb } from "../../../src/store/log-db.js";
+import type { LogRow } from "../../../src/store/log-row.js";
+
+const dirs: LogDb[] = [];
+afterEach(() => {
+  for (const db of dirs.splice(0)) db.close();
+});
+
+function open(dir = mkdtempSync(join(tmpdir(), "llama-sidecar-logdb-"))): { db: LogDb; dir: string } {
+  const db = new LogDb(dir);
+  dirs.push(db);
+  return { db, dir };
+}
+
+function row(i: number, over: Partial<LogRow> = {}): LogRow {
+  return {
+    id: `r${String(i).padStart(3, "0")}`,
+    startedAt: 1_000_000 + i * 1000,
+    endedAt: 1_000_500 + i * 1000,
+    session: `s${i % 3}`,
+    client: i % 2 ? "claude-code" : "openai-sdk",
+    model: "tiny",
+    upstream: "default",
+    route: "/v1/messages",
+    outcome: "ok",
+    status: 200,
+    stream: true,
+    prefill: 100,
+    cached: 50,
+    generated: 10,
+    durationMs: 500,
+    judged: true,
+    ...over,
+  };
+}
+
+describe("the request log's SQL layer", () => {
+  it("keeps a row as it was given, once: a second insert of its id leaves the first", () => {
+    const { db } = open();
+    const r = row(1, { missCause: "prefix_changed", missLocation: "messages[2]", cacheLost: 40, nCtx: 8192 });
+    expect(db.insert([r, row(2)])).toBe(2);
+    expect(db.insert([{ ...r, judged: false, missCause: undefined }])).toBe(0);
+    expect(db.session("s1")).toEqual([r]);
+    expect(db.count()).toBe(2);
+  });
+
+  it("searches by each filter, newest first, a page at a time with a cursor", () => {
+    const { db } = open();
+    db.insert(Array.from({ length: 30 }, (_, i) => row(i, i === 7 ? { slowdownCause: "batch_contention" } : {})));
+    const first = db.requests({ session: "s1" }, 4);
+    expect(first.map((r) => r.id)).toEqual(["r028", "r025", "r022", "r019"]);
+    const last = first.at(-1) as LogRow;
+    expect(db.requests({ session: "s1" }, 4, { endedAt: last.endedAt, id: last.id }).map((r) => r.id)).toEqual([
+      "r016",
+      "r013",
+      "r010",
+      "r007",
+    ]);
+    expect(db.requests({ cause: "batch_contention" }, 10).map((r) => r.id)).toEqual(["r007"]);
+    expect(db.requests({ client: "openai-sdk", since: 1_020_000, until: 1_025_000 }, 10).map((r) => r.id)).toEqual([
+      "r024",
+      "r022",
+      "r020",
+    ]);
+    expect(db.requests({ model: "other" }, 10)).toEqual([]);
+  });
+
+  it("pages oldest first for an export, every row once", () => {
+    const { db } = open();
+    db.insert(Array.from({ length: 25 }, (_, i) => row(i)));
+    const seen: string[] = [];
+    let after: LogRow | undefined;
+    for (;;) {
+      const page = db.pageAfter({}, 7, after);
+      seen.push(...page.map((r) => r.id));
+      after = page.at(-1);
+      if (page.length < 7) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => row(i).id));
+  });
+
+  it("sums each session in a range, the latest first", () => {
+    const { db } = open();
+    db.insert([
+      row(1, { session: "a", missCause: "prefix_changed", lostPrefillMs: 120 }),
+      row(2, { session: "a", model: "big", outcome: "upstream_error", status: 502 }),
+      row(3, { session: "b" }),
+      row(4, { session: undefined }),
+    ]);
+    const list = db.sessions({}, 10);
+    expect(list.map((s) => s.id)).toEqual(["b", "a"]);
+    expect(list[1]).toMatchObject({
+      requests: 2,
+      prefill: 200,
+      generated: 20,
+      misses: 1,
+      lostPrefillMs: 120,
+      errors: 1,
+      startedAt: row(1).startedAt,
+      endedAt: row(2).endedAt,
+    });
+    expect(new Set(list[1]?.models)).toEqual(new Set(["tiny", "big"]));
+    expect(db.sessions({ since: row(3).endedAt }, 10).map((s) => s.id)).toEqual(["b"]);
+    expect(db.lastSession()).toBe("b");
+  });
+
+  it("deletes what is older than the cutoff, then the oldest until the file fits", () => {
+    const { db } = open();
+    db.insert(Array.from({ length: 3000 }, (_, i) => row(i, { slowdownDetail: "x".repeat(200) })));
+    expect(db.prune(row(100).endedAt, 1e12)).toBe(100);
+    const before = db.usedBytes();
+    const removed = db.prune(0, Math.floor(before / 2));
+    expect(removed).toBeGreaterThan(0);
+    expect(db.usedBytes()).toBeLessThanOrEqual(before / 2);
+    // The newest stay.
+    expect(db.requests({}, 1)[0]?.id).toBe(row(2999).id);
+  });
+
+  it("refuses a log written by a newer sidecar, saying so", () => {
+    const { db, dir } = open();
+    db.close();
+    dirs.pop();
+    const raw = new Database(join(dir, LOG_FILE));
+    raw.exec(`PRAGMA user_version = ${LOG_SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => new LogDb(dir)).toThrow(/written by a newer llama-sidecar/);
+    expect(() => new LogDb(dir, { readonly: true })).toThrow(/written by a newer llama-sidecar/);
+  });
+});
