@@ -1,12 +1,14 @@
-// SIGKILLs during streaming traffic: the per-request ledger holds every request the clients saw complete. A request
-// is counted before its last bytes go out (so none a client saw is ever lost); one whose last bytes were still in the
-// process's socket buffer at the kill is counted without its client having read them: at most one per kill.
+// SIGKILLs during streaming traffic: the per-request ledger and the request log hold every request the clients saw
+// complete. A request is counted before its last bytes go out (so none a client saw is ever lost); one whose last
+// bytes were still in the process's socket buffer at the kill is counted without its client having read them: at
+// most one per kill.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStats } from "../../src/stats/service.js";
+import { LogDb } from "../../src/store/log-db.js";
 import { startCli } from "../support/cli-process.js";
 import { fixture, startFakeLlama } from "../support/fake-llama.js";
 import { freePort } from "../support/llama-server.js";
@@ -61,5 +63,15 @@ describe("a sidecar killed mid-stream, ten times", () => {
     expect(totals.requests).toBeGreaterThanOrEqual(seen);
     expect(totals.requests - seen).toBeLessThanOrEqual(KILLS);
     expect(totals.prompt).toBe(totals.requests * prefillPerAnswer);
+    // The request log keeps the same promise: a start replays what the last kill left in its journal.
+    const port = await freePort();
+    const last = startCli(["--upstream", fake.url, "--port", String(port), "--data-dir", dataDir]);
+    await last.waitFor(/Proxy URL/);
+    await last.stop();
+    const log = new LogDb(dataDir, { readonly: true });
+    const logged = log.count();
+    log.close();
+    expect(logged).toBeGreaterThanOrEqual(seen);
+    expect(logged).toBe(totals.requests);
   });
 });
