@@ -26,11 +26,12 @@ export class LogThread {
 
   constructor(dir: string, onDeath: (err: Error) => void) {
     this.worker = new Worker(workerUrl(), { workerData: { dir } });
-    // The log must not keep the process alive: shutdown closes it, a crash need not wait for it.
+    // An idle log must not keep the process alive (shutdown closes it); a call waiting for its answer does.
     this.worker.unref();
     this.worker.on("message", (a: LogAnswer) => {
       const w = this.waiting.get(a.id);
       this.waiting.delete(a.id);
+      if (this.waiting.size === 0) this.worker.unref();
       if (a.ok) w?.resolve(a.value);
       else w?.reject(Object.assign(new Error(a.error), { code: a.code }));
     });
@@ -53,6 +54,7 @@ export class LogThread {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.worker.postMessage({ id, op, args } satisfies LogCall);
     });
@@ -61,7 +63,10 @@ export class LogThread {
   /** Ends the thread once the calls already made are answered. */
   async close(): Promise<void> {
     this.closing = true;
-    if (!this.dead) this.worker.postMessage("close");
+    if (!this.dead) {
+      this.worker.ref(); // until it has ended
+      this.worker.postMessage("close");
+    }
     await this.exited;
   }
 }
