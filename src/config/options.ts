@@ -149,7 +149,7 @@ export const OPTIONS = {
   },
   captureContent: {
     schema: z.stringbool().default(false),
-    help: "put prompt and completion text on spans (llamacpp.prompt, llamacpp.completion, 32 KB each); off: only counts and timings",
+    help: "put prompt and completion text on spans (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions, 32 KB each); off: only counts and timings",
   },
   allowedOrigins: {
     schema: list(origin).default([]),

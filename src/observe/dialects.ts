@@ -67,6 +67,7 @@ function common(obs: Observation, body: JsonObject): void {
   if (t) obs.timings = readTimings(obs.check, t);
   const model = asString(body.model);
   if (model) obs.responseModel = model;
+  obs.responseId ??= asString(body.id);
   const err = asObject(body.error);
   if (!err) return;
   obs.upstreamError(asString(err.message) ?? JSON.stringify(err), asString(err.type));
@@ -131,6 +132,7 @@ const RESPONSES_END = new Set(["response.completed", "response.incomplete", "res
 function readResponse(obs: Observation, response: JsonObject): boolean {
   const model = asString(response.model);
   if (model) obs.responseModel = model;
+  obs.responseId ??= asString(response.id);
   const usage = responsesUsage(obs.check, asObject(response.usage));
   if (usage) obs.setUsage(usage);
   const reason = asString(asObject(response.incomplete_details)?.reason) ?? asString(response.status);
@@ -184,6 +186,7 @@ function readAnthropic(obs: Observation, type: string | undefined, body: JsonObj
     case "message_start": {
       const message = asObject(body.message) ?? {};
       obs.responseModel = asString(message.model) ?? obs.responseModel;
+      obs.responseId ??= asString(message.id);
       const usage = anthropicUsage(obs.check, asObject(message.usage));
       if (usage) obs.setUsage({ ...usage, generated: undefined });
       return false;

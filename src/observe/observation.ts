@@ -31,6 +31,8 @@ export class Observation {
   timings?: LlamaTimings;
   finishReason?: string;
   responseModel?: string;
+  /** The answer's own id (chatcmpl-…, msg_…), for the span. */
+  responseId?: string;
   /** What went wrong, as it may be kept: the sidecar's own words, or an upstream error's kind. */
   errorMessage?: string;
   /** An upstream error's own text, which may quote the prompt: kept only with --capture-content. */

@@ -12,6 +12,7 @@ import { CAPTURE_LIMIT } from "../observe/observation.js";
 import type { ParseScheduler } from "../observe/tap.js";
 import { finishExchange, type RecordDeps } from "../record/finish.js";
 import type { RecordQueue } from "../record/queue.js";
+import { cappedJson, inputMessages, systemInstructions } from "../telemetry/genai-content.js";
 import type { Upstream } from "../upstream/client.js";
 import { isRouteNotFound } from "../upstream/messages-support.js";
 import { dispatchUpstream, type UpstreamResponse } from "../upstream/response.js";
@@ -92,10 +93,18 @@ async function send(
   }
 }
 
-/** With --capture-content, the prompt is kept for the span and the completion is collected for it. */
+/**
+ * With --capture-content, the prompt is kept for the span in GenAI's message shape (JSON that parses, however
+ * long the conversation: its oldest messages go first), and the completion is collected for it.
+ */
 function capturePrompt(ex: Exchange, json: JsonObject): void {
-  const { system, messages, prompt } = json;
-  ex.capturedPrompt = JSON.stringify({ system, messages, prompt }).slice(0, CAPTURE_LIMIT);
+  const dialect = ex.route.dialect;
+  if (!dialect) return;
+  const system = systemInstructions(dialect, json);
+  ex.capturedPrompt = {
+    input: cappedJson(inputMessages(dialect, json), CAPTURE_LIMIT),
+    system: system && cappedJson(system, CAPTURE_LIMIT),
+  };
   ex.obs.captured = "";
 }
 

@@ -123,6 +123,7 @@ export function buildRecord(ex: ExchangeFacts, outcome: Outcome, endedAt: number
     status: ex.status,
     outcome: final,
     finishReason: obs.finishReason,
+    responseId: obs.responseId?.slice(0, 256),
     prefillTokens: finite(t?.prompt_n) ?? obs.usage.prefill,
     cachedTokens: finite(t?.cache_n) ?? obs.usage.cached,
     outputTokens: generated,

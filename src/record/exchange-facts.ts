@@ -83,8 +83,8 @@ export interface ExchangeFacts {
   concurrent?: number;
   /** performance.now() when the request went to llama-server. */
   dispatchedAt?: number;
-  /** The prompt, kept for the span only with --capture-content. */
-  capturedPrompt?: string;
+  /** The prompt as GenAI's input messages and system instructions (JSON), kept for the span only with --capture-content. */
+  capturedPrompt?: { input: string; system?: string };
   /** A model call's parsed body and the conversation it names, kept for the cache verdict. */
   prompt?: PromptRef;
   /** The upstream the request went to (the last one tried, where it failed over). */

@@ -21,6 +21,8 @@ export interface RequestRecord extends Readonly<RequestTags> {
   readonly status: number;
   readonly outcome: Outcome;
   readonly finishReason?: string;
+  /** The answer's id as llama-server gave it (chatcmpl-…, msg_…). */
+  readonly responseId?: string;
   /** Prompt tokens llama-server had to process (prompt_n): the prefill. */
   readonly prefillTokens?: number;
   /** Prompt tokens served from the KV cache (cache_n). */

@@ -1,6 +1,8 @@
 // A finished request's span, made whole once it is judged, with the start time the request arrived: llama-server
 // is not traced, so nothing needs the span while the request runs.
 import { type Attributes, context as otelContext, SpanStatusCode } from "@opentelemetry/api";
+import { CAPTURE_LIMIT } from "../observe/observation.js";
+import { cappedJson, outputMessages } from "../telemetry/genai-content.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
@@ -17,6 +19,9 @@ function defined(attrs: Record<string, string | number | boolean | undefined>): 
 function recordAttributes({ record: r, cache, speed }: JudgedRecord): Attributes {
   return defined({
     [ATTR.HTTP_RESPONSE_STATUS_CODE]: r.status,
+    [ATTR.GEN_AI_CONVERSATION_ID]: r.session ?? cache?.conversation,
+    [ATTR.GEN_AI_RESPONSE_ID]: r.responseId,
+    [ATTR.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]: r.stream && r.ttftMs !== undefined ? r.ttftMs / 1000 : undefined,
     [ATTR.GEN_AI_RESPONSE_MODEL]: r.operation ? r.model : undefined,
     [ATTR.GEN_AI_USAGE_INPUT_TOKENS]:
       r.prefillTokens !== undefined ? r.prefillTokens + (r.cachedTokens ?? 0) : undefined,
@@ -87,8 +92,14 @@ export function recordSpan(
     span.end(endTime);
     return;
   }
-  if (ex.capturedPrompt !== undefined) span.setAttribute(ATTR.PROMPT, ex.capturedPrompt);
-  if (ex.obs.captured !== undefined) span.setAttribute(ATTR.COMPLETION, ex.obs.captured);
+  if (ex.capturedPrompt !== undefined) {
+    span.setAttribute(ATTR.GEN_AI_INPUT_MESSAGES, ex.capturedPrompt.input);
+    if (ex.capturedPrompt.system) span.setAttribute(ATTR.GEN_AI_SYSTEM_INSTRUCTIONS, ex.capturedPrompt.system);
+  }
+  if (ex.obs.captured !== undefined) {
+    const output = outputMessages(ex.obs.captured, r.finishReason);
+    span.setAttribute(ATTR.GEN_AI_OUTPUT_MESSAGES, cappedJson(output, CAPTURE_LIMIT));
+  }
   span.setAttributes(recordAttributes(judged));
   if (r.finishReason) span.setAttribute(ATTR.GEN_AI_RESPONSE_FINISH_REASONS, [r.finishReason]);
   if (r.invalidFields) span.setAttribute(ATTR.UPSTREAM_INVALID_FIELDS, [...r.invalidFields]);

@@ -19,6 +19,15 @@ export const ATTR = {
   GEN_AI_REQUEST_MAX_TOKENS: "gen_ai.request.max_tokens",
   GEN_AI_REQUEST_TEMPERATURE: "gen_ai.request.temperature",
   GEN_AI_RESPONSE_MODEL: "gen_ai.response.model",
+  GEN_AI_RESPONSE_ID: "gen_ai.response.id",
+  /** Seconds, streams only. */
+  GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: "gen_ai.response.time_to_first_chunk",
+  /** The session: Claude Code's session id, a prompt_cache_key, or the conversation the fingerprints found. */
+  GEN_AI_CONVERSATION_ID: "gen_ai.conversation.id",
+  /** --capture-content only: JSON in the registry's message shape. */
+  GEN_AI_INPUT_MESSAGES: "gen_ai.input.messages",
+  GEN_AI_OUTPUT_MESSAGES: "gen_ai.output.messages",
+  GEN_AI_SYSTEM_INSTRUCTIONS: "gen_ai.system_instructions",
   GEN_AI_RESPONSE_FINISH_REASONS: "gen_ai.response.finish_reasons",
   GEN_AI_USAGE_INPUT_TOKENS: "gen_ai.usage.input_tokens",
   GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "gen_ai.usage.cache_read.input_tokens",
@@ -61,8 +70,4 @@ export const ATTR = {
   SPEED_SLOWDOWN_CAUSE: `${LLAMA_ATTR}.speed.slowdown_cause`,
   SPEED_SLOWDOWN_DETAIL: `${LLAMA_ATTR}.speed.slowdown_detail`,
   SPEED_USUAL_TPS: `${LLAMA_ATTR}.speed.usual_tokens_per_second`,
-  /** The prompt, only with --capture-content. */
-  PROMPT: `${LLAMA_ATTR}.prompt`,
-  /** The completion, only with --capture-content. */
-  COMPLETION: `${LLAMA_ATTR}.completion`,
 } as const;

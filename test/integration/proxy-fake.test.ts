@@ -392,24 +392,36 @@ describe("--capture-content", () => {
       await (await fetch(`${s.url}${f.request.path}`, { method: "POST", body: JSON.stringify(f.request.body) })).text();
       await s.waitForRecords(1);
       const span = s.spans()[0];
-      expect(String(span?.attributes[ATTR.PROMPT])).toContain("Hi there");
+      // GenAI's message shape, as JSON that parses: what Langfuse, Datadog and Phoenix read.
+      const input = JSON.parse(String(span?.attributes[ATTR.GEN_AI_INPUT_MESSAGES]));
+      expect(input.at(-1)).toMatchObject({ role: "user", parts: [{ type: "text" }] });
+      expect(JSON.stringify(input)).toContain("Hi there");
       const streamed = f.body
         .split("\n")
         .filter((l) => l.includes('"text_delta"'))
         .map((l) => JSON.parse(l.slice(6)).delta.text)
         .join("");
-      expect(span?.attributes[ATTR.COMPLETION]).toBe(streamed);
+      expect(JSON.parse(String(span?.attributes[ATTR.GEN_AI_OUTPUT_MESSAGES]))).toEqual([
+        { role: "assistant", parts: [{ type: "text", content: streamed }], finish_reason: expect.any(String) },
+      ]);
+      expect(span?.attributes[ATTR.GEN_AI_RESPONSE_ID]).toMatch(/^\w+/);
+      expect(span?.attributes[ATTR.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]).toBeGreaterThan(0);
       expect(JSON.stringify(s.records)).not.toContain("Hi there");
       expect(await (await fetch(`${s.url}/api/stats`)).text()).not.toContain("Hi there");
     } finally {
       await s.close();
     }
-    // Off (the default): no text on spans at all.
+    // Off (the default): no text on spans at all; the session still names the conversation.
     const before = sidecar.spans().length;
     const f = fixture("post-v1-messages");
-    await (await post(f.request.path, f.request.body)).text();
+    await (await post(f.request.path, f.request.body, { "x-claude-code-session-id": "sess-42" })).text();
     await sidecar.waitForRecords(1);
     const span = sidecar.spans()[before];
-    expectSpanAttributes(span, { [ATTR.PROMPT]: undefined, [ATTR.COMPLETION]: undefined });
+    expectSpanAttributes(span, {
+      [ATTR.GEN_AI_CONVERSATION_ID]: "sess-42",
+      [ATTR.GEN_AI_INPUT_MESSAGES]: undefined,
+      [ATTR.GEN_AI_OUTPUT_MESSAGES]: undefined,
+      [ATTR.GEN_AI_SYSTEM_INSTRUCTIONS]: undefined,
+    });
   });
 });
