@@ -100,7 +100,8 @@ export interface RecordRow extends RequestRecord {
 
 /** Whether a judged record says anything beyond its conversation: a cache verdict or a slowdown. */
 export function hasVerdict(judged: JudgedRecord | undefined): boolean {
-  return judged?.cache?.expectedTokens !== undefined || judged?.speed !== undefined;
+  const cache = judged?.cache;
+  return cache?.expectedTokens !== undefined || cache?.cause !== undefined || judged?.speed !== undefined;
 }
 
 /** The row of a record, judged or not yet. */
