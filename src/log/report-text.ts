@@ -21,7 +21,7 @@ function parts(t: TimeSplit): [string, number][] {
     ["prefill", t.prefillMs],
     ...Object.entries(t.lostPrefillMs).map(([cause, ms]): [string, number] => [`prefill lost to ${cause}`, ms]),
     ["generation", t.generationMs],
-    ["answers not streamed", t.unsplitMs],
+    ["not streamed, or local", t.unsplitMs],
     ["failed or cut", t.otherMs],
   ];
   return list.filter(([, ms]) => ms >= 1);
@@ -38,7 +38,7 @@ function turnCells(t: Turn): string[] {
     t.missCause && `miss: ${t.missCause}${t.missLocation ? ` (${t.missLocation})` : ""}`,
     t.slowdownCause && `slow: ${t.slowdownCause}`,
     t.compacted && `compacted ${tokens(t.compacted.from)}→${tokens(t.compacted.to)}`,
-    t.outcome !== "ok" && `${t.outcome} ${t.status}`,
+    t.outcome === "local" ? "answered by the sidecar" : t.outcome !== "ok" && `${t.outcome} ${t.status}`,
     t.background && `background ${t.background}`,
   ].filter(Boolean);
   return [
@@ -80,7 +80,7 @@ function table(head: string[], rows: string[][]): string {
 
 export function reportText(r: SessionReport): string {
   const split = parts(r.time).map(
-    ([name, ms]) => `  ${bar(ms, r.wallMs)} ${name.padEnd(22)} ${duration(ms).padStart(9)}`,
+    ([name, ms]) => `  ${bar(ms, r.wallMs)} ${name.padEnd(34)} ${duration(ms).padStart(9)}`,
   );
   return [
     `session ${r.id}  ${when(r.startedAt)} → ${when(r.endedAt)}  (${duration(r.wallMs)})`,

@@ -10,7 +10,7 @@ export interface TimeSplit {
   /** Prefill of tokens a warm cache would have kept, re-processed after a miss, by the miss's cause. */
   lostPrefillMs: Record<string, number>;
   generationMs: number;
-  /** A whole answer whose phases nobody reported (not streamed, and llama-server sent no timings). */
+  /** A whole answer whose phases nobody reported (not streamed, no timings), or one the sidecar gave itself. */
   unsplitMs: number;
   /** A request that failed or was cut: its time, whatever it was spent on. */
   otherMs: number;
@@ -51,6 +51,9 @@ export interface SessionReport {
   summary: string;
 }
 
+/** Outcomes that are failures: not a client leaving, nor an answer the sidecar gave itself. */
+const FAILED = new Set(["upstream_error", "rejected"]);
+
 /** A prompt that falls below this share of the last one, from at least MIN_COMPACTED tokens, was compacted. */
 const COMPACTED_SHARE = 0.5;
 const MIN_COMPACTED = 1000;
@@ -68,6 +71,7 @@ const emptySplit = (): TimeSplit => ({
 /** A turn's own phases, in the order they ran, each [name, ms]; a lost prefill names its cause. */
 function phases(r: LogRow): [keyof TimeSplit | `lost:${string}`, number][] {
   const queue = Math.min(r.queueMs ?? 0, r.durationMs);
+  if (r.outcome === "local") return [["unsplitMs", r.durationMs]];
   if (r.outcome !== "ok")
     return [
       ["queueMs", queue],
@@ -175,7 +179,7 @@ export function sessionReport(id: string, rows: readonly LogRow[]): SessionRepor
       t.slowdownCause ? [{ turn: t.turn, cause: t.slowdownCause, detail: t.slowdownDetail }] : [],
     ),
     errors: turns.flatMap((t) =>
-      t.outcome === "ok" ? [] : [{ turn: t.turn, outcome: t.outcome, status: t.status, error: t.error }],
+      FAILED.has(t.outcome) ? [{ turn: t.turn, outcome: t.outcome, status: t.status, error: t.error }] : [],
     ),
     peakContext: peak?.prompt === undefined ? undefined : { tokens: peak.prompt, nCtx: peak.nCtx },
     compactions: turns.flatMap((t) => (t.compacted ? [{ turn: t.turn, ...t.compacted }] : [])),
@@ -199,7 +203,9 @@ export function summarize(r: SessionReport): string {
   ];
   const some = (ms: number) => wall > 0 && ms / wall >= 0.005;
   if (some(time.unsplitMs))
-    parts.push(`${share(time.unsplitMs, wall)} in answers not streamed (prefill and generation as one)`);
+    parts.push(
+      `${share(time.unsplitMs, wall)} in answers not streamed or given by the sidecar (prefill and generation as one)`,
+    );
   if (some(time.queueMs)) parts.push(`${share(time.queueMs, wall)} waiting for a slot`);
   if (some(time.otherMs)) parts.push(`${share(time.otherMs, wall)} in requests that failed or were cut`);
   const misses = r.misses.length

@@ -228,7 +228,7 @@ export class LogDb {
           group_concat(DISTINCT client) AS clients, group_concat(DISTINCT model) AS models, count(*) AS requests,
           total(prefill) AS prefill, total(cached) AS cached, total(generated) AS generated,
           count(miss_cause) AS misses, total(lost_prefill_ms) AS lostPrefillMs,
-          sum(outcome NOT IN ('ok', 'client_abort')) AS errors
+          sum(outcome IN ('upstream_error', 'rejected')) AS errors
         FROM requests INDEXED BY requests_ended ${w.sql ? `${w.sql} AND` : "WHERE"} session IS NOT NULL
         GROUP BY session ORDER BY endedAt DESC LIMIT @limit OFFSET @offset`,
       )

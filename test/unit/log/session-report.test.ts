@@ -96,6 +96,10 @@ describe("a session's report", () => {
     expect(total(r.time)).toBe(r.wallMs);
     expect(r.errors).toEqual([{ turn: 2, outcome: "upstream_error", status: 502, error: "upstream_unreachable" }]);
     expect(r.summary).toContain("1 turn(s) failed");
+    // A background call the sidecar answered itself is no failure: its few milliseconds are one piece.
+    const local = report([turn(0), turn(1500, { outcome: "local", durationMs: 4, ttftMs: undefined })]);
+    expect(local.errors).toEqual([]);
+    expect(local.turns[1]?.time).toMatchObject({ gapMs: 500, unsplitMs: 4, otherMs: 0 });
   });
 
   it("finds a compaction: a prompt that falls below half of the last one, background calls aside", () => {
