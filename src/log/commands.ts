@@ -1,5 +1,5 @@
 // `llama-sidecar sessions | session <id|last> | export`: the request log read from the data dir, sidecar running or
-// not (the log is written with WAL, so a reader never waits for the sidecar, nor the sidecar for it).
+// not (a read waits out a commit in progress, a few milliseconds at most).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";

@@ -44,6 +44,8 @@ export class RequestLog {
   /** Rows not yet in the log, per journal entry. */
   private readonly outstanding = new Map<number, number>();
   private readonly queue: LogRow[] = [];
+  /** Records the journal refused (a full or read-only disk): on disk only once their rows are in the log. */
+  private readonly unjournaled = new Set<string>();
   private writing: Promise<void> | undefined;
   private scheduled = false;
   private retry: NodeJS.Timeout | undefined;
@@ -76,7 +78,7 @@ export class RequestLog {
     }
     const log = new RequestLog(thread, new Journal(settings.dir, LOG_JOURNAL, lastSeq), settings, logger);
     if (unreadable > 0) logger.warn({ unreadable }, `${LOG_JOURNAL}: skipped ${unreadable} unreadable line(s)`);
-    const rows = entries.flatMap((e) => (Array.isArray(e.d) ? (e.d as RequestRecord[]).map(recordedRow) : []));
+    const rows = entries.flatMap((e) => (Array.isArray(e.d) ? (e.d as LogRow[]) : []));
     if (rows.length > 0) {
       const added = await thread.call<number>("insert", rows);
       logger.info({ added }, `replayed ${added} request(s) into the request log from ${LOG_JOURNAL}`);
@@ -110,8 +112,13 @@ export class RequestLog {
     this.writeSoon();
   };
 
+  /** The burst's rows as the log will first hold them (no text: the error's kind only), in one journal entry. */
   private journalRecords(records: RequestRecord[]): void {
-    if (!this.journal.append(records)) return; // the log's own write may still take them; the health says so
+    if (!this.journal.append(records.map(recordedRow))) {
+      // Not on disk yet: the log's own write may still take them; until it does, the health says so.
+      for (const r of records) this.unjournaled.add(r.id);
+      return;
+    }
     const seq = this.journal.seq;
     for (const r of records) this.seqOf.set(r.id, seq);
     this.outstanding.set(seq, records.length);
@@ -154,6 +161,7 @@ export class RequestLog {
   /** Rows now in the log: their journal entries are done with once every row of them is. */
   private settle(rows: readonly LogRow[]): void {
     for (const { id } of rows) {
+      this.unjournaled.delete(id);
       const seq = this.seqOf.get(id);
       if (seq === undefined) continue;
       this.seqOf.delete(id);
@@ -169,6 +177,7 @@ export class RequestLog {
   /** Rows the memory cannot keep: a journaled one is replayed at the next start, others are lost (and counted). */
   private forget(rows: readonly LogRow[]): void {
     const lost = rows.filter((r) => !this.seqOf.has(r.id)).length;
+    for (const r of rows) this.unjournaled.delete(r.id);
     if (lost > 0 && this.dropped === 0)
       this.logger.error({ lost }, "the request log refuses rows and the journal too: the oldest are lost");
     this.dropped += lost;
@@ -199,7 +208,9 @@ export class RequestLog {
   }
 
   health(): LogHealth {
-    const failing = this.failing ?? this.journal.failing;
+    const unsaved =
+      this.unjournaled.size > 0 ? (this.journal.failing ?? new Error("requests wait to be saved")) : undefined;
+    const failing = this.failing ?? unsaved;
     return {
       writable: !failing,
       failedWrites: this.failedInserts + this.journal.failedWrites,
@@ -236,8 +247,9 @@ export class RequestLog {
     this.retry = undefined;
     await this.settled();
     while (this.queue.length > 0 && !this.failing) await this.write();
+    // The journal stays: what it holds is in the log (the next start replays it, once, to no effect), and a full
+    // disk stays as full as it was, for the totals' own last write.
     clearTimeout(this.sealTimer);
-    this.dropJournal();
     this.journal.close();
     await this.thread.close();
   }

@@ -28,7 +28,7 @@ export function recordedRow(r: RequestRecord): LogRow {
     decodeTps: r.decodeTps,
     finishReason: r.finishReason,
     overflowPrompt: r.overflow?.promptTokens,
-    error: r.errorMessage,
+    error: r.errorKind,
     judged: false,
   };
 }

@@ -140,6 +140,7 @@ export function buildRecord(ex: ExchangeFacts, outcome: Outcome, endedAt: number
     session: ex.prompt?.sessionKey,
     derived: sp.derived || ttftDerived,
     errorMessage: errorOf(obs, opts.keepText),
+    errorKind: obs.errorMessage && errorKind(obs.errorMessage),
     overflow: ex.overflow ?? obs.overflow,
     invalidFields: obs.check.invalid,
     background: tags.background,

@@ -48,6 +48,8 @@ export interface RequestRecord extends Readonly<RequestTags> {
   /** True where TTFT or speeds were computed from the stream rather than read from llama-server's timings. */
   readonly derived: boolean;
   readonly errorMessage?: string;
+  /** The error's kind alone, whatever --capture-content says: what goes to disk (the request log). */
+  readonly errorKind?: string;
   /** llama-server refused the prompt as longer than the slot's context: both sizes. */
   readonly overflow?: ContextOverflow;
   /** Fields of llama-server's answer that held a bad number (negative, NaN, not a number, absurd): left out. */

@@ -137,8 +137,10 @@ export class LogDb {
     if (!opts.readonly) mkdirSync(dir, { recursive: true });
     this.db = new Database(join(dir, LOG_FILE), { readonly: opts.readonly ?? false, fileMustExist: opts.readonly });
     if (!opts.readonly) {
-      // WAL: readers (the command line) never wait for the writer; NORMAL: a commit survives the process's death.
-      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+      // A rollback journal, not WAL: closing a WAL database deletes its side files, which on a full disk frees space
+      // behind the totals' back, and they hold the disk busy for a read-only remount. A commit survives the
+      // process's death either way (the kernel holds it); readers wait out a commit (the busy timeout).
+      this.db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;");
       this.migrate();
     } else this.checkVersion();
     const columns = ROW_COLUMNS.map(([, c]) => c);
@@ -177,7 +179,8 @@ export class LogDb {
       for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
       this.db.exec("COMMIT");
     } catch (err) {
-      this.db.exec("ROLLBACK");
+      // SQLite may have rolled back already (a full disk does): the error to report is the first one.
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
       throw err;
     }
     return added;

@@ -44,7 +44,7 @@ export interface LogRow {
   usualTps?: number;
   /** llama-server refused the prompt as longer than the slot: the prompt's size. */
   overflowPrompt?: number;
-  /** The error the client was told (its kind only, unless capture is on). */
+  /** The error's kind, never its text (llama-server's errors quote the prompt). */
   error?: string;
   /** False for a row replayed from the journal after a crash: it has no verdicts. */
   judged: boolean;

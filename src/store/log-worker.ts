@@ -27,27 +27,39 @@ export const LOG_OPS = [
 ] as const;
 export type LogOp = (typeof LOG_OPS)[number];
 
+/**
+ * The file is open only while in use, and closed after a second without calls: a disk may then be remounted
+ * read-only (the kernel refuses while a file on it is open for writing).
+ */
+const IDLE_CLOSE_MS = 1000;
+
 const port = parentPort;
 if (port) {
   const ops = new Set<string>(LOG_OPS);
+  const dir = (workerData as { dir: string }).dir;
   let db: LogDb | undefined;
-  let openError: Error | undefined;
-  try {
-    db = new LogDb((workerData as { dir: string }).dir);
-  } catch (err) {
-    openError = err as Error;
-  }
+  let idle: NodeJS.Timeout | undefined;
+  const open = (): LogDb => {
+    clearTimeout(idle);
+    db ??= new LogDb(dir);
+    idle = setTimeout(() => {
+      db?.close();
+      db = undefined;
+    }, IDLE_CLOSE_MS);
+    return db;
+  };
   port.on("message", (call: LogCall | "close") => {
     if (call === "close") {
+      clearTimeout(idle);
       db?.close();
       port.close();
       return;
     }
     try {
-      if (!db) throw openError ?? new Error("the request log is not open");
       if (!ops.has(call.op)) throw new Error(`no such call: ${call.op}`);
-      const fn = db[call.op] as (...a: unknown[]) => unknown;
-      port.postMessage({ id: call.id, ok: true, value: fn.apply(db, call.args) } satisfies LogAnswer);
+      const log = open();
+      const fn = log[call.op] as (...a: unknown[]) => unknown;
+      port.postMessage({ id: call.id, ok: true, value: fn.apply(log, call.args) } satisfies LogAnswer);
     } catch (err) {
       const e = err as Error & { code?: string };
       port.postMessage({ id: call.id, ok: false, error: e.message, code: e.code } satisfies LogAnswer);

@@ -6,9 +6,11 @@ import { join } from "node:path";
 import Database from "libsql";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LOG_JOURNAL, type LogSettings, RequestLog } from "../../../src/log/request-log.js";
+import { recordedRow } from "../../../src/log/rows.js";
 import type { JudgedRecord, RequestRecord } from "../../../src/record/request-record.js";
 import { Journal } from "../../../src/store/journal.js";
 import { LOG_FILE, LogDb } from "../../../src/store/log-db.js";
+import type { LogRow } from "../../../src/store/log-row.js";
 import { freshDir, requestRecord, silent } from "../../support/records.js";
 import { until } from "../../support/until.js";
 
@@ -44,7 +46,13 @@ describe("the request log", () => {
     log.commit();
     const lines = readFileSync(join(dir, LOG_JOURNAL), "utf8").trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect((JSON.parse(lines[0] as string).d as RequestRecord[]).map((r) => r.id)).toEqual(["a", "b", "c"]);
+    // The rows as the log first holds them: no verdicts, and never an error's text.
+    const entry = JSON.parse(lines[0] as string).d as LogRow[];
+    expect(entry.map((r) => [r.id, r.judged])).toEqual([
+      ["a", false],
+      ["b", false],
+      ["c", false],
+    ]);
 
     // Timers made from here on are the test's to run (the worker's answers are not timers).
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
@@ -98,8 +106,8 @@ describe("the request log", () => {
     ]);
     first.close();
     const journal = new Journal(dir, LOG_JOURNAL, 0);
-    journal.append([record("logged"), record("lost-1")]);
-    journal.append([record("lost-2", { session: undefined })]);
+    journal.append([recordedRow(record("logged")), recordedRow(record("lost-1"))]);
+    journal.append([recordedRow(record("lost-2", { session: undefined }))]);
     journal.close();
     const log = await openLog(dir);
     const rows = await log.requests({}, 10);
