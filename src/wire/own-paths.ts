@@ -3,7 +3,15 @@
 // unless protected, are open without the key.
 
 /** The dashboard's files, by name under /dashboard/ ("" is the page itself). */
-export const DASHBOARD_FILES = ["", "app.js", "format.js", "style.css", "uplot.js", "uplot.css"] as const;
+export const DASHBOARD_FILES = [
+  "",
+  "app.js",
+  "format.js",
+  "sessions.js",
+  "style.css",
+  "uplot.js",
+  "uplot.css",
+] as const;
 export type DashboardFile = (typeof DASHBOARD_FILES)[number];
 
 /** A path as the router compares it: lower case, trailing slashes dropped. */

@@ -198,6 +198,42 @@ describe("GET /dashboard", () => {
     await page.close();
   });
 
+  it("lists today's sessions from the request log, and shows a session's turns as bars with its miss marked", async () => {
+    const session = `dash-${Date.now()}`;
+    const system = `You are a careful agent for the sessions view. ${"Keep to the plan. ".repeat(30)}`;
+    const turn = (messages: { role: string; content: string }[]) =>
+      fetch(`${sidecar.url}/v1/messages`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-claude-code-session-id": session,
+          "user-agent": "claude-cli/2.1.197 (external, cli)",
+        },
+        body: JSON.stringify({ model: "tiny", max_tokens: 8, stream: true, system, messages }),
+      }).then((r) => r.text());
+    const first = { role: "user", content: `Read the file. ${"Then fix what is wrong in it. ".repeat(20)}` };
+    await turn([first]);
+    await turn([first, { role: "assistant", content: "Done." }, { role: "user", content: "Now the tests." }]);
+    // An earlier message edited: the prompt changes before its end, and the cache's prefix is lost from there.
+    const edited = { ...first, content: `Read the other file. ${first.content}` };
+    await turn([edited, { role: "assistant", content: "Done." }, { role: "user", content: "Now the tests." }]);
+    const page = await open({ width: 1280, height: 1400 });
+    const row = page.locator(`[data-stat="sessions"] tr[data-session="${session}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.locator("td").nth(2).textContent()).toBe("3");
+    await row.click();
+    const turns = page.locator('[data-stat="session-report"] .turn');
+    await expect.poll(() => turns.count(), { timeout: 10_000 }).toBe(3);
+    expect(await turns.nth(2).locator(".turn-note").textContent()).toMatch(/^miss: history_edited at messages\[0\]/);
+    expect(await turns.nth(2).locator(".piece.lost").count()).toBe(1);
+    expect(await page.locator(".session-summary").textContent()).toMatch(
+      /^3 turns over .*1 cache miss \(history_edited\)/,
+    );
+    expect(await page.locator(".context-line polyline").getAttribute("points")).toMatch(/^0,[\d.]+ 50,[\d.]+ 100,/);
+    await page.locator('[data-stat="sessions-card"]').screenshot({ path: `${SHOTS}dashboard-session.png` });
+    await page.close();
+  });
+
   it("logged no console errors on any page", () => {
     expect(consoleErrors).toEqual([]);
   });

@@ -1,6 +1,7 @@
 // @ts-check
 // The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
 import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
+import { startSessions } from "./sessions.js";
 
 /** @typedef {import("../../stats/views.js").StatsView} StatsView */
 /** @typedef {import("../../stats/views.js").HistoryView} HistoryView */
@@ -415,6 +416,7 @@ async function refreshStats() {
   if (requests !== lastRequests) {
     lastRequests = requests;
     await refreshHistory();
+    await refreshSessions();
   }
   document.body.dataset.ready = "true";
 }
@@ -445,5 +447,6 @@ for (const button of document.querySelectorAll("[data-range]")) {
 }
 window.addEventListener("resize", () => chart?.setSize({ width: Math.max(280, el("chart").clientWidth), height: 240 }));
 
+const refreshSessions = startSessions(api);
 loop(refreshStats, () => (busy ? BUSY_STATS_EVERY_MS : STATS_EVERY_MS));
 loop(refreshHistory, () => HISTORY_EVERY_MS);

@@ -1,0 +1,167 @@
+// @ts-check
+// The Sessions view: sessions of a day or a week from the request log, and one session's timeline, one bar per turn
+// split into queue, prefill (needed and lost to a miss), generation and the gap before it; the context as a line.
+import { humanCount, humanDuration } from "./format.js";
+
+/** @typedef {import("../../store/log-db.js").SessionSummary} SessionSummary */
+/** @typedef {import("../../log/session-report.js").SessionReport} SessionReport */
+/** @typedef {import("../../log/session-report.js").Turn} Turn */
+/** @typedef {<T>(path: string) => Promise<T>} Api */
+/** @typedef {"today" | "yesterday" | "7d"} Span */
+
+const el = (/** @type {string} */ name) => /** @type {HTMLElement} */ (document.querySelector(`[data-stat="${name}"]`));
+
+/** @param {string} tag @param {string} [cls] @param {string} [text] */
+function make(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The query for a span of days: today from midnight, yesterday's day, or the last seven days. */
+function spanQuery(/** @type {Span} */ span) {
+  if (span === "today") return "since=today";
+  if (span === "yesterday") return "since=yesterday&until=today";
+  return "since=7d";
+}
+
+/** A turn's pieces, in the order they ran, each with its share of the longest turn's stretch. */
+function pieces(/** @type {Turn} */ t) {
+  const lost = Object.entries(t.time.lostPrefillMs);
+  return [
+    ["gap", t.time.gapMs, "before this turn: the agent's tools and the person"],
+    ["queue", t.time.queueMs, "waiting for a slot"],
+    ...lost.map(([cause, ms]) => ["lost", ms, `prefill lost to a cache miss (${cause})`]),
+    ["prefill", t.time.prefillMs + t.time.unsplitMs, "prefill"],
+    ["generation", t.time.generationMs, "generation"],
+    ["other", t.time.otherMs, "failed or cut"],
+  ].filter(([, ms]) => /** @type {number} */ (ms) > 0);
+}
+
+/** One bar per turn, widths proportional to time, a miss marked with its cause and place. */
+function timeline(/** @type {SessionReport} */ r) {
+  const box = make("div", "timeline");
+  const longest = Math.max(
+    1,
+    ...r.turns.map((t) => pieces(t).reduce((a, [, ms]) => a + /** @type {number} */ (ms), 0)),
+  );
+  for (const t of r.turns) {
+    const row = make("div", "turn");
+    row.dataset.turn = String(t.turn);
+    row.append(make("span", "turn-label", `#${t.turn}`));
+    const bar = make("div", "turn-bar");
+    for (const [kind, ms, what] of pieces(t)) {
+      const piece = make("span", `piece ${kind}`);
+      piece.style.width = `${(Number(ms) / longest) * 100}%`;
+      piece.title = `${what}: ${humanDuration(Number(ms))}`;
+      bar.append(piece);
+    }
+    row.append(bar);
+    const notes = [
+      t.missCause && `miss: ${t.missCause}${t.missLocation ? ` at ${t.missLocation}` : ""}`,
+      t.compacted && `compacted ${humanCount(t.compacted.from)} → ${humanCount(t.compacted.to)}`,
+      t.slowdownCause && `slow: ${t.slowdownCause}`,
+      t.background && `background ${t.background}`,
+    ].filter(Boolean);
+    row.append(make("span", t.missCause ? "turn-note miss" : "turn-note muted", notes.join(" · ")));
+    box.append(row);
+  }
+  return box;
+}
+
+/** The prompt per turn against the slot's context, as a line. */
+function contextLine(/** @type {SessionReport} */ r) {
+  const points = r.turns.filter((t) => t.prompt !== undefined);
+  const nCtx = Math.max(1, r.peakContext?.nCtx ?? 0, ...points.map((t) => /** @type {number} */ (t.prompt)));
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 100 30");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.classList.add("context-line");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  const step = points.length > 1 ? 100 / (points.length - 1) : 0;
+  line.setAttribute(
+    "points",
+    points.map((t, i) => `${i * step},${30 - (/** @type {number} */ (t.prompt) / nCtx) * 30}`).join(" "),
+  );
+  svg.append(line);
+  return svg;
+}
+
+/** What each colour of a bar means. */
+function legend() {
+  const box = make("div", "legend");
+  for (const [kind, name] of [
+    ["gap", "gap before the turn"],
+    ["queue", "queue"],
+    ["prefill", "prefill"],
+    ["lost", "prefill lost to a miss"],
+    ["generation", "generation"],
+  ]) {
+    box.append(make("span", `swatch piece ${kind}`), make("span", undefined, name));
+  }
+  return box;
+}
+
+/** @param {SessionReport} r */
+function renderReport(r) {
+  const box = el("session-report");
+  box.replaceChildren(
+    make("h4", undefined, `${r.id} · ${r.models.join(", ")} · ${r.turns.length} turns · ${humanDuration(r.wallMs)}`),
+    make("p", "session-summary", r.summary),
+    legend(),
+    timeline(r),
+    make("div", "muted", `context per turn, of ${humanCount(r.peakContext?.nCtx ?? 0)}`),
+    contextLine(r),
+  );
+  box.hidden = false;
+}
+
+/** @param {SessionSummary[]} list @param {(id: string) => void} pick */
+function renderList(list, pick) {
+  const body = el("sessions");
+  body.replaceChildren(
+    ...list.map((s) => {
+      const tr = make("tr", "session-row");
+      tr.dataset.session = s.id;
+      for (const [text, cls] of [
+        [new Date(s.startedAt).toLocaleTimeString(), ""],
+        [humanDuration(s.endedAt - s.startedAt), "num"],
+        [String(s.requests), "num"],
+        [s.models.join(", "), ""],
+        [`${humanCount(s.prefill)} / ${humanCount(s.cached)} / ${humanCount(s.generated)}`, "num"],
+        [s.misses ? `${s.misses} (${humanDuration(s.lostPrefillMs)})` : "0", "num"],
+        [s.id.slice(0, 13), "muted"],
+      ]) {
+        tr.append(make("td", cls, text));
+      }
+      tr.addEventListener("click", () => pick(s.id));
+      return tr;
+    }),
+  );
+  el("sessions-empty").hidden = list.length > 0;
+}
+
+/** Starts the view: the list for the chosen span, refreshed with the page; a session's report on a click. */
+export function startSessions(/** @type {Api} */ api) {
+  /** @type {Span} */
+  let span = "today";
+  const pick = async (/** @type {string} */ id) => {
+    /** @type {{ report?: SessionReport }} */
+    const s = await api(`/api/sessions/${encodeURIComponent(id)}`);
+    if (s.report) renderReport(s.report);
+  };
+  const refresh = async () => {
+    /** @type {{ sessions: SessionSummary[] }} */
+    const page = await api(`/api/sessions?${spanQuery(span)}&limit=20`);
+    renderList(page.sessions, (id) => void pick(id));
+  };
+  for (const button of document.querySelectorAll("[data-span]")) {
+    button.addEventListener("click", () => {
+      span = /** @type {Span} */ (/** @type {HTMLElement} */ (button).dataset.span);
+      for (const b of document.querySelectorAll("[data-span]")) b.setAttribute("aria-selected", String(b === button));
+      refresh().catch(() => {});
+    });
+  }
+  return refresh;
+}
