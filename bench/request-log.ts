@@ -10,6 +10,7 @@ import { sessionReport } from "../src/log/session-report.js";
 import { LOG_FILE, LogDb } from "../src/store/log-db.js";
 import type { LogRow } from "../src/store/log-row.js";
 
+const NO_CAPTURE = { patterns: [], secrets: [], maxBytes: 0 };
 const ROWS = Number(process.env.BENCH_LOG_ROWS ?? 100_000);
 const TURNS_PER_SESSION = 200;
 const RUNS = 50;
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   const bytes = fill.usedBytes();
   fill.close();
   const log = await RequestLog.open(
-    { dir, retentionMs: 60 * 86_400_000, maxBytes: 2 ** 40 },
+    { dir, retentionMs: 60 * 86_400_000, maxBytes: 2 ** 40, capture: NO_CAPTURE },
     pino({ level: "silent" }),
   );
   const sessions = Math.ceil(ROWS / TURNS_PER_SESSION);

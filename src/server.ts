@@ -85,8 +85,10 @@ function createFleet(
 }
 
 function logSettings(config: Config): LogSettings {
+  const secrets = [config.apiKey, ...config.upstreams.map((u) => u.apiKey)].filter((k) => k !== undefined);
   return {
     dir: config.dataDir,
+    capture: { patterns: config.captureRedact, secrets, maxBytes: config.captureMaxKb * 1024 },
     retentionMs: config.logRetentionDays * 86_400_000,
     maxBytes: config.logMaxMb * 1024 * 1024,
   };

@@ -151,6 +151,26 @@ export const OPTIONS = {
     schema: z.stringbool().default(false),
     help: "put prompt and completion text on spans (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions, 32 KB each); off: only counts and timings",
   },
+  captureMaxKb: {
+    schema: decimal(number().min(1).max(65536)).default(256),
+    help: "with --capture-content, the most KiB of each request and response body the request log keeps (compressed)",
+  },
+  captureRedact: {
+    schema: list(
+      z.string().refine(
+        (p) => {
+          try {
+            new RegExp(p, "g");
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: "must be regular expressions, comma-separated" },
+      ),
+    ).default([]),
+    help: "with --capture-content, patterns (regular expressions, comma-separated) replaced by [redacted] before a body is stored, besides API keys' and tokens' usual shapes and the sidecar's own keys",
+  },
   allowedOrigins: {
     schema: list(origin).default([]),
     help: "web origins (comma-separated, e.g. http://localhost:3000) whose pages may call the sidecar; every other cross-origin browser request gets 403",

@@ -1,6 +1,6 @@
 // The main thread's end of the request log's worker (store/log-worker.ts): calls as promises, in order.
 import { Worker } from "node:worker_threads";
-import type { LogAnswer, LogCall, LogOp } from "../store/log-worker.js";
+import type { LogAnswer, LogCall, LogOp, LogThreadData } from "../store/log-worker.js";
 
 /**
  * The worker's file beside this one's build: dist/store/log-worker.js, or src/store/log-worker.ts when the sidecar
@@ -24,8 +24,8 @@ export class LogThread {
   private closing = false;
   private readonly exited: Promise<void>;
 
-  constructor(dir: string, onDeath: (err: Error) => void) {
-    this.worker = new Worker(workerUrl(), { workerData: { dir } });
+  constructor(data: LogThreadData, onDeath: (err: Error) => void) {
+    this.worker = new Worker(workerUrl(), { workerData: data });
     // An idle log must not keep the process alive (shutdown closes it); a call waiting for its answer does.
     this.worker.unref();
     this.worker.on("message", (a: LogAnswer) => {

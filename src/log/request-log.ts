@@ -4,8 +4,10 @@
 import type { Logger } from "pino";
 import type { JudgedRecord, RequestRecord } from "../record/request-record.js";
 import { Journal } from "../store/journal.js";
+import type { Content } from "../store/log-content.js";
 import type { RequestFilter, SessionFilter, SessionSummary } from "../store/log-db.js";
 import type { LogRow } from "../store/log-row.js";
+import type { LogThreadData } from "../store/log-worker.js";
 import { LogThread } from "./log-thread.js";
 import { judgedRow, recordedRow } from "./rows.js";
 
@@ -21,6 +23,8 @@ const PRUNE_EVERY_MS = 3600_000;
 
 export interface LogSettings {
   dir: string;
+  /** --capture-content: how bodies are kept (patterns redacted, secrets redacted, bytes per body). */
+  capture: LogThreadData["capture"];
   /** Requests older than this are deleted. */
   retentionMs: number;
   /** The file is kept under this many bytes, the oldest requests deleted first. */
@@ -44,6 +48,8 @@ export class RequestLog {
   /** Rows not yet in the log, per journal entry. */
   private readonly outstanding = new Map<number, number>();
   private readonly queue: LogRow[] = [];
+  /** Captured bodies (--capture-content) waiting to go with their rows. */
+  private bodies: Content[] = [];
   /** Records the journal refused (a full or read-only disk): on disk only once their rows are in the log. */
   private readonly unjournaled = new Set<string>();
   private writing: Promise<void> | undefined;
@@ -67,7 +73,7 @@ export class RequestLog {
   /** Opens the log (a newer schema than this build knows is refused), and replays a crash's journal into it. */
   static async open(settings: LogSettings, logger: Logger): Promise<RequestLog> {
     const { entries, lastSeq, unreadable } = Journal.replay(settings.dir, LOG_JOURNAL, 0);
-    const thread = new LogThread(settings.dir, (err) =>
+    const thread = new LogThread({ dir: settings.dir, capture: settings.capture }, (err) =>
       logger.error({ err: err.message }, "the request log's thread failed: finished requests wait in the journal"),
     );
     try {
@@ -108,6 +114,7 @@ export class RequestLog {
   /** Listens to judged requests: their rows go to the log's thread soon, together. */
   readonly judged = (j: JudgedRecord): void => {
     this.queue.push(judgedRow(j));
+    if (j.content) this.bodies.push({ id: j.record.id, ...j.content });
     if (this.queue.length > MAX_PENDING) this.forget(this.queue.splice(0, this.queue.length - MAX_PENDING));
     this.writeSoon();
   };
@@ -139,10 +146,15 @@ export class RequestLog {
   private async write(): Promise<void> {
     const batch = this.queue.splice(0, BATCH);
     if (batch.length === 0) return;
+    // Bodies go with the batch their rows are in; one whose row waits for a later batch waits with it.
+    const ids = new Set(batch.map((r) => r.id));
+    const bodies = this.bodies.filter((b) => ids.has(b.id));
+    if (bodies.length > 0) this.bodies = this.bodies.filter((b) => !ids.has(b.id));
     try {
-      await this.thread.call("insert", batch);
+      await this.thread.call("insert", batch, bodies);
     } catch (err) {
       this.queue.unshift(...batch);
+      this.bodies.unshift(...bodies);
       if (!this.failing)
         this.logger.error({ err: (err as Error).message }, "the request log refused rows: they wait, and the journal");
       this.failing = err as Error;
@@ -230,6 +242,20 @@ export class RequestLog {
 
   session(id: string): Promise<LogRow[]> {
     return this.thread.call("session", id);
+  }
+
+  row(id: string): Promise<LogRow | undefined> {
+    return this.thread.call("row", id);
+  }
+
+  /** A request's captured bodies (undefined without --capture-content). */
+  content(id: string): Promise<Content | undefined> {
+    return this.thread.call("content", id);
+  }
+
+  /** The last request of the same session before this one that has captured bodies. */
+  previousCaptured(id: string): Promise<string | undefined> {
+    return this.thread.call("previousCaptured", id);
   }
 
   lastSession(): Promise<string | undefined> {

@@ -7,6 +7,7 @@ import { SidecarError } from "../errors.js";
 import type { RequestFilter, SessionFilter } from "../store/log-db.js";
 import { type LogRow, ROW_COLUMNS } from "../store/log-row.js";
 import type { SidecarContext } from "../wire/context.js";
+import { missText } from "./miss-text.js";
 import type { RequestLog } from "./request-log.js";
 import { parseTime } from "./time-range.js";
 
@@ -109,6 +110,25 @@ export function addLogRoutes(router: Router, log: RequestLog, fresh: RouterMiddl
     ctx.type = format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
     ctx.attachment(`llama-sidecar-requests.${format}`);
     ctx.body = exportStream(log, filter, format);
+  });
+  const notFound = (what: string) => new SidecarError("not_found", what);
+  router.get("/api/requests/:id/content", fresh, logged, async (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    const content = await log.content(ctx.params.id ?? "");
+    if (!content) throw notFound("no captured bodies for that request (--capture-content was off, or it is gone)");
+    ctx.body = content;
+  });
+  router.get("/api/requests/:id/miss", fresh, logged, async (ctx) => {
+    ctx.set("Cache-Control", "no-store");
+    const id = ctx.params.id ?? "";
+    const row = await log.row(id);
+    if (!row?.missCause) throw notFound("no cache miss on that request");
+    const previous = await log.previousCaptured(id);
+    const [now, before] = await Promise.all([log.content(id), previous ? log.content(previous) : undefined]);
+    if (!now || !before) throw notFound("the miss's two turns need captured bodies (--capture-content)");
+    const text = missText(row, before.request, now.request);
+    if (!text) throw notFound(`the miss (${row.missLocation}) names no place in the prompt`);
+    ctx.body = { ...text, previous };
   });
   router.get("/api/requests", fresh, logged, async (ctx) => {
     ctx.set("Cache-Control", "no-store");

@@ -146,7 +146,10 @@ async function exchange(deps: ForwardDeps, ex: Exchange, ctx: SidecarContext): P
       if (deps.policies[cls] === "local") return sendLocal(ctx, localAnswer(cls, json));
     }
   }
-  if (deps.captureContent && json) capturePrompt(ex, json);
+  if (deps.captureContent && json) {
+    capturePrompt(ex, json);
+    ex.capturedBody = raw.toString("utf8");
+  }
   const units = await chooseUpstreams(deps, ex, json);
   const aliased = ex.tags.aliasedTo !== undefined && json ? Buffer.from(JSON.stringify(json)) : body;
   const sent = json && units[0] ? await fitMaxTokens(fitDeps(deps, units[0]), ex, json, aliased) : aliased;

@@ -85,6 +85,8 @@ export interface ExchangeFacts {
   dispatchedAt?: number;
   /** The prompt as GenAI's input messages and system instructions (JSON), kept for the span only with --capture-content. */
   capturedPrompt?: { input: string; system?: string };
+  /** The request's body as the client sent it, kept for the request log only with --capture-content. */
+  capturedBody?: string;
   /** A model call's parsed body and the conversation it names, kept for the cache verdict. */
   prompt?: PromptRef;
   /** The upstream the request went to (the last one tried, where it failed over). */

@@ -57,7 +57,9 @@ function judged(
 ): void {
   try {
     const speed = judgeSpeed(unit, record);
-    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx: unit.facts().nCtx, cache, speed });
+    const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.obs.captured };
+    const nCtx = unit.facts().nCtx;
+    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, content });
     deps.events.publishJudged(value);
     recordSpan(deps.telemetry, ex, unit, value, endedAt);
   } catch (err) {

@@ -87,6 +87,8 @@ export interface JudgedRecord {
   readonly nCtx?: number;
   readonly cache?: CacheVerdict;
   readonly speed?: SpeedVerdict;
+  /** --capture-content only: the request's body as the client sent it, and the completion's text. */
+  readonly content?: { readonly request: string; readonly response?: string };
 }
 
 /** A record with its verdicts, flat, as /api/stats lists the recent requests. */

@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
+import { type Content, pack, unpack } from "./log-content.js";
 import { type LogColumn, type LogRow, ROW_COLUMNS } from "./log-row.js";
 
 export const LOG_FILE = "requests.db";
@@ -54,6 +55,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX requests_client ON requests(client, ended_at);
   CREATE INDEX requests_outcome ON requests(outcome, ended_at);
   CREATE INDEX requests_miss ON requests(miss_cause, ended_at) WHERE miss_cause IS NOT NULL;`,
+  // --capture-content: a request's bodies, compressed, beside its row (and deleted with it).
+  `CREATE TABLE bodies (id TEXT PRIMARY KEY, request BLOB, response BLOB) WITHOUT ROWID;`,
 ];
 
 export const LOG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -131,6 +134,7 @@ const toParams = (row: LogRow): Record<LogColumn, unknown> => {
 export class LogDb {
   private readonly db: Database.Database;
   private readonly insertOne: Database.Statement;
+  private readonly insertBody: Database.Statement;
 
   /** Opens (and creates, and migrates) the log in `dir`; read-only opens never create or migrate. */
   constructor(dir: string, opts: { readonly?: boolean } = {}) {
@@ -144,6 +148,7 @@ export class LogDb {
       this.migrate();
     } else this.checkVersion();
     const columns = ROW_COLUMNS.map(([, c]) => c);
+    this.insertBody = this.db.prepare("INSERT OR IGNORE INTO bodies (id, request, response) VALUES (?, ?, ?)");
     this.insertOne = this.db.prepare(
       `INSERT OR IGNORE INTO requests (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
     );
@@ -171,12 +176,16 @@ export class LogDb {
     }
   }
 
-  /** Adds rows in one transaction; a row whose id is there already is left as it is. Returns how many were new. */
-  insert(rows: readonly LogRow[]): number {
+  /**
+   * Adds rows, and captured bodies already redacted and capped, in one transaction; a row whose id is there already
+   * is left as it is. Returns how many rows were new.
+   */
+  insert(rows: readonly LogRow[], bodies: readonly Content[] = []): number {
     let added = 0;
     this.db.exec("BEGIN");
     try {
       for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
+      for (const b of bodies) this.insertBody.run(b.id, pack(b.request), pack(b.response));
       this.db.exec("COMMIT");
     } catch (err) {
       // SQLite may have rolled back already (a full disk does): the error to report is the first one.
@@ -207,10 +216,40 @@ export class LogDb {
     return (rows as Record<string, unknown>[]).map(toRow);
   }
 
+  /** One request's row. */
+  row(id: string): LogRow | undefined {
+    const r = this.db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return r ? toRow(r) : undefined;
+  }
+
+  /** A request's captured bodies, if capture was on for it. */
+  content(id: string): Content | undefined {
+    const row = this.db.prepare("SELECT request, response FROM bodies WHERE id = ?").get(id) as
+      | { request: Uint8Array | null; response: Uint8Array | null }
+      | undefined;
+    return row ? { id, request: unpack(row.request) ?? "", response: unpack(row.response) } : undefined;
+  }
+
+  /** The request of the same session that ended last before this one, among those with captured bodies. */
+  previousCaptured(id: string): string | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT p.id FROM requests t JOIN requests p ON p.session = t.session AND p.ended_at < t.started_at
+         JOIN bodies b ON b.id = p.id WHERE t.id = ? ORDER BY p.ended_at DESC LIMIT 1`,
+      )
+      .get(id) as { id: string } | undefined;
+    return row?.id;
+  }
+
   /** A session's requests in the order they started. */
   session(id: string): LogRow[] {
-    const rows = this.db.prepare("SELECT * FROM requests WHERE session = ? ORDER BY started_at, id").all(id);
-    return (rows as Record<string, unknown>[]).map(toRow);
+    const rows = this.db
+      .prepare(
+        `SELECT r.*, b.id IS NOT NULL AS has_body FROM requests r LEFT JOIN bodies b ON b.id = r.id
+         WHERE r.session = ? ORDER BY r.started_at, r.id`,
+      )
+      .all(id) as Record<string, unknown>[];
+    return rows.map((r) => (r.has_body ? { ...toRow(r), captured: true } : toRow(r)));
   }
 
   /** The session with the newest request. */
@@ -254,10 +293,13 @@ export class LogDb {
     const oldest = this.db.prepare(
       "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ended_at LIMIT ?)",
     );
+    const orphans = () => this.db.exec("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)");
+    if (removed > 0) orphans();
     for (let guard = 0; this.usedBytes() > maxBytes && guard < 1000; guard++) {
       const n = oldest.run(1000).changes;
       removed += n;
       if (n === 0) break;
+      orphans();
     }
     if (removed > 0) this.db.exec("PRAGMA incremental_vacuum");
     return removed;

@@ -48,6 +48,8 @@ export interface LogRow {
   error?: string;
   /** False for a row replayed from the journal after a crash: it has no verdicts. */
   judged: boolean;
+  /** Not a column: its bodies were captured (--capture-content), as a session's rows say. */
+  captured?: true;
 }
 
 export type LogColumn = string;

@@ -231,6 +231,11 @@ describe("GET /dashboard", () => {
     );
     expect(await page.locator(".context-line polyline").getAttribute("points")).toMatch(/^0,[\d.]+ 50,[\d.]+ 100,/);
     await page.locator('[data-stat="sessions-card"]').screenshot({ path: `${SHOTS}dashboard-session.png` });
+    // This sidecar keeps no content: a turn clicked says how to have it.
+    await turns.nth(2).click();
+    await expect
+      .poll(() => page.locator('[data-stat="turn-content"]').textContent(), { timeout: 5000 })
+      .toMatch(/No captured content for this turn: start the sidecar with --capture-content/);
     await page.close();
   });
 

@@ -12,6 +12,7 @@ import type { SessionReport } from "../../src/log/session-report.js";
 import type { LogRow } from "../../src/store/log-row.js";
 import { startCli } from "../support/cli-process.js";
 import { freePort, type LlamaServer, startLlamaServer } from "../support/llama-server.js";
+import { startTestSidecar } from "../support/sidecar.js";
 
 const run = promisify(execFile);
 /** A word no model writes and no name holds: if it is anywhere on disk, prompt text is. */
@@ -105,12 +106,74 @@ describe("a session after a SIGKILL and a restart", () => {
       expect(csv.trim().split("\n")).toHaveLength(6);
       const listed = (await cliTool(["sessions", "--data-dir", dataDir])).stdout;
       expect(listed).toContain(SESSION);
-      expect(listed).toMatch(/1 \(\d+ ms\)/);
+      expect(listed).toMatch(/ 1 \([\d.]+ m?s\) /); // one miss, and the prefill it cost
 
       // Capture is off: the prompts' text is nowhere on disk.
       for (const file of filesUnder(dataDir)) expect(readFileSync(file).includes(MARK), file).toBe(false);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe("--capture-content in the request log", () => {
+  it("keeps each turn's bodies redacted and compressed, and shows a miss's two prompts at the place they part", {
+    timeout: 120_000,
+  }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-capture-"));
+    const sidecar = await startTestSidecar(llama.url, [
+      "--capture-content",
+      "--data-dir",
+      dataDir,
+      "--capture-redact",
+      "ticket-\\d+",
+    ]);
+    try {
+      const session = `capture-${Date.now()}`;
+      const secret = `sk-ant-api03-${"A".repeat(32)}`;
+      const first = {
+        role: "user" as const,
+        content: `Fix ${MARK} in the parser. My key is ${secret}, ticket-4711. ${"Read it all. ".repeat(30)}`,
+      };
+      await turn(sidecar.url, session, [first]);
+      const edited = { ...first, content: first.content.replace("the parser", "the lexer") };
+      await turn(sidecar.url, session, [
+        edited,
+        { role: "assistant", content: "On it." },
+        { role: "user", content: "Go." },
+      ]);
+      const { requests } = (await (await fetch(`${sidecar.url}/api/requests?session=${session}`)).json()) as {
+        requests: LogRow[];
+      };
+      const [second, earlier] = requests;
+      expect(second?.missCause).toBe("history_edited");
+      const content = (await (await fetch(`${sidecar.url}/api/requests/${earlier?.id}/content`)).json()) as {
+        request: string;
+        response?: string;
+      };
+      expect(content.request).toContain(MARK);
+      expect(content.request).not.toContain(secret);
+      expect(content.request).not.toContain("ticket-4711");
+      expect(content.request).toContain("[redacted]");
+      expect(typeof content.response).toBe("string");
+      const miss = (await (await fetch(`${sidecar.url}/api/requests/${second?.id}/miss`)).json()) as {
+        path: string;
+        before: string;
+        after: string;
+        previous: string;
+      };
+      expect(miss.previous).toBe(earlier?.id);
+      expect(miss.path).toBe("messages[0]");
+      expect(miss.before).toContain("the parser");
+      expect(miss.after).toContain("the lexer");
+      // Compressed on disk: the marker is in no file even with capture on, and the key never was.
+      for (const file of filesUnder(dataDir)) expect(readFileSync(file).includes(secret), file).toBe(false);
+      const view = (await (await fetch(`${sidecar.url}/api/sessions/${session}`)).json()) as { report: SessionReport };
+      expect(view.report.turns.map((t) => t.captured)).toEqual([true, true]);
+      const none = await fetch(`${sidecar.url}/api/requests/nothing-here/content`);
+      expect(none.status).toBe(404);
+    } finally {
+      await sidecar.close();
     }
   });
 });

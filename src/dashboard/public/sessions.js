@@ -39,8 +39,43 @@ function pieces(/** @type {Turn} */ t) {
   ].filter(([, ms]) => /** @type {number} */ (ms) > 0);
 }
 
+/** A turn's captured bodies, and for a miss the two prompts side by side where they part (--capture-content). */
+async function showTurn(/** @type {Api} */ api, /** @type {Turn} */ t) {
+  const box = el("turn-content");
+  box.hidden = false;
+  box.replaceChildren(make("h4", undefined, `turn #${t.turn}`));
+  if (!t.captured) {
+    box.append(
+      make("p", "muted", "No captured content for this turn: start the sidecar with --capture-content to keep it."),
+    );
+    return;
+  }
+  try {
+    if (t.missCause) {
+      /** @type {{ location: string; before?: string; after?: string }} */
+      const m = await api(`/api/requests/${encodeURIComponent(t.id)}/miss`);
+      const side = (/** @type {string} */ title, /** @type {string | undefined} */ text) => {
+        const col = make("div", "miss-side");
+        col.append(make("div", "muted", title), make("pre", undefined, text ?? "(not in this prompt)"));
+        return col;
+      };
+      const pair = make("div", "miss-pair");
+      pair.append(side("the turn before", m.before), side(`this turn: ${m.location}`, m.after));
+      box.append(pair);
+    }
+    /** @type {{ request: string; response?: string }} */
+    const c = await api(`/api/requests/${encodeURIComponent(t.id)}/content`);
+    box.append(make("div", "muted", "request"), make("pre", undefined, c.request));
+    box.append(make("div", "muted", "response"), make("pre", undefined, c.response ?? ""));
+  } catch {
+    box.append(
+      make("p", "muted", "No captured content for this turn: start the sidecar with --capture-content to keep it."),
+    );
+  }
+}
+
 /** One bar per turn, widths proportional to time, a miss marked with its cause and place. */
-function timeline(/** @type {SessionReport} */ r) {
+function timeline(/** @type {SessionReport} */ r, /** @type {Api} */ api) {
   const box = make("div", "timeline");
   const longest = Math.max(
     1,
@@ -65,6 +100,7 @@ function timeline(/** @type {SessionReport} */ r) {
       t.background && `background ${t.background}`,
     ].filter(Boolean);
     row.append(make("span", t.missCause ? "turn-note miss" : "turn-note muted", notes.join(" · ")));
+    row.addEventListener("click", () => void showTurn(api, t));
     box.append(row);
   }
   return box;
@@ -103,14 +139,15 @@ function legend() {
   return box;
 }
 
-/** @param {SessionReport} r */
-function renderReport(r) {
+/** @param {SessionReport} r @param {Api} api */
+function renderReport(r, api) {
   const box = el("session-report");
+  el("turn-content").hidden = true;
   box.replaceChildren(
     make("h4", undefined, `${r.id} · ${r.models.join(", ")} · ${r.turns.length} turns · ${humanDuration(r.wallMs)}`),
     make("p", "session-summary", r.summary),
     legend(),
-    timeline(r),
+    timeline(r, api),
     make("div", "muted", `context per turn, of ${humanCount(r.peakContext?.nCtx ?? 0)}`),
     contextLine(r),
   );
@@ -149,7 +186,7 @@ export function startSessions(/** @type {Api} */ api) {
   const pick = async (/** @type {string} */ id) => {
     /** @type {{ report?: SessionReport }} */
     const s = await api(`/api/sessions/${encodeURIComponent(id)}`);
-    if (s.report) renderReport(s.report);
+    if (s.report) renderReport(s.report, api);
   };
   const refresh = async () => {
     /** @type {{ sessions: SessionSummary[] }} */

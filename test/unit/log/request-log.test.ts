@@ -19,7 +19,12 @@ afterEach(async () => {
   for (const log of open.splice(0)) await log.close();
 });
 
-const settings = (dir: string): LogSettings => ({ dir, retentionMs: 30 * 86_400_000, maxBytes: 1 << 30 });
+const settings = (dir: string): LogSettings => ({
+  dir,
+  retentionMs: 30 * 86_400_000,
+  maxBytes: 1 << 30,
+  capture: { patterns: [], secrets: [], maxBytes: 1 << 16 },
+});
 
 async function openLog(dir: string): Promise<RequestLog> {
   const log = await RequestLog.open(settings(dir), silent);
