@@ -122,6 +122,28 @@ describe("the request log's SQL layer", () => {
     expect(db.requests({}, 1)[0]?.id).toBe(row(2999).id);
   });
 
+  it("migrates a log of the first schema forward, rows kept, and keeps captured bodies beside their rows", () => {
+    const dir = mkdtempSync(join(tmpdir(), "llama-sidecar-logdb-"));
+    const v1 = new Database(join(dir, LOG_FILE));
+    v1.exec(
+      "CREATE TABLE requests (id TEXT PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL NOT NULL, session TEXT, conversation TEXT, client TEXT NOT NULL, model TEXT NOT NULL, upstream TEXT, route TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER NOT NULL, stream INTEGER NOT NULL, background TEXT, prefill INTEGER, cached INTEGER, generated INTEGER, n_ctx INTEGER, ttft_ms REAL, duration_ms REAL NOT NULL, queue_ms REAL, prefill_ms REAL, prefill_tps REAL, decode_tps REAL, finish_reason TEXT, miss_cause TEXT, miss_location TEXT, cache_expected INTEGER, cache_lost INTEGER, lost_prefill_ms REAL, slowdown_cause TEXT, slowdown_detail TEXT, usual_tps REAL, overflow_prompt INTEGER, error TEXT, judged INTEGER NOT NULL) WITHOUT ROWID; PRAGMA user_version = 1;",
+    );
+    v1.prepare(
+      "INSERT INTO requests (id, started_at, ended_at, session, client, model, route, outcome, status, stream, duration_ms, judged) VALUES ('old', 1, 2, 's1', 'c', 'm', '/', 'ok', 200, 0, 1, 1)",
+    ).run();
+    v1.close();
+    const db = new LogDb(dir);
+    dirs.push(db);
+    expect(db.row("old")?.session).toBe("s1");
+    db.insert([row(1, { session: "s1" })], [{ id: row(1).id, request: '{"messages":[]}', response: "hi" }]);
+    expect(db.content(row(1).id)).toEqual({ id: row(1).id, request: '{"messages":[]}', response: "hi" });
+    expect(db.session("s1").map((r) => [r.id, r.captured])).toEqual([
+      ["old", undefined],
+      [row(1).id, true],
+    ]);
+    expect(db.previousCaptured(row(1).id)).toBeUndefined(); // the one before has no bodies
+  });
+
   it("refuses a log written by a newer sidecar, saying so", () => {
     const { db, dir } = open();
     db.close();
