@@ -25,7 +25,11 @@ export class LogThread {
   private readonly exited: Promise<void>;
 
   constructor(data: LogThreadData, onDeath: (err: Error) => void) {
-    this.worker = new Worker(workerUrl(), { workerData: data });
+    // A small young generation: the thread's objects are a batch at a time, and the sidecar's RSS is a target.
+    this.worker = new Worker(workerUrl(), {
+      workerData: data,
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 128 },
+    });
     // An idle log must not keep the process alive (shutdown closes it); a call waiting for its answer does.
     this.worker.unref();
     this.worker.on("message", (a: LogAnswer) => {

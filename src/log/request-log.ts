@@ -17,6 +17,8 @@ const BATCH = 512;
 /** Rows kept in memory while the log refuses them; past that the oldest wait in the journal alone. */
 const MAX_PENDING = 100_000;
 const RETRY_MS = 2000;
+/** How long judged rows gather before they go to the log's thread together. */
+const WRITE_AFTER_MS = 100;
 /** A quiet journal (every entry in the log) is dropped this long after it became quiet. */
 const SEAL_AFTER_MS = 1000;
 const PRUNE_EVERY_MS = 3600_000;
@@ -53,7 +55,7 @@ export class RequestLog {
   /** Records the journal refused (a full or read-only disk): on disk only once their rows are in the log. */
   private readonly unjournaled = new Set<string>();
   private writing: Promise<void> | undefined;
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private sealTimer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -131,15 +133,22 @@ export class RequestLog {
     this.outstanding.set(seq, records.length);
   }
 
+  /**
+   * Rows wait a moment and go together: fewer, larger transactions cost the log's thread less, and that thread
+   * shares the machine's cores with the proxy's event loop while a burst of requests arrives.
+   */
   private writeSoon(): void {
-    if (this.scheduled || this.writing || this.retry) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.writing = this.write().finally(() => {
-        this.writing = undefined;
-        if (this.queue.length > 0 && !this.retry) this.writeSoon();
-      });
+    if (this.timer || this.writing || this.retry) return;
+    this.timer = setTimeout(() => this.writeNow(), WRITE_AFTER_MS).unref();
+  }
+
+  private writeNow(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing) return;
+    this.writing = this.write().finally(() => {
+      this.writing = undefined;
+      if (this.queue.length > 0 && !this.retry) this.writeSoon();
     });
   }
 
@@ -216,7 +225,11 @@ export class RequestLog {
 
   /** Resolves once every row judged so far is in the log (or refused): what a reader waits for. */
   async settled(): Promise<void> {
-    while (this.writing || this.scheduled) await (this.writing ?? new Promise((r) => setImmediate(r)));
+    for (;;) {
+      if (this.timer) this.writeNow();
+      if (!this.writing) return;
+      await this.writing;
+    }
   }
 
   health(): LogHealth {

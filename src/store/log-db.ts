@@ -144,7 +144,8 @@ export class LogDb {
       // A rollback journal, not WAL: closing a WAL database deletes its side files, which on a full disk frees space
       // behind the totals' back, and they hold the disk busy for a read-only remount. A commit survives the
       // process's death either way (the kernel holds it); readers wait out a commit (the busy timeout).
-      this.db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL;");
+      // A small page cache: the log is written in batches and read a session at a time; memory is the sidecar's.
+      this.db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;");
       this.migrate();
     } else this.checkVersion();
     const columns = ROW_COLUMNS.map(([, c]) => c);
