@@ -134,7 +134,9 @@ const toParams = (row: LogRow): Record<LogColumn, unknown> => {
 export class LogDb {
   private readonly db: Database.Database;
   private readonly insertOne: Database.Statement;
-  private readonly insertBody: Database.Statement;
+  private readonly insertBody: Database.Statement | undefined;
+  /** The schema the file is at: a reader (the command line) reads an older one as it is, without migrating it. */
+  private schema = LOG_SCHEMA_VERSION;
 
   /** Opens (and creates, and migrates) the log in `dir`; read-only opens never create or migrate. */
   constructor(dir: string, opts: { readonly?: boolean } = {}) {
@@ -147,9 +149,11 @@ export class LogDb {
       // A small page cache: the log is written in batches and read a session at a time; memory is the sidecar's.
       this.db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;");
       this.migrate();
-    } else this.checkVersion();
+    } else this.schema = this.checkVersion();
     const columns = ROW_COLUMNS.map(([, c]) => c);
-    this.insertBody = this.db.prepare("INSERT OR IGNORE INTO bodies (id, request, response) VALUES (?, ?, ?)");
+    this.insertBody = this.hasBodies
+      ? this.db.prepare("INSERT OR IGNORE INTO bodies (id, request, response) VALUES (?, ?, ?)")
+      : undefined;
     this.insertOne = this.db.prepare(
       `INSERT OR IGNORE INTO requests (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
     );
@@ -186,7 +190,7 @@ export class LogDb {
     this.db.exec("BEGIN");
     try {
       for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
-      for (const b of bodies) this.insertBody.run(b.id, pack(b.request), pack(b.response));
+      for (const b of bodies) this.insertBody?.run(b.id, pack(b.request), pack(b.response));
       this.db.exec("COMMIT");
     } catch (err) {
       // SQLite may have rolled back already (a full disk does): the error to report is the first one.
@@ -217,6 +221,11 @@ export class LogDb {
     return (rows as Record<string, unknown>[]).map(toRow);
   }
 
+  /** Schema 2 added captured bodies. */
+  private get hasBodies(): boolean {
+    return this.schema >= 2;
+  }
+
   /** One request's row. */
   row(id: string): LogRow | undefined {
     const r = this.db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as Record<string, unknown> | undefined;
@@ -225,6 +234,7 @@ export class LogDb {
 
   /** A request's captured bodies, if capture was on for it. */
   content(id: string): Content | undefined {
+    if (!this.hasBodies) return undefined;
     const row = this.db.prepare("SELECT request, response FROM bodies WHERE id = ?").get(id) as
       | { request: Uint8Array | null; response: Uint8Array | null }
       | undefined;
@@ -233,6 +243,7 @@ export class LogDb {
 
   /** The request of the same session that ended last before this one, among those with captured bodies. */
   previousCaptured(id: string): string | undefined {
+    if (!this.hasBodies) return undefined;
     const row = this.db
       .prepare(
         `SELECT p.id FROM requests t JOIN requests p ON p.session = t.session AND p.ended_at < t.started_at
@@ -244,9 +255,10 @@ export class LogDb {
 
   /** A session's requests in the order they started. */
   session(id: string): LogRow[] {
+    const bodies = this.hasBodies ? "LEFT JOIN bodies b ON b.id = r.id" : "LEFT JOIN (SELECT NULL AS id) b ON 0";
     const rows = this.db
       .prepare(
-        `SELECT r.*, b.id IS NOT NULL AS has_body FROM requests r LEFT JOIN bodies b ON b.id = r.id
+        `SELECT r.*, b.id IS NOT NULL AS has_body FROM requests r ${bodies}
          WHERE r.session = ? ORDER BY r.started_at, r.id`,
       )
       .all(id) as Record<string, unknown>[];
@@ -294,7 +306,9 @@ export class LogDb {
     const oldest = this.db.prepare(
       "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ended_at LIMIT ?)",
     );
-    const orphans = () => this.db.exec("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)");
+    const orphans = () => {
+      if (this.hasBodies) this.db.exec("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)");
+    };
     if (removed > 0) orphans();
     for (let guard = 0; this.usedBytes() > maxBytes && guard < 1000; guard++) {
       const n = oldest.run(1000).changes;

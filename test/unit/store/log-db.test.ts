@@ -132,6 +132,11 @@ describe("the request log's SQL layer", () => {
       "INSERT INTO requests (id, started_at, ended_at, session, client, model, route, outcome, status, stream, duration_ms, judged) VALUES ('old', 1, 2, 's1', 'c', 'm', '/', 'ok', 200, 0, 1, 1)",
     ).run();
     v1.close();
+    // A reader (the command line, the sidecar not yet restarted) reads it as it is.
+    const reader = new LogDb(dir, { readonly: true });
+    expect(reader.session("s1").map((r) => [r.id, r.captured])).toEqual([["old", undefined]]);
+    expect(reader.content("old")).toBeUndefined();
+    reader.close();
     const db = new LogDb(dir);
     dirs.push(db);
     expect(db.row("old")?.session).toBe("s1");
