@@ -1,5 +1,5 @@
 // The request log at 100,000 requests: a session's turns and report, the list of a day's sessions, and the bytes
-// a request takes, read through the log's own thread as the endpoints do. Target: a session's turns in under 50 ms.
+// a request takes, read through the sidecar's RequestLog as the endpoints do. Target: a session's turns in under 50 ms.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,24 +1,21 @@
-// The request log's life on the main thread: records journaled with the burst they ended in (before any response
-// of it is released), judged rows handed to the log's thread in batches after, the journal dropped once the log
-// holds all it covered, and replayed into the log after a crash. Reads go to the thread too.
+// The request log's life in the sidecar: records journaled with the burst they ended in (before any response of it
+// is released), judged rows written in short slices once requests stop ending for a moment, the journal dropped once
+// the log holds all it covered, and replayed into the log after a crash.
 import type { Logger } from "pino";
 import type { JudgedRecord, RequestRecord } from "../record/request-record.js";
 import { Journal } from "../store/journal.js";
 import type { Content } from "../store/log-content.js";
-import type { RequestFilter, SessionFilter, SessionSummary } from "../store/log-db.js";
+import type { LogDb, RequestFilter, SessionFilter, SessionSummary } from "../store/log-db.js";
+import { type CaptureRules, LogFile } from "../store/log-file.js";
 import type { LogRow } from "../store/log-row.js";
-import type { LogThreadData } from "../store/log-worker.js";
-import { LogThread } from "./log-thread.js";
+import { LogWrites } from "./log-writes.js";
 import { judgedRow, recordedRow } from "./rows.js";
 
 export const LOG_JOURNAL = "requests-log.journal";
-/** Rows handed to the log's thread in one transaction. */
-const BATCH = 512;
 /** Rows kept in memory while the log refuses them; past that the oldest wait in the journal alone. */
 const MAX_PENDING = 100_000;
-const RETRY_MS = 2000;
-/** How long judged rows gather before they go to the log's thread together. */
-const WRITE_AFTER_MS = 100;
+/** Rows deleted by retention per slice. */
+const PRUNE_SLICE = 200;
 /** A quiet journal (every entry in the log) is dropped this long after it became quiet. */
 const SEAL_AFTER_MS = 1000;
 const PRUNE_EVERY_MS = 3600_000;
@@ -26,7 +23,7 @@ const PRUNE_EVERY_MS = 3600_000;
 export interface LogSettings {
   dir: string;
   /** --capture-content: how bodies are kept (patterns redacted, secrets redacted, bytes per body). */
-  capture: LogThreadData["capture"];
+  capture: CaptureRules;
   /** Requests older than this are deleted. */
   retentionMs: number;
   /** The file is kept under this many bytes, the oldest requests deleted first. */
@@ -49,46 +46,46 @@ export class RequestLog {
   private readonly seqOf = new Map<string, number>();
   /** Rows not yet in the log, per journal entry. */
   private readonly outstanding = new Map<number, number>();
-  private readonly queue: LogRow[] = [];
-  /** Captured bodies (--capture-content) waiting to go with their rows. */
-  private bodies: Content[] = [];
   /** Records the journal refused (a full or read-only disk): on disk only once their rows are in the log. */
   private readonly unjournaled = new Set<string>();
-  private writing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly writes: LogWrites;
+  private pruning = false;
+  private closed = false;
   private sealTimer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout;
-  private failing: Error | undefined;
-  private failedInserts = 0;
   private dropped = 0;
 
   private constructor(
-    private readonly thread: LogThread,
+    private readonly file: LogFile,
     private readonly journal: Journal,
     private readonly settings: LogSettings,
     private readonly logger: Logger,
   ) {
     this.pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS).unref();
+    this.writes = new LogWrites(
+      file,
+      logger,
+      (rows) => this.settle(rows),
+      (rows) => this.forget(rows),
+      MAX_PENDING,
+    );
   }
 
   /** Opens the log (a newer schema than this build knows is refused), and replays a crash's journal into it. */
   static async open(settings: LogSettings, logger: Logger): Promise<RequestLog> {
     const { entries, lastSeq, unreadable } = Journal.replay(settings.dir, LOG_JOURNAL, 0);
-    const thread = new LogThread({ dir: settings.dir, capture: settings.capture }, (err) =>
-      logger.error({ err: err.message }, "the request log's thread failed: finished requests wait in the journal"),
-    );
+    const file = new LogFile(settings.dir, settings.capture);
     try {
-      await thread.call("count");
+      file.use((db) => db.count());
     } catch (err) {
-      await thread.close();
+      file.close();
       throw new Error(`cannot open the request log in ${settings.dir}: ${(err as Error).message}`);
     }
-    const log = new RequestLog(thread, new Journal(settings.dir, LOG_JOURNAL, lastSeq), settings, logger);
+    const log = new RequestLog(file, new Journal(settings.dir, LOG_JOURNAL, lastSeq), settings, logger);
     if (unreadable > 0) logger.warn({ unreadable }, `${LOG_JOURNAL}: skipped ${unreadable} unreadable line(s)`);
     const rows = entries.flatMap((e) => (Array.isArray(e.d) ? (e.d as LogRow[]) : []));
     if (rows.length > 0) {
-      const added = await thread.call<number>("insert", rows);
+      const added = file.insert(rows);
       logger.info({ added }, `replayed ${added} request(s) into the request log from ${LOG_JOURNAL}`);
     }
     if (log.journal.sealLeftover()) log.journal.dropThrough(lastSeq);
@@ -113,13 +110,8 @@ export class RequestLog {
     else this.journalRecords([r]);
   };
 
-  /** Listens to judged requests: their rows go to the log's thread soon, together. */
-  readonly judged = (j: JudgedRecord): void => {
-    this.queue.push(judgedRow(j));
-    if (j.content) this.bodies.push({ id: j.record.id, ...j.content });
-    if (this.queue.length > MAX_PENDING) this.forget(this.queue.splice(0, this.queue.length - MAX_PENDING));
-    this.writeSoon();
-  };
+  /** Listens to judged requests: their rows are written soon, once requests stop ending for a moment. */
+  readonly judged = (j: JudgedRecord): void => this.writes.add(judgedRow(j), j.content);
 
   /** The burst's rows as the log will first hold them (no text: the error's kind only), in one journal entry. */
   private journalRecords(records: RequestRecord[]): void {
@@ -131,52 +123,6 @@ export class RequestLog {
     const seq = this.journal.seq;
     for (const r of records) this.seqOf.set(r.id, seq);
     this.outstanding.set(seq, records.length);
-  }
-
-  /**
-   * Rows wait a moment and go together: fewer, larger transactions cost the log's thread less, and that thread
-   * shares the machine's cores with the proxy's event loop while a burst of requests arrives.
-   */
-  private writeSoon(): void {
-    if (this.timer || this.writing || this.retry) return;
-    this.timer = setTimeout(() => this.writeNow(), WRITE_AFTER_MS).unref();
-  }
-
-  private writeNow(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.writing) return;
-    this.writing = this.write().finally(() => {
-      this.writing = undefined;
-      if (this.queue.length > 0 && !this.retry) this.writeSoon();
-    });
-  }
-
-  private async write(): Promise<void> {
-    const batch = this.queue.splice(0, BATCH);
-    if (batch.length === 0) return;
-    // Bodies go with the batch their rows are in; one whose row waits for a later batch waits with it.
-    const ids = new Set(batch.map((r) => r.id));
-    const bodies = this.bodies.filter((b) => ids.has(b.id));
-    if (bodies.length > 0) this.bodies = this.bodies.filter((b) => !ids.has(b.id));
-    try {
-      await this.thread.call("insert", batch, bodies);
-    } catch (err) {
-      this.queue.unshift(...batch);
-      this.bodies.unshift(...bodies);
-      if (!this.failing)
-        this.logger.error({ err: (err as Error).message }, "the request log refused rows: they wait, and the journal");
-      this.failing = err as Error;
-      this.failedInserts++;
-      this.retry = setTimeout(() => {
-        this.retry = undefined;
-        this.writeSoon();
-      }, RETRY_MS).unref();
-      return;
-    }
-    if (this.failing) this.logger.info("the request log takes rows again");
-    this.failing = undefined;
-    this.settle(batch);
   }
 
   /** Rows now in the log: their journal entries are done with once every row of them is. */
@@ -210,86 +156,94 @@ export class RequestLog {
     this.journal.dropThrough(this.journal.seal());
   }
 
+  /** Retention, a slice at a time with the event loop's turns between, so a large deletion never holds it up. */
   private async prune(): Promise<void> {
+    if (this.pruning) return;
+    this.pruning = true;
+    const cutoff = Date.now() - this.settings.retentionMs;
+    let removed = 0;
     try {
-      const removed = await this.thread.call<number>(
-        "prune",
-        Date.now() - this.settings.retentionMs,
-        this.settings.maxBytes,
-      );
-      if (removed > 0) this.logger.info({ removed }, `request log: ${removed} old request(s) deleted by retention`);
+      while (!this.closed) {
+        const n = this.file.use((db) => db.prune(cutoff, this.settings.maxBytes, PRUNE_SLICE));
+        removed += n;
+        if (n === 0) break;
+        await new Promise(setImmediate);
+      }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "request log: retention failed; it runs again in an hour");
+    } finally {
+      this.pruning = false;
     }
+    if (removed > 0) this.logger.info({ removed }, `request log: ${removed} old request(s) deleted by retention`);
   }
 
-  /** Resolves once every row judged so far is in the log (or refused): what a reader waits for. */
+  /** Writes every row judged so far (unless the log refuses them): what a reader does first. */
   async settled(): Promise<void> {
-    for (;;) {
-      if (this.timer) this.writeNow();
-      if (!this.writing) return;
-      await this.writing;
-    }
+    this.writes.flush();
   }
 
   health(): LogHealth {
     const unsaved =
       this.unjournaled.size > 0 ? (this.journal.failing ?? new Error("requests wait to be saved")) : undefined;
-    const failing = this.failing ?? unsaved;
+    const writes = this.writes.health();
+    const failing = writes.failing ?? unsaved;
     return {
       writable: !failing,
-      failedWrites: this.failedInserts + this.journal.failedWrites,
-      pending: this.queue.length,
+      failedWrites: writes.failedWrites + this.journal.failedWrites,
+      pending: writes.pending,
       lost: this.dropped,
       error: failing ? failing.message : null,
     };
   }
 
+  /** A read of the file, as a promise (a failed read rejects it). */
+  private async read<T>(fn: (db: LogDb) => T): Promise<T> {
+    return this.file.use(fn);
+  }
+
   requests(filter: RequestFilter, limit: number, before?: { endedAt: number; id: string }): Promise<LogRow[]> {
-    return this.thread.call("requests", filter, limit, before);
+    return this.read((db) => db.requests(filter, limit, before));
   }
 
   pageAfter(filter: RequestFilter, limit: number, after?: { endedAt: number; id: string }): Promise<LogRow[]> {
-    return this.thread.call("pageAfter", filter, limit, after);
+    return this.read((db) => db.pageAfter(filter, limit, after));
   }
 
   session(id: string): Promise<LogRow[]> {
-    return this.thread.call("session", id);
+    return this.read((db) => db.session(id));
   }
 
   row(id: string): Promise<LogRow | undefined> {
-    return this.thread.call("row", id);
+    return this.read((db) => db.row(id));
   }
 
   /** A request's captured bodies (undefined without --capture-content). */
   content(id: string): Promise<Content | undefined> {
-    return this.thread.call("content", id);
+    return this.read((db) => db.content(id));
   }
 
   /** The last request of the same session before this one that has captured bodies. */
   previousCaptured(id: string): Promise<string | undefined> {
-    return this.thread.call("previousCaptured", id);
+    return this.read((db) => db.previousCaptured(id));
   }
 
   lastSession(): Promise<string | undefined> {
-    return this.thread.call("lastSession");
+    return this.read((db) => db.lastSession());
   }
 
   sessions(filter: SessionFilter, limit: number, offset: number): Promise<SessionSummary[]> {
-    return this.thread.call("sessions", filter, limit, offset);
+    return this.read((db) => db.sessions(filter, limit, offset));
   }
 
-  /** Writes what is waiting, then ends the thread; the journal keeps whatever the log could not take. */
+  /** Writes what is waiting and closes the file; the journal keeps whatever the log could not take. */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
-    clearTimeout(this.retry);
-    this.retry = undefined;
-    await this.settled();
-    while (this.queue.length > 0 && !this.failing) await this.write();
+    this.closed = true;
+    this.writes.close();
     // The journal stays: what it holds is in the log (the next start replays it, once, to no effect), and a full
     // disk stays as full as it was, for the totals' own last write.
     clearTimeout(this.sealTimer);
     this.journal.close();
-    await this.thread.close();
+    this.file.close();
   }
 }

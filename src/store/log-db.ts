@@ -1,6 +1,6 @@
 // The request log on disk: one row per finished request in an embedded SQLite file (libsql), with its schema's
-// migrations, the searches the views and the command line make, and retention. Synchronous: it runs on the log's
-// own worker thread (store/log-worker.ts) or in a command-line process, never on the proxy's event loop.
+// migrations, the searches the views and the command line make, and retention. Synchronous: the sidecar calls it in
+// short slices between requests (log/request-log.ts), the command line as it likes.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
@@ -8,6 +8,8 @@ import { type Content, pack, unpack } from "./log-content.js";
 import { type LogColumn, type LogRow, ROW_COLUMNS } from "./log-row.js";
 
 export const LOG_FILE = "requests.db";
+/** How long a reader waits for a commit in progress. */
+const READER_WAIT_MS = 5000;
 
 /** Each step takes the schema one version on; PRAGMA user_version says how many have run. Never edit one: add one. */
 const MIGRATIONS: readonly string[] = [
@@ -141,7 +143,13 @@ export class LogDb {
   /** Opens (and creates, and migrates) the log in `dir`; read-only opens never create or migrate. */
   constructor(dir: string, opts: { readonly?: boolean } = {}) {
     if (!opts.readonly) mkdirSync(dir, { recursive: true });
-    this.db = new Database(join(dir, LOG_FILE), { readonly: opts.readonly ?? false, fileMustExist: opts.readonly });
+    // A reader (the command line) waits out the sidecar's commit; the sidecar never waits on the file, since it
+    // would wait on its event loop: a busy file is offered its rows again a moment later.
+    this.db = new Database(join(dir, LOG_FILE), {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly,
+      timeout: opts.readonly ? READER_WAIT_MS : 0,
+    });
     if (!opts.readonly) {
       // A rollback journal, not WAL: closing a WAL database deletes its side files, which on a full disk frees space
       // behind the totals' back, and they hold the disk busy for a read-only remount. A commit survives the
@@ -300,22 +308,20 @@ export class LogDb {
     return (get("page_count") - get("freelist_count")) * get("page_size");
   }
 
-  /** Deletes requests that ended before `cutoff`, then the oldest until the file fits `maxBytes`; returns how many. */
-  prune(cutoff: number, maxBytes: number): number {
-    let removed = this.db.prepare("DELETE FROM requests WHERE ended_at < ?").run(cutoff).changes;
-    const oldest = this.db.prepare(
-      "DELETE FROM requests WHERE id IN (SELECT id FROM requests ORDER BY ended_at LIMIT ?)",
-    );
-    const orphans = () => {
-      if (this.hasBodies) this.db.exec("DELETE FROM bodies WHERE id NOT IN (SELECT id FROM requests)");
+  /**
+   * Deletes at most `most` requests (with their bodies): those that ended before `cutoff` first, then the oldest
+   * while the file is over `maxBytes`. Returns how many; the caller repeats until none, so no one call runs long.
+   */
+  prune(cutoff: number, maxBytes: number, most = 500): number {
+    const select = (cond: string) => `SELECT id FROM requests ${cond} ORDER BY ended_at LIMIT @most`;
+    const remove = (cond: string, params: object) => {
+      if (this.hasBodies) this.db.prepare(`DELETE FROM bodies WHERE id IN (${select(cond)})`).run(params);
+      return this.db.prepare(`DELETE FROM requests WHERE id IN (${select(cond)})`).run(params).changes;
     };
-    if (removed > 0) orphans();
-    for (let guard = 0; this.usedBytes() > maxBytes && guard < 1000; guard++) {
-      const n = oldest.run(1000).changes;
-      removed += n;
-      if (n === 0) break;
-      orphans();
-    }
+    const removed = this.db.transaction(() => {
+      const old = remove("WHERE ended_at < @cutoff", { cutoff, most });
+      return old < most && this.usedBytes() > maxBytes ? old + remove("", { most: most - old }) : old;
+    })() as number;
     if (removed > 0) this.db.exec("PRAGMA incremental_vacuum");
     return removed;
   }

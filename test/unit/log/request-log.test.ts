@@ -1,6 +1,6 @@
-// The request log's main-thread side with its real worker thread and SQLite file: a burst's records journaled at
-// commit, judged rows in the log after, the journal dropped once they are, a crash's journal replayed, a log that
-// refuses writes waiting it out with nothing lost.
+// The request log with its real SQLite file: a burst's records journaled at commit, judged rows in the log after, in
+// slices once requests stop ending, the journal dropped once they are, a crash's journal replayed, a log that refuses
+// writes waiting it out with nothing lost.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
@@ -59,7 +59,7 @@ describe("the request log", () => {
       ["c", false],
     ]);
 
-    // Timers made from here on are the test's to run (the worker's answers are not timers).
+    // Timers made from here on are the test's to run.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     log.judged(judged(burst[0] as RequestRecord, { cache: { conversation: "s:sess" } }));
     log.judged(
@@ -146,7 +146,47 @@ describe("the request log", () => {
     expect((await log.requests({}, 10)).map((r) => r.id)).toEqual(["x"]);
   });
 
-  it("refuses to open a log a newer sidecar wrote, and its close leaves no thread behind", async () => {
+  it("waits while requests keep ending, and writes once they pause or the oldest row has waited a second", async () => {
+    const log = await openLog(freshDir());
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      for (let i = 0; i < 9; i++) {
+        log.judged(judged(record(`r${i}`)));
+        vi.advanceTimersByTime(90); // the next one ends before the log has had 100 ms of quiet
+      }
+      expect(log.health().pending).toBe(9);
+      vi.advanceTimersByTime(250); // the first has now waited over a second
+      expect(log.health().pending).toBe(0);
+      log.judged(judged(record("alone")));
+      vi.advanceTimersByTime(99);
+      expect(log.health().pending).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(log.health().pending).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await log.requests({}, 20)).toHaveLength(10);
+  });
+
+  it("writes a long queue in slices, the event loop turning between them", async () => {
+    const log = await openLog(freshDir());
+    for (let i = 0; i < 100; i++) log.judged(judged(record(`r${i}`)));
+    // Every turn of the event loop notes what is still waiting: a slice at a time, never all at once.
+    const seen: number[] = [];
+    await new Promise<void>((resolve) => {
+      const look = () => {
+        const { pending } = log.health();
+        if (seen.at(-1) !== pending) seen.push(pending);
+        if (pending === 0) resolve();
+        else setImmediate(look);
+      };
+      look();
+    });
+    expect(seen).toEqual([100, 68, 36, 4, 0]);
+    expect(await log.requests({}, 200)).toHaveLength(100);
+  });
+
+  it("refuses to open a log a newer sidecar wrote, and leaves the file as it was", async () => {
     const dir = freshDir();
     new LogDb(dir).close();
     const raw = new Database(join(dir, LOG_FILE));

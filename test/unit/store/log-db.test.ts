@@ -110,13 +110,19 @@ describe("the request log's SQL layer", () => {
     expect(db.lastSession()).toBe("b");
   });
 
-  it("deletes what is older than the cutoff, then the oldest until the file fits", () => {
+  it("deletes what is older than the cutoff, then the oldest until the file fits, a bounded slice per call", () => {
     const { db } = open();
     db.insert(Array.from({ length: 3000 }, (_, i) => row(i, { slowdownDetail: "x".repeat(200) })));
-    expect(db.prune(row(100).endedAt, 1e12)).toBe(100);
+    expect(db.prune(row(100).endedAt, 1e12, 40)).toBe(40);
+    expect(db.prune(row(100).endedAt, 1e12)).toBe(60);
+    expect(db.prune(row(100).endedAt, 1e12)).toBe(0);
     const before = db.usedBytes();
-    const removed = db.prune(0, Math.floor(before / 2));
-    expect(removed).toBeGreaterThan(0);
+    let removed = 0;
+    for (let n = db.prune(0, Math.floor(before / 2), 100); n > 0; n = db.prune(0, Math.floor(before / 2), 100)) {
+      expect(n).toBeLessThanOrEqual(100);
+      removed += n;
+    }
+    expect(removed).toBeGreaterThan(100);
     expect(db.usedBytes()).toBeLessThanOrEqual(before / 2);
     // The newest stay.
     expect(db.requests({}, 1)[0]?.id).toBe(row(2999).id);

@@ -1,0 +1,156 @@
+// The request log's rows on their way to the file: gathered while requests keep ending, then written in short
+// slices with the event loop's turns between them; rows the file refuses wait and are offered again.
+import type { Logger } from "pino";
+import type { Content } from "../store/log-content.js";
+import type { LogFile } from "../store/log-file.js";
+import type { LogRow } from "../store/log-row.js";
+
+/**
+ * Rows written in one transaction, one slice of the event loop's time: about 4 ms here (seven indexes, a sync at
+ * commit), so a stream's next chunk waits at most that long.
+ */
+const SLICE = 32;
+/**
+ * Rows are written once no request has ended for this long: a burst's requests end together and their clients send
+ * the next ones at once, and those arrivals, not the log, should have the event loop.
+ */
+const QUIET_MS = 100;
+/** ...or once the oldest has waited this long, however busy the proxy. */
+const MAX_WAIT_MS = 1000;
+/** A file refusing rows (a full or read-only disk) is offered them again this often. */
+const RETRY_MS = 2000;
+/** A file busy with a reader (the command line) is tried again this soon, and counts as refusing only after a while. */
+const BUSY_RETRY_MS = 100;
+const BUSY_GRACE_MS = 5000;
+
+export interface WritesHealth {
+  /** Why the file refuses rows now, if it does. */
+  failing: Error | undefined;
+  failedWrites: number;
+  pending: number;
+}
+
+export class LogWrites {
+  private readonly queue: LogRow[] = [];
+  /** Captured bodies (--capture-content) waiting to go with their rows. */
+  private bodies: Content[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** The next slice, while the queue is being written. */
+  private slicing: NodeJS.Immediate | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  /** When the last row came, and when the oldest waiting one did. */
+  private lastAt = 0;
+  private oldestAt = 0;
+  private busySince: number | undefined;
+  private failing: Error | undefined;
+  private failedWrites = 0;
+  private closed = false;
+
+  constructor(
+    private readonly file: LogFile,
+    private readonly logger: Logger,
+    /** Rows now in the file. */
+    private readonly written: (rows: readonly LogRow[]) => void,
+    /** Rows memory cannot keep (past `maxPending`), oldest first. */
+    private readonly dropped: (rows: readonly LogRow[]) => void,
+    private readonly maxPending: number,
+  ) {}
+
+  /** A finished request's row (and its captured bodies): written soon, once requests stop ending for a moment. */
+  add(row: LogRow, content?: Omit<Content, "id">): void {
+    this.lastAt = performance.now();
+    if (this.queue.length === 0) this.oldestAt = this.lastAt;
+    this.queue.push(row);
+    if (content) this.bodies.push({ id: row.id, ...content });
+    if (this.queue.length > this.maxPending) this.dropped(this.queue.splice(0, this.queue.length - this.maxPending));
+    this.writeSoon();
+  }
+
+  /** Writes everything waiting now, unless the file refuses it (what a reader, and a shutdown, do first). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    clearImmediate(this.slicing);
+    this.slicing = undefined;
+    while (this.queue.length > 0 && !this.retry && this.write()) {}
+  }
+
+  health(): WritesHealth {
+    return { failing: this.failing, failedWrites: this.failedWrites, pending: this.queue.length };
+  }
+
+  /** Writes what it can, then stops: what the file refused stays in the journal. */
+  close(): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.flush();
+    this.closed = true;
+    clearTimeout(this.retry);
+  }
+
+  private writeSoon(delay = QUIET_MS): void {
+    if (this.timer || this.slicing || this.retry || this.closed) return;
+    this.timer = setTimeout(() => this.whenQuiet(), delay).unref();
+  }
+
+  /** Starts writing once requests have stopped ending for a moment (or the oldest row has waited long enough). */
+  private whenQuiet(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    const quietFor = now - this.lastAt;
+    if (quietFor < QUIET_MS && now - this.oldestAt < MAX_WAIT_MS) this.writeSoon(QUIET_MS - quietFor);
+    else this.writeSlice();
+  }
+
+  /** One transaction of rows; the next slice waits for the event loop's next turn, so streams go on between. */
+  private writeSlice(): void {
+    this.slicing = undefined;
+    if (this.write() && this.queue.length > 0) this.slicing = setImmediate(() => this.writeSlice());
+  }
+
+  /** Writes the oldest slice of the queue; false when the file refused it (then it waits, and is offered again). */
+  private write(): boolean {
+    const batch = this.queue.splice(0, SLICE);
+    if (batch.length === 0) return true;
+    this.oldestAt = performance.now();
+    // Bodies go with the slice their rows are in; one whose row waits for a later slice waits with it.
+    const ids = new Set(batch.map((r) => r.id));
+    const bodies = this.bodies.length > 0 ? this.bodies.filter((b) => ids.has(b.id)) : [];
+    if (bodies.length > 0) this.bodies = this.bodies.filter((b) => !ids.has(b.id));
+    try {
+      this.file.insert(batch, bodies);
+    } catch (err) {
+      this.queue.unshift(...batch);
+      this.bodies.unshift(...bodies);
+      this.refused(err as Error & { code?: string });
+      return false;
+    }
+    if (this.failing) this.logger.info("the request log takes rows again");
+    this.failing = undefined;
+    this.busySince = undefined;
+    this.written(batch);
+    return true;
+  }
+
+  /**
+   * A refused write is offered again later. A file busy with a reader is tried again soon, and counts as refusing
+   * only once it has been busy for a while; anything else (a full or read-only disk) counts at once.
+   */
+  private refused(err: Error & { code?: string }): void {
+    const now = performance.now();
+    const busy = err.code === "SQLITE_BUSY" || err.code === "SQLITE_LOCKED";
+    if (busy) this.busySince ??= now;
+    const patient = busy && now - (this.busySince ?? now) < BUSY_GRACE_MS;
+    if (!patient) {
+      if (!this.failing)
+        this.logger.error({ err: err.message }, "the request log refused rows: they wait, and the journal");
+      this.failing = err;
+      this.failedWrites++;
+    }
+    const retryIn = patient ? BUSY_RETRY_MS : RETRY_MS;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.writeSoon(0);
+    }, retryIn).unref();
+  }
+}
