@@ -13,16 +13,17 @@ export interface CaptureRules {
 }
 
 /**
- * The file is open only while in use: a disk may then be remounted read-only (the kernel refuses while a file on it
- * is open for writing). Long enough that an agent's turns, seconds apart, find it open.
+ * The file is closed once nothing has used it for this long: a disk may then be remounted read-only (the kernel
+ * refuses while a file on it is open for writing). Long, since a close costs a full collection (below): an agent's
+ * turns and a busy proxy's rounds find the file open, and only a sidecar with nothing to do pays for it.
  */
-const IDLE_CLOSE_MS = 5000;
+const IDLE_CLOSE_MS = 30_000;
 
 let fullGc: (() => void) | undefined;
 /**
  * libsql 0.5.29 keeps the file open after close() until every statement the connection prepared is collected, and
  * only a full collection collects them (tursodatabase/libsql-js#228, fixed by #236 after that release): so a close
- * is followed by one, a few milliseconds while the sidecar is idle. `gc` is reachable from a new context once the
+ * is followed by one (tens of milliseconds), on a sidecar that has been idle for half a minute. `gc` is reachable from a new context once the
  * flag is set; the sidecar's own global never gets it.
  */
 function collectStatements(): void {

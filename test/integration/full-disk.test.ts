@@ -132,19 +132,25 @@ describe("a data dir whose disk fills up", () => {
     rmSync(FILLER());
   });
 
-  it("on a disk remounted read-only: the same, and writing resumes once it is writable again", async () => {
+  it("on a disk remounted read-only: the same, and writing resumes once it is writable again", { timeout: 150_000 }, async () => {
     const dataDir = join(mount, "data");
     const { cli, url } = await start(dataDir);
     const before = await series(url, REQUESTS);
-    // The kernel refuses while a file there is open for writing: the request log closes its file when idle.
-    await until("the read-only remount", () => {
-      try {
-        execFileSync("mount", ["-o", "remount,ro", mount], { stdio: "ignore" });
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    // The kernel refuses while a file there is open for writing: the request log closes its file after half a
+    // minute without use.
+    await until(
+      "the read-only remount",
+      () => {
+        try {
+          execFileSync("mount", ["-o", "remount,ro", mount], { stdio: "ignore" });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      90_000,
+      500,
+    );
     try {
       await chats(url, 4);
       expect(await series(url, REQUESTS)).toBe(before);
