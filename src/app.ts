@@ -7,12 +7,15 @@ import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import { guard } from "./guard/guard.js";
+import { addAgentReceiver } from "./log/agent-receiver.js";
+import { AgentTime } from "./log/agent-time.js";
 import type { RequestLog } from "./log/request-log.js";
 import { addLogRoutes } from "./log/routes.js";
 import { sessionReport } from "./log/session-report.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { ActiveRequests } from "./proxy/active.js";
+import { readRequestBody } from "./proxy/body.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
 import { type ForwardDeps, forwardMiddleware, recordedAnswer } from "./proxy/forward.js";
 import type { TranslationState } from "./proxy/outgoing.js";
@@ -129,7 +132,7 @@ function addClientRoutes(
     const id = ctx.params.id ?? "";
     const view = sessions.view(id, active.view(), { state, nCtx: props?.nCtx });
     await deps.log.settled();
-    const report = sessionReport(id, await deps.log.session(id));
+    const report = sessionReport(id, await deps.log.session(id), await deps.log.agentEvents(id));
     if (view || report)
       ctx.body = { ...(view ?? { session: id, requests: report?.turns.length, upstream: state }), report };
     else {
@@ -141,8 +144,20 @@ function addClientRoutes(
   });
 }
 
+/**
+ * The OTLP receiver's bounds: Claude Code sends a few kilobytes every second or so; a runaway exporter is refused
+ * long before it costs the proxy anything.
+ */
+const OTLP_LIMITS = { maxBodyBytes: 8 << 20, recordsPerSecond: 1000, seriesPerSession: 100 };
+
 /** The sidecar's own endpoints; everything else goes to llama-server. */
-function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, sessions: Sessions): Router {
+function ownRoutes(
+  deps: AppDeps,
+  counter: TokenCounter,
+  forward: ForwardDeps,
+  sessions: Sessions,
+  agentTime: AgentTime,
+): Router {
   const { fleet } = deps;
   const router = new Router();
   addDashboardRoutes(router);
@@ -180,6 +195,7 @@ function ownRoutes(deps: AppDeps, counter: TokenCounter, forward: ForwardDeps, s
   });
   addClientRoutes(router, deps, forward.active, sessions, fresh);
   addLogRoutes(router, deps.log, fresh);
+  addAgentReceiver(router, { log: deps.log, time: agentTime, limits: OTLP_LIMITS, readBody: readRequestBody });
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);
@@ -287,7 +303,7 @@ function recordDeps(deps: AppDeps): RecordDeps {
  * session's turn, the scrape it sets off). `judged` ones hear of it once the burst's responses are out: the
  * per-request histograms, the verdicts.
  */
-function listenToRecords(deps: AppDeps, sessions: Sessions): void {
+function listenToRecords(deps: AppDeps, sessions: Sessions, agentTime: AgentTime): void {
   const { events, telemetry, stats } = deps;
   events
     .recorded((r) => {
@@ -300,6 +316,7 @@ function listenToRecords(deps: AppDeps, sessions: Sessions): void {
     .judged(({ record }) => telemetry.requests.record(record))
     .judged(stats.judged)
     .judged(deps.log.judged)
+    .judged(agentTime.judged)
     .judged((j) => countVerdicts(telemetry.state, j));
 }
 
@@ -350,10 +367,11 @@ export function createApp(deps: AppDeps): Koa<SidecarState> {
   );
   deps.telemetry.state.observeQueue(() => upstreamParts(deps.fleet).map((u) => ({ upstream: u.name, ...u.queue })));
   const sessions = new Sessions();
-  listenToRecords(deps, sessions);
+  const agentTime = new AgentTime(deps.telemetry.agent);
+  listenToRecords(deps, sessions, agentTime);
   const forward = forwardDeps(deps, translation, counter, maxBodyBytes);
   deps.telemetry.state.observePrefills(() => prefillsNow(deps, forward.active));
-  const router = ownRoutes(deps, counter, forward, sessions);
+  const router = ownRoutes(deps, counter, forward, sessions, agentTime);
   app.use(errorBoundary(deps.logger, Math.min(deps.config.queueTimeout, 10)));
   app.use(requestTarget());
   app.use(guard(deps.config));

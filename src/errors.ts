@@ -1,6 +1,7 @@
 // One place for the sidecar's own errors: fixed codes, their HTTP statuses, and how each client protocol renders them.
 
-export type Protocol = "openai" | "anthropic";
+/** Whose error shape a client reads: OpenAI's, Anthropic's, or an OTLP exporter's (google.rpc.Status). */
+export type Protocol = "openai" | "anthropic" | "otlp";
 
 interface ErrorSpec {
   status: number;
@@ -15,6 +16,7 @@ const SPECS = {
   invalid_api_key: { status: 401, openai: "invalid_request_error", anthropic: "authentication_error" },
   forbidden: { status: 403, openai: "permission_error", anthropic: "permission_error" },
   payload_too_large: { status: 413, openai: "invalid_request_error", anthropic: "request_too_large" },
+  unsupported_media_type: { status: 415, openai: "invalid_request_error", anthropic: "invalid_request_error" },
   not_found: { status: 404, openai: "not_found_error", anthropic: "not_found_error" },
   // OpenAI's own answer to an unknown model: 404, invalid_request_error, code model_not_found.
   model_not_found: { status: 404, openai: "invalid_request_error", anthropic: "not_found_error" },
@@ -29,6 +31,23 @@ const SPECS = {
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof SPECS;
+
+/** The gRPC status code OTLP/HTTP's Status body carries for each HTTP status (2, UNKNOWN, for any other). */
+const GRPC_CODES: Record<number, number> = {
+  400: 3,
+  401: 16,
+  403: 7,
+  404: 5,
+  405: 12,
+  413: 8,
+  415: 3,
+  429: 8,
+  499: 1,
+  500: 13,
+  502: 14,
+  503: 14,
+  504: 4,
+};
 
 export class SidecarError extends Error {
   readonly status: number;
@@ -52,6 +71,7 @@ export class SidecarError extends Error {
 /** The JSON body of an error response in the client's own protocol. */
 export function errorBody(err: SidecarError, protocol: Protocol): object {
   const spec = SPECS[err.code];
+  if (protocol === "otlp") return { code: GRPC_CODES[spec.status] ?? 2, message: err.message };
   if (protocol === "anthropic") {
     return { type: "error", error: { type: spec.anthropic, message: err.message } };
   }

@@ -1,6 +1,7 @@
 // The environment that makes Claude Code fit a local llama-server, worked out from what the sidecar knows of it,
 // with the reason for each value. Variables the user already set are theirs and are never overridden.
 import type { SetupView } from "../wire/setup-view.js";
+import { claudeTelemetry } from "./claude-telemetry.js";
 
 export interface ClaudeSetup {
   /** The variables to add (the user's own are left out). */
@@ -101,6 +102,9 @@ export function claudeSetup(
   lines.push(
     `model ${name ?? "(not known yet)"} for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic`,
   );
+  const telemetry = claudeTelemetry(baseUrl, key, userEnv);
+  Object.assign(want, telemetry.env);
+  lines.push(telemetry.line);
   const env: Record<string, string> = {};
   const kept: string[] = [];
   // A base URL of the user's own means they point Claude Code elsewhere: their connection is kept whole. Without

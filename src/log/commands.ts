@@ -66,7 +66,7 @@ function sessions(db: LogDb, v: Values, out: (s: string) => void): number {
 function session(db: LogDb, v: Values, which: string | undefined, out: (s: string) => void): number {
   if (!which) throw new UsageError("name the session: llama-sidecar session <id|last>");
   const id = which === "last" ? db.lastSession() : which;
-  const report = id === undefined ? undefined : sessionReport(id, db.session(id));
+  const report = id === undefined ? undefined : sessionReport(id, db.session(id), db.agentEvents(id));
   if (!report) throw new NotFound(`no session ${JSON.stringify(which)} in the request log`);
   out(v.json ? JSON.stringify(report, null, 2) : v.markdown ? reportMarkdown(report) : reportText(report));
   return 0;

@@ -1,6 +1,7 @@
 // The request log's rows on their way to the file: gathered while requests keep ending, then written in short
 // slices with the event loop's turns between them; rows the file refuses wait and are offered again.
 import type { Logger } from "pino";
+import type { AgentEvent } from "../store/agent-events.js";
 import type { Content } from "../store/log-content.js";
 import type { LogFile } from "../store/log-file.js";
 import type { LogRow } from "../store/log-row.js";
@@ -10,13 +11,21 @@ import type { LogRow } from "../store/log-row.js";
  * commit), so a stream's next chunk waits at most that long.
  */
 const SLICE = 32;
+/** The agent's events are smaller (one index): more of them go in a slice. */
+const EVENT_SLICE = 128;
+/** Events kept while the file refuses them: the agent's telemetry has no journal, the oldest go first. */
+const MAX_EVENTS = 20_000;
 /**
  * Rows are written once no request has ended for this long: a burst's requests end together and their clients send
  * the next ones at once, and those arrivals, not the log, should have the event loop.
  */
 const QUIET_MS = 100;
-/** ...or once the oldest has waited this long, however busy the proxy. */
-const MAX_WAIT_MS = 1000;
+/**
+ * ...or once the oldest has waited this long, however busy the proxy: a transaction's fixed cost (its sync at
+ * commit) is most of a small one's, so steady traffic pays it every few seconds, not every second. Readers
+ * write what waits first, and the journal holds it meanwhile.
+ */
+const MAX_WAIT_MS = 5000;
 /** A file refusing rows (a full or read-only disk) is offered them again this often. */
 const RETRY_MS = 2000;
 /** A file busy with a reader (the command line) is tried again this soon, and counts as refusing only after a while. */
@@ -32,6 +41,7 @@ export interface WritesHealth {
 
 export class LogWrites {
   private readonly queue: LogRow[] = [];
+  private events: AgentEvent[] = [];
   /** Captured bodies (--capture-content) waiting to go with their rows. */
   private bodies: Content[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -66,17 +76,30 @@ export class LogWrites {
     this.writeSoon();
   }
 
+  /** The agent's events (Claude Code's telemetry): written with the rows, in the same slices. */
+  addEvents(events: readonly AgentEvent[]): void {
+    if (events.length === 0) return;
+    if (this.queue.length === 0 && this.events.length === 0) this.oldestAt = performance.now();
+    this.events.push(...events);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    this.writeSoon();
+  }
+
   /** Writes everything waiting now, unless the file refuses it (what a reader, and a shutdown, do first). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     clearImmediate(this.slicing);
     this.slicing = undefined;
-    while (this.queue.length > 0 && !this.retry && this.write()) {}
+    while (this.waiting() && !this.retry && this.write()) {}
   }
 
   health(): WritesHealth {
     return { failing: this.failing, failedWrites: this.failedWrites, pending: this.queue.length };
+  }
+
+  private waiting(): boolean {
+    return this.queue.length > 0 || this.events.length > 0;
   }
 
   /** Writes what it can, then stops: what the file refused stays in the journal. */
@@ -105,22 +128,24 @@ export class LogWrites {
   /** One transaction of rows; the next slice waits for the event loop's next turn, so streams go on between. */
   private writeSlice(): void {
     this.slicing = undefined;
-    if (this.write() && this.queue.length > 0) this.slicing = setImmediate(() => this.writeSlice());
+    if (this.write() && this.waiting()) this.slicing = setImmediate(() => this.writeSlice());
   }
 
   /** Writes the oldest slice of the queue; false when the file refused it (then it waits, and is offered again). */
   private write(): boolean {
     const batch = this.queue.splice(0, SLICE);
-    if (batch.length === 0) return true;
+    const events = this.events.splice(0, EVENT_SLICE);
+    if (batch.length === 0 && events.length === 0) return true;
     this.oldestAt = performance.now();
     // Bodies go with the slice their rows are in; one whose row waits for a later slice waits with it.
     const ids = new Set(batch.map((r) => r.id));
     const bodies = this.bodies.length > 0 ? this.bodies.filter((b) => ids.has(b.id)) : [];
     if (bodies.length > 0) this.bodies = this.bodies.filter((b) => !ids.has(b.id));
     try {
-      this.file.insert(batch, bodies);
+      this.file.insert(batch, bodies, events);
     } catch (err) {
       this.queue.unshift(...batch);
+      this.events.unshift(...events);
       this.bodies.unshift(...bodies);
       this.refused(err as Error & { code?: string });
       return false;

@@ -12,11 +12,17 @@ export function duration(ms: number): string {
 const when = (at: number) => new Date(at).toLocaleString("sv-SE").slice(0, 19);
 const tokens = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n));
 const lostOf = (t: TimeSplit) => Object.values(t.lostPrefillMs).reduce((a, b) => a + b, 0);
+/** The whole gap before a turn: its tools, its person and the rest. */
+const gapOf = (t: TimeSplit) => t.gapMs + t.personMs + Object.values(t.toolMs).reduce((a, b) => a + b, 0);
 
 /** The parts of a split, named, the zero ones left out. */
-function parts(t: TimeSplit): [string, number][] {
+function parts(t: TimeSplit, agent: boolean): [string, number][] {
   const list: [string, number][] = [
-    ["between turns", t.gapMs],
+    ...Object.entries(t.toolMs)
+      .sort((a, b) => b[1] - a[1])
+      .map(([tool, ms]): [string, number] => [`tool ${tool}`, ms]),
+    ["waiting for the person", t.personMs],
+    [agent ? "the agent itself, between turns" : "between turns", t.gapMs],
     ["waiting for a slot", t.queueMs],
     ["prefill", t.prefillMs],
     ...Object.entries(t.lostPrefillMs).map(([cause, ms]): [string, number] => [`prefill lost to ${cause}`, ms]),
@@ -40,11 +46,12 @@ function turnCells(t: Turn): string[] {
     t.compacted && `compacted ${tokens(t.compacted.from)}→${tokens(t.compacted.to)}`,
     t.outcome === "local" ? "answered by the sidecar" : t.outcome !== "ok" && `${t.outcome} ${t.status}`,
     t.background && `background ${t.background}`,
+    t.agent && `the agent waited ${duration(t.agent.durationMs)}`,
   ].filter(Boolean);
   return [
     String(t.turn),
     when(t.startedAt).slice(11),
-    duration(t.time.gapMs),
+    duration(gapOf(t.time)),
     duration(t.time.queueMs),
     duration(t.time.prefillMs + t.time.unsplitMs),
     duration(lostOf(t.time)),
@@ -78,8 +85,21 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), ...rows.map(line)].join("\n");
 }
 
+/** The agent's own lines: its tools and its cost estimate. */
+function agentLines(r: SessionReport): string[] {
+  if (!r.agent) return [];
+  const tools = r.agent.tools.map(
+    (t) => `${t.tool} ×${t.calls}${t.failures ? ` (${t.failures} failed)` : ""} ${duration(t.ms)}`,
+  );
+  const cost = r.agent.costUsd === undefined ? "" : `; its own cost estimate $${r.agent.costUsd.toFixed(4)}`;
+  return [
+    "",
+    `the agent reported ${r.agent.prompts} prompt(s), ${r.agent.calls} API call(s)${cost}; tools: ${tools.join(", ") || "none"}`,
+  ];
+}
+
 export function reportText(r: SessionReport): string {
-  const split = parts(r.time).map(
+  const split = parts(r.time, r.agent !== undefined).map(
     ([name, ms]) => `  ${bar(ms, r.wallMs)} ${name.padEnd(34)} ${duration(ms).padStart(9)}`,
   );
   return [
@@ -90,6 +110,7 @@ export function reportText(r: SessionReport): string {
     "",
     "where the time went:",
     ...split,
+    ...agentLines(r),
     "",
     table(TURN_HEAD, r.turns.map(turnCells)),
   ].join("\n");
@@ -106,7 +127,11 @@ export function reportMarkdown(r: SessionReport): string {
     "",
     md(["where the time went", "time", "share"]),
     md(["---", "---:", "---:"]),
-    ...parts(r.time).map(([name, ms]) => md([name, duration(ms), `${Math.round((ms / r.wallMs) * 100)}%`])),
+    ...parts(r.time, r.agent !== undefined).map(([name, ms]) =>
+      md([name, duration(ms), `${Math.round((ms / r.wallMs) * 100)}%`]),
+    ),
+    "",
+    ...agentLines(r),
     "",
     md(TURN_HEAD),
     md(TURN_HEAD.map(() => "---")),

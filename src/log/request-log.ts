@@ -3,6 +3,7 @@
 // the log holds all it covered, and replayed into the log after a crash.
 import type { Logger } from "pino";
 import type { JudgedRecord, RequestRecord } from "../record/request-record.js";
+import type { AgentEvent } from "../store/agent-events.js";
 import { Journal } from "../store/journal.js";
 import type { Content } from "../store/log-content.js";
 import type { LogDb, RequestFilter, SessionFilter, SessionSummary } from "../store/log-db.js";
@@ -112,6 +113,11 @@ export class RequestLog {
 
   /** Listens to judged requests: their rows are written soon, once requests stop ending for a moment. */
   readonly judged = (j: JudgedRecord): void => this.writes.add(judgedRow(j), j.content);
+
+  /** What the agent told of its side (Claude Code's telemetry): kept beside the requests, written with them. */
+  addAgentEvents(events: readonly AgentEvent[]): void {
+    this.writes.addEvents(events);
+  }
 
   /** The burst's rows as the log will first hold them (no text: the error's kind only), in one journal entry. */
   private journalRecords(records: RequestRecord[]): void {
@@ -225,6 +231,11 @@ export class RequestLog {
   /** The last request of the same session before this one that has captured bodies. */
   previousCaptured(id: string): Promise<string | undefined> {
     return this.read((db) => db.previousCaptured(id));
+  }
+
+  /** What the agent told of a session, in time order. */
+  agentEvents(session: string): Promise<AgentEvent[]> {
+    return this.read((db) => db.agentEvents(session));
   }
 
   lastSession(): Promise<string | undefined> {

@@ -1,5 +1,8 @@
-// A session looked back on: its turns from the request log, and where its wall time went, turn by turn.
+// A session looked back on: its turns from the request log, and where its wall time went, turn by turn; with the
+// agent's telemetry, also what filled the gaps between turns (tools, the person) and the agent's view of each call.
+import type { AgentEvent } from "../store/agent-events.js";
 import type { LogRow } from "../store/log-row.js";
+import { type AgentCallView, type AgentTimeline, matchCalls, splitGap, timelineOf, toolRollup } from "./agent-side.js";
 
 /** Where a stretch of the session's wall time went. */
 export interface TimeSplit {
@@ -14,7 +17,14 @@ export interface TimeSplit {
   unsplitMs: number;
   /** A request that failed or was cut: its time, whatever it was spent on. */
   otherMs: number;
-  /** No request of the session in flight: the agent's tools and the person, between turns. */
+  /** Between turns, the agent's tools by tool (from its telemetry). */
+  toolMs: Record<string, number>;
+  /** Between turns, waiting for the person: from the last thing that ended up to each prompt they sent. */
+  personMs: number;
+  /**
+   * Between turns, the rest: the agent itself (its own work, the network); without the agent's telemetry, all of
+   * the time between turns (its tools and the person too).
+   */
   gapMs: number;
 }
 
@@ -27,6 +37,17 @@ export interface Turn extends LogRow {
   time: TimeSplit;
   /** The prompt shrank sharply after growing: the client compacted the conversation before this turn. */
   compacted?: { from: number; to: number };
+  /** The agent's own view of this call (its telemetry): its duration beside the sidecar's, its figures. */
+  agent?: AgentCallView;
+}
+
+/** What the agent's telemetry added to the session. */
+export interface AgentSide {
+  tools: { tool: string; calls: number; failures: number; ms: number }[];
+  prompts: number;
+  /** API calls the agent reported, and its own cost estimate for them (list prices, not a local model's). */
+  calls: number;
+  costUsd?: number;
 }
 
 export interface SessionReport {
@@ -47,6 +68,8 @@ export interface SessionReport {
   /** The largest prompt of the session against the slot's context. */
   peakContext?: { tokens: number; nCtx?: number };
   compactions: { turn: number; from: number; to: number }[];
+  /** The agent's side, when it sent its telemetry (Claude Code with `llama-sidecar claude`). */
+  agent?: AgentSide;
   /** One paragraph: where the time went. */
   summary: string;
 }
@@ -65,11 +88,13 @@ const emptySplit = (): TimeSplit => ({
   generationMs: 0,
   unsplitMs: 0,
   otherMs: 0,
+  toolMs: {},
+  personMs: 0,
   gapMs: 0,
 });
 
 /** A turn's own phases, in the order they ran, each [name, ms]; a lost prefill names its cause. */
-function phases(r: LogRow): [keyof TimeSplit | `lost:${string}`, number][] {
+export function turnPhases(r: LogRow): [keyof TimeSplit | `lost:${string}`, number][] {
   const queue = Math.min(r.queueMs ?? 0, r.durationMs);
   if (r.outcome === "local") return [["unsplitMs", r.durationMs]];
   if (r.outcome !== "ok")
@@ -90,7 +115,8 @@ function add(split: TimeSplit, phase: keyof TimeSplit | `lost:${string}`, ms: nu
   if (phase.startsWith("lost:")) {
     const cause = phase.slice(5);
     split.lostPrefillMs[cause] = (split.lostPrefillMs[cause] ?? 0) + ms;
-  } else if (phase !== "lostPrefillMs") split[phase as Exclude<keyof TimeSplit, "lostPrefillMs">] += ms;
+  } else if (phase !== "lostPrefillMs" && phase !== "toolMs")
+    split[phase as Exclude<keyof TimeSplit, "lostPrefillMs" | "toolMs">] += ms;
 }
 
 /**
@@ -98,14 +124,19 @@ function add(split: TimeSplit, phase: keyof TimeSplit | `lost:${string}`, ms: nu
  * past the earlier one's end (its first phases are the ones dropped), and the time before a turn with none in
  * flight is the gap it waited behind. So the splits add up to the wall time, exactly.
  */
-function splitTime(rows: readonly LogRow[]): TimeSplit[] {
+function splitTime(rows: readonly LogRow[], timeline: AgentTimeline): TimeSplit[] {
   let coveredUntil = rows[0]?.startedAt ?? 0;
   return rows.map((r) => {
     const split = emptySplit();
     const end = r.startedAt + r.durationMs;
-    if (r.startedAt > coveredUntil) split.gapMs = r.startedAt - coveredUntil;
+    if (r.startedAt > coveredUntil) {
+      const gap = splitGap(coveredUntil, r.startedAt, timeline);
+      split.toolMs = gap.toolMs;
+      split.personMs = gap.personMs;
+      split.gapMs = gap.restMs;
+    }
     let skip = Math.max(0, coveredUntil - r.startedAt);
-    for (const [phase, ms] of phases(r)) {
+    for (const [phase, ms] of turnPhases(r)) {
       const kept = Math.max(0, ms - skip);
       skip = Math.max(0, skip - ms);
       add(split, phase, kept);
@@ -118,9 +149,10 @@ function splitTime(rows: readonly LogRow[]): TimeSplit[] {
 function sumSplits(splits: readonly TimeSplit[]): TimeSplit {
   const total = emptySplit();
   for (const s of splits) {
-    for (const k of ["queueMs", "prefillMs", "generationMs", "unsplitMs", "otherMs", "gapMs"] as const)
+    for (const k of ["queueMs", "prefillMs", "generationMs", "unsplitMs", "otherMs", "personMs", "gapMs"] as const)
       total[k] += s[k];
     for (const [cause, ms] of Object.entries(s.lostPrefillMs)) add(total, `lost:${cause}`, ms);
+    for (const [tool, ms] of Object.entries(s.toolMs)) total.toolMs[tool] = (total.toolMs[tool] ?? 0) + ms;
   }
   return total;
 }
@@ -134,15 +166,36 @@ function compactionOf(turns: readonly Turn[], t: Turn): Turn["compacted"] {
   return { from, to: t.prompt };
 }
 
-/** The report of a session from its rows (in the order they started); undefined for none. */
-export function sessionReport(id: string, rows: readonly LogRow[]): SessionReport | undefined {
+/** What the agent's telemetry adds to the report, if it sent any. */
+function agentSide(events: readonly AgentEvent[]): AgentSide | undefined {
+  if (events.length === 0) return undefined;
+  const calls = events.filter((e) => e.kind === "api" || e.kind === "api_error");
+  const costs = calls.map((e) => e.detail?.cost_usd).filter((c): c is number => typeof c === "number");
+  return {
+    tools: toolRollup(events),
+    prompts: events.filter((e) => e.kind === "prompt").length,
+    calls: calls.length,
+    costUsd: costs.length > 0 ? costs.reduce((a, b) => a + b, 0) : undefined,
+  };
+}
+
+/**
+ * The report of a session from its rows (in the order they started) and what the agent told of it; undefined for
+ * no rows.
+ */
+export function sessionReport(
+  id: string,
+  rows: readonly LogRow[],
+  events: readonly AgentEvent[] = [],
+): SessionReport | undefined {
   const first = rows[0];
   if (!first) return undefined;
-  const splits = splitTime(rows);
+  const splits = splitTime(rows, timelineOf(events));
+  const views = matchCalls(rows, events);
   const turns: Turn[] = [];
   rows.forEach((r, i) => {
     const prompt = r.prefill === undefined ? undefined : r.prefill + (r.cached ?? 0);
-    const turn: Turn = { ...r, turn: i + 1, prompt, time: splits[i] ?? emptySplit() };
+    const turn: Turn = { ...r, turn: i + 1, prompt, time: splits[i] ?? emptySplit(), agent: views.get(r.id) };
     turn.compacted = compactionOf(turns, turn);
     turns.push(turn);
   });
@@ -183,6 +236,7 @@ export function sessionReport(id: string, rows: readonly LogRow[]): SessionRepor
     ),
     peakContext: peak?.prompt === undefined ? undefined : { tokens: peak.prompt, nCtx: peak.nCtx },
     compactions: turns.flatMap((t) => (t.compacted ? [{ turn: t.turn, ...t.compacted }] : [])),
+    agent: agentSide(events),
     summary: "",
   };
   report.summary = summarize(report);
@@ -196,8 +250,19 @@ const share = (ms: number, wall: number) => `${wall > 0 ? Math.round((ms / wall)
 export function summarize(r: SessionReport): string {
   const { time, wallMs: wall } = r;
   const lost = Object.values(time.lostPrefillMs).reduce((a, b) => a + b, 0);
+  const tools = Object.entries(time.toolMs).sort((a, b) => b[1] - a[1]);
+  const toolTotal = tools.reduce((a, [, ms]) => a + ms, 0);
+  const between = r.agent
+    ? [
+        ...(toolTotal > 0
+          ? [`${share(toolTotal, wall)} in tools (${tools.map(([t, ms]) => `${t} ${share(ms, wall)}`).join(", ")})`]
+          : []),
+        `${share(time.personMs, wall)} waiting for the person`,
+        `${share(time.gapMs, wall)} the agent itself between turns`,
+      ]
+    : [`${share(time.gapMs, wall)} between turns (the agent's tools and the person)`];
   const parts = [
-    `${share(time.gapMs, wall)} between turns (the agent's tools and the person)`,
+    ...between,
     `${share(time.prefillMs + lost, wall)} prefill${lost > 0 ? ` (${seconds(lost)} of it re-processing what the cache lost)` : ""}`,
     `${share(time.generationMs, wall)} generation`,
   ];

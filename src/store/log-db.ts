@@ -4,6 +4,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
+import {
+  AGENT_EVENTS_SCHEMA,
+  type AgentEvent,
+  insertAgentEvents,
+  pruneAgentEvents,
+  sessionAgentEvents,
+} from "./agent-events.js";
 import { type Content, pack, unpack } from "./log-content.js";
 import { type LogColumn, type LogRow, ROW_COLUMNS } from "./log-row.js";
 
@@ -59,6 +66,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX requests_miss ON requests(miss_cause, ended_at) WHERE miss_cause IS NOT NULL;`,
   // --capture-content: a request's bodies, compressed, beside its row (and deleted with it).
   `CREATE TABLE bodies (id TEXT PRIMARY KEY, request BLOB, response BLOB) WITHOUT ROWID;`,
+  // The agent's own side (Claude Code's telemetry): tool calls, prompts, its view of API calls, metric points.
+  AGENT_EVENTS_SCHEMA,
 ];
 
 export const LOG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -193,12 +202,13 @@ export class LogDb {
    * Adds rows, and captured bodies already redacted and capped, in one transaction; a row whose id is there already
    * is left as it is. Returns how many rows were new.
    */
-  insert(rows: readonly LogRow[], bodies: readonly Content[] = []): number {
+  insert(rows: readonly LogRow[], bodies: readonly Content[] = [], events: readonly AgentEvent[] = []): number {
     let added = 0;
     this.db.exec("BEGIN");
     try {
       for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
       for (const b of bodies) this.insertBody?.run(b.id, pack(b.request), pack(b.response));
+      if (this.hasAgentEvents) insertAgentEvents(this.db, events);
       this.db.exec("COMMIT");
     } catch (err) {
       // SQLite may have rolled back already (a full disk does): the error to report is the first one.
@@ -232,6 +242,16 @@ export class LogDb {
   /** Schema 2 added captured bodies. */
   private get hasBodies(): boolean {
     return this.schema >= 2;
+  }
+
+  /** Schema 3 added the agent's events. */
+  private get hasAgentEvents(): boolean {
+    return this.schema >= 3;
+  }
+
+  /** What the agent told of the session (Claude Code's telemetry), in time order. */
+  agentEvents(session: string): AgentEvent[] {
+    return this.hasAgentEvents ? sessionAgentEvents(this.db, session) : [];
   }
 
   /** One request's row. */
@@ -319,8 +339,13 @@ export class LogDb {
       return this.db.prepare(`DELETE FROM requests WHERE id IN (${select(cond)})`).run(params).changes;
     };
     const removed = this.db.transaction(() => {
-      const old = remove("WHERE ended_at < @cutoff", { cutoff, most });
-      return old < most && this.usedBytes() > maxBytes ? old + remove("", { most: most - old }) : old;
+      let n = remove("WHERE ended_at < @cutoff", { cutoff, most });
+      if (n < most && this.usedBytes() > maxBytes) n += remove("", { most: most - n });
+      // The agent's events go by age, and with the requests of their time when the size forces those out.
+      const oldest = this.db.prepare("SELECT min(started_at) AS at FROM requests").get() as { at: number | null };
+      const before = n > 0 ? Math.max(cutoff, oldest.at ?? cutoff) : cutoff;
+      if (this.hasAgentEvents && n < most) n += pruneAgentEvents(this.db, before, most - n);
+      return n;
     })() as number;
     if (removed > 0) this.db.exec("PRAGMA incremental_vacuum");
     return removed;

@@ -2,6 +2,7 @@
 // captured bodies redacted and capped on their way in.
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import type { AgentEvent } from "./agent-events.js";
 import { type Content, capped, redactor } from "./log-content.js";
 import { LogDb } from "./log-db.js";
 
@@ -55,15 +56,22 @@ export class LogFile {
     return fn(this.db);
   }
 
-  /** Adds rows and their bodies (redacted and capped here) in one transaction; returns how many rows were new. */
-  insert(rows: Parameters<LogDb["insert"]>[0], bodies: readonly Content[] = []): number {
+  /**
+   * Adds rows, their bodies (redacted and capped here) and the agent's events in one transaction; returns how many
+   * rows were new.
+   */
+  insert(
+    rows: Parameters<LogDb["insert"]>[0],
+    bodies: readonly Content[] = [],
+    events: readonly AgentEvent[] = [],
+  ): number {
     const max = this.capture.maxBytes;
     const kept = bodies.map((b) => ({
       id: b.id,
       request: capped(this.redact(b.request), max),
       response: b.response === undefined ? undefined : capped(this.redact(b.response), max),
     }));
-    return this.use((db) => db.insert(rows, kept));
+    return this.use((db) => db.insert(rows, kept, events));
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { ledgerModels } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
 import { BoundedLabel, MODEL_LABEL_LIMIT } from "../wire/labels.js";
+import { type AgentCounters, createAgentCounters } from "./agent-counters.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
 import { createRequestInstruments, type RequestInstruments } from "./instruments.js";
 import { pushMetricReaders } from "./push-metrics.js";
@@ -21,6 +22,8 @@ export interface Telemetry {
   /** One decision per model name, shared by histograms and the ledger's counters. */
   modelLabels: BoundedLabel;
   state: StateGauges;
+  /** The agent's side of its sessions: tool calls, and the sessions' time by phase. */
+  agent: AgentCounters;
   exposition: MetricsExposition;
   shutdown(): Promise<void>;
 }
@@ -41,6 +44,7 @@ export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedge
     requests: createRequestInstruments(parts.meter, ledger),
     modelLabels: new BoundedLabel(MODEL_LABEL_LIMIT, () => ledgerModels(ledger())),
     state,
+    agent: createAgentCounters(state.registry),
     exposition: new MetricsExposition(state.registry, parts.otelReader),
     shutdown: parts.shutdown ?? (async () => {}),
   };

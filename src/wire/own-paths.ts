@@ -21,7 +21,7 @@ export function routerPath(path: string): string {
 
 const DASHBOARD = new Set(DASHBOARD_FILES.map((f) => routerPath(`/dashboard/${f}`)));
 /** Folders that are the sidecar's alone, and single paths. */
-const OWN_FOLDERS = ["/dashboard", "/api"];
+const OWN_FOLDERS = ["/dashboard", "/api", "/otlp"];
 const OWN_PATHS = new Set(["/metrics", "/healthz"]);
 /**
  * llama-server's (and llama-swap's) Ollama-compatible routes live under /api too, for clients that list models

@@ -41,6 +41,10 @@ export function classify(path: string): Route {
   const known = KNOWN[clean];
   if (known) return { label: clean, ...known };
   // Anthropic clients may hit other /v1/messages/... paths (batches); answer them in their protocol.
-  const protocol: Protocol = clean.startsWith("/v1/messages") ? "anthropic" : "openai";
+  const protocol: Protocol = clean.startsWith("/v1/messages")
+    ? "anthropic"
+    : clean === "/otlp" || clean.startsWith("/otlp/")
+      ? "otlp"
+      : "openai";
   return { label: "other", protocol };
 }

@@ -91,7 +91,18 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
       CLAUDE_CODE_MAX_CONTEXT_TOKENS: "8192",
       CLAUDE_CODE_MAX_OUTPUT_TOKENS: "2048",
       CLAUDE_CODE_ATTRIBUTION_HEADER: "0",
+      // Claude Code's own telemetry to the sidecar's receiver: events, metrics and traces, with traceparent.
+      CLAUDE_CODE_ENABLE_TELEMETRY: "1",
+      OTEL_LOGS_EXPORTER: "otlp",
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_TRACES_EXPORTER: "otlp",
+      CLAUDE_CODE_ENHANCED_TELEMETRY_BETA: "1",
+      CLAUDE_CODE_PROPAGATE_TRACEPARENT: "1",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/otlp`,
     });
+    // No key set: none sent with the telemetry either.
+    expect(env.OTEL_EXPORTER_OTLP_HEADERS).toBeUndefined();
     // The key as a token: Claude Code asks nothing about it in a terminal, where an API key gets a question.
     expect(env.ANTHROPIC_AUTH_TOKEN).toBe("local");
     expect(env.ANTHROPIC_API_KEY).toBeUndefined();
@@ -107,6 +118,7 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
     expect(r.stderr.split("\n").filter((l) => l.startsWith("llama-sidecar: "))).toEqual([
       'llama-sidecar: context 8k per slot (llama-server\'s n_ctx), not 200k: Claude Code compacts when a prompt no longer fits (the sidecar says "prompt is too long"; 8k leaves no room to compact ahead); replies up to 2k tokens',
       "llama-sidecar: model tiny for every tier; billing line off, so the prompt's prefix stays cacheable; no traffic to Anthropic",
+      "llama-sidecar: Claude Code's own telemetry (tools, prompts' times, its view of each call; never prompt text) goes to the sidecar, for session reports",
       expect.stringMatching(
         /^llama-sidecar: marked Claude Code's first-run setup done in \/tmp\/claude-home-\w+\/\.claude\.json/,
       ),
@@ -118,9 +130,16 @@ describe("llama-sidecar claude (the launcher's plumbing)", () => {
       LLAMA_SIDECAR_CLAUDE: FAKE_CLAUDE,
       CLAUDE_CODE_MAX_OUTPUT_TOKENS: "100",
       ANTHROPIC_MODEL: "mine",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
     });
     const { args, env } = saw(r);
     expect(env.CLAUDE_CODE_MAX_OUTPUT_TOKENS).toBe("100");
+    // Their collector keeps their telemetry: the sidecar adds none of its own settings, and says how to join.
+    expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://collector:4318");
+    expect(env.CLAUDE_CODE_ENABLE_TELEMETRY).toBeUndefined();
+    expect(r.stderr).toMatch(
+      /your own telemetry settings \(OTEL_EXPORTER_OTLP_ENDPOINT\) are kept: .*\/otlp as a second endpoint/,
+    );
     expect(env.ANTHROPIC_MODEL).toBe("mine");
     expect(args).toEqual(["--settings", "{}", "-p", "x"]);
     expect(r.stderr).toContain("llama-sidecar: kept your own ANTHROPIC_MODEL, CLAUDE_CODE_MAX_OUTPUT_TOKENS");

@@ -132,7 +132,9 @@ describe("a data dir whose disk fills up", () => {
     rmSync(FILLER());
   });
 
-  it("on a disk remounted read-only: the same, and writing resumes once it is writable again", { timeout: 150_000 }, async () => {
+  it("on a disk remounted read-only: the same, and writing resumes once it is writable again", {
+    timeout: 150_000,
+  }, async () => {
     const dataDir = join(mount, "data");
     const { cli, url } = await start(dataDir);
     const before = await series(url, REQUESTS);

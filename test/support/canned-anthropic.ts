@@ -31,14 +31,21 @@ interface Message {
   content?: unknown;
 }
 
-/** The script: a tool result is answered in words; a prompt naming `readPath`'s file asks for a Read of it. */
-function reply(body: { messages?: Message[]; tools?: { name?: string }[] }, readPath: string): Block[] {
+/**
+ * The script: a tool result is answered in words; a prompt naming `readPath`'s file asks for a Read of it; a prompt
+ * holding the `bash` command asks for Bash to run it.
+ */
+function reply(body: { messages?: Message[]; tools?: { name?: string }[] }, readPath: string, bash?: string): Block[] {
   // Claude Code in a terminal puts role "system" entries (its reminders) after the user's turn.
   const last = body.messages?.filter((m) => m.role !== "system").at(-1);
   const parts = Array.isArray(last?.content) ? (last.content as { type?: string; text?: string }[]) : [];
   if (parts.some((p) => p.type === "tool_result")) return [{ type: "text", text: "The file says hello." }];
   const asked = JSON.stringify(last?.content ?? "");
   const file = readPath.split("/").at(-1) ?? "";
+  if (bash && body.tools?.some((t) => t.name === "Bash") && asked.includes(bash))
+    return [
+      { type: "tool_use", id: `toolu_${Date.now()}`, name: "Bash", input: { command: bash, description: "Run it" } },
+    ];
   if (body.tools?.some((t) => t.name === "Read") && file && asked.includes(file))
     return [{ type: "tool_use", id: `toolu_${Date.now()}`, name: "Read", input: { file_path: readPath } }];
   return [{ type: "text", text: "Hello from the recording." }];
@@ -95,7 +102,7 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function startCannedAnthropic(readPath: string): Promise<CannedAnthropic> {
+export async function startCannedAnthropic(readPath: string, opts: { bash?: string } = {}): Promise<CannedAnthropic> {
   const requests: RecordedRequest[] = [];
   let phase = "start";
   const server = createServer(async (req, res) => {
@@ -113,7 +120,7 @@ export async function startCannedAnthropic(readPath: string): Promise<CannedAnth
     if (req.method !== "POST" || route !== "/v1/messages")
       return json(404, { type: "error", error: { type: "not_found_error", message: `no ${route} here` } });
     const b = (body ?? {}) as { stream?: boolean; messages?: Message[] };
-    const content = reply(b, readPath);
+    const content = reply(b, readPath, opts.bash);
     if (b.stream) return stream(res, content);
     return json(200, message(content));
   });

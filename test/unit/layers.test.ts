@@ -11,7 +11,7 @@ const SRC = resolve(new URL("../../src/", import.meta.url).pathname);
 const FLOORS: string[][] = [
   ["errors.ts", "version.ts", "cancellation.ts", "config"],
   ["wire", "store", "logger.ts"],
-  ["observe", "admission", "guard", "dashboard", "forensics", "clients"],
+  ["observe", "admission", "guard", "dashboard", "forensics", "clients", "otlp"],
   ["telemetry", "upstream", "translate"],
   ["scrape", "claude"],
   ["record"],

@@ -24,12 +24,34 @@ describe("claudeSetup", () => {
       CLAUDE_CODE_MAX_CONTEXT_TOKENS: "131072",
       CLAUDE_CODE_MAX_OUTPUT_TOKENS: "32000",
       CLAUDE_CODE_AUTO_COMPACT_WINDOW: "131072",
+      CLAUDE_CODE_ENABLE_TELEMETRY: "1",
+      OTEL_LOGS_EXPORTER: "otlp",
+      OTEL_METRICS_EXPORTER: "otlp",
+      OTEL_TRACES_EXPORTER: "otlp",
+      CLAUDE_CODE_ENHANCED_TELEMETRY_BETA: "1",
+      CLAUDE_CODE_PROPAGATE_TRACEPARENT: "1",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9090/otlp",
+      OTEL_LOGS_EXPORT_INTERVAL: "1000",
+      OTEL_TRACES_EXPORT_INTERVAL: "1000",
+      OTEL_METRIC_EXPORT_INTERVAL: "10000",
     });
     // 131072 - min(32000, 20000) - 13000 = 98072: about 96k.
     expect(lines[0]).toBe(
       "context 128k per slot (llama-server's n_ctx), not 200k: Claude Code compacts at about 96k tokens; replies up to 32000 tokens",
     );
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
+  });
+
+  it("sends Claude Code's own telemetry to the sidecar with its key, unless the user exports it elsewhere", () => {
+    const keyed = claudeSetup(setup(32768), "http://h:1", "sk-local-key", {});
+    expect(keyed.env.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://h:1/otlp");
+    expect(keyed.env.OTEL_EXPORTER_OTLP_HEADERS).toBe("x-api-key=sk-local-key");
+    const theirs = claudeSetup(setup(32768), "http://h:1", "sk-local-key", { OTEL_LOGS_EXPORTER: "console" });
+    expect(Object.keys(theirs.env).filter((k) => k.startsWith("OTEL_") || k.includes("TELEMETRY"))).toEqual([]);
+    expect(theirs.lines).toContain(
+      "your own telemetry settings (OTEL_LOGS_EXPORTER) are kept: to see tools and waits in the sidecar's session reports too, add http://h:1/otlp as a second endpoint (README: Both sides of a session)",
+    );
   });
 
   it("leaves compaction to the overflow error where the window has no room to compact ahead", () => {
@@ -103,6 +125,17 @@ describe("claudeSetup", () => {
       "ANTHROPIC_BASE_URL",
       "CLAUDE_CODE_ATTRIBUTION_HEADER",
       "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+      "CLAUDE_CODE_ENABLE_TELEMETRY",
+      "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA",
+      "CLAUDE_CODE_PROPAGATE_TRACEPARENT",
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+      "OTEL_LOGS_EXPORTER",
+      "OTEL_LOGS_EXPORT_INTERVAL",
+      "OTEL_METRICS_EXPORTER",
+      "OTEL_METRIC_EXPORT_INTERVAL",
+      "OTEL_TRACES_EXPORTER",
+      "OTEL_TRACES_EXPORT_INTERVAL",
     ]);
     expect(lines[0]).toBe("llama-server's context size is not known yet: Claude Code keeps its own defaults for it");
   });

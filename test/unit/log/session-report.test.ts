@@ -2,7 +2,9 @@
 // turns, failures, compactions and the context's peak.
 import { describe, expect, it } from "vitest";
 import { type SessionReport, sessionReport, type TimeSplit } from "../../../src/log/session-report.js";
+import type { AgentEvent } from "../../../src/store/agent-events.js";
 import type { LogRow } from "../../../src/store/log-row.js";
+import { splitTotal } from "../../support/time-split.js";
 
 let n = 0;
 function turn(startedAt: number, over: Partial<LogRow> = {}): LogRow {
@@ -30,14 +32,7 @@ function turn(startedAt: number, over: Partial<LogRow> = {}): LogRow {
   };
 }
 
-const total = (t: TimeSplit) =>
-  t.queueMs +
-  t.prefillMs +
-  t.generationMs +
-  t.unsplitMs +
-  t.otherMs +
-  t.gapMs +
-  Object.values(t.lostPrefillMs).reduce((a, b) => a + b, 0);
+const total = splitTotal;
 
 function report(rows: LogRow[]): SessionReport {
   const r = sessionReport("s", rows);
@@ -60,6 +55,8 @@ describe("a session's report", () => {
       generationMs: 1800,
       unsplitMs: 0,
       otherMs: 0,
+      toolMs: {},
+      personMs: 0,
       gapMs: 4000,
     });
     expect(total(r.time)).toBe(r.wallMs);
@@ -121,5 +118,48 @@ describe("a session's report", () => {
     const r = report([turn(0, { slowdownCause: "batch_contention", slowdownDetail: "3 in flight" })]);
     expect(r.slowdowns).toEqual([{ turn: 1, cause: "batch_contention", detail: "3 in flight" }]);
     expect(sessionReport("none", [])).toBeUndefined();
+  });
+
+  it("splits the gaps between turns into the agent's tools, the person and the rest, and sets its view of each call beside the sidecar's", () => {
+    // Turn 1 (0-1000) asks for Bash; Bash runs 1200-2000; turn 2 (2100-3100) answers; the person types at 9000
+    // (after reading); turn 3 starts at 9300. Both sides are the same machine's clock.
+    const t1 = turn(0);
+    const t2 = turn(2100);
+    const t3 = turn(9300);
+    const ev = (e: Partial<AgentEvent> & Pick<AgentEvent, "kind" | "at">): AgentEvent => ({
+      id: `e${e.at}`,
+      session: "s",
+      ...e,
+    });
+    const events = [
+      ev({ kind: "api", at: 0, durationMs: 1030, name: "tiny", detail: { cost_usd: 0.01, input_tokens: 1000 } }),
+      ev({ kind: "tool", at: 1200, durationMs: 800, name: "Bash", outcome: "success" }),
+      ev({ kind: "tool", at: 1500, durationMs: 200, name: "Read", outcome: "failure" }), // inside Bash's stretch
+      ev({ kind: "api", at: 2100, durationMs: 1020, name: "tiny", detail: { cost_usd: 0.02 } }),
+      ev({ kind: "prompt", at: 9000, value: 12 }),
+    ];
+    const r = sessionReport("s", [t1, t2, t3], events);
+    if (!r) throw new Error("no report");
+    expect(r.turns[1]?.time).toMatchObject({ toolMs: { Bash: 800 }, personMs: 0, gapMs: 300 });
+    expect(r.turns[2]?.time).toMatchObject({ toolMs: {}, personMs: 5900, gapMs: 300 });
+    expect(total(r.time)).toBe(r.wallMs);
+    expect(r.turns[0]?.agent).toEqual({
+      durationMs: 1030,
+      ok: true,
+      costUsd: 0.01,
+      inputTokens: 1000,
+      outputTokens: undefined,
+    });
+    expect(r.turns[1]?.agent?.durationMs).toBe(1020);
+    expect(r.agent).toEqual({
+      tools: [
+        { tool: "Bash", calls: 1, failures: 0, ms: 800 },
+        { tool: "Read", calls: 1, failures: 1, ms: 200 },
+      ],
+      prompts: 1,
+      calls: 2,
+      costUsd: 0.03,
+    });
+    expect(r.summary).toMatch(/in tools \(Bash 8%\), 57% waiting for the person, 6% the agent itself between turns/);
   });
 });
