@@ -14,6 +14,7 @@ import { addLogRoutes } from "./log/routes.js";
 import { sessionReport } from "./log/session-report.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
+import { spansFromOtlp } from "./otlp/spans.js";
 import { ActiveRequests } from "./proxy/active.js";
 import { readRequestBody } from "./proxy/body.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
@@ -195,7 +196,13 @@ function ownRoutes(
   });
   addClientRoutes(router, deps, forward.active, sessions, fresh);
   addLogRoutes(router, deps.log, fresh);
-  addAgentReceiver(router, { log: deps.log, time: agentTime, limits: OTLP_LIMITS, readBody: readRequestBody });
+  addAgentReceiver(router, {
+    log: deps.log,
+    time: agentTime,
+    limits: OTLP_LIMITS,
+    readBody: readRequestBody,
+    relaySpans: (request) => deps.telemetry.relaySpans(spansFromOtlp(request)),
+  });
   router.get("/api/history", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
     ctx.body = historyView(deps.stats);

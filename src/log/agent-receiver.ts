@@ -26,7 +26,7 @@ export interface ReceiverDeps {
   /** Reads a request's body up to a limit (413 past it). */
   readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer>;
   /** Spans the agent sent, in OTLP/JSON's shape: relayed to the sidecar's own span export, where there is one. */
-  relaySpans?(request: Record<string, unknown>): number;
+  relaySpans?(request: Record<string, unknown>): void;
 }
 
 /** Records per second, refilled continuously: a flood is answered 429, and the exporter retries later. */

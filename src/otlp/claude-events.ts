@@ -1,31 +1,10 @@
 // Claude Code's telemetry (OTLP logs and metrics, in OTLP/JSON's shape) read into the agent's events: tool calls,
 // the person's prompts (their time and length, never their text), its view of each API call, and metric points.
+import type { Attributes, AttributeValue } from "@opentelemetry/api";
 import type { AgentEvent } from "../store/agent-events.js";
+import { anyValue, attributesOf } from "./any-value.js";
 
-type Scalar = string | number | boolean;
-
-/** OTLP's AnyValue as a plain value: 64-bit integers arrive as strings in JSON, as numbers or strings decoded. */
-function scalar(v: unknown): Scalar | undefined {
-  if (v === null || typeof v !== "object") return undefined;
-  const any = v as Record<string, unknown>;
-  if (typeof any.stringValue === "string") return any.stringValue;
-  if (any.intValue !== undefined) return Number(any.intValue);
-  if (typeof any.doubleValue === "number") return any.doubleValue;
-  if (typeof any.boolValue === "boolean") return any.boolValue;
-  return undefined;
-}
-
-/** A record's attributes as a map of plain values (arrays and maps left out: nothing here reads them). */
-export function attributesOf(list: unknown): Map<string, Scalar> {
-  const out = new Map<string, Scalar>();
-  if (!Array.isArray(list)) return out;
-  for (const kv of list as { key?: unknown; value?: unknown }[]) {
-    const v = scalar(kv?.value);
-    if (typeof kv?.key === "string" && v !== undefined) out.set(kv.key, v);
-  }
-  return out;
-}
-
+type Scalar = AttributeValue;
 const num = (v: Scalar | undefined): number | undefined => {
   const n = typeof v === "string" ? Number(v) : typeof v === "number" ? v : Number.NaN;
   return Number.isFinite(n) ? n : undefined;
@@ -53,47 +32,47 @@ const API_FIGURES = ["input_tokens", "output_tokens", "cache_read_tokens", "cach
 /** One log record as an event, or why it is not one (no session, not an event the sidecar keeps). */
 function eventOf(record: Record<string, unknown>): AgentEvent | "no_session" | "ignored" {
   const a = attributesOf(record.attributes);
-  const body = scalar(record.body);
-  const name = str(a.get("event.name")) ?? (typeof body === "string" ? body.replace(/^claude_code\./, "") : "");
-  const session = str(a.get("session.id"));
+  const body = anyValue(record.body);
+  const name = str(a["event.name"]) ?? (typeof body === "string" ? body.replace(/^claude_code\./, "") : "");
+  const session = str(a["session.id"]);
   if (!session) return "no_session";
-  const end = Date.parse(str(a.get("event.timestamp")) ?? "") || nanosToMs(record.timeUnixNano) || Date.now();
-  const id = `${session}:${a.get("event.sequence") ?? ""}:${end}:${name}`;
-  const durationMs = num(a.get("duration_ms"));
+  const end = Date.parse(str(a["event.timestamp"]) ?? "") || nanosToMs(record.timeUnixNano) || Date.now();
+  const id = `${session}:${a["event.sequence"] ?? ""}:${end}:${name}`;
+  const durationMs = num(a["duration_ms"]);
   const base = { id, session, at: end - (durationMs ?? 0), ...(durationMs === undefined ? {} : { durationMs }) };
   switch (name) {
     case "user_prompt": {
-      const length = num(a.get("prompt_length"));
+      const length = num(a["prompt_length"]);
       return { ...base, kind: "prompt", ...(length === undefined ? {} : { value: length }) };
     }
     case "tool_result": {
       const detail = pick(a, ["decision_type", "decision_source", "error_type"]);
-      const outcome = str(a.get("success")) === "true" ? "success" : "failure";
-      return { ...base, kind: "tool", name: str(a.get("tool_name")) ?? "unknown", outcome, ...detail };
+      const outcome = str(a["success"]) === "true" ? "success" : "failure";
+      return { ...base, kind: "tool", name: str(a["tool_name"]) ?? "unknown", outcome, ...detail };
     }
     case "tool_decision":
       return {
         ...base,
         kind: "decision",
-        name: str(a.get("tool_name")) ?? "unknown",
-        outcome: str(a.get("decision")) ?? "unknown",
+        name: str(a["tool_name"]) ?? "unknown",
+        outcome: str(a["decision"]) ?? "unknown",
         ...pick(a, ["source"]),
       };
     case "api_request":
-      return { ...base, kind: "api", name: str(a.get("model")), outcome: "success", ...pick(a, API_FIGURES) };
+      return { ...base, kind: "api", name: str(a["model"]), outcome: "success", ...pick(a, API_FIGURES) };
     case "api_error":
-      return { ...base, kind: "api_error", name: str(a.get("model")), outcome: "failure", ...pick(a, ["status_code"]) };
+      return { ...base, kind: "api_error", name: str(a["model"]), outcome: "failure", ...pick(a, ["status_code"]) };
     default:
       return "ignored";
   }
 }
 
 /** The named attributes that are there, as an event's detail (none: no detail at all). */
-function pick(a: Map<string, Scalar>, keys: readonly string[]): { detail?: Record<string, number | string> } {
+function pick(a: Attributes, keys: readonly string[]): { detail?: Record<string, number | string> } {
   const detail: Record<string, number | string> = {};
   for (const k of keys) {
-    const v = a.get(k);
-    if (v !== undefined) detail[k] = typeof v === "boolean" ? String(v) : v;
+    const v = a[k];
+    if (v !== undefined) detail[k] = typeof v === "number" ? v : String(v);
   }
   return Object.keys(detail).length > 0 ? { detail } : {};
 }
@@ -135,15 +114,15 @@ export function agentEventsFromMetrics(request: Record<string, unknown>): Read {
     const cumulative = Number(sum.aggregationTemporality) === CUMULATIVE;
     for (const p of points) {
       const a = attributesOf(p.attributes);
-      const session = str(a.get("session.id"));
-      const value = num(scalar({ intValue: p.asInt, doubleValue: p.asDouble }) ?? (p.asInt as Scalar));
+      const session = str(a["session.id"]);
+      const value = num(anyValue({ intValue: p.asInt, doubleValue: p.asDouble }));
       const at = nanosToMs(p.timeUnixNano) ?? Date.now();
       if (!session || value === undefined) {
         out.rejected++;
         continue;
       }
-      const type = str(a.get("type"));
-      const model = str(a.get("model"));
+      const type = str(a["type"]);
+      const model = str(a["model"]);
       out.events.push({
         id: `${session}:${name}:${type ?? ""}:${model ?? ""}:${at}`,
         session,

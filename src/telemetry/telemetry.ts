@@ -4,6 +4,7 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import type { tracing as Tracing } from "@opentelemetry/sdk-node";
 import { ledgerModels } from "../store/ledger-keys.js";
 import type { RequestLedger } from "../store/schema.js";
 import { VERSION } from "../version.js";
@@ -15,6 +16,9 @@ import { pushMetricReaders } from "./push-metrics.js";
 import { createStateGauges, type StateGauges } from "./state-gauges.js";
 import { spanProcessors } from "./trace-export.js";
 
+type ReadableSpan = Tracing.ReadableSpan;
+type SpanProcessor = Tracing.SpanProcessor;
+
 export interface Telemetry {
   tracer: Tracer;
   propagator: TextMapPropagator;
@@ -25,6 +29,8 @@ export interface Telemetry {
   /** The agent's side of its sessions: tool calls, and the sessions' time by phase. */
   agent: AgentCounters;
   exposition: MetricsExposition;
+  /** Finished spans from elsewhere (an agent's own), exported where the sidecar's go; nowhere without export. */
+  relaySpans(spans: readonly ReadableSpan[]): void;
   shutdown(): Promise<void>;
 }
 
@@ -32,6 +38,8 @@ export interface TelemetryParts {
   tracer: Tracer;
   meter: Meter;
   otelReader: PrometheusExporter;
+  /** The span processors the sidecar's own spans end in, for spans relayed from an agent. */
+  spanProcessors?: readonly SpanProcessor[];
   shutdown?: () => Promise<void>;
 }
 
@@ -46,6 +54,9 @@ export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedge
     state,
     agent: createAgentCounters(state.registry),
     exposition: new MetricsExposition(state.registry, parts.otelReader),
+    relaySpans: (spans) => {
+      for (const p of parts.spanProcessors ?? []) for (const s of spans) p.onEnd(s);
+    },
     shutdown: parts.shutdown ?? (async () => {}),
   };
 }
@@ -75,6 +86,7 @@ export async function startTelemetry(ledger: () => RequestLedger, env: NodeJS.Pr
       tracer: (tracerProvider ?? trace).getTracer("llama-sidecar", VERSION),
       meter: meterProvider.getMeter("llama-sidecar", VERSION),
       otelReader,
+      spanProcessors: processors,
       shutdown: async () => {
         await Promise.all([meterProvider.shutdown(), tracerProvider?.shutdown()]);
       },

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { JsonLogsSerializer, ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SessionReport } from "../../src/log/session-report.js";
 import { AGENT_METRICS } from "../../src/telemetry/agent-counters.js";
@@ -117,6 +118,27 @@ describe("Claude Code's own telemetry, joined with the server's", () => {
     for (const phase of ["queue", "prefill", "generation", "tool", "person"])
       expect(metrics).toMatch(new RegExp(`${AGENT_METRICS.sessionTime}\\{phase="${phase}"\\} [0-9.e-]+`));
 
+    // One trace per turn: Claude Code's spans relayed to the sidecar's span export, and the sidecar's request span
+    // a child of Claude Code's LLM request span (the traceparent it sends).
+    await until("Claude Code's spans relayed", () =>
+      sidecar.spans().some((s) => s.name === "claude_code.tool" && s.attributes["session.id"] === session),
+    );
+    const spans = sidecar.spans();
+    const theirs = spans.filter((s) => s.attributes["session.id"] === session);
+    expect(theirs.map((s) => s.name)).toEqual(
+      expect.arrayContaining(["claude_code.interaction", "claude_code.llm_request", "claude_code.tool"]),
+    );
+    const llm = theirs.filter((s) => s.name === "claude_code.llm_request");
+    const ours = spans.filter((s) => llm.some((l) => l.spanContext().spanId === s.parentSpanContext?.spanId));
+    expect(ours.length).toBeGreaterThanOrEqual(2);
+    for (const span of ours) {
+      expect(span.instrumentationScope.name).toBe("test");
+      expect(llm.map((l) => l.spanContext().traceId)).toContain(span.spanContext().traceId);
+    }
+    console.log(
+      `the trace tree as the in-memory exporter saw it:\n${treeText(spans.filter((s) => llm.some((l) => l.spanContext().traceId === s.spanContext().traceId)))}`,
+    );
+
     // And in a terminal, as a person asks for it afterwards.
     const text = await cli(["session", "last", "--data-dir", sidecar.config.dataDir]);
     expect(text.code).toBe(0);
@@ -125,6 +147,25 @@ describe("Claude Code's own telemetry, joined with the server's", () => {
     expect(text.stdout).toMatch(/tools: Bash ×1/);
   });
 });
+
+/** Spans as an indented tree, for the closing note and a failing test's output. */
+function treeText(spans: ReadableSpan[]): string {
+  const lines: string[] = [];
+  const walk = (parent: string | undefined, depth: number) => {
+    for (const s of spans.filter(
+      (x) =>
+        x.parentSpanContext?.spanId === parent ||
+        (!parent && !spans.some((p) => p.spanContext().spanId === x.parentSpanContext?.spanId)),
+    )) {
+      if (lines.length > 60) return;
+      const ms = s.duration[0] * 1000 + s.duration[1] / 1e6;
+      lines.push(`${"  ".repeat(depth)}${s.name} (${s.resource.attributes["service.name"]}, ${ms.toFixed(1)} ms)`);
+      walk(s.spanContext().spanId, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return lines.join("\n");
+}
 
 /** Log records as Claude Code's SDK makes them, for a session. */
 function records(session: string, n: number) {

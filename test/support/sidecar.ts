@@ -49,7 +49,8 @@ function testConfig(upstream: string | undefined, args: string[] = []): Config {
 /** Telemetry that keeps its spans in memory, for assertions. */
 export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemetry; exporter: InMemorySpanExporter } {
   const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const processor = new SimpleSpanProcessor(exporter);
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [processor] });
   const otelReader = createOtelPrometheusReader();
   const meterProvider = new MeterProvider({ readers: [otelReader] });
   const telemetry = buildTelemetry(
@@ -57,6 +58,7 @@ export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemet
       tracer: tracerProvider.getTracer("test"),
       meter: meterProvider.getMeter("test"),
       otelReader,
+      spanProcessors: [processor],
       shutdown: async () => {
         await tracerProvider.shutdown();
         await meterProvider.shutdown();
