@@ -255,7 +255,12 @@ export function summarize(r: SessionReport): string {
   const between = r.agent
     ? [
         ...(toolTotal > 0
-          ? [`${share(toolTotal, wall)} in tools (${tools.map(([t, ms]) => `${t} ${share(ms, wall)}`).join(", ")})`]
+          ? [
+              `${share(toolTotal, wall)} in tools (${tools
+                .filter(([, ms], i) => i === 0 || ms / wall >= 0.005)
+                .map(([t, ms]) => `${t} ${share(ms, wall)}`)
+                .join(", ")})`,
+            ]
           : []),
         `${share(time.personMs, wall)} waiting for the person`,
         `${share(time.gapMs, wall)} the agent itself between turns`,

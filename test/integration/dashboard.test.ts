@@ -4,6 +4,9 @@ import { mkdirSync } from "node:fs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { humanCount, humanDuration } from "../../src/dashboard/public/format.js";
+import { sessionReport } from "../../src/log/session-report.js";
+import type { AgentEvent } from "../../src/store/agent-events.js";
+import type { LogRow } from "../../src/store/log-row.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { toolPath } from "../support/tools.js";
@@ -236,6 +239,105 @@ describe("GET /dashboard", () => {
     await expect
       .poll(() => page.locator('[data-stat="turn-content"]').textContent(), { timeout: 5000 })
       .toMatch(/No captured content for this turn: start the sidecar with --capture-content/);
+    await page.close();
+  });
+
+  it("shows the agent's side of a session: its tools and the wait for the person between the model's turns", async () => {
+    // A report as the sidecar builds it (the real sessionReport) from a Claude Code session's rows and telemetry:
+    // a Bash call of 6 s after turn 1, a Read after turn 2, then 20 s of the person reading before turn 3.
+    const at = Date.now() - 60_000;
+    const row = (i: number, startedAt: number, durationMs: number, over: Partial<LogRow> = {}): LogRow => ({
+      id: `agent-${i}`,
+      startedAt,
+      endedAt: startedAt + durationMs,
+      session: "agent-demo",
+      client: "claude-code",
+      model: "qwen3-coder",
+      route: "/v1/messages",
+      outcome: "ok",
+      status: 200,
+      stream: true,
+      prefill: 900,
+      cached: 8000 * i,
+      generated: 120,
+      nCtx: 32768,
+      ttftMs: 1500,
+      queueMs: 20,
+      durationMs,
+      judged: true,
+      ...over,
+    });
+    const rows = [
+      row(1, at, 4000),
+      row(2, at + 10_200, 3500),
+      row(3, at + 34_000, 9000, {
+        prefill: 9000,
+        cached: 0,
+        missCause: "system_changed",
+        lostPrefillMs: 5000,
+        ttftMs: 7000,
+      }),
+    ];
+    const ev = (
+      id: string,
+      kind: AgentEvent["kind"],
+      start: number,
+      durationMs?: number,
+      name?: string,
+    ): AgentEvent => ({
+      id,
+      session: "agent-demo",
+      kind,
+      at: start,
+      durationMs,
+      name,
+      outcome: "success",
+    });
+    const events = [
+      ev("a", "tool", at + 4100, 6000, "Bash"),
+      ev("b", "tool", at + 13_800, 200, "Read"),
+      ev("c", "prompt", at + 33_900),
+    ];
+    const report = sessionReport("agent-demo", rows, events);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    await page.route("**/api/sessions?*", (r) =>
+      r.fulfill({
+        json: {
+          sessions: [
+            {
+              id: "agent-demo",
+              startedAt: at,
+              endedAt: at + 43_000,
+              clients: ["claude-code"],
+              models: ["qwen3-coder"],
+              requests: 3,
+              prefill: 10_800,
+              cached: 24_000,
+              generated: 360,
+              misses: 1,
+              lostPrefillMs: 5000,
+              errors: 0,
+            },
+          ],
+        },
+      }),
+    );
+    await page.route("**/api/sessions/agent-demo", (r) => r.fulfill({ json: { session: "agent-demo", report } }));
+    await page.goto(`${sidecar.url}/dashboard`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.locator('[data-stat="sessions"] tr[data-session="agent-demo"]').click();
+    const turns = page.locator('[data-stat="session-report"] .turn');
+    await expect.poll(() => turns.count(), { timeout: 10_000 }).toBe(3);
+    expect(await turns.nth(1).locator(".piece.tool").getAttribute("title")).toBe("the agent's tool Bash: 6.0 s");
+    expect(await turns.nth(2).locator(".piece.person").getAttribute("title")).toMatch(/^waiting for the person: 19/);
+    expect(await turns.nth(1).locator(".turn-note").textContent()).toContain("after Bash");
+    expect(await page.locator(".agent-line").textContent()).toBe(
+      "the agent reported 1 prompt(s), 0 API call(s) · tools: Bash ×1 6.0 s, Read ×1 200 ms",
+    );
+    expect(await page.locator(".session-summary").textContent()).toMatch(
+      /in tools \(Bash 14%\), 46% waiting for the person/,
+    );
+    await page.locator('[data-stat="sessions-card"]').screenshot({ path: `${SHOTS}dashboard-session-agent.png` });
     await page.close();
   });
 

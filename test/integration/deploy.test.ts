@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { startCli } from "../support/cli-process.js";
@@ -189,6 +190,8 @@ describe("Grafana provisioning", () => {
       /lifetime/i,
       /restarts/i,
       /slot/i,
+      /agent time/i,
+      /tools/i,
     ]) {
       expect(titles).toMatch(topic);
     }
@@ -257,6 +260,14 @@ describe("production install (what the Dockerfile's runtime stage holds)", () =>
         body: JSON.stringify({ model: "tiny", messages: [], stream: true }),
       });
       expect(await res.text()).toContain("data: [DONE]");
+      // The OTLP receiver's protobuf files ship in the package: an export request decodes.
+      const otlp = await fetch(`${url}/otlp/v1/logs`, {
+        method: "POST",
+        headers: { "content-type": "application/x-protobuf" },
+        body: Buffer.from(ProtobufLogsSerializer.serializeRequest([]) as Uint8Array),
+      });
+      expect(otlp.status).toBe(200);
+      expect(otlp.headers.get("content-type")).toBe("application/x-protobuf");
     } finally {
       await cli.stop();
       await fake.close();

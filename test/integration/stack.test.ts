@@ -74,6 +74,25 @@ async function workload(): Promise<void> {
     ),
   );
   expect(burst).toContain(429);
+  // Claude Code's own telemetry, as its OTLP/JSON exporter sends it: a Bash call that worked and one that failed.
+  const tool = (seq: number, success: string) => ({
+    body: { stringValue: "claude_code.tool_result" },
+    attributes: Object.entries({
+      "event.name": "tool_result",
+      "event.sequence": String(seq),
+      "event.timestamp": new Date().toISOString(),
+      "session.id": "stack-session",
+      tool_name: "Bash",
+      success,
+      duration_ms: "1200",
+    }).map(([key, stringValue]) => ({ key, value: { stringValue } })),
+  });
+  const otlp = await fetch(`${sidecar.url}/otlp/v1/logs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [tool(1, "true"), tool(2, "false")] }] }] }),
+  });
+  expect(otlp.status).toBe(200);
 }
 
 beforeAll(async () => {

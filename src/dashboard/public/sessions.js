@@ -1,6 +1,7 @@
 // @ts-check
 // The Sessions view: sessions of a day or a week from the request log, and one session's timeline, one bar per turn
-// split into queue, prefill (needed and lost to a miss), generation and the gap before it; the context as a line.
+// split into queue, prefill (needed and lost to a miss), generation and the gap before it (with the agent's
+// telemetry: its tools, by tool, and the wait for the person); the context as a line.
 import { humanCount, humanDuration } from "./format.js";
 
 /** @typedef {import("../../store/log-db.js").SessionSummary} SessionSummary */
@@ -29,8 +30,16 @@ function spanQuery(/** @type {Span} */ span) {
 /** A turn's pieces, in the order they ran, each with its share of the longest turn's stretch. */
 function pieces(/** @type {Turn} */ t) {
   const lost = Object.entries(t.time.lostPrefillMs);
+  const tools = Object.entries(t.time.toolMs);
+  const told = tools.length > 0 || t.time.personMs > 0;
   return [
-    ["gap", t.time.gapMs, "before this turn: the agent's tools and the person"],
+    ...tools.map(([tool, ms]) => ["tool", ms, `the agent's tool ${tool}`]),
+    ["person", t.time.personMs, "waiting for the person"],
+    [
+      "gap",
+      t.time.gapMs,
+      told ? "the agent itself, between turns" : "before this turn: the agent's tools and the person",
+    ],
     ["queue", t.time.queueMs, "waiting for a slot"],
     ...lost.map(([cause, ms]) => ["lost", ms, `prefill lost to a cache miss (${cause})`]),
     ["prefill", t.time.prefillMs + t.time.unsplitMs, "prefill"],
@@ -98,6 +107,8 @@ function timeline(/** @type {SessionReport} */ r, /** @type {Api} */ api) {
       t.compacted && `compacted ${humanCount(t.compacted.from)} → ${humanCount(t.compacted.to)}`,
       t.slowdownCause && `slow: ${t.slowdownCause}`,
       t.background && `background ${t.background}`,
+      Object.keys(t.time.toolMs).length > 0 && `after ${Object.keys(t.time.toolMs).join(", ")}`,
+      t.agent && `Claude Code waited ${humanDuration(t.agent.durationMs)}`,
     ].filter(Boolean);
     row.append(make("span", t.missCause ? "turn-note miss" : "turn-note muted", notes.join(" · ")));
     row.addEventListener("click", () => void showTurn(api, t));
@@ -125,10 +136,16 @@ function contextLine(/** @type {SessionReport} */ r) {
 }
 
 /** What each colour of a bar means. */
-function legend() {
+function legend(/** @type {boolean} */ agent) {
   const box = make("div", "legend");
   for (const [kind, name] of [
-    ["gap", "gap before the turn"],
+    ...(agent
+      ? [
+          ["tool", "the agent's tools"],
+          ["person", "waiting for the person"],
+          ["gap", "the agent itself"],
+        ]
+      : [["gap", "gap before the turn"]]),
     ["queue", "queue"],
     ["prefill", "prefill"],
     ["lost", "prefill lost to a miss"],
@@ -139,6 +156,22 @@ function legend() {
   return box;
 }
 
+/** The agent's own account (its telemetry): its tools with their calls and time, its prompts and calls. */
+function agentLine(/** @type {SessionReport} */ r) {
+  if (!r.agent) return [];
+  const tools = r.agent.tools.map(
+    (t) => `${t.tool} ×${t.calls}${t.failures ? ` (${t.failures} failed)` : ""} ${humanDuration(t.ms)}`,
+  );
+  const cost = r.agent.costUsd === undefined ? "" : ` · its own cost estimate $${r.agent.costUsd.toFixed(4)}`;
+  return [
+    make(
+      "p",
+      "muted agent-line",
+      `the agent reported ${r.agent.prompts} prompt(s), ${r.agent.calls} API call(s)${cost} · tools: ${tools.join(", ") || "none"}`,
+    ),
+  ];
+}
+
 /** @param {SessionReport} r @param {Api} api */
 function renderReport(r, api) {
   const box = el("session-report");
@@ -146,7 +179,8 @@ function renderReport(r, api) {
   box.replaceChildren(
     make("h4", undefined, `${r.id} · ${r.models.join(", ")} · ${r.turns.length} turns · ${humanDuration(r.wallMs)}`),
     make("p", "session-summary", r.summary),
-    legend(),
+    legend(r.agent !== undefined),
+    ...agentLine(r),
     timeline(r, api),
     make("div", "muted", `context per turn, of ${humanCount(r.peakContext?.nCtx ?? 0)}`),
     contextLine(r),
