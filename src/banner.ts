@@ -68,8 +68,10 @@ function claudeByHand(config: Config, listenUrl: string, status: UpstreamStatus)
     keyRequired: config.apiKey !== undefined,
   };
   const key = config.apiKey === undefined ? undefined : "<your --api-key>";
-  const { env } = claudeSetup(setup, listenUrl, key, {});
+  // Claude Code's telemetry (for session reports) is the launcher's extra: the line by hand keeps to what it needs.
+  const { env, telemetry } = claudeSetup(setup, listenUrl, key, {});
   return Object.entries(env)
+    .filter(([name]) => !telemetry.includes(name))
     .map(([k, v]) => `${k}=${/^[\w.:/-]+$/.test(v) ? v : `'${v}'`}`)
     .join(" ");
 }

@@ -12,6 +12,8 @@ export interface ClaudeSetup {
   kept: string[];
   /** Variables to take out of Claude Code's environment (a credential for Anthropic's own API). */
   drop: string[];
+  /** The names among `env` that send Claude Code's own telemetry to the sidecar: optional by hand. */
+  telemetry: string[];
 }
 
 /** The connection is one piece: a base URL with its own key. */
@@ -125,5 +127,5 @@ export function claudeSetup(
     );
   if (ownConnection) lines.push("your ANTHROPIC_BASE_URL is kept: Claude Code will not go through this sidecar");
   if (kept.length > 0) lines.push(`kept your own ${kept.join(", ")}`);
-  return { env, lines, kept, drop };
+  return { env, lines, kept, drop, telemetry: Object.keys(telemetry.env) };
 }
