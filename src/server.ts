@@ -1,4 +1,5 @@
 // Wires the real parts together and runs the sidecar until asked to stop.
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,12 +11,14 @@ import type { UpstreamSpec } from "./config/upstreams.js";
 import { type FleetHost, UpstreamFleet } from "./fleet/fleet.js";
 import { UpstreamHost } from "./fleet/upstream-host.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
+import { GpuSampler, type RunTool } from "./gpu/sampler.js";
 import { type LogSettings, RequestLog } from "./log/request-log.js";
 import { RecordEvents } from "./record/events.js";
 import { RecordQueue } from "./record/queue.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
+import { gpuGauges } from "./telemetry/gpu-gauges.js";
 import { invalidValueReporter, type ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
@@ -116,6 +119,12 @@ async function listen(handler: RequestListener, config: Config): Promise<{ serve
   return { server, url: listenUrl(config, (server.address() as AddressInfo).port) };
 }
 
+/** A GPU tool run as the sampler asks: its output, or an error (ENOENT when it is not on this machine). */
+const runTool: RunTool = (file, args) =>
+  new Promise((resolve, reject) =>
+    execFile(file, args, { timeout: 3000, maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+
 export async function runSidecar(
   config: Config,
   telemetry: Telemetry,
@@ -127,6 +136,9 @@ export async function runSidecar(
   const fleet = createFleet(config, stats, logger, telemetry, reportInvalid);
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   const log = await RequestLog.open(logSettings(config), logger);
+  // The GPU where llama-server runs: this machine's, read by whichever tool is here (none: no GPU series).
+  const gpus = new GpuSampler(runTool, (problem) => logger.warn(problem)).start();
+  gpuGauges(telemetry.state.registry, () => gpus.readings().map((r) => ({ ...r, upstream: fleet.primary.name })));
   telemetry.state.observeStore(() => storeHealth(stats, log));
   const records = new RecordQueue(logger, undefined, [stats.requests, log]);
   const events = new RecordEvents(logger);
@@ -156,6 +168,7 @@ export async function runSidecar(
     records,
     events,
     async close() {
+      gpus.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await fleet.close();

@@ -1,0 +1,121 @@
+// The GPU where llama-server runs, as a user's sidecar reads it: a stand-in nvidia-smi on PATH (answering in its
+// documented CSV format from a state file the test rewrites) gives /metrics every GPU series equal to its readings,
+// a thermal slowdown shows within a second or two; without nvidia-smi there are no GPU series and no complaint.
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GPU_METRICS } from "../../src/telemetry/gpu-gauges.js";
+import { type CliProcess, startCli } from "../support/cli-process.js";
+import { type FakeLlama, startFakeLlama } from "../support/fake-llama.js";
+import { until } from "../support/until.js";
+
+const BIN = new URL("../fixtures/bin/", import.meta.url).pathname;
+const MIB = 1024 * 1024;
+
+let fake: FakeLlama;
+beforeAll(async () => {
+  fake = await startFakeLlama();
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+const gpu = (over: Record<string, unknown> = {}) => ({
+  index: 0,
+  uuid: "GPU-c4dd1ba4",
+  name: "NVIDIA L40",
+  "utilization.gpu": 97,
+  "memory.used": 30712,
+  "memory.total": 49140,
+  "power.draw": 281.43,
+  "enforced.power.limit": 300,
+  "temperature.gpu": 71,
+  "clocks.current.sm": 2490,
+  "clocks.max.sm": 2520,
+  "clocks_throttle_reasons.active": "0x0000000000000000",
+  ...over,
+});
+const apps = [
+  { gpu_uuid: "GPU-c4dd1ba4", pid: 4339, process_name: "/app/llama-server", used_memory: 28000 },
+  { gpu_uuid: "GPU-c4dd1ba4", pid: 5120, process_name: "python3", used_memory: 2048 },
+];
+
+async function sidecarWith(path: string, env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; url: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-gpu-"));
+  const cli = startCli(["--port", "0", "--upstream", fake.url, "--data-dir", dataDir], { PATH: path, ...env });
+  const out = await cli.waitFor(/Proxy URL : (http:\/\/\S+)/, 60_000);
+  return { cli, url: /Proxy URL : (http:\/\/\S+)/.exec(out)?.[1] ?? "" };
+}
+
+/** A series' value on /metrics, by name and labels as written there. */
+function value(text: string, name: string, labels: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? undefined : Number(line.split(" ").at(-1));
+}
+
+describe("GPU telemetry", () => {
+  it("exports every reading of a stand-in nvidia-smi, and a thermal slowdown as it starts", async () => {
+    const state = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
+    writeFileSync(state, JSON.stringify({ gpus: [gpu()], apps }));
+    const { cli, url } = await sidecarWith(`${BIN}:${process.env.PATH}`, { FAKE_GPU_STATE: state });
+    try {
+      const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
+      await until("the GPU series", async () => (await metrics()).includes(`${GPU_METRICS.utilization}{`));
+      const text = await metrics();
+      const at = 'gpu="0",upstream="default"';
+      expect(value(text, GPU_METRICS.utilization, at)).toBe(0.97);
+      expect(value(text, GPU_METRICS.memoryUsed, at)).toBe(30712 * MIB);
+      expect(value(text, GPU_METRICS.memoryTotal, at)).toBe(49140 * MIB);
+      expect(value(text, GPU_METRICS.power, at)).toBe(281.43);
+      expect(value(text, GPU_METRICS.powerLimit, at)).toBe(300);
+      expect(value(text, GPU_METRICS.temperature, at)).toBe(71);
+      expect(value(text, GPU_METRICS.clock, at)).toBeCloseTo(2490 / 2520, 9);
+      expect(value(text, GPU_METRICS.foreignMemory, at)).toBe(2048 * MIB);
+      expect(value(text, GPU_METRICS.throttled, `${at},reason="hw_thermal"`)).toBe(0);
+
+      // The GPU heats up: the driver holds the clock down for temperature (software and hardware thermal bits).
+      writeFileSync(
+        state,
+        JSON.stringify({
+          gpus: [
+            gpu({
+              "temperature.gpu": 87,
+              "clocks.current.sm": 1410,
+              "clocks_throttle_reasons.active": "0x0000000000000060",
+            }),
+          ],
+          apps,
+        }),
+      );
+      await until(
+        "the thermal slowdown on /metrics",
+        async () => value(await metrics(), GPU_METRICS.throttled, `${at},reason="hw_thermal"`) === 1,
+      );
+      const hot = await metrics();
+      expect(value(hot, GPU_METRICS.throttled, `${at},reason="sw_thermal"`)).toBe(1);
+      expect(value(hot, GPU_METRICS.throttled, `${at},reason="sw_power_cap"`)).toBe(0);
+      expect(value(hot, GPU_METRICS.clock, at)).toBeCloseTo(1410 / 2520, 9);
+      expect(value(hot, GPU_METRICS.temperature, at)).toBe(87);
+    } finally {
+      await cli.stop();
+    }
+  });
+
+  it("has no GPU series, and says nothing of it, where no GPU tool is installed", async () => {
+    // The system's PATH without any folder that holds an nvidia-smi (the stand-ins' folder is not on it anyway).
+    const path = (process.env.PATH ?? "/usr/bin:/bin")
+      .split(":")
+      .filter((dir) => !existsSync(join(dir, "nvidia-smi")))
+      .join(":");
+    const { cli, url } = await sidecarWith(path);
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(text).toContain(`# HELP ${GPU_METRICS.utilization}`);
+      for (const name of Object.values(GPU_METRICS)) expect(text).not.toContain(`${name}{`);
+      expect(cli.output()).not.toMatch(/GPU/);
+    } finally {
+      await cli.stop();
+    }
+  });
+});
