@@ -6,6 +6,7 @@ import type { Config } from "./config/load.js";
 import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
+import type { GpuDuring } from "./gpu/during.js";
 import { guard } from "./guard/guard.js";
 import { addAgentReceiver } from "./log/agent-receiver.js";
 import { AgentTime } from "./log/agent-time.js";
@@ -56,6 +57,8 @@ export interface AppDeps {
   events: RecordEvents;
   /** Where numbers from llama-server that fail their check are reported. */
   reportInvalid: ReportInvalid;
+  /** The GPU's readings over time (none without a GPU source): what a slow request's verdict rests on. */
+  gpus?: { during(from: number, to: number): GpuDuring | undefined };
 }
 
 /** Renders any error thrown below in the protocol of the client that sent the request. */
@@ -300,6 +303,7 @@ function recordDeps(deps: AppDeps): RecordDeps {
       labelText,
     },
     primary: () => fleet.primary,
+    gpuDuring: deps.gpus && ((from, to) => deps.gpus?.during(from, to)),
     logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
   };
 }

@@ -152,6 +152,7 @@ export async function runSidecar(
     records,
     events,
     reportInvalid,
+    gpus,
   });
   const { server, url } = await listen(app.callback(), config);
   await fleet.start();

@@ -2,6 +2,7 @@
 // well below, what changed: a deeper context, more requests decoding at once, a restart (with other settings), the
 // draft model's acceptance, or none of these (then the GPU side). Never a guess dressed as a finding.
 import type { Logger } from "pino";
+import type { GpuDuring } from "../gpu/during.js";
 import { DECODING_BAND_NAMES, DEPTH_BAND_NAMES } from "../wire/context-bands.js";
 import type { SlowdownCause } from "../wire/request-kinds.js";
 import { LimitedLog } from "./log-limit.js";
@@ -25,6 +26,8 @@ export interface SpeedSample {
   depth: string;
   decoding: string;
   server: ServerState;
+  /** What the GPU did during the request, where a GPU source is read: asked only of a slow request. */
+  gpu?: () => GpuDuring | undefined;
 }
 
 export interface Slowdown {
@@ -110,10 +113,52 @@ function explainSlow(
     const pct = (x: number) => `${Math.round(x * 100)}%`;
     return { cause: "spec_acceptance_fell", detail: `draft acceptance ${pct(a)}, was ${pct(b)}` };
   }
+  const gpu = s.gpu?.();
+  return gpu
+    ? gpuCause(gpu)
+    : {
+        cause: "gpu_side",
+        detail:
+          "same context depth and concurrency, no restart: look at the GPU (another process on it, thermals, power limit)",
+      };
+}
+
+/** Another process holding this much of the GPU's memory shares it. */
+const SHARED_BYTES = 512 * 1024 * 1024;
+/** Memory this full leaves llama-server's buffers no room. */
+const NEAR_FULL = 0.97;
+const GIB = 1024 * 1024 * 1024;
+const gib = (b: number) => `${(b / GIB).toFixed(1)} GiB`;
+const mhz = (n: number | undefined) => (n === undefined ? "?" : n.toLocaleString("en-US"));
+
+/** What the GPU's readings during the request say; each cause names the readings it rests on. */
+function gpuCause(g: GpuDuring): { cause: SlowdownCause; detail: string } {
+  const clock = `SM clock ${mhz(g.smClockMhz)} of ${mhz(g.smClockMaxMhz)} MHz`;
+  const thermal = g.throttled.some((r) => r === "sw_thermal" || r === "hw_thermal");
+  const power = g.throttled.some((r) => r === "sw_power_cap" || r === "hw_power_brake");
+  if (thermal)
+    return {
+      cause: "gpu_throttled",
+      detail: `${clock}, thermal slowdown at ${g.temperatureC ?? "?"} °C (GPU ${g.gpu})`,
+    };
+  if (power)
+    return {
+      cause: "gpu_throttled",
+      detail: `${clock}, held to its power limit: ${g.powerWatts ?? "?"} of ${g.powerLimitWatts ?? "?"} W (GPU ${g.gpu})`,
+    };
+  if (g.foreignMemoryBytes >= SHARED_BYTES)
+    return {
+      cause: "gpu_shared",
+      detail: `another process held ${gib(g.foreignMemoryBytes)} of GPU ${g.gpu}'s memory during the request`,
+    };
+  if (g.memoryUsedBytes !== undefined && g.memoryTotalBytes && g.memoryUsedBytes / g.memoryTotalBytes >= NEAR_FULL)
+    return {
+      cause: "memory_pressure",
+      detail: `GPU ${g.gpu}'s memory ${gib(g.memoryUsedBytes)} of ${gib(g.memoryTotalBytes)} in use`,
+    };
   return {
     cause: "gpu_side",
-    detail:
-      "same context depth and concurrency, no restart: look at the GPU (another process on it, thermals, power limit)",
+    detail: `same context depth and concurrency, no restart, and no GPU reading explains it (${clock}, ${g.temperatureC ?? "?"} °C, no throttling, no other process)`,
   };
 }
 

@@ -1,13 +1,20 @@
 // Reads the GPUs where llama-server runs, once a second, off the request path: nvidia-smi when it is there. A source
 // that is not there is no error: no readings, no series.
+
+import { type GpuDuring, gpuDuring } from "./during.js";
 import { appQueryArgs, foreignMemory, gpuQueryArgs, parseGpus } from "./nvidia-smi.js";
 import type { GpuReading } from "./reading.js";
 
 /** Runs a program with arguments and gives its standard output (rejects when it cannot run or fails). */
 export type RunTool = (file: string, args: readonly string[]) => Promise<string>;
 
+/** Readings kept for the verdicts of requests that ran up to this long. */
+const HISTORY_MS = 15 * 60_000;
+
 export class GpuSampler {
   private latest: readonly GpuReading[] = [];
+  /** Every GPU's readings of the last quarter hour, oldest first. */
+  private history: GpuReading[] = [];
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   /** Why the source gave nothing, once: said in the log, not at every sample. */
@@ -34,6 +41,11 @@ export class GpuSampler {
     return this.latest;
   }
 
+  /** What the GPUs did from `from` to `to` (epoch ms), or undefined without readings then. */
+  during(from: number, to: number): GpuDuring | undefined {
+    return gpuDuring(this.history, from, to);
+  }
+
   /** One reading of every GPU; a slow tool is never run twice at once. */
   async sample(): Promise<void> {
     if (this.busy) return;
@@ -51,6 +63,9 @@ export class GpuSampler {
         ),
       );
       this.failed = undefined;
+      this.history.push(...this.latest);
+      const keepFrom = at - HISTORY_MS;
+      if ((this.history[0]?.at ?? at) < keepFrom) this.history = this.history.filter((r) => r.at >= keepFrom);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.latest = [];

@@ -1,5 +1,7 @@
 // A finished exchange becomes its record, published at once (recorded), then its verdicts and span, published
 // after the response's end is out (judged): the record floor's one entry point.
+
+import type { GpuDuring } from "../gpu/during.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
 import type { Outcome } from "../wire/request-kinds.js";
 import { type BuildOptions, buildRecord } from "./build.js";
@@ -17,6 +19,8 @@ export interface RecordDeps {
   build: BuildOptions;
   /** Where a request that reached no upstream is put down to: the primary upstream as it is now. */
   primary(): ServingUnit;
+  /** What the GPU did from one time to another (epoch ms), where a GPU source is read. */
+  gpuDuring?(from: number, to: number): GpuDuring | undefined;
   /** Logs a failure of the work done after a record, off the record queue's own guard. */
   logFailure(err: unknown): void;
 }
@@ -56,7 +60,7 @@ function judged(
   endedAt: number,
 ): void {
   try {
-    const speed = judgeSpeed(unit, record);
+    const speed = judgeSpeed(unit, record, deps.gpuDuring);
     const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.obs.captured };
     const nCtx = unit.facts().nCtx;
     const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, content });

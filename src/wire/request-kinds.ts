@@ -35,6 +35,9 @@ export const SLOWDOWN_CAUSES = [
   "more_decoding",
   "server_restarted",
   "spec_acceptance_fell",
+  "gpu_throttled",
+  "gpu_shared",
+  "memory_pressure",
   "gpu_side",
 ] as const;
 

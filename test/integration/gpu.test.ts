@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GPU_METRICS } from "../../src/telemetry/gpu-gauges.js";
 import { type CliProcess, startCli } from "../support/cli-process.js";
-import { type FakeLlama, startFakeLlama } from "../support/fake-llama.js";
+import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
 import { until } from "../support/until.js";
 
 const BIN = new URL("../fixtures/bin/", import.meta.url).pathname;
@@ -98,6 +98,68 @@ describe("GPU telemetry", () => {
       expect(value(hot, GPU_METRICS.clock, at)).toBeCloseTo(1410 / 2520, 9);
       expect(value(hot, GPU_METRICS.temperature, at)).toBe(87);
     } finally {
+      await cli.stop();
+    }
+  });
+
+  it("puts a request made slow while the GPU reports a thermal slowdown down to gpu_throttled, with the clock and heat", async () => {
+    const state = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
+    writeFileSync(state, JSON.stringify({ gpus: [gpu()], apps }));
+    const { cli, url } = await sidecarWith(`${BIN}:${process.env.PATH}`, { FAKE_GPU_STATE: state });
+    /** llama-server's answer with its timings set to `tps` over 100 generated tokens. */
+    const chat = async (tps: number) => {
+      fake.transform = (body) =>
+        body
+          .replace(/"predicted_n":\d+/, '"predicted_n":100')
+          .replace(/"predicted_ms":[\d.]+/, `"predicted_ms":${100_000 / tps}`)
+          .replace(/"predicted_per_second":[\d.]+/, `"predicted_per_second":${tps}`)
+          .replace(/"completion_tokens":\d+/, '"completion_tokens":100');
+      const f = fixture("post-v1-chat-completions");
+      await (
+        await fetch(`${url}${f.request.path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(f.request.body),
+        })
+      ).text();
+    };
+    type Recent = { slowdownCause?: string; slowdownDetail?: string; decodeTps?: number };
+    const recent = async () => ((await (await fetch(`${url}/api/stats`)).json()) as { recent: Recent[] }).recent;
+    try {
+      for (const tps of [60, 62, 58, 61]) await chat(tps);
+      await until("the usual speed's requests recorded", async () => (await recent()).length >= 4);
+      writeFileSync(
+        state,
+        JSON.stringify({
+          gpus: [
+            gpu({
+              "temperature.gpu": 87,
+              "clocks.current.sm": 1410,
+              "clocks_throttle_reasons.active": "0x0000000000000060",
+            }),
+          ],
+          apps,
+        }),
+      );
+      const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
+      await until(
+        "the sidecar to read the hot GPU",
+        async () =>
+          value(await metrics(), GPU_METRICS.throttled, 'gpu="0",upstream="default",reason="hw_thermal"') === 1,
+      );
+      await chat(20);
+      let slow: Recent | undefined;
+      await until("the slow request's verdict", async () => {
+        slow = (await recent()).find((r) => r.slowdownCause !== undefined);
+        return slow !== undefined;
+      });
+      expect(slow?.slowdownCause).toBe("gpu_throttled");
+      expect(slow?.slowdownDetail).toBe("SM clock 1,410 of 2,520 MHz, thermal slowdown at 87 °C (GPU 0)");
+      expect(await metrics()).toMatch(
+        /llama_sidecar_generation_slowdowns_total\{upstream="default",cause="gpu_throttled"\} 1/,
+      );
+    } finally {
+      fake.transform = undefined;
       await cli.stop();
     }
   });

@@ -258,6 +258,9 @@ const SLOWDOWN_CAUSES = {
   more_decoding: "more decoding at once",
   server_restarted: "llama-server restarted",
   spec_acceptance_fell: "draft acceptance fell",
+  gpu_throttled: "GPU throttled",
+  gpu_shared: "GPU shared",
+  memory_pressure: "GPU memory full",
   gpu_side: "GPU side",
 };
 

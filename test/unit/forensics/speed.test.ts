@@ -1,6 +1,8 @@
 // Why generation slowed: a slow request against the model's usual speed, and the change that explains it.
 import { describe, expect, it } from "vitest";
 import { describeSlowdown, type ServerState, SpeedForensics, type SpeedSample } from "../../../src/forensics/speed.js";
+import { type GpuDuring, gpuDuring } from "../../../src/gpu/during.js";
+import type { GpuReading } from "../../../src/gpu/reading.js";
 
 const SERVER: ServerState = { restarts: 0, nCtx: 32768, slots: 1, model: "qwen" };
 
@@ -92,5 +94,70 @@ describe("SpeedForensics", () => {
   it("writes one line without text", () => {
     const line = describeSlowdown({ cause: "gpu_side", detail: "x", tps: 20.4, usualTps: 60.2 }, "qwen");
     expect(line).toBe("generation slowed (gpu_side): 20 tok/s against qwen's usual 60 tok/s; x");
+  });
+});
+
+describe("SpeedForensics with the GPU's readings", () => {
+  const GIB = 1024 ** 3;
+  const reading = (over: Partial<GpuDuring> = {}): GpuDuring => ({
+    gpu: "0",
+    smClockMhz: 2490,
+    smClockMaxMhz: 2520,
+    temperatureC: 71,
+    powerWatts: 280,
+    powerLimitWatts: 300,
+    throttled: [],
+    foreignMemoryBytes: 0,
+    memoryUsedBytes: 30 * GIB,
+    memoryTotalBytes: 48 * GIB,
+    ...over,
+  });
+  const slowWith = (g: GpuDuring | undefined) => warmed().judge(sample(20, { gpu: () => g }));
+
+  it("names the readings each GPU cause rests on", () => {
+    expect(slowWith(reading({ smClockMhz: 1410, temperatureC: 87, throttled: ["hw_thermal"] }))).toMatchObject({
+      cause: "gpu_throttled",
+      detail: "SM clock 1,410 of 2,520 MHz, thermal slowdown at 87 °C (GPU 0)",
+    });
+    expect(slowWith(reading({ smClockMhz: 1800, powerWatts: 300, throttled: ["sw_power_cap"] }))).toMatchObject({
+      cause: "gpu_throttled",
+      detail: "SM clock 1,800 of 2,520 MHz, held to its power limit: 300 of 300 W (GPU 0)",
+    });
+    expect(slowWith(reading({ foreignMemoryBytes: 2 * GIB }))).toMatchObject({
+      cause: "gpu_shared",
+      detail: "another process held 2.0 GiB of GPU 0's memory during the request",
+    });
+    expect(slowWith(reading({ memoryUsedBytes: 47.5 * GIB }))).toMatchObject({
+      cause: "memory_pressure",
+      detail: "GPU 0's memory 47.5 GiB of 48.0 GiB in use",
+    });
+  });
+
+  it("keeps gpu_side where the readings explain nothing, saying which, and where there are none", () => {
+    expect(slowWith(reading())).toMatchObject({
+      cause: "gpu_side",
+      detail:
+        "same context depth and concurrency, no restart, and no GPU reading explains it (SM clock 2,490 of 2,520 MHz, 71 °C, no throttling, no other process)",
+    });
+    expect(slowWith(undefined)?.detail).toMatch(/^same context depth and concurrency, no restart: look at the GPU/);
+  });
+
+  it("sums up the readings around a request: the one before its start, and the worst of each during it", () => {
+    const r = (at: number, over: Partial<GpuReading> = {}): GpuReading => ({ gpu: "0", at, throttled: [], ...over });
+    const history = [
+      r(0, { smClockMhz: 2500, smClockMaxMhz: 2520 }),
+      r(1000, { smClockMhz: 2490, smClockMaxMhz: 2520, temperatureC: 80 }),
+      r(2000, { smClockMhz: 1400, smClockMaxMhz: 2520, temperatureC: 88, throttled: ["sw_thermal"] }),
+      r(3000, { smClockMhz: 2400, smClockMaxMhz: 2520, foreignMemoryBytes: 5 }),
+      r(4000, { smClockMhz: 100, smClockMaxMhz: 2520 }), // after the request
+    ];
+    expect(gpuDuring(history, 1500, 3500)).toMatchObject({
+      smClockMhz: 1400,
+      temperatureC: 88,
+      throttled: ["sw_thermal"],
+      foreignMemoryBytes: 5,
+    });
+    expect(gpuDuring([], 0, 1)).toBeUndefined();
+    expect(gpuDuring(history, 5000, 6000)?.smClockMhz).toBe(100); // only the reading before it: it held then
   });
 });

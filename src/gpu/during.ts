@@ -1,0 +1,50 @@
+// What the GPUs did while one request ran, from the readings around it: the worst of each, what the speed verdict
+// rests a GPU cause on.
+import type { GpuReading, ThrottleReason } from "./reading.js";
+
+export interface GpuDuring {
+  /** The GPU the worst reading came from (its index). */
+  gpu: string;
+  /** The lowest SM clock under load, against its maximum. */
+  smClockMhz?: number;
+  smClockMaxMhz?: number;
+  temperatureC?: number;
+  powerWatts?: number;
+  powerLimitWatts?: number;
+  /** Every reason the clocks were held down for, at any reading. */
+  throttled: readonly ThrottleReason[];
+  /** The most memory other processes held. */
+  foreignMemoryBytes: number;
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+}
+
+const max = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+/**
+ * The readings from `from` to `to` (and the one just before, which held during the request's start), summed up;
+ * undefined when there are none: then nothing is said of the GPU.
+ */
+export function gpuDuring(history: readonly GpuReading[], from: number, to: number): GpuDuring | undefined {
+  const before = history.filter((r) => r.at < from).at(-1)?.at;
+  const window = history.filter((r) => r.at <= to && (r.at >= from || r.at === before));
+  if (window.length === 0) return undefined;
+  const ratio = (r: GpuReading) => (r.smClockMhz !== undefined && r.smClockMaxMhz ? r.smClockMhz / r.smClockMaxMhz : 1);
+  const slowest = window.reduce((a, r) => (ratio(r) < ratio(a) ? r : a));
+  const fullest = window.reduce((a, r) =>
+    (r.memoryUsedBytes ?? 0) / (r.memoryTotalBytes || 1) > (a.memoryUsedBytes ?? 0) / (a.memoryTotalBytes || 1) ? r : a,
+  );
+  return {
+    gpu: slowest.gpu,
+    smClockMhz: slowest.smClockMhz,
+    smClockMaxMhz: slowest.smClockMaxMhz,
+    temperatureC: window.reduce<number | undefined>((a, r) => max(a, r.temperatureC), undefined),
+    powerWatts: window.reduce<number | undefined>((a, r) => max(a, r.powerWatts), undefined),
+    powerLimitWatts: slowest.powerLimitWatts,
+    throttled: [...new Set(window.flatMap((r) => r.throttled))],
+    foreignMemoryBytes: window.reduce((a, r) => Math.max(a, r.foreignMemoryBytes ?? 0), 0),
+    memoryUsedBytes: fullest.memoryUsedBytes,
+    memoryTotalBytes: fullest.memoryTotalBytes,
+  };
+}
