@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GPU_METRICS } from "../../src/telemetry/gpu-gauges.js";
 import { type CliProcess, startCli } from "../support/cli-process.js";
-import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
+import { type FakeLlama, fixture, startFakeLlama, timingsAt } from "../support/fake-llama.js";
 import { until } from "../support/until.js";
 
 const BIN = new URL("../fixtures/bin/", import.meta.url).pathname;
@@ -40,6 +40,12 @@ const apps = [
   { gpu_uuid: "GPU-c4dd1ba4", pid: 4339, process_name: "/app/llama-server", used_memory: 28000 },
   { gpu_uuid: "GPU-c4dd1ba4", pid: 5120, process_name: "python3", used_memory: 2048 },
 ];
+
+/** The GPU heats up: the driver holds the clock down for temperature (the software and hardware thermal bits). */
+function heatUp(state: string): void {
+  const hot = gpu({ "temperature.gpu": 87, "clocks.current.sm": 1410, "clocks_throttle_reasons.active": "0x60" });
+  writeFileSync(state, JSON.stringify({ gpus: [hot], apps }));
+}
 
 async function sidecarWith(path: string, env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; url: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-gpu-"));
@@ -74,20 +80,7 @@ describe("GPU telemetry", () => {
       expect(value(text, GPU_METRICS.foreignMemory, at)).toBe(2048 * MIB);
       expect(value(text, GPU_METRICS.throttled, `${at},reason="hw_thermal"`)).toBe(0);
 
-      // The GPU heats up: the driver holds the clock down for temperature (software and hardware thermal bits).
-      writeFileSync(
-        state,
-        JSON.stringify({
-          gpus: [
-            gpu({
-              "temperature.gpu": 87,
-              "clocks.current.sm": 1410,
-              "clocks_throttle_reasons.active": "0x0000000000000060",
-            }),
-          ],
-          apps,
-        }),
-      );
+      heatUp(state);
       await until(
         "the thermal slowdown on /metrics",
         async () => value(await metrics(), GPU_METRICS.throttled, `${at},reason="hw_thermal"`) === 1,
@@ -108,12 +101,7 @@ describe("GPU telemetry", () => {
     const { cli, url } = await sidecarWith(`${BIN}:${process.env.PATH}`, { FAKE_GPU_STATE: state });
     /** llama-server's answer with its timings set to `tps` over 100 generated tokens. */
     const chat = async (tps: number) => {
-      fake.transform = (body) =>
-        body
-          .replace(/"predicted_n":\d+/, '"predicted_n":100')
-          .replace(/"predicted_ms":[\d.]+/, `"predicted_ms":${100_000 / tps}`)
-          .replace(/"predicted_per_second":[\d.]+/, `"predicted_per_second":${tps}`)
-          .replace(/"completion_tokens":\d+/, '"completion_tokens":100');
+      fake.transform = timingsAt(tps);
       const f = fixture("post-v1-chat-completions");
       await (
         await fetch(`${url}${f.request.path}`, {
@@ -128,19 +116,7 @@ describe("GPU telemetry", () => {
     try {
       for (const tps of [60, 62, 58, 61]) await chat(tps);
       await until("the usual speed's requests recorded", async () => (await recent()).length >= 4);
-      writeFileSync(
-        state,
-        JSON.stringify({
-          gpus: [
-            gpu({
-              "temperature.gpu": 87,
-              "clocks.current.sm": 1410,
-              "clocks_throttle_reasons.active": "0x0000000000000060",
-            }),
-          ],
-          apps,
-        }),
-      );
+      heatUp(state);
       const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
       await until(
         "the sidecar to read the hot GPU",

@@ -2,7 +2,7 @@
 // set) judged against the model's usual speed, and the verdict on the record, the span, /metrics and /api/stats.
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeLlama, fixture, startFakeLlama } from "../support/fake-llama.js";
+import { type FakeLlama, fixture, startFakeLlama, timingsAt } from "../support/fake-llama.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { ATTR, expectSpanAttributes } from "../support/spans.js";
 
@@ -22,12 +22,7 @@ afterAll(async () => {
 
 /** llama-server's answer with its timings set to `tps` over 100 generated tokens. */
 function atSpeed(tps: number) {
-  fake.transform = (body) =>
-    body
-      .replace(/"predicted_n":\d+/, '"predicted_n":100')
-      .replace(/"predicted_ms":[\d.]+/, `"predicted_ms":${100_000 / tps}`)
-      .replace(/"predicted_per_second":[\d.]+/, `"predicted_per_second":${tps}`)
-      .replace(/"completion_tokens":\d+/, '"completion_tokens":100');
+  fake.transform = timingsAt(tps);
 }
 
 async function chat(tps: number) {

@@ -28,6 +28,16 @@ export function fixture(name: string): Fixture {
   return f;
 }
 
+/** A transform giving llama-server's answer timings of `tps` over 100 generated tokens (for speed verdicts). */
+export const timingsAt =
+  (tps: number) =>
+  (body: string): string =>
+    body
+      .replace(/"predicted_n":\d+/, '"predicted_n":100')
+      .replace(/"predicted_ms":[\d.]+/, `"predicted_ms":${100_000 / tps}`)
+      .replace(/"predicted_per_second":[\d.]+/, `"predicted_per_second":${tps}`)
+      .replace(/"completion_tokens":\d+/, '"completion_tokens":100');
+
 /** Splits a recorded SSE body into its events, each with its trailing blank line. */
 export function sseEvents(body: string): string[] {
   return body.split(/(?<=\n\n)/).filter((e) => e.trim().length > 0);
