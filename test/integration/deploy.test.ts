@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
 import { startCli } from "../support/cli-process.js";
 import { dashboard, metricNames, panelQueries, paths, ruleExpressions } from "../support/deploy-files.js";
@@ -64,6 +65,10 @@ describe("Prometheus and Alertmanager files", () => {
   });
 });
 
+interface Compose {
+  deploy?: { resources?: { reservations?: { devices?: { capabilities?: string[] }[] } } };
+}
+
 describe("docker-compose files", () => {
   for (const [variant, files] of [
     ["CUDA (default)", ["docker-compose.yml", "docker-compose.override.yml"]],
@@ -87,8 +92,12 @@ describe("docker-compose files", () => {
         "sidecar",
       ]);
       expect(r.out).toContain("LLAMA_SIDECAR_UPSTREAM: http://llama-server:8080");
-      if (variant.startsWith("CUDA")) expect(r.out).toMatch(/driver: nvidia/);
-      else expect(r.out).toMatch(/host\.docker\.internal/);
+      if (variant.startsWith("CUDA")) {
+        expect(r.out).toMatch(/driver: nvidia/);
+        // The sidecar reads the GPU itself: nvidia-smi and NVML in its container, no CUDA.
+        const sidecar = (parseYaml(r.out) as { services: Record<string, Compose> }).services.sidecar;
+        expect(sidecar?.deploy?.resources?.reservations?.devices?.[0]?.capabilities).toEqual(["utility"]);
+      } else expect(r.out).toMatch(/host\.docker\.internal/);
     });
 
     it(`${variant}: publishes every port on 127.0.0.1 only, and pins every image to a version`, () => {
