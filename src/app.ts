@@ -58,7 +58,10 @@ export interface AppDeps {
   /** Where numbers from llama-server that fail their check are reported. */
   reportInvalid: ReportInvalid;
   /** The GPU's readings over time (none without a GPU source): what a slow request's verdict rests on. */
-  gpus?: { during(from: number, to: number): GpuDuring | undefined };
+  gpus?: {
+    during(from: number, to: number): GpuDuring | undefined;
+    energy(from: number, to: number): number | undefined;
+  };
 }
 
 /** Renders any error thrown below in the protocol of the client that sent the request. */
@@ -304,6 +307,7 @@ function recordDeps(deps: AppDeps): RecordDeps {
     },
     primary: () => fleet.primary,
     gpuDuring: deps.gpus && ((from, to) => deps.gpus?.during(from, to)),
+    gpuEnergy: deps.gpus && ((from, to) => deps.gpus?.energy(from, to)),
     logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
   };
 }
@@ -328,7 +332,10 @@ function listenToRecords(deps: AppDeps, sessions: Sessions, agentTime: AgentTime
     .judged(stats.judged)
     .judged(deps.log.judged)
     .judged(agentTime.judged)
-    .judged((j) => countVerdicts(telemetry.state, j));
+    .judged((j) => countVerdicts(telemetry.state, j))
+    .judged((j) => {
+      if (j.energyJ !== undefined) telemetry.energy(j.upstream, j.energyJ);
+    });
 }
 
 /**

@@ -48,3 +48,25 @@ export function gpuDuring(history: readonly GpuReading[], from: number, to: numb
     memoryTotalBytes: fullest.memoryTotalBytes,
   };
 }
+
+/**
+ * Joules every GPU drew from `from` to `to` (epoch ms): each reading's power held until that GPU's next reading (or
+ * to `to`), the reading before `from` counted from `from`. Undefined without a power reading in the stretch.
+ */
+export function energyJoules(history: readonly GpuReading[], from: number, to: number): number | undefined {
+  if (to <= from) return undefined;
+  const byGpu = new Map<string, GpuReading[]>();
+  for (const r of history) byGpu.set(r.gpu, [...(byGpu.get(r.gpu) ?? []), r]);
+  let joules = 0;
+  let read = false;
+  for (const readings of byGpu.values()) {
+    readings.forEach((r, i) => {
+      const start = Math.max(r.at, from);
+      const end = Math.min(readings[i + 1]?.at ?? to, to);
+      if (end <= start || r.powerWatts === undefined) return;
+      joules += ((r.powerWatts ?? 0) * (end - start)) / 1000;
+      read = true;
+    });
+  }
+  return read ? joules : undefined;
+}

@@ -1,7 +1,7 @@
 // Reads the GPUs where llama-server runs, once a second, off the request path: nvidia-smi when it is there. A source
 // that is not there is no error: no readings, no series.
 
-import { type GpuDuring, gpuDuring } from "./during.js";
+import { energyJoules, type GpuDuring, gpuDuring } from "./during.js";
 import { appQueryArgs, foreignMemory, gpuQueryArgs, parseGpus } from "./nvidia-smi.js";
 import type { GpuReading } from "./reading.js";
 
@@ -39,6 +39,11 @@ export class GpuSampler {
   /** The last readings, one per GPU (none without a source). */
   readings(): readonly GpuReading[] {
     return this.latest;
+  }
+
+  /** Joules the GPUs drew from `from` to `to` (epoch ms), or undefined without power readings then. */
+  energy(from: number, to: number): number | undefined {
+    return energyJoules(this.history, from, to);
   }
 
   /** What the GPUs did from `from` to `to` (epoch ms), or undefined without readings then. */

@@ -44,6 +44,7 @@ export function judgedRow(j: JudgedRecord): LogRow {
   row.conversation = cache?.conversation;
   row.session ??= cache?.conversation;
   row.nCtx = j.nCtx ?? record.overflow?.nCtx;
+  row.energyJ = j.energyJ;
   if (cache) {
     row.missCause = cache.cause;
     row.missLocation = cache.location;

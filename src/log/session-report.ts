@@ -70,6 +70,8 @@ export interface SessionReport {
   compactions: { turn: number; from: number; to: number }[];
   /** The agent's side, when it sent its telemetry (Claude Code with `llama-sidecar claude`). */
   agent?: AgentSide;
+  /** What the GPU drew for the session's requests, where its power was read: watt-hours, and tokens per joule. */
+  energy?: { wattHours: number; generatedPerJoule?: number };
   /** One paragraph: where the time went. */
   summary: string;
 }
@@ -166,6 +168,14 @@ function compactionOf(turns: readonly Turn[], t: Turn): Turn["compacted"] {
   return { from, to: t.prompt };
 }
 
+/** The session's share of the GPU's energy, when any of its requests has one. */
+function energyOf(rows: readonly LogRow[], generated: number): SessionReport["energy"] {
+  const measured = rows.filter((r) => r.energyJ !== undefined);
+  if (measured.length === 0) return undefined;
+  const joules = measured.reduce((a, r) => a + (r.energyJ ?? 0), 0);
+  return { wattHours: joules / 3600, generatedPerJoule: joules > 0 ? generated / joules : undefined };
+}
+
 /** What the agent's telemetry adds to the report, if it sent any. */
 function agentSide(events: readonly AgentEvent[]): AgentSide | undefined {
   if (events.length === 0) return undefined;
@@ -237,6 +247,7 @@ export function sessionReport(
     peakContext: peak?.prompt === undefined ? undefined : { tokens: peak.prompt, nCtx: peak.nCtx },
     compactions: turns.flatMap((t) => (t.compacted ? [{ turn: t.turn, ...t.compacted }] : [])),
     agent: agentSide(events),
+    energy: energyOf(rows, tokens.generated),
     summary: "",
   };
   report.summary = summarize(report);
@@ -288,5 +299,8 @@ export function summarize(r: SessionReport): string {
     : "";
   const slow = r.slowdowns.length ? ` ${r.slowdowns.length} turn(s) generated slowly.` : "";
   const errors = r.errors.length ? ` ${r.errors.length} turn(s) failed.` : "";
-  return `${r.turns.length} turns over ${seconds(wall)}: ${parts.join(", ")}. ${misses}${reuse}.${ctx}${slow}${errors}`;
+  const energy = r.energy
+    ? ` The GPU drew ${r.energy.wattHours < 0.1 ? r.energy.wattHours.toFixed(4) : r.energy.wattHours.toFixed(2)} Wh for it${r.energy.generatedPerJoule === undefined ? "" : ` (${r.energy.generatedPerJoule.toFixed(2)} generated tokens per joule)`}.`
+    : "";
+  return `${r.turns.length} turns over ${seconds(wall)}: ${parts.join(", ")}. ${misses}${reuse}.${ctx}${slow}${errors}${energy}`;
 }

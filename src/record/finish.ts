@@ -21,6 +21,8 @@ export interface RecordDeps {
   primary(): ServingUnit;
   /** What the GPU did from one time to another (epoch ms), where a GPU source is read. */
   gpuDuring?(from: number, to: number): GpuDuring | undefined;
+  /** Joules the GPU drew from one time to another, where its power is read. */
+  gpuEnergy?(from: number, to: number): number | undefined;
   /** Logs a failure of the work done after a record, off the record queue's own guard. */
   logFailure(err: unknown): void;
 }
@@ -51,6 +53,13 @@ export function finishExchange(deps: RecordDeps, ex: ExchangeFacts, outcome: Out
   };
 }
 
+/** A request's share of what the GPU drew while it ran: none for one llama-server never worked on. */
+function energyOf(deps: RecordDeps, r: RequestRecord): number | undefined {
+  if (!deps.gpuEnergy || r.outcome === "local" || r.outcome === "rejected") return undefined;
+  const joules = deps.gpuEnergy(r.startedAt, r.startedAt + r.durationMs);
+  return joules === undefined ? undefined : joules / Math.max(1, r.concurrent ?? 1);
+}
+
 function judged(
   deps: RecordDeps,
   ex: ExchangeFacts,
@@ -63,7 +72,8 @@ function judged(
     const speed = judgeSpeed(unit, record, deps.gpuDuring);
     const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.obs.captured };
     const nCtx = unit.facts().nCtx;
-    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, content });
+    const energyJ = energyOf(deps, record);
+    const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, energyJ, content });
     deps.events.publishJudged(value);
     recordSpan(deps.telemetry, ex, unit, value, endedAt);
   } catch (err) {

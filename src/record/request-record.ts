@@ -87,6 +87,8 @@ export interface JudgedRecord {
   readonly nCtx?: number;
   readonly cache?: CacheVerdict;
   readonly speed?: SpeedVerdict;
+  /** Joules the GPU drew for it: its power over the request's time, shared among the requests decoding at once. */
+  readonly energyJ?: number;
   /** --capture-content only: the request's body as the client sent it, and the completion's text. */
   readonly content?: { readonly request: string; readonly response?: string };
 }

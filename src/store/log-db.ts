@@ -68,6 +68,8 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE bodies (id TEXT PRIMARY KEY, request BLOB, response BLOB) WITHOUT ROWID;`,
   // The agent's own side (Claude Code's telemetry): tool calls, prompts, its view of API calls, metric points.
   AGENT_EVENTS_SCHEMA,
+  // Each request's share of the GPU's energy, where its power is read.
+  "ALTER TABLE requests ADD COLUMN energy_j REAL",
 ];
 
 export const LOG_SCHEMA_VERSION = MIGRATIONS.length;
@@ -144,8 +146,8 @@ const toParams = (row: LogRow): Record<LogColumn, unknown> => {
 
 export class LogDb {
   private readonly db: Database.Database;
-  private readonly insertOne: Database.Statement;
-  private readonly insertBody: Database.Statement | undefined;
+  /** Prepared at the first insert: a reader of an older schema (the command line) never inserts. */
+  private inserts: { row: Database.Statement; body: Database.Statement | undefined } | undefined;
   /** The schema the file is at: a reader (the command line) reads an older one as it is, without migrating it. */
   private schema = LOG_SCHEMA_VERSION;
 
@@ -167,13 +169,20 @@ export class LogDb {
       this.db.exec("PRAGMA journal_mode = TRUNCATE; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512;");
       this.migrate();
     } else this.schema = this.checkVersion();
+  }
+
+  private prepareInserts(): { row: Database.Statement; body: Database.Statement | undefined } {
+    if (this.inserts) return this.inserts;
     const columns = ROW_COLUMNS.map(([, c]) => c);
-    this.insertBody = this.hasBodies
-      ? this.db.prepare("INSERT OR IGNORE INTO bodies (id, request, response) VALUES (?, ?, ?)")
-      : undefined;
-    this.insertOne = this.db.prepare(
-      `INSERT OR IGNORE INTO requests (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
-    );
+    this.inserts = {
+      row: this.db.prepare(
+        `INSERT OR IGNORE INTO requests (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
+      ),
+      body: this.hasBodies
+        ? this.db.prepare("INSERT OR IGNORE INTO bodies (id, request, response) VALUES (?, ?, ?)")
+        : undefined,
+    };
+    return this.inserts;
   }
 
   private version(): number {
@@ -206,8 +215,9 @@ export class LogDb {
     let added = 0;
     this.db.exec("BEGIN");
     try {
-      for (const row of rows) added += this.insertOne.run(toParams(row)).changes;
-      for (const b of bodies) this.insertBody?.run(b.id, pack(b.request), pack(b.response));
+      const insert = this.prepareInserts();
+      for (const row of rows) added += insert.row.run(toParams(row)).changes;
+      for (const b of bodies) insert.body?.run(b.id, pack(b.request), pack(b.response));
       if (this.hasAgentEvents) insertAgentEvents(this.db, events);
       this.db.exec("COMMIT");
     } catch (err) {

@@ -48,6 +48,8 @@ export interface LogRow {
   error?: string;
   /** False for a row replayed from the journal after a crash: it has no verdicts. */
   judged: boolean;
+  /** Joules the GPU drew for it (its share, where the GPU's power is read). */
+  energyJ?: number;
   /** Not a column: its bodies were captured (--capture-content), as a session's rows say. */
   captured?: true;
 }
@@ -92,6 +94,7 @@ const KEYS: readonly (keyof LogRow)[] = [
   "overflowPrompt",
   "error",
   "judged",
+  "energyJ",
 ];
 
 /** Each field and its column, in the table's order (store/log-db.ts). */

@@ -1,5 +1,5 @@
 // The GPUs' readings on /metrics, each series labelled by GPU and upstream, read from the sampler when scraped.
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { type GpuReading, THROTTLE_REASONS } from "../gpu/reading.js";
 import { METRIC_PREFIX } from "./instruments.js";
 
@@ -15,7 +15,21 @@ export const GPU_METRICS = {
   clock: `${METRIC_PREFIX}_gpu_clock_ratio`,
   throttled: `${METRIC_PREFIX}_gpu_throttled`,
   foreignMemory: `${METRIC_PREFIX}_gpu_foreign_memory_bytes`,
+  energy: `${METRIC_PREFIX}_energy_joules_total`,
 } as const;
+
+/** The energy counter: each request's share of what the GPU drew, by upstream (no series until a GPU is read). */
+export function energyCounter(registry: Registry): (upstream: string, joules: number) => void {
+  const counter = new Counter({
+    name: GPU_METRICS.energy,
+    help: "Joules the GPU drew for requests: each request's power over its time, shared among those decoding at once",
+    labelNames: ["upstream"],
+    registers: [registry],
+  });
+  return (upstream, joules) => {
+    if (joules > 0) counter.inc({ upstream }, joules);
+  };
+}
 
 type Field = (r: GpuReading) => number | undefined;
 

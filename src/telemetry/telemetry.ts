@@ -11,6 +11,7 @@ import { VERSION } from "../version.js";
 import { BoundedLabel, MODEL_LABEL_LIMIT } from "../wire/labels.js";
 import { type AgentCounters, createAgentCounters } from "./agent-counters.js";
 import { createOtelPrometheusReader, MetricsExposition } from "./exposition.js";
+import { energyCounter } from "./gpu-gauges.js";
 import { createRequestInstruments, type RequestInstruments } from "./instruments.js";
 import { pushMetricReaders } from "./push-metrics.js";
 import { createStateGauges, type StateGauges } from "./state-gauges.js";
@@ -28,6 +29,8 @@ export interface Telemetry {
   state: StateGauges;
   /** The agent's side of its sessions: tool calls, and the sessions' time by phase. */
   agent: AgentCounters;
+  /** A request's share of the GPU's energy, by upstream. */
+  energy(upstream: string, joules: number): void;
   exposition: MetricsExposition;
   /** Finished spans from elsewhere (an agent's own), exported where the sidecar's go; nowhere without export. */
   relaySpans(spans: readonly ReadableSpan[]): void;
@@ -53,6 +56,7 @@ export function buildTelemetry(parts: TelemetryParts, ledger: () => RequestLedge
     modelLabels: new BoundedLabel(MODEL_LABEL_LIMIT, () => ledgerModels(ledger())),
     state,
     agent: createAgentCounters(state.registry),
+    energy: energyCounter(state.registry),
     exposition: new MetricsExposition(state.registry, parts.otelReader),
     relaySpans: (spans) => {
       for (const p of parts.spanProcessors ?? []) for (const s of spans) p.onEnd(s);

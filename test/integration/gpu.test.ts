@@ -106,7 +106,7 @@ describe("GPU telemetry", () => {
       await (
         await fetch(`${url}${f.request.path}`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", "x-claude-code-session-id": "gpu-session" },
           body: JSON.stringify(f.request.body),
         })
       ).text();
@@ -131,9 +131,15 @@ describe("GPU telemetry", () => {
       });
       expect(slow?.slowdownCause).toBe("gpu_throttled");
       expect(slow?.slowdownDetail).toBe("SM clock 1,410 of 2,520 MHz, thermal slowdown at 87 °C (GPU 0)");
-      expect(await metrics()).toMatch(
-        /llama_sidecar_generation_slowdowns_total\{upstream="default",cause="gpu_throttled"\} 1/,
-      );
+      const after = await metrics();
+      expect(after).toMatch(/llama_sidecar_generation_slowdowns_total\{upstream="default",cause="gpu_throttled"\} 1/);
+      // Each request's share of the GPU's energy: counted, and summed up in its session's report.
+      expect(value(after, GPU_METRICS.energy, 'upstream="default"')).toBeGreaterThan(0);
+      const session = (await (await fetch(`${url}/api/sessions/gpu-session`)).json()) as {
+        report: { energy?: { wattHours: number }; summary: string };
+      };
+      expect(session.report.energy?.wattHours).toBeGreaterThan(0);
+      expect(session.report.summary).toMatch(/The GPU drew [\d.]+ Wh for it/);
     } finally {
       fake.transform = undefined;
       await cli.stop();

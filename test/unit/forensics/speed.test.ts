@@ -1,7 +1,7 @@
 // Why generation slowed: a slow request against the model's usual speed, and the change that explains it.
 import { describe, expect, it } from "vitest";
 import { describeSlowdown, type ServerState, SpeedForensics, type SpeedSample } from "../../../src/forensics/speed.js";
-import { type GpuDuring, gpuDuring } from "../../../src/gpu/during.js";
+import { energyJoules, type GpuDuring, gpuDuring } from "../../../src/gpu/during.js";
 import type { GpuReading } from "../../../src/gpu/reading.js";
 
 const SERVER: ServerState = { restarts: 0, nCtx: 32768, slots: 1, model: "qwen" };
@@ -159,5 +159,16 @@ describe("SpeedForensics with the GPU's readings", () => {
     });
     expect(gpuDuring([], 0, 1)).toBeUndefined();
     expect(gpuDuring(history, 5000, 6000)?.smClockMhz).toBe(100); // only the reading before it: it held then
+  });
+});
+
+describe("a request's share of the GPU's energy", () => {
+  it("holds each GPU's power until its next reading, from the request's start to its end", () => {
+    const r = (gpu: string, at: number, powerWatts?: number): GpuReading => ({ gpu, at, powerWatts, throttled: [] });
+    const history = [r("0", 0, 100), r("1", 0, 50), r("0", 1000, 300), r("1", 1000), r("0", 2000, 200)];
+    // GPU 0: 100 W for 0.5 s, 300 W for 1 s, 200 W for 0.5 s = 450 J; GPU 1: 50 W for its first second = 25 J from 500.
+    expect(energyJoules(history, 500, 2500)).toBeCloseTo(450 + 25 + 0, 9);
+    expect(energyJoules([], 0, 1000)).toBeUndefined();
+    expect(energyJoules(history, 10, 10)).toBeUndefined();
   });
 });
