@@ -1,12 +1,10 @@
-// Reads the GPUs where llama-server runs, once a second, off the request path: nvidia-smi when it is there. A source
-// that is not there is no error: no readings, no series.
-
+// Reads the GPUs where llama-server runs, once a second, off the request path, with the first GPU tool this machine
+// has (gpu/sources.ts). A tool that is not there is no error: no readings, no series.
 import { energyJoules, type GpuDuring, gpuDuring } from "./during.js";
-import { appQueryArgs, foreignMemory, gpuQueryArgs, parseGpus } from "./nvidia-smi.js";
 import type { GpuReading } from "./reading.js";
+import { type GpuSource, gpuSources, type RunTool } from "./sources.js";
 
-/** Runs a program with arguments and gives its standard output (rejects when it cannot run or fails). */
-export type RunTool = (file: string, args: readonly string[]) => Promise<string>;
+export type { RunTool } from "./sources.js";
 
 /** Readings kept for the verdicts of requests that ran up to this long. */
 const HISTORY_MS = 15 * 60_000;
@@ -24,6 +22,8 @@ export class GpuSampler {
     private readonly run: RunTool,
     private readonly onProblem: (message: string) => void,
     private readonly everyMs = 1000,
+    /** The tools still to try, the one in use first. */
+    private readonly sources: GpuSource[] = gpuSources(),
   ) {}
 
   start(): this {
@@ -56,17 +56,10 @@ export class GpuSampler {
     if (this.busy) return;
     this.busy = true;
     try {
+      const source = this.sources[0];
+      if (!source) return this.stop();
       const at = Date.now();
-      const [gpus, apps] = await Promise.all([
-        this.run("nvidia-smi", gpuQueryArgs),
-        this.run("nvidia-smi", appQueryArgs).catch(() => ""),
-      ]);
-      const foreign = foreignMemory(apps);
-      this.latest = Object.freeze(
-        parseGpus(gpus, at).map(({ uuid, ...r }) =>
-          Object.freeze({ ...r, foreignMemoryBytes: foreign.get(uuid) ?? 0 }),
-        ),
-      );
+      this.latest = Object.freeze((await source.read(this.run, at)).map((r) => Object.freeze(r)));
       this.failed = undefined;
       this.history.push(...this.latest);
       const keepFrom = at - HISTORY_MS;
@@ -74,10 +67,12 @@ export class GpuSampler {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.latest = [];
-      // No nvidia-smi on this machine: nothing to read, ever; stop asking.
-      if (e.code === "ENOENT") return this.stop();
-      if (this.failed !== e.message) this.onProblem(`reading the GPU failed: ${e.message}`);
-      this.failed = e.message;
+      // Not on this machine: the next tool is tried at the next sample; none at all, and the sampler stops.
+      if (e.code === "ENOENT") this.sources.shift();
+      else {
+        if (this.failed !== e.message) this.onProblem(`reading the GPU failed: ${e.message}`);
+        this.failed = e.message;
+      }
     } finally {
       this.busy = false;
     }

@@ -10,7 +10,13 @@ import { type CliProcess, startCli } from "../support/cli-process.js";
 import { type FakeLlama, fixture, startFakeLlama, timingsAt } from "../support/fake-llama.js";
 import { until } from "../support/until.js";
 
-const BIN = new URL("../fixtures/bin/", import.meta.url).pathname;
+const TOOLS = new URL("../fixtures/gpu-tools/", import.meta.url).pathname;
+const BIN = `${TOOLS}nvidia`;
+/** The system's PATH without any folder that holds a GPU tool (the stand-ins' folders are not on it anyway). */
+const SYSTEM_PATH = (process.env.PATH ?? "/usr/bin:/bin")
+  .split(":")
+  .filter((dir) => !["nvidia-smi", "amd-smi", "macmon"].some((tool) => existsSync(join(dir, tool))))
+  .join(":");
 const MIB = 1024 * 1024;
 
 let fake: FakeLlama;
@@ -146,13 +152,45 @@ describe("GPU telemetry", () => {
     }
   });
 
+  for (const [folder, tool, expected] of [
+    [
+      "amd",
+      "amd-smi (MI300X, ROCm 7)",
+      {
+        utilization: 0.87,
+        memoryUsed: 120000 * MIB,
+        memoryTotal: 196592 * MIB,
+        power: 612,
+        powerLimit: 750,
+        temperature: 71,
+        foreignMemory: 0,
+      },
+    ],
+    [
+      "apple",
+      "macmon (M3 Pro)",
+      { utilization: 0.93, memoryUsed: 30064771072, memoryTotal: 38654705664, power: 14.2, temperature: 61.5 },
+    ],
+  ] as const) {
+    it(`exports the readings of a stand-in ${tool} where it is the GPU tool on PATH`, async () => {
+      const { cli, url } = await sidecarWith(`${TOOLS}${folder}:${SYSTEM_PATH}`);
+      try {
+        const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
+        await until("the GPU series", async () => (await metrics()).includes(`${GPU_METRICS.utilization}{`));
+        const text = await metrics();
+        for (const [key, want] of Object.entries(expected))
+          expect([
+            key,
+            value(text, GPU_METRICS[key as keyof typeof GPU_METRICS], 'gpu="0",upstream="default"'),
+          ]).toEqual([key, want]);
+      } finally {
+        await cli.stop();
+      }
+    });
+  }
+
   it("has no GPU series, and says nothing of it, where no GPU tool is installed", async () => {
-    // The system's PATH without any folder that holds an nvidia-smi (the stand-ins' folder is not on it anyway).
-    const path = (process.env.PATH ?? "/usr/bin:/bin")
-      .split(":")
-      .filter((dir) => !existsSync(join(dir, "nvidia-smi")))
-      .join(":");
-    const { cli, url } = await sidecarWith(path);
+    const { cli, url } = await sidecarWith(SYSTEM_PATH);
     try {
       const text = await (await fetch(`${url}/metrics`)).text();
       expect(text).toContain(`# HELP ${GPU_METRICS.utilization}`);
