@@ -7,6 +7,7 @@ import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import type { GpuDuring } from "./gpu/during.js";
+import type { GpuReading } from "./gpu/reading.js";
 import { guard } from "./guard/guard.js";
 import { addAgentReceiver } from "./log/agent-receiver.js";
 import { AgentTime } from "./log/agent-time.js";
@@ -59,6 +60,7 @@ export interface AppDeps {
   reportInvalid: ReportInvalid;
   /** The GPU's readings over time (none without a GPU source): what a slow request's verdict rests on. */
   gpus?: {
+    readings(): readonly GpuReading[];
     during(from: number, to: number): GpuDuring | undefined;
     energy(from: number, to: number): number | undefined;
   };
@@ -194,7 +196,8 @@ function ownRoutes(
   });
   router.get("/api/stats", fresh, (ctx) => {
     ctx.set("Cache-Control", "no-store");
-    ctx.body = statsView(deps.stats, upstreamParts(fleet), forensicsView(fleet), forward.active.view());
+    const gpus = deps.gpus?.readings() ?? [];
+    ctx.body = statsView(deps.stats, upstreamParts(fleet), forensicsView(fleet), forward.active.view(), gpus);
   });
   router.get("/api/requests/active", (ctx) => {
     ctx.set("Cache-Control", "no-store");

@@ -41,6 +41,8 @@ export interface Running {
 export interface RunOptions {
   /** Where the banner goes. */
   print?: (text: string) => void;
+  /** How the GPU tools are run (tests: stand-ins). */
+  runTool?: RunTool;
 }
 
 function listenUrl(config: Config, port: number): string {
@@ -137,7 +139,7 @@ export async function runSidecar(
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   const log = await RequestLog.open(logSettings(config), logger);
   // The GPU where llama-server runs: this machine's, read by whichever tool is here (none: no GPU series).
-  const gpus = new GpuSampler(runTool, (problem) => logger.warn(problem)).start();
+  const gpus = new GpuSampler(options.runTool ?? runTool, (problem) => logger.warn(problem)).start();
   gpuGauges(telemetry.state.registry, () => gpus.readings().map((r) => ({ ...r, upstream: fleet.primary.name })));
   telemetry.state.observeStore(() => storeHealth(stats, log));
   const records = new RecordQueue(logger, undefined, [stats.requests, log]);

@@ -13,6 +13,7 @@ const ASSETS: Record<DashboardFile, [path: string, type: string]> = {
   "": [join(PUBLIC, "index.html"), "text/html; charset=utf-8"],
   "app.js": [join(PUBLIC, "app.js"), "text/javascript; charset=utf-8"],
   "format.js": [join(PUBLIC, "format.js"), "text/javascript; charset=utf-8"],
+  "gpu.js": [join(PUBLIC, "gpu.js"), "text/javascript; charset=utf-8"],
   "sessions.js": [join(PUBLIC, "sessions.js"), "text/javascript; charset=utf-8"],
   "style.css": [join(PUBLIC, "style.css"), "text/css; charset=utf-8"],
   "uplot.js": [join(UPLOT, "uPlot.iife.min.js"), "text/javascript; charset=utf-8"],

@@ -1,7 +1,9 @@
 // The JSON views of the sidecar's statistics: GET /api/stats and GET /api/history, as the dashboard reads them.
+
 import type { QueueNumbers } from "../admission/queue.js";
 import type { Miss } from "../forensics/forensics.js";
 import type { NotedSlowdown } from "../forensics/speed.js";
+import type { GpuReading } from "../gpu/reading.js";
 import type { RecordRow } from "../record/request-record.js";
 import type { ScrapeView } from "../scrape/scraper.js";
 import { decodeKey } from "../store/ledger-keys.js";
@@ -101,6 +103,7 @@ export function statsView(
   upstreams: readonly [UpstreamPart, ...UpstreamPart[]],
   forensics: ForensicsView,
   active: readonly ActiveRequest[] = [],
+  gpus: readonly GpuReading[] = [],
 ) {
   const own = stats.totals();
   const { cache, speed } = forensics;
@@ -126,6 +129,8 @@ export function statsView(
       byModel: byKey(stats, "model"),
     },
     live: liveView(stats, primary.scrape, sumQueues(upstreams.map((u) => u.queue))),
+    /** The GPUs where llama-server runs, as last read (none without a GPU tool). */
+    gpus,
     background: backgroundView(stats),
     /** Model requests in flight now, with their phase (GET /api/requests/active has the same). */
     active,

@@ -7,6 +7,7 @@ export const DASHBOARD_FILES = [
   "",
   "app.js",
   "format.js",
+  "gpu.js",
   "sessions.js",
   "style.css",
   "uplot.js",

@@ -1,12 +1,15 @@
 /// <reference lib="dom" />
 // The dashboard in real headless Chromium (Debian's), driven by playwright-core, in front of the real llama-server.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { humanCount, humanDuration } from "../../src/dashboard/public/format.js";
 import { sessionReport } from "../../src/log/session-report.js";
 import type { AgentEvent } from "../../src/store/agent-events.js";
 import type { LogRow } from "../../src/store/log-row.js";
+import { nvidiaGpu, nvidiaStandIn } from "../support/gpu-tools.js";
 import { type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { toolPath } from "../support/tools.js";
@@ -338,6 +341,44 @@ describe("GET /dashboard", () => {
       /in tools \(Bash 14%\), 46% waiting for the person/,
     );
     await page.locator('[data-stat="sessions-card"]').screenshot({ path: `${SHOTS}dashboard-session-agent.png` });
+    await page.close();
+  });
+
+  it("shows the GPU tile where the sidecar reads a GPU: memory bar, utilisation, watts, heat, a throttling badge", async () => {
+    const state = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
+    const gpu = (index: number, over: Record<string, unknown>) => nvidiaGpu({ index, uuid: `GPU-${index}`, ...over });
+    writeFileSync(
+      state,
+      JSON.stringify({
+        gpus: [
+          gpu(0, {}),
+          gpu(1, { "temperature.gpu": 88, "clocks.current.sm": 1410, "clocks_throttle_reasons.active": "0x60" }),
+        ],
+        apps: [{ gpu_uuid: "GPU-1", pid: 9, process_name: "python3", used_memory: 8192 }],
+      }),
+    );
+    const withGpu = await startTestSidecar(llama.url, [], { runTool: nvidiaStandIn(state) });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.on("pageerror", (e) => consoleErrors.push(String(e)));
+      await page.goto(`${withGpu.url}/dashboard`);
+      await page.waitForSelector("body[data-ready=true]");
+      const rows = page.locator('[data-stat="gpus"] .gpu-row');
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+      expect(await rows.nth(0).textContent()).toMatch(
+        /0 · NVIDIA L40.*30\.0 GiB \/ 48\.0 GiB.*97%.*281 \/ 300 W.*71 °C/,
+      );
+      expect(await rows.nth(0).locator(".badge.throttled").count()).toBe(0);
+      expect(await rows.nth(1).locator(".badge.throttled").getAttribute("title")).toBe("sw_thermal, hw_thermal");
+      expect(await rows.nth(1).locator(".mem-foreign").getAttribute("style")).toMatch(/width: 16\.\d+%/);
+      await page.locator('[data-stat="gpu-card"]').screenshot({ path: `${SHOTS}dashboard-gpu.png` });
+      await page.close();
+    } finally {
+      await withGpu.close();
+    }
+    // The other sidecar reads no GPU: no tile.
+    const page = await open();
+    expect(await page.locator('[data-stat="gpu-card"]').isHidden()).toBe(true);
     await page.close();
   });
 

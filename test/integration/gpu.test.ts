@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GPU_METRICS } from "../../src/telemetry/gpu-gauges.js";
 import { type CliProcess, startCli } from "../support/cli-process.js";
 import { type FakeLlama, fixture, startFakeLlama, timingsAt } from "../support/fake-llama.js";
+import { GPU_TOOLS, nvidiaGpu } from "../support/gpu-tools.js";
 import { until } from "../support/until.js";
 
-const TOOLS = new URL("../fixtures/gpu-tools/", import.meta.url).pathname;
+const TOOLS = GPU_TOOLS;
 const BIN = `${TOOLS}nvidia`;
 /** The system's PATH without any folder that holds a GPU tool (the stand-ins' folders are not on it anyway). */
 const SYSTEM_PATH = (process.env.PATH ?? "/usr/bin:/bin")
@@ -27,21 +28,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const gpu = (over: Record<string, unknown> = {}) => ({
-  index: 0,
-  uuid: "GPU-c4dd1ba4",
-  name: "NVIDIA L40",
-  "utilization.gpu": 97,
-  "memory.used": 30712,
-  "memory.total": 49140,
-  "power.draw": 281.43,
-  "enforced.power.limit": 300,
-  "temperature.gpu": 71,
-  "clocks.current.sm": 2490,
-  "clocks.max.sm": 2520,
-  "clocks_throttle_reasons.active": "0x0000000000000000",
-  ...over,
-});
+const gpu = nvidiaGpu;
 const apps = [
   { gpu_uuid: "GPU-c4dd1ba4", pid: 4339, process_name: "/app/llama-server", used_memory: 28000 },
   { gpu_uuid: "GPU-c4dd1ba4", pid: 5120, process_name: "python3", used_memory: 2048 },

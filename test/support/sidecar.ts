@@ -12,6 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { type Logger, pino } from "pino";
 import { type Config, parseConfig, primaryUpstream } from "../../src/config/load.js";
+import type { RunTool } from "../../src/gpu/sampler.js";
 import { type RecordRow, recordRow } from "../../src/record/request-record.js";
 import { type Running, runSidecar } from "../../src/server.js";
 import { openStats, type Stats } from "../../src/stats/service.js";
@@ -72,7 +73,7 @@ export function testTelemetry(ledger: () => RequestLedger): { telemetry: Telemet
 export async function startTestSidecar(
   upstreamUrl: string | undefined,
   args: string[] = [],
-  opts: { logger?: Logger } = {},
+  opts: { logger?: Logger; runTool?: RunTool } = {},
 ): Promise<TestSidecar> {
   const config = testConfig(upstreamUrl, args);
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
@@ -85,6 +86,7 @@ export async function startTestSidecar(
     print: (t) => {
       banner += t;
     },
+    runTool: opts.runTool,
   });
   running.events.judged((j) => {
     records.push(recordRow(j.record, j));

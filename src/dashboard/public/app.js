@@ -1,6 +1,7 @@
 // @ts-check
 // The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
 import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
+import { renderGpus } from "./gpu.js";
 import { startSessions } from "./sessions.js";
 
 /** @typedef {import("../../stats/views.js").StatsView} StatsView */
@@ -407,6 +408,7 @@ async function refreshStats() {
   renderHeader(s);
   renderCards(s);
   renderSlots(s);
+  renderGpus(s.gpus);
   renderUpstreams(s);
   renderActive(s);
   busy = s.active.length > 0;
