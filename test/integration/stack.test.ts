@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metricNames, panelQueries, paths, resolveVariables, ruleExpressions } from "../support/deploy-files.js";
+import { nvidiaGpu, nvidiaStandIn } from "../support/gpu-tools.js";
 import { freePort, type LlamaServer, startLlamaServer } from "../support/llama-server.js";
 import { startTestSidecar, type TestSidecar } from "../support/sidecar.js";
 import { toolPath } from "../support/tools.js";
@@ -97,7 +98,18 @@ async function workload(): Promise<void> {
 
 beforeAll(async () => {
   llama = await startLlamaServer();
-  sidecar = await startTestSidecar(llama.url, ["--queue-max", "1", "--scrape-interval", "1"]);
+  // The GPU row's panels read a GPU: nvidia-smi's stand-in, with a second GPU held down for heat.
+  const gpuState = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
+  writeFileSync(
+    gpuState,
+    JSON.stringify({
+      gpus: [nvidiaGpu(), nvidiaGpu({ index: 1, uuid: "GPU-1", "clocks_throttle_reasons.active": "0x60" })],
+      apps: [{ gpu_uuid: "GPU-1", pid: 9, process_name: "python3", used_memory: 2048 }],
+    }),
+  );
+  sidecar = await startTestSidecar(llama.url, ["--queue-max", "1", "--scrape-interval", "1"], {
+    runTool: nvidiaStandIn(gpuState),
+  });
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), "llama-sidecar-prom-"));
