@@ -19,6 +19,34 @@ export interface GpuDuring {
   memoryTotalBytes?: number;
 }
 
+/** How many readings before a stretch are kept with it: one sample of every GPU a machine may have, and more. */
+const LEAD = 64;
+
+/**
+ * The readings from a little before `from` to `to`, found by bisection (the history is in time order): a request's
+ * verdict and energy look at seconds of a quarter hour's readings, never at all of them.
+ */
+function around(history: readonly GpuReading[], from: number, to: number): readonly GpuReading[] {
+  const first = (t: number) => {
+    let lo = 0;
+    let hi = history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((history[mid] as GpuReading).at < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const start = first(from);
+  const lead = history[start - 1]?.at;
+  // Every reading of the last sample before `from` (one per GPU), whatever their number.
+  let begin = start;
+  while (begin > 0 && begin > start - LEAD && history[begin - 1]?.at === lead) begin--;
+  let end = first(to);
+  while (end < history.length && (history[end] as GpuReading).at <= to) end++;
+  return history.slice(begin, end);
+}
+
 const max = (a: number | undefined, b: number | undefined) =>
   a === undefined ? b : b === undefined ? a : Math.max(a, b);
 
@@ -27,8 +55,9 @@ const max = (a: number | undefined, b: number | undefined) =>
  * undefined when there are none: then nothing is said of the GPU.
  */
 export function gpuDuring(history: readonly GpuReading[], from: number, to: number): GpuDuring | undefined {
-  const before = history.filter((r) => r.at < from).at(-1)?.at;
-  const window = history.filter((r) => r.at <= to && (r.at >= from || r.at === before));
+  const near = around(history, from, to);
+  const before = near.filter((r) => r.at < from).at(-1)?.at;
+  const window = near.filter((r) => r.at <= to && (r.at >= from || r.at === before));
   if (window.length === 0) return undefined;
   const ratio = (r: GpuReading) => (r.smClockMhz !== undefined && r.smClockMaxMhz ? r.smClockMhz / r.smClockMaxMhz : 1);
   const slowest = window.reduce((a, r) => (ratio(r) < ratio(a) ? r : a));
@@ -56,7 +85,11 @@ export function gpuDuring(history: readonly GpuReading[], from: number, to: numb
 export function energyJoules(history: readonly GpuReading[], from: number, to: number): number | undefined {
   if (to <= from) return undefined;
   const byGpu = new Map<string, GpuReading[]>();
-  for (const r of history) byGpu.set(r.gpu, [...(byGpu.get(r.gpu) ?? []), r]);
+  for (const r of around(history, from, to)) {
+    const list = byGpu.get(r.gpu);
+    if (list) list.push(r);
+    else byGpu.set(r.gpu, [r]);
+  }
   let joules = 0;
   let read = false;
   for (const readings of byGpu.values()) {

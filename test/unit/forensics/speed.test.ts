@@ -169,6 +169,10 @@ describe("a request's share of the GPU's energy", () => {
     // GPU 0: 100 W for 0.5 s, 300 W for 1 s, 200 W for 0.5 s = 450 J; GPU 1: 50 W for its first second = 25 J from 500.
     expect(energyJoules(history, 500, 2500)).toBeCloseTo(450 + 25 + 0, 9);
     expect(energyJoules([], 0, 1000)).toBeUndefined();
+    // A quarter hour of two GPUs, one sample a second: a request's window reads only its own seconds.
+    const long = Array.from({ length: 900 }, (_, i) => [r("0", i * 1000, 100 + i), r("1", i * 1000, 50)]).flat();
+    expect(energyJoules(long, 600_500, 602_500)).toBeCloseTo(0.5 * 700 + 701 + 0.5 * 702 + 2 * 50, 9);
+    expect(gpuDuring(long, 600_500, 602_500)?.powerWatts).toBe(702);
     expect(energyJoules(history, 10, 10)).toBeUndefined();
   });
 });
