@@ -7,7 +7,7 @@ import { addDashboardRoutes } from "./dashboard/serve.js";
 import { errorBody, type Protocol, SidecarError } from "./errors.js";
 import type { UpstreamFleet } from "./fleet/fleet.js";
 import type { GpuDuring } from "./gpu/during.js";
-import type { GpuReading } from "./gpu/reading.js";
+import type { UpstreamGpu } from "./gpu/reading.js";
 import { guard } from "./guard/guard.js";
 import { addAgentReceiver } from "./log/agent-receiver.js";
 import { AgentTime } from "./log/agent-time.js";
@@ -60,9 +60,9 @@ export interface AppDeps {
   reportInvalid: ReportInvalid;
   /** The GPU's readings over time (none without a GPU source): what a slow request's verdict rests on. */
   gpus?: {
-    readings(): readonly GpuReading[];
-    during(from: number, to: number): GpuDuring | undefined;
-    energy(from: number, to: number): number | undefined;
+    readings(): readonly UpstreamGpu[];
+    during(upstream: string, from: number, to: number): GpuDuring | undefined;
+    energy(upstream: string, from: number, to: number): number | undefined;
   };
 }
 
@@ -141,7 +141,9 @@ function addClientRoutes(
     const id = ctx.params.id ?? "";
     const view = sessions.view(id, active.view(), { state, nCtx: props?.nCtx });
     await deps.log.settled();
-    const report = sessionReport(id, await deps.log.session(id), await deps.log.agentEvents(id));
+    const report = sessionReport(id, await deps.log.session(id), await deps.log.agentEvents(id), {
+      energyPrice: deps.config.energyPrice,
+    });
     if (view || report)
       ctx.body = { ...(view ?? { session: id, requests: report?.turns.length, upstream: state }), report };
     else {
@@ -309,8 +311,8 @@ function recordDeps(deps: AppDeps): RecordDeps {
       labelText,
     },
     primary: () => fleet.primary,
-    gpuDuring: deps.gpus && ((from, to) => deps.gpus?.during(from, to)),
-    gpuEnergy: deps.gpus && ((from, to) => deps.gpus?.energy(from, to)),
+    gpuDuring: deps.gpus && ((upstream, from, to) => deps.gpus?.during(upstream, from, to)),
+    gpuEnergy: deps.gpus && ((upstream, from, to) => deps.gpus?.energy(upstream, from, to)),
     logFailure: (err) => deps.logger.error({ err }, "finishing a request's record failed"),
   };
 }

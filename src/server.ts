@@ -6,19 +6,20 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { banner } from "./banner.js";
-import type { Config } from "./config/load.js";
+import { type Config, primaryUpstream } from "./config/load.js";
 import type { UpstreamSpec } from "./config/upstreams.js";
 import { type FleetHost, UpstreamFleet } from "./fleet/fleet.js";
 import { UpstreamHost } from "./fleet/upstream-host.js";
 import type { UpstreamUnit } from "./fleet/upstream-unit.js";
-import { GpuSampler, type RunTool } from "./gpu/sampler.js";
+import type { RunTool } from "./gpu/sources.js";
+import { type GpuPlace, GpuWatch } from "./gpu/watch.js";
 import { type LogSettings, RequestLog } from "./log/request-log.js";
 import { RecordEvents } from "./record/events.js";
 import { RecordQueue } from "./record/queue.js";
 import { registerUpstreamExports } from "./scrape/exports.js";
 import type { UpstreamScraper } from "./scrape/scraper.js";
 import type { Stats } from "./stats/service.js";
-import { gpuGauges } from "./telemetry/gpu-gauges.js";
+import { energyPriceGauge, gpuGauges } from "./telemetry/gpu-gauges.js";
 import { invalidValueReporter, type ReportInvalid } from "./telemetry/invalid-values.js";
 import type { Telemetry } from "./telemetry/telemetry.js";
 import type { UpstreamMonitor } from "./upstream/monitor.js";
@@ -127,6 +128,13 @@ const runTool: RunTool = (file, args) =>
     execFile(file, args, { timeout: 3000, maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
   );
 
+/** Every upstream's GPU, the primary's first: a GPU two upstreams share is shown under the primary. */
+function gpuPlaces(config: Config): GpuPlace[] {
+  const primary = primaryUpstream(config);
+  const places = config.upstreams.map((u) => ({ upstream: u.name, source: u.gpuSource, gpus: u.gpus }));
+  return [...places.filter((p) => p.upstream === primary), ...places.filter((p) => p.upstream !== primary)];
+}
+
 export async function runSidecar(
   config: Config,
   telemetry: Telemetry,
@@ -138,9 +146,14 @@ export async function runSidecar(
   const fleet = createFleet(config, stats, logger, telemetry, reportInvalid);
   for (const host of fleet.hosts) watchUpstream(host, telemetry, logger, fleet.hosts.length > 1);
   const log = await RequestLog.open(logSettings(config), logger);
-  // The GPU where llama-server runs: this machine's, read by whichever tool is here (none: no GPU series).
-  const gpus = new GpuSampler(options.runTool ?? runTool, (problem) => logger.warn(problem)).start();
-  gpuGauges(telemetry.state.registry, () => gpus.readings().map((r) => ({ ...r, upstream: fleet.primary.name })));
+  // The GPUs llama-server runs on: this machine's, read by whichever tool is here (none: no GPU series), or each
+  // upstream's own source.
+  const gpus = new GpuWatch(gpuPlaces(config), {
+    run: options.runTool ?? runTool,
+    onProblem: (problem) => logger.warn(problem),
+  }).start();
+  gpuGauges(telemetry.state.registry, () => gpus.readings());
+  energyPriceGauge(telemetry.state.registry, config.energyPrice);
   telemetry.state.observeStore(() => storeHealth(stats, log));
   const records = new RecordQueue(logger, undefined, [stats.requests, log]);
   const events = new RecordEvents(logger);

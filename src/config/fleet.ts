@@ -16,6 +16,7 @@ interface Settings {
   upstream: string;
   upstreamApiKey?: string;
   backgroundUpstream?: string;
+  gpuSource?: string;
   backgroundTitle: string;
   backgroundTopic: string;
   backgroundQuota: string;
@@ -39,14 +40,22 @@ function listed(s: Settings, file: NonNullable<FleetFile["upstreams"]>, path: st
     if (u.apiKey !== undefined && u.apiKeyFile !== undefined)
       problems.push(`${at}: give the key or the file, not both`);
     const fromFile = u.apiKeyFile === undefined ? undefined : readKey(u.apiKeyFile, dirname(path), at, problems);
-    return { name: u.name, url: u.url, apiKey: u.apiKey ?? fromFile ?? s.upstreamApiKey, models: u.models };
+    return {
+      name: u.name,
+      url: u.url,
+      apiKey: u.apiKey ?? fromFile ?? s.upstreamApiKey,
+      models: u.models,
+      gpuSource: u.gpuSource ?? s.gpuSource,
+      gpus: u.gpus,
+    };
   });
 }
 
 function fromFlags(s: Settings): UpstreamSpec[] {
-  const one: UpstreamSpec[] = [{ name: DEFAULT_UPSTREAM, url: s.upstream, apiKey: s.upstreamApiKey }];
+  const gpuSource = s.gpuSource;
+  const one: UpstreamSpec[] = [{ name: DEFAULT_UPSTREAM, url: s.upstream, apiKey: s.upstreamApiKey, gpuSource }];
   if (s.backgroundUpstream)
-    one.push({ name: BACKGROUND_UPSTREAM, url: s.backgroundUpstream, apiKey: s.upstreamApiKey });
+    one.push({ name: BACKGROUND_UPSTREAM, url: s.backgroundUpstream, apiKey: s.upstreamApiKey, gpuSource });
   return one;
 }
 

@@ -54,6 +54,18 @@ const origin = z
  */
 const secret = z.string().trim().min(8, { error: "must be at least 8 characters" });
 
+/** A price per kWh with its ISO 4217 currency, either side: "0.30 EUR", "0.3EUR", "USD 0.15". */
+export const energyPriceSchema = z.string().transform((text, ctx) => {
+  const m = /^\s*(?:([A-Za-z]{3})\s*([0-9]*\.?[0-9]+)|([0-9]*\.?[0-9]+)\s*([A-Za-z]{3}))\s*$/.exec(text);
+  const amount = Number(m?.[2] ?? m?.[3]);
+  const currency = (m?.[1] ?? m?.[4])?.toUpperCase();
+  if (!m || !currency || !Number.isFinite(amount) || amount <= 0 || amount > 100) {
+    ctx.addIssue({ code: "custom", message: 'must be a price per kWh and its currency code, such as "0.30 EUR"' });
+    return z.NEVER;
+  }
+  return Object.freeze({ perKwh: amount, currency });
+});
+
 /**
  * Every setting, keyed by its config name. The flag is the kebab-case name (`dataDir` -> `--data-dir`)
  * and the env var is LLAMA_SIDECAR_ + SCREAMING_SNAKE (`LLAMA_SIDECAR_DATA_DIR`).
@@ -130,6 +142,14 @@ export const OPTIONS = {
   backgroundUpstream: {
     schema: httpUrl.optional(),
     help: "second llama-server (a small model) for background calls whose policy is route (in a --config file: background: <upstream name>)",
+  },
+  gpuSource: {
+    schema: httpUrl.optional(),
+    help: "where the GPU of llama-server is read when it runs on another box: a DCGM exporter's /metrics, or macmon serve's /metrics or /json (unset: this machine's nvidia-smi, amd-smi or macmon; per upstream: gpuSource in the --config file)",
+  },
+  energyPrice: {
+    schema: energyPriceSchema.optional(),
+    help: 'electricity price per kWh with its currency ("0.30 EUR"): the GPU\'s energy is then also shown as money',
   },
   maxInFlight: {
     schema: decimal(integer().min(0).max(1024)).default(0),

@@ -35,6 +35,14 @@ export const upstreamEntrySchema = z.strictObject({
   url: httpUrl,
   apiKey: z.string().min(8, { error: "must be at least 8 characters" }).optional(),
   apiKeyFile: z.string().min(1).optional(),
+  /** Where its GPU is read when it is not this machine's: a DCGM exporter's or macmon's URL. */
+  gpuSource: httpUrl.optional(),
+  /** The GPUs (indices, as nvidia-smi numbers them) its llama-server runs on; omitted: all of its source's. */
+  gpus: z
+    .array(z.union([z.int().min(0), z.string().regex(/^\d+$/, { error: "must be a GPU index such as 0" })]))
+    .min(1)
+    .transform((gpus) => gpus.map(String))
+    .optional(),
   /** Omitted: whatever the upstream's /v1/models lists, re-read whenever it comes online. */
   models: z
     .array(modelPattern)
@@ -61,6 +69,10 @@ export interface UpstreamSpec {
   readonly apiKey?: string;
   /** Names and patterns it serves; undefined: what its /v1/models lists. */
   readonly models?: readonly string[];
+  /** Where its GPU is read (a URL); undefined: this machine's GPU tools. */
+  readonly gpuSource?: string;
+  /** The GPUs it runs on, by index; undefined: every GPU its source reports. */
+  readonly gpus?: readonly string[];
 }
 
 export interface Alias {

@@ -146,7 +146,7 @@ function gpuCause(g: GpuDuring): { cause: SlowdownCause; detail: string } {
       cause: "gpu_throttled",
       detail: `${clock}, held to its power limit: ${g.powerWatts ?? "?"} of ${g.powerLimitWatts ?? "?"} W (GPU ${g.gpu})`,
     };
-  if (g.foreignMemoryBytes >= SHARED_BYTES)
+  if (g.foreignMemoryBytes !== undefined && g.foreignMemoryBytes >= SHARED_BYTES)
     return {
       cause: "gpu_shared",
       detail: `another process held ${gib(g.foreignMemoryBytes)} of GPU ${g.gpu}'s memory during the request`,
@@ -158,7 +158,7 @@ function gpuCause(g: GpuDuring): { cause: SlowdownCause; detail: string } {
     };
   return {
     cause: "gpu_side",
-    detail: `same context depth and concurrency, no restart, and no GPU reading explains it (${clock}, ${g.temperatureC ?? "?"} °C, no throttling, no other process)`,
+    detail: `same context depth and concurrency, no restart, and no GPU reading explains it (${clock}, ${g.temperatureC ?? "?"} °C, no throttling, ${g.foreignMemoryBytes === undefined ? "other processes not read" : "no other process"})`,
   };
 }
 

@@ -13,8 +13,8 @@ export interface GpuDuring {
   powerLimitWatts?: number;
   /** Every reason the clocks were held down for, at any reading. */
   throttled: readonly ThrottleReason[];
-  /** The most memory other processes held. */
-  foreignMemoryBytes: number;
+  /** The most memory other processes held; undefined where the source does not say (a DCGM exporter). */
+  foreignMemoryBytes?: number;
   memoryUsedBytes?: number;
   memoryTotalBytes?: number;
 }
@@ -26,7 +26,12 @@ const LEAD = 64;
  * The readings from a little before `from` to `to`, found by bisection (the history is in time order): a request's
  * verdict and energy look at seconds of a quarter hour's readings, never at all of them.
  */
-function around(history: readonly GpuReading[], from: number, to: number): readonly GpuReading[] {
+function around(
+  history: readonly GpuReading[],
+  from: number,
+  to: number,
+  only: ReadonlySet<string> | undefined,
+): readonly GpuReading[] {
   const first = (t: number) => {
     let lo = 0;
     let hi = history.length;
@@ -44,7 +49,8 @@ function around(history: readonly GpuReading[], from: number, to: number): reado
   while (begin > 0 && begin > start - LEAD && history[begin - 1]?.at === lead) begin--;
   let end = first(to);
   while (end < history.length && (history[end] as GpuReading).at <= to) end++;
-  return history.slice(begin, end);
+  const near = history.slice(begin, end);
+  return only ? near.filter((r) => only.has(r.gpu)) : near;
 }
 
 const max = (a: number | undefined, b: number | undefined) =>
@@ -54,8 +60,13 @@ const max = (a: number | undefined, b: number | undefined) =>
  * The readings from `from` to `to` (and the one just before, which held during the request's start), summed up;
  * undefined when there are none: then nothing is said of the GPU.
  */
-export function gpuDuring(history: readonly GpuReading[], from: number, to: number): GpuDuring | undefined {
-  const near = around(history, from, to);
+export function gpuDuring(
+  history: readonly GpuReading[],
+  from: number,
+  to: number,
+  only?: ReadonlySet<string>,
+): GpuDuring | undefined {
+  const near = around(history, from, to, only);
   const before = near.filter((r) => r.at < from).at(-1)?.at;
   const window = near.filter((r) => r.at <= to && (r.at >= from || r.at === before));
   if (window.length === 0) return undefined;
@@ -72,7 +83,7 @@ export function gpuDuring(history: readonly GpuReading[], from: number, to: numb
     powerWatts: window.reduce<number | undefined>((a, r) => max(a, r.powerWatts), undefined),
     powerLimitWatts: slowest.powerLimitWatts,
     throttled: [...new Set(window.flatMap((r) => r.throttled))],
-    foreignMemoryBytes: window.reduce((a, r) => Math.max(a, r.foreignMemoryBytes ?? 0), 0),
+    foreignMemoryBytes: window.reduce<number | undefined>((a, r) => max(a, r.foreignMemoryBytes), undefined),
     memoryUsedBytes: fullest.memoryUsedBytes,
     memoryTotalBytes: fullest.memoryTotalBytes,
   };
@@ -82,10 +93,15 @@ export function gpuDuring(history: readonly GpuReading[], from: number, to: numb
  * Joules every GPU drew from `from` to `to` (epoch ms): each reading's power held until that GPU's next reading (or
  * to `to`), the reading before `from` counted from `from`. Undefined without a power reading in the stretch.
  */
-export function energyJoules(history: readonly GpuReading[], from: number, to: number): number | undefined {
+export function energyJoules(
+  history: readonly GpuReading[],
+  from: number,
+  to: number,
+  only?: ReadonlySet<string>,
+): number | undefined {
   if (to <= from) return undefined;
   const byGpu = new Map<string, GpuReading[]>();
-  for (const r of around(history, from, to)) {
+  for (const r of around(history, from, to, only)) {
     const list = byGpu.get(r.gpu);
     if (list) list.push(r);
     else byGpu.set(r.gpu, [r]);

@@ -1,5 +1,7 @@
 // Apple Silicon through macmon (no sudo): one `macmon pipe` sample as a JSON line. The GPU shares the machine's
 // memory, so its memory is the system's RAM in use; its clock's maximum is the highest of the SoC's GPU frequencies.
+// `macmon serve` gives the same sample at /json, and its gauges at /metrics (which name no maximum clock).
+import type { ParsedFamily } from "parse-prometheus-text-format";
 import type { GpuReading } from "./reading.js";
 
 /** One sample after 200 ms, with the SoC's description (its GPU frequencies). */
@@ -28,6 +30,29 @@ export function parseMacmon(text: string, when: number): GpuReading[] {
       temperatureC: num(((j.temp ?? {}) as Json).gpu_temp_avg),
       smClockMhz: num(j.gpu_freq_mhz) ?? num(usage[0]),
       smClockMaxMhz: freqs.length > 0 ? Math.max(...(freqs as number[])) : undefined,
+      throttled: [],
+      foreignMemoryBytes: undefined,
+    },
+  ];
+}
+
+export const isMacmon = (families: readonly ParsedFamily[]) => families.some((f) => f.name.startsWith("macmon_"));
+
+/** `macmon serve`'s /metrics: one GPU, the chip's, from its `macmon_*` gauges. */
+export function parseMacmonMetrics(families: readonly ParsedFamily[], when: number): GpuReading[] {
+  const value = (name: string) => num(Number(families.find((f) => f.name === name)?.metrics[0]?.value));
+  const chip = families.find((f) => f.name === "macmon_gpu_freq_mhz")?.metrics[0]?.labels?.chip;
+  return [
+    {
+      gpu: "0",
+      name: chip,
+      at: when,
+      utilization: value("macmon_gpu_active_ratio"),
+      memoryUsedBytes: value("macmon_memory_ram_used_bytes"),
+      memoryTotalBytes: value("macmon_memory_ram_total_bytes"),
+      powerWatts: value("macmon_gpu_power_watts"),
+      temperatureC: value("macmon_gpu_temp_celsius"),
+      smClockMhz: value("macmon_gpu_freq_mhz"),
       throttled: [],
       foreignMemoryBytes: undefined,
     },

@@ -32,3 +32,6 @@ export interface GpuReading {
   /** Memory held on this GPU by processes that are not llama-server. */
   readonly foreignMemoryBytes?: number;
 }
+
+/** A reading as it is shown: with the upstream whose llama-server runs on that GPU. */
+export type UpstreamGpu = GpuReading & { readonly upstream: string };

@@ -1,10 +1,8 @@
-// Reads the GPUs where llama-server runs, once a second, off the request path, with the first GPU tool this machine
-// has (gpu/sources.ts). A tool that is not there is no error: no readings, no series.
+// Reads GPUs once a second, off the request path, from one source: the first GPU tool this machine has, or a URL
+// (gpu/sources.ts). A tool that is not there is no error: no readings, no series.
 import { energyJoules, type GpuDuring, gpuDuring } from "./during.js";
 import type { GpuReading } from "./reading.js";
-import { type GpuSource, gpuSources, type RunTool } from "./sources.js";
-
-export type { RunTool } from "./sources.js";
+import type { GpuSource } from "./sources.js";
 
 /** Readings kept for the verdicts of requests that ran up to this long. */
 const HISTORY_MS = 15 * 60_000;
@@ -19,11 +17,10 @@ export class GpuSampler {
   private failed: string | undefined;
 
   constructor(
-    private readonly run: RunTool,
+    /** The sources still to try, the one in use first. */
+    private readonly sources: GpuSource[],
     private readonly onProblem: (message: string) => void,
     private readonly everyMs = 1000,
-    /** The tools still to try, the one in use first. */
-    private readonly sources: GpuSource[] = gpuSources(),
   ) {}
 
   start(): this {
@@ -41,25 +38,25 @@ export class GpuSampler {
     return this.latest;
   }
 
-  /** Joules the GPUs drew from `from` to `to` (epoch ms), or undefined without power readings then. */
-  energy(from: number, to: number): number | undefined {
-    return energyJoules(this.history, from, to);
+  /** Joules the GPUs (those of `only`, if given) drew from `from` to `to` (epoch ms); undefined without power then. */
+  energy(from: number, to: number, only?: ReadonlySet<string>): number | undefined {
+    return energyJoules(this.history, from, to, only);
   }
 
-  /** What the GPUs did from `from` to `to` (epoch ms), or undefined without readings then. */
-  during(from: number, to: number): GpuDuring | undefined {
-    return gpuDuring(this.history, from, to);
+  /** What the GPUs (those of `only`, if given) did from `from` to `to` (epoch ms); undefined without readings then. */
+  during(from: number, to: number, only?: ReadonlySet<string>): GpuDuring | undefined {
+    return gpuDuring(this.history, from, to, only);
   }
 
   /** One reading of every GPU; a slow tool is never run twice at once. */
   async sample(): Promise<void> {
+    const source = this.sources[0];
+    if (!source) return this.stop();
     if (this.busy) return;
     this.busy = true;
     try {
-      const source = this.sources[0];
-      if (!source) return this.stop();
       const at = Date.now();
-      this.latest = Object.freeze((await source.read(this.run, at)).map((r) => Object.freeze(r)));
+      this.latest = Object.freeze((await source.read(at)).map((r) => Object.freeze(r)));
       this.failed = undefined;
       this.history.push(...this.latest);
       const keepFrom = at - HISTORY_MS;
@@ -70,7 +67,7 @@ export class GpuSampler {
       // Not on this machine: the next tool is tried at the next sample; none at all, and the sampler stops.
       if (e.code === "ENOENT") this.sources.shift();
       else {
-        if (this.failed !== e.message) this.onProblem(`reading the GPU failed: ${e.message}`);
+        if (this.failed !== e.message) this.onProblem(`reading the GPU failed: ${e.message} (${source.name})`);
         this.failed = e.message;
       }
     } finally {

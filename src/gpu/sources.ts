@@ -1,5 +1,5 @@
-// The GPU tools the sampler tries, in order, each read into the same readings: nvidia-smi, amd-smi, macmon. The
-// first one present is kept; a machine with none has no GPU readings.
+// Where the GPU's readings come from: this machine's GPU tools, tried in order (nvidia-smi, amd-smi, macmon; the
+// first one present is kept), or a URL an upstream on another box names (gpu/url-source.ts).
 import {
   amdLimitArgs,
   amdMetricArgs,
@@ -16,14 +16,14 @@ import type { GpuReading } from "./reading.js";
 export type RunTool = (file: string, args: readonly string[]) => Promise<string>;
 
 export interface GpuSource {
-  /** The program, which must be on PATH: its absence (ENOENT) moves on to the next source. */
-  readonly program: string;
-  read(run: RunTool, at: number): Promise<GpuReading[]>;
+  /** The program (which must be on PATH: its absence, ENOENT, moves on to the next source) or the URL. */
+  readonly name: string;
+  read(at: number): Promise<GpuReading[]>;
 }
 
-const nvidia: GpuSource = {
-  program: "nvidia-smi",
-  async read(run, at) {
+const nvidia = (run: RunTool): GpuSource => ({
+  name: "nvidia-smi",
+  async read(at) {
     const [gpus, apps] = await Promise.all([
       run("nvidia-smi", gpuQueryArgs),
       run("nvidia-smi", appQueryArgs).catch(() => ""),
@@ -31,17 +31,17 @@ const nvidia: GpuSource = {
     const foreign = foreignMemory(apps);
     return parseGpus(gpus, at).map(({ uuid, ...r }) => ({ ...r, foreignMemoryBytes: foreign.get(uuid) ?? 0 }));
   },
-};
+});
 
 /** The power caps change rarely: asked once a minute. */
 const LIMITS_EVERY_MS = 60_000;
 
-function amd(): GpuSource {
+function amd(run: RunTool): GpuSource {
   let limits = new Map<string, number>();
   let limitsAt = Number.NEGATIVE_INFINITY;
   return {
-    program: "amd-smi",
-    async read(run, at) {
+    name: "amd-smi",
+    async read(at) {
       if (at - limitsAt >= LIMITS_EVERY_MS) {
         limits = await run("amd-smi", amdLimitArgs).then(parseAmdLimits, () => limits);
         limitsAt = at;
@@ -55,9 +55,10 @@ function amd(): GpuSource {
   };
 }
 
-const macmon: GpuSource = {
-  program: "macmon",
-  read: async (run, at) => parseMacmon(await run("macmon", macmonArgs), at),
-};
+const macmon = (run: RunTool): GpuSource => ({
+  name: "macmon",
+  read: async (at) => parseMacmon(await run("macmon", macmonArgs), at),
+});
 
-export const gpuSources = (): GpuSource[] => [nvidia, amd(), macmon];
+/** This machine's GPU tools, in the order they are tried. */
+export const toolSources = (run: RunTool): GpuSource[] => [nvidia(run), amd(run), macmon(run)];

@@ -4,16 +4,17 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
-import { defaultDataDir } from "../config/options.js";
+import { defaultDataDir, energyPriceSchema } from "../config/options.js";
 import { LOG_FILE, LogDb, type RequestFilter } from "../store/log-db.js";
 import { ROW_COLUMNS } from "../store/log-row.js";
 import { reportMarkdown, reportText, sessionsText } from "./report-text.js";
+import type { EnergyPrice } from "./session-gpu.js";
 import { sessionReport } from "./session-report.js";
 import { parseTime } from "./time-range.js";
 
 const USAGE = `usage:
   llama-sidecar sessions [--since 7d] [--until T] [--client C] [--model M] [--limit 20] [--json]
-  llama-sidecar session <id|last> [--json | --markdown]
+  llama-sidecar session <id|last> [--json | --markdown] [--energy-price "0.30 EUR"]
   llama-sidecar export [--since 7d] [--until T] [--session ID] [--format jsonl|csv]
 each takes --data-dir DIR (default $LLAMA_SIDECAR_DATA_DIR, else ${defaultDataDir(process.env)}); a time is a
 duration back from now (30m, 24h, 7d), today, yesterday, a date, an ISO time or epoch milliseconds`;
@@ -24,6 +25,7 @@ class NotFound extends Error {}
 
 const OPTIONS = {
   "data-dir": { type: "string" },
+  "energy-price": { type: "string" },
   since: { type: "string" },
   until: { type: "string" },
   client: { type: "string" },
@@ -63,10 +65,18 @@ function sessions(db: LogDb, v: Values, out: (s: string) => void): number {
   return 0;
 }
 
+function priceOf(text: string | undefined): EnergyPrice | undefined {
+  if (text === undefined || text === "") return undefined;
+  const price = energyPriceSchema.safeParse(text);
+  if (!price.success) throw new UsageError(`--energy-price: ${price.error.issues[0]?.message}`);
+  return price.data;
+}
+
 function session(db: LogDb, v: Values, which: string | undefined, out: (s: string) => void): number {
   if (!which) throw new UsageError("name the session: llama-sidecar session <id|last>");
   const id = which === "last" ? db.lastSession() : which;
-  const report = id === undefined ? undefined : sessionReport(id, db.session(id), db.agentEvents(id));
+  const energyPrice = priceOf(v["energy-price"] ?? process.env.LLAMA_SIDECAR_ENERGY_PRICE);
+  const report = id === undefined ? undefined : sessionReport(id, db.session(id), db.agentEvents(id), { energyPrice });
   if (!report) throw new NotFound(`no session ${JSON.stringify(which)} in the request log`);
   out(v.json ? JSON.stringify(report, null, 2) : v.markdown ? reportMarkdown(report) : reportText(report));
   return 0;

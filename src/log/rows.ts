@@ -20,6 +20,8 @@ export function recordedRow(r: RequestRecord): LogRow {
     prefill: r.prefillTokens,
     cached: r.cachedTokens,
     generated: r.outputTokens,
+    draft: r.draftTokens,
+    draftAccepted: r.draftAccepted,
     ttftMs: r.ttftMs,
     durationMs: r.durationMs,
     queueMs: r.queueWaitMs,

@@ -3,6 +3,14 @@
 import type { AgentEvent } from "../store/agent-events.js";
 import type { LogRow } from "../store/log-row.js";
 import { type AgentCallView, type AgentTimeline, matchCalls, splitGap, timelineOf, toolRollup } from "./agent-side.js";
+import {
+  type EnergyPrice,
+  gpuSentences,
+  type SessionDraft,
+  type SessionEnergy,
+  sessionDraft,
+  sessionEnergy,
+} from "./session-gpu.js";
 
 /** Where a stretch of the session's wall time went. */
 export interface TimeSplit {
@@ -70,8 +78,10 @@ export interface SessionReport {
   compactions: { turn: number; from: number; to: number }[];
   /** The agent's side, when it sent its telemetry (Claude Code with `llama-sidecar claude`). */
   agent?: AgentSide;
-  /** What the GPU drew for the session's requests, where its power was read: watt-hours, and tokens per joule. */
-  energy?: { wattHours: number; generatedPerJoule?: number };
+  /** What the GPU drew for the session's requests, where its power was read: watt-hours, tokens per joule, cost. */
+  energy?: SessionEnergy;
+  /** How often the draft model's tokens were kept, where llama-server drafts (speculative decoding). */
+  draft?: SessionDraft;
   /** One paragraph: where the time went. */
   summary: string;
 }
@@ -168,14 +178,6 @@ function compactionOf(turns: readonly Turn[], t: Turn): Turn["compacted"] {
   return { from, to: t.prompt };
 }
 
-/** The session's share of the GPU's energy, when any of its requests has one. */
-function energyOf(rows: readonly LogRow[], generated: number): SessionReport["energy"] {
-  const measured = rows.filter((r) => r.energyJ !== undefined);
-  if (measured.length === 0) return undefined;
-  const joules = measured.reduce((a, r) => a + (r.energyJ ?? 0), 0);
-  return { wattHours: joules / 3600, generatedPerJoule: joules > 0 ? generated / joules : undefined };
-}
-
 /** What the agent's telemetry adds to the report, if it sent any. */
 function agentSide(events: readonly AgentEvent[]): AgentSide | undefined {
   if (events.length === 0) return undefined;
@@ -197,6 +199,7 @@ export function sessionReport(
   id: string,
   rows: readonly LogRow[],
   events: readonly AgentEvent[] = [],
+  options: { energyPrice?: EnergyPrice } = {},
 ): SessionReport | undefined {
   const first = rows[0];
   if (!first) return undefined;
@@ -247,7 +250,8 @@ export function sessionReport(
     peakContext: peak?.prompt === undefined ? undefined : { tokens: peak.prompt, nCtx: peak.nCtx },
     compactions: turns.flatMap((t) => (t.compacted ? [{ turn: t.turn, ...t.compacted }] : [])),
     agent: agentSide(events),
-    energy: energyOf(rows, tokens.generated),
+    energy: sessionEnergy(rows, tokens.generated, options.energyPrice),
+    draft: sessionDraft(rows),
     summary: "",
   };
   report.summary = summarize(report);
@@ -299,8 +303,6 @@ export function summarize(r: SessionReport): string {
     : "";
   const slow = r.slowdowns.length ? ` ${r.slowdowns.length} turn(s) generated slowly.` : "";
   const errors = r.errors.length ? ` ${r.errors.length} turn(s) failed.` : "";
-  const energy = r.energy
-    ? ` The GPU drew ${r.energy.wattHours < 0.1 ? r.energy.wattHours.toFixed(4) : r.energy.wattHours.toFixed(2)} Wh for it${r.energy.generatedPerJoule === undefined ? "" : ` (${r.energy.generatedPerJoule.toFixed(2)} generated tokens per joule)`}.`
-    : "";
-  return `${r.turns.length} turns over ${seconds(wall)}: ${parts.join(", ")}. ${misses}${reuse}.${ctx}${slow}${errors}${energy}`;
+  const gpu = gpuSentences(r.energy, r.draft);
+  return `${r.turns.length} turns over ${seconds(wall)}: ${parts.join(", ")}. ${misses}${reuse}.${ctx}${slow}${errors}${gpu}`;
 }

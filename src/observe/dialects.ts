@@ -59,6 +59,8 @@ function readTimings(check: ValueCheck, t: JsonObject): LlamaTimings {
     predicted_per_token_ms: check.ms("timings.predicted_per_token_ms", t.predicted_per_token_ms),
     prompt_per_second: check.rate("timings.prompt_per_second", t.prompt_per_second),
     predicted_per_second: check.rate("timings.predicted_per_second", t.predicted_per_second),
+    draft_n: check.tokens("timings.draft_n", t.draft_n),
+    draft_n_accepted: check.tokens("timings.draft_n_accepted", t.draft_n_accepted),
   };
 }
 

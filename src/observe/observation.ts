@@ -13,6 +13,9 @@ export interface LlamaTimings {
   predicted_ms?: number;
   predicted_per_token_ms?: number;
   predicted_per_second?: number;
+  /** Tokens the draft model proposed, and those the model kept (speculative decoding; absent without a draft). */
+  draft_n?: number;
+  draft_n_accepted?: number;
 }
 
 /** Token counts as an answer's usage gives them, in the glossary's names: prefill + cached = prompt. */

@@ -22,6 +22,8 @@ export const CHECKED_FIELDS = [
   "timings.predicted_per_token_ms",
   "timings.prompt_per_second",
   "timings.predicted_per_second",
+  "timings.draft_n",
+  "timings.draft_n_accepted",
   "usage.prompt_tokens",
   "usage.cached_tokens",
   "usage.completion_tokens",

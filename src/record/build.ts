@@ -127,6 +127,8 @@ export function buildRecord(ex: ExchangeFacts, outcome: Outcome, endedAt: number
     prefillTokens: finite(t?.prompt_n) ?? obs.usage.prefill,
     cachedTokens: finite(t?.cache_n) ?? obs.usage.cached,
     outputTokens: generated,
+    draftTokens: finite(t?.draft_n),
+    draftAccepted: finite(t?.draft_n_accepted),
     ttftMs: ttftMs === undefined ? undefined : round(ttftMs),
     durationMs: round(durationMs),
     prefillMs: finite(sp.prefillMs),

@@ -19,10 +19,10 @@ export interface RecordDeps {
   build: BuildOptions;
   /** Where a request that reached no upstream is put down to: the primary upstream as it is now. */
   primary(): ServingUnit;
-  /** What the GPU did from one time to another (epoch ms), where a GPU source is read. */
-  gpuDuring?(from: number, to: number): GpuDuring | undefined;
-  /** Joules the GPU drew from one time to another, where its power is read. */
-  gpuEnergy?(from: number, to: number): number | undefined;
+  /** What an upstream's GPU did from one time to another (epoch ms), where a GPU source is read. */
+  gpuDuring?(upstream: string, from: number, to: number): GpuDuring | undefined;
+  /** Joules an upstream's GPU drew from one time to another, where its power is read. */
+  gpuEnergy?(upstream: string, from: number, to: number): number | undefined;
   /** Logs a failure of the work done after a record, off the record queue's own guard. */
   logFailure(err: unknown): void;
 }
@@ -54,9 +54,9 @@ export function finishExchange(deps: RecordDeps, ex: ExchangeFacts, outcome: Out
 }
 
 /** A request's share of what the GPU drew while it ran: none for one llama-server never worked on. */
-function energyOf(deps: RecordDeps, r: RequestRecord): number | undefined {
+function energyOf(deps: RecordDeps, upstream: string, r: RequestRecord): number | undefined {
   if (!deps.gpuEnergy || r.outcome === "local" || r.outcome === "rejected") return undefined;
-  const joules = deps.gpuEnergy(r.startedAt, r.startedAt + r.durationMs);
+  const joules = deps.gpuEnergy(upstream, r.startedAt, r.startedAt + r.durationMs);
   return joules === undefined ? undefined : joules / Math.max(1, r.concurrent ?? 1);
 }
 
@@ -69,10 +69,11 @@ function judged(
   endedAt: number,
 ): void {
   try {
-    const speed = judgeSpeed(unit, record, deps.gpuDuring);
+    const gpuDuring = deps.gpuDuring;
+    const speed = judgeSpeed(unit, record, gpuDuring && ((from, to) => gpuDuring(unit.name, from, to)));
     const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.obs.captured };
     const nCtx = unit.facts().nCtx;
-    const energyJ = energyOf(deps, record);
+    const energyJ = energyOf(deps, unit.name, record);
     const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, energyJ, content });
     deps.events.publishJudged(value);
     recordSpan(deps.telemetry, ex, unit, value, endedAt);

@@ -29,6 +29,9 @@ export interface RequestRecord extends Readonly<RequestTags> {
   readonly cachedTokens?: number;
   /** Tokens generated (predicted_n): OpenTelemetry's output tokens. */
   readonly outputTokens?: number;
+  /** Tokens a draft model proposed (draft_n), and those of them the model kept (speculative decoding only). */
+  readonly draftTokens?: number;
+  readonly draftAccepted?: number;
   readonly ttftMs?: number;
   readonly durationMs: number;
   readonly prefillMs?: number;

@@ -135,6 +135,11 @@ const RATE_GAUGES: [name: string, help: string, pick: (r: Rates) => number | und
     "Prefill speed while prefilling, from counter deltas between scrapes",
     (r) => r.prefillTps,
   ],
+  [
+    "draft_acceptance_ratio",
+    "Share of the draft model's tokens the model accepted, 0 to 1, from counter deltas between scrapes (speculative decoding only)",
+    (r) => r.specAcceptance,
+  ],
 ];
 
 function scrapeSeries(registry: Registry, ups: Units): void {

@@ -54,6 +54,8 @@ function liveView(stats: Stats, scrape: ScrapeView, queue: QueueNumbers) {
   return {
     generationTps: scrape.rates.generationTps ?? last?.decodeTps ?? null,
     prefillTps: scrape.rates.prefillTps ?? last?.prefillTps ?? null,
+    /** Share of the draft model's tokens kept lately (speculative decoding); null without drafting. */
+    draftAcceptance: scrape.rates.specAcceptance ?? null,
     ttft: {
       lastMs: ttfts.at(-1) ?? null,
       p50Ms: percentile(ttfts, 0.5) ?? null,

@@ -70,6 +70,8 @@ const MIGRATIONS: readonly string[] = [
   AGENT_EVENTS_SCHEMA,
   // Each request's share of the GPU's energy, where its power is read.
   "ALTER TABLE requests ADD COLUMN energy_j REAL",
+  // Speculative decoding: each request's drafted and accepted tokens.
+  "ALTER TABLE requests ADD COLUMN draft INTEGER; ALTER TABLE requests ADD COLUMN draft_accepted INTEGER",
 ];
 
 export const LOG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -24,6 +24,9 @@ export interface LogRow {
   /** Prompt tokens served from the KV cache. */
   cached?: number;
   generated?: number;
+  /** Tokens a draft model proposed, and those the model kept (speculative decoding). */
+  draft?: number;
+  draftAccepted?: number;
   /** The slot's context size when the request was judged. */
   nCtx?: number;
   ttftMs?: number;
@@ -95,6 +98,8 @@ const KEYS: readonly (keyof LogRow)[] = [
   "error",
   "judged",
   "energyJ",
+  "draft",
+  "draftAccepted",
 ];
 
 /** Each field and its column, in the table's order (store/log-db.ts). */

@@ -1,9 +1,7 @@
 // The GPUs' readings on /metrics, each series labelled by GPU and upstream, read from the sampler when scraped.
 import { Counter, Gauge, type Registry } from "prom-client";
-import { type GpuReading, THROTTLE_REASONS } from "../gpu/reading.js";
+import { type GpuReading, THROTTLE_REASONS, type UpstreamGpu } from "../gpu/reading.js";
 import { METRIC_PREFIX } from "./instruments.js";
-
-export type UpstreamGpu = GpuReading & { upstream: string };
 
 export const GPU_METRICS = {
   utilization: `${METRIC_PREFIX}_gpu_utilization_ratio`,
@@ -16,7 +14,19 @@ export const GPU_METRICS = {
   throttled: `${METRIC_PREFIX}_gpu_throttled`,
   foreignMemory: `${METRIC_PREFIX}_gpu_foreign_memory_bytes`,
   energy: `${METRIC_PREFIX}_energy_joules_total`,
+  energyPrice: `${METRIC_PREFIX}_energy_price_per_kwh`,
 } as const;
+
+/** The electricity price the user gave (--energy-price), for Grafana to turn joules into money; none: no series. */
+export function energyPriceGauge(registry: Registry, price: { perKwh: number; currency: string } | undefined): void {
+  const gauge = new Gauge({
+    name: GPU_METRICS.energyPrice,
+    help: "The electricity price per kWh set with --energy-price, labelled by its currency",
+    labelNames: ["currency"],
+    registers: [registry],
+  });
+  if (price) gauge.set({ currency: price.currency }, price.perKwh);
+}
 
 /** The energy counter: each request's share of what the GPU drew, by upstream (no series until a GPU is read). */
 export function energyCounter(registry: Registry): (upstream: string, joules: number) => void {

@@ -8,6 +8,7 @@ import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseConfig } from "../../src/config/load.js";
+import { DCGM_FIELDS } from "../../src/gpu/dcgm.js";
 import { startCli } from "../support/cli-process.js";
 import { dashboard, metricNames, panelQueries, paths, ruleExpressions } from "../support/deploy-files.js";
 import { startFakeLlama } from "../support/fake-llama.js";
@@ -131,10 +132,50 @@ describe("docker-compose files", () => {
     const parsed = parseConfig(["--config", `${paths.root}deploy/sidecar/two-gpus.yaml`], {
       LLAMA_SIDECAR_UPSTREAM: "",
     });
-    expect(parsed.kind === "config" && parsed.config.upstreams.map((u) => [u.name, u.url])).toEqual([
-      ["gpu0", "http://llama-server:8080"],
-      ["gpu1", "http://llama-server-2:8080"],
+    expect(parsed.kind === "config" && parsed.config.upstreams.map((u) => [u.name, u.url, u.gpus])).toEqual([
+      ["gpu0", "http://llama-server:8080", ["0"]],
+      ["gpu1", "http://llama-server-2:8080", ["1"]],
     ]);
+    // The sidecar reads both GPUs with nvidia-smi: `utility` in its container.
+    const sidecar = (parseYaml(r.out) as { services: Record<string, Compose> }).services.sidecar;
+    expect(sidecar?.deploy?.resources?.reservations?.devices?.[0]?.capabilities).toEqual(["utility"]);
+  });
+
+  it("DCGM: NVIDIA's exporter, pinned, reading the fields the sidecar reads from it, and the sidecar pointed at it", () => {
+    const args = ["-f", "docker-compose.yml", "-f", "docker-compose.override.yml", "-f", "docker-compose.dcgm.yml"];
+    const r = run("docker-compose", [...args, "config"], paths.root, composeEnv());
+    expect(r.code).toBe(0);
+    const config = parseYaml(r.out) as {
+      services: Record<string, Compose & { image?: string; environment?: Record<string, string> }>;
+    };
+    expect(config.services["dcgm-exporter"]?.image).toMatch(/^nvcr\.io\/nvidia\/k8s\/dcgm-exporter:\d[\w.-]+$/);
+    const url = config.services.sidecar?.environment?.LLAMA_SIDECAR_GPU_SOURCE;
+    expect(url).toBe("http://dcgm-exporter:9400/metrics");
+    // Every field the sidecar reads a GPU from is in the exporter's list (the old name of the clock reasons aside).
+    const csv = readFileSync(join(paths.root, "deploy/dcgm/counters.csv"), "utf8");
+    const listed = new Set([...csv.matchAll(/^(DCGM_FI_\w+)\s*,/gm)].map((m) => m[1]));
+    const read = ["utilization", "memoryUsed", "memoryFree", "power", "powerLimit", "temperature", "smClock"] as const;
+    for (const key of [...read, "smClockMax", "reasons"] as const) expect(listed).toContain(DCGM_FIELDS[key]);
+    const sidecarConfig = parseConfig(["--upstream", "http://llama-server:8080"], { LLAMA_SIDECAR_GPU_SOURCE: url });
+    expect(sidecarConfig.kind === "config" && sidecarConfig.config.upstreams[0]?.gpuSource).toBe(url);
+  });
+
+  it("Metal host: the sidecar reads the Mac's GPU from macmon serve on the host, where .env names it", () => {
+    const args = ["-f", "docker-compose.yml", "-f", "docker-compose.metal.yml"];
+    const source = "http://host.docker.internal:9095/json";
+    const env = (over: Record<string, string>) =>
+      (
+        parseYaml(run("docker-compose", [...args, "config"], paths.root, composeEnv(over)).out) as {
+          services: Record<string, { environment?: Record<string, string>; extra_hosts?: string[] | object }>;
+        }
+      ).services.sidecar;
+    const sidecar = env({ MACMON_SOURCE: source });
+    expect(sidecar?.environment?.LLAMA_SIDECAR_GPU_SOURCE).toBe(source);
+    expect(JSON.stringify(sidecar?.extra_hosts)).toContain("host.docker.internal");
+    // Unset: an empty value, which the sidecar takes as no source at all.
+    expect(env({})?.environment?.LLAMA_SIDECAR_GPU_SOURCE ?? "").toBe("");
+    const parsed = parseConfig([], { LLAMA_SIDECAR_GPU_SOURCE: "" });
+    expect(parsed.kind === "config" && parsed.config.upstreams[0]?.gpuSource).toBeUndefined();
   });
 
   it("refuses to start Grafana without a password chosen in .env, saying so", () => {

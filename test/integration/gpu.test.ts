@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GPU_METRICS } from "../../src/telemetry/gpu-gauges.js";
 import { type CliProcess, startCli } from "../support/cli-process.js";
+import { dcgmGpu, startFakeDcgm } from "../support/fake-dcgm.js";
 import { type FakeLlama, fixture, startFakeLlama, timingsAt } from "../support/fake-llama.js";
 import { GPU_TOOLS, nvidiaGpu } from "../support/gpu-tools.js";
 import { until } from "../support/until.js";
@@ -40,9 +41,13 @@ function heatUp(state: string): void {
   writeFileSync(state, JSON.stringify({ gpus: [hot], apps }));
 }
 
-async function sidecarWith(path: string, env: NodeJS.ProcessEnv = {}): Promise<{ cli: CliProcess; url: string }> {
+async function sidecarWith(
+  path: string,
+  env: NodeJS.ProcessEnv = {},
+  args: string[] = [],
+): Promise<{ cli: CliProcess; url: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), "llama-sidecar-gpu-"));
-  const cli = startCli(["--port", "0", "--upstream", fake.url, "--data-dir", dataDir], { PATH: path, ...env });
+  const cli = startCli(["--port", "0", "--upstream", fake.url, "--data-dir", dataDir, ...args], { PATH: path, ...env });
   const out = await cli.waitFor(/Proxy URL : (http:\/\/\S+)/, 60_000);
   return { cli, url: /Proxy URL : (http:\/\/\S+)/.exec(out)?.[1] ?? "" };
 }
@@ -88,56 +93,122 @@ describe("GPU telemetry", () => {
     }
   });
 
-  it("puts a request made slow while the GPU reports a thermal slowdown down to gpu_throttled, with the clock and heat", async () => {
+  /** Where a slow request's GPU facts come from, what changes on the GPU, and the verdict that change must give. */
+  interface Scenario {
+    what: string;
+    start(): Promise<{
+      path: string;
+      env?: NodeJS.ProcessEnv;
+      args?: string[];
+      change(): void;
+      close?(): Promise<void>;
+    }>;
+    /** The change, as /metrics shows it once the sidecar has read it. */
+    seen(metrics: string): boolean;
+    cause: string;
+    detail: string;
+  }
+
+  const at = 'gpu="0",upstream="default"';
+  const nvidiaWith = (after: object) => async () => {
     const state = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
     writeFileSync(state, JSON.stringify({ gpus: [gpu()], apps }));
-    const { cli, url } = await sidecarWith(`${BIN}:${process.env.PATH}`, { FAKE_GPU_STATE: state });
-    /** llama-server's answer with its timings set to `tps` over 100 generated tokens. */
-    const chat = async (tps: number) => {
-      fake.transform = timingsAt(tps);
-      const f = fixture("post-v1-chat-completions");
-      await (
-        await fetch(`${url}${f.request.path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-claude-code-session-id": "gpu-session" },
-          body: JSON.stringify(f.request.body),
-        })
-      ).text();
+    return {
+      path: `${BIN}:${process.env.PATH}`,
+      env: { FAKE_GPU_STATE: state },
+      change: () => writeFileSync(state, JSON.stringify(after)),
     };
-    type Recent = { slowdownCause?: string; slowdownDetail?: string; decodeTps?: number };
-    const recent = async () => ((await (await fetch(`${url}/api/stats`)).json()) as { recent: Recent[] }).recent;
-    try {
-      for (const tps of [60, 62, 58, 61]) await chat(tps);
-      await until("the usual speed's requests recorded", async () => (await recent()).length >= 4);
-      heatUp(state);
-      const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
-      await until(
-        "the sidecar to read the hot GPU",
-        async () =>
-          value(await metrics(), GPU_METRICS.throttled, 'gpu="0",upstream="default",reason="hw_thermal"') === 1,
-      );
-      await chat(20);
-      let slow: Recent | undefined;
-      await until("the slow request's verdict", async () => {
-        slow = (await recent()).find((r) => r.slowdownCause !== undefined);
-        return slow !== undefined;
-      });
-      expect(slow?.slowdownCause).toBe("gpu_throttled");
-      expect(slow?.slowdownDetail).toBe("SM clock 1,410 of 2,520 MHz, thermal slowdown at 87 °C (GPU 0)");
-      const after = await metrics();
-      expect(after).toMatch(/llama_sidecar_generation_slowdowns_total\{upstream="default",cause="gpu_throttled"\} 1/);
-      // Each request's share of the GPU's energy: counted, and summed up in its session's report.
-      expect(value(after, GPU_METRICS.energy, 'upstream="default"')).toBeGreaterThan(0);
-      const session = (await (await fetch(`${url}/api/sessions/gpu-session`)).json()) as {
-        report: { energy?: { wattHours: number }; summary: string };
+  };
+  const scenarios: Scenario[] = [
+    {
+      what: "nvidia-smi reports a thermal slowdown",
+      start: nvidiaWith({
+        gpus: [gpu({ "temperature.gpu": 87, "clocks.current.sm": 1410, "clocks_throttle_reasons.active": "0x60" })],
+        apps,
+      }),
+      seen: (m) => value(m, GPU_METRICS.throttled, `${at},reason="hw_thermal"`) === 1,
+      cause: "gpu_throttled",
+      detail: "SM clock 1,410 of 2,520 MHz, thermal slowdown at 87 °C (GPU 0)",
+    },
+    {
+      what: "another process takes 6 GiB of the GPU",
+      start: nvidiaWith({
+        gpus: [gpu()],
+        apps: [...apps, { gpu_uuid: "GPU-c4dd1ba4", pid: 6001, process_name: "ComfyUI", used_memory: 6144 }],
+      }),
+      seen: (m) => value(m, GPU_METRICS.foreignMemory, at) === (2048 + 6144) * MIB,
+      cause: "gpu_shared",
+      detail: "another process held 8.0 GiB of GPU 0's memory during the request",
+    },
+    {
+      what: "a DCGM exporter (--gpu-source) reports the GPU's memory all but full",
+      start: async () => {
+        const dcgm = await startFakeDcgm([dcgmGpu({ fbUsed: 30000, fbFree: 18740, fbReserved: 412 })]);
+        return {
+          path: SYSTEM_PATH,
+          args: ["--gpu-source", dcgm.url],
+          change: () => {
+            dcgm.gpus = [dcgmGpu({ fbUsed: 48640, fbFree: 100, fbReserved: 412 })];
+          },
+          close: () => dcgm.close(),
+        };
+      },
+      seen: (m) => value(m, GPU_METRICS.memoryUsed, at) === 48640 * MIB,
+      cause: "memory_pressure",
+      detail: "GPU 0's memory 47.5 GiB of 48.0 GiB in use",
+    },
+  ];
+
+  for (const scenario of scenarios)
+    it(`puts a request made slow while ${scenario.what} down to ${scenario.cause}, naming the readings`, async () => {
+      const gpuSide = await scenario.start();
+      const { cli, url } = await sidecarWith(gpuSide.path, gpuSide.env, gpuSide.args);
+      /** llama-server's answer with its timings set to `tps` over 100 generated tokens. */
+      const chat = async (tps: number) => {
+        fake.transform = timingsAt(tps);
+        const f = fixture("post-v1-chat-completions");
+        await (
+          await fetch(`${url}${f.request.path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-claude-code-session-id": "gpu-session" },
+            body: JSON.stringify(f.request.body),
+          })
+        ).text();
       };
-      expect(session.report.energy?.wattHours).toBeGreaterThan(0);
-      expect(session.report.summary).toMatch(/The GPU drew [\d.]+ Wh for it/);
-    } finally {
-      fake.transform = undefined;
-      await cli.stop();
-    }
-  });
+      type Recent = { slowdownCause?: string; slowdownDetail?: string; decodeTps?: number };
+      const recent = async () => ((await (await fetch(`${url}/api/stats`)).json()) as { recent: Recent[] }).recent;
+      const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
+      try {
+        await until("the GPU series", async () => (await metrics()).includes(`${GPU_METRICS.utilization}{`));
+        for (const tps of [60, 62, 58, 61]) await chat(tps);
+        await until("the usual speed's requests recorded", async () => (await recent()).length >= 4);
+        gpuSide.change();
+        await until("the sidecar to read the GPU's change", async () => scenario.seen(await metrics()));
+        await chat(20);
+        let slow: Recent | undefined;
+        await until("the slow request's verdict", async () => {
+          slow = (await recent()).find((r) => r.slowdownCause !== undefined);
+          return slow !== undefined;
+        });
+        expect(slow?.slowdownCause).toBe(scenario.cause);
+        expect(slow?.slowdownDetail).toBe(scenario.detail);
+        const after = await metrics();
+        expect(after).toContain(
+          `llama_sidecar_generation_slowdowns_total{upstream="default",cause="${scenario.cause}"} 1`,
+        );
+        // Each request's share of the GPU's energy: counted, and summed up in its session's report.
+        expect(value(after, GPU_METRICS.energy, 'upstream="default"')).toBeGreaterThan(0);
+        const session = (await (await fetch(`${url}/api/sessions/gpu-session`)).json()) as {
+          report: { energy?: { wattHours: number }; summary: string };
+        };
+        expect(session.report.energy?.wattHours).toBeGreaterThan(0);
+        expect(session.report.summary).toMatch(/The GPU drew [\d.]+ Wh for it/);
+      } finally {
+        fake.transform = undefined;
+        await cli.stop();
+        await gpuSide.close?.();
+      }
+    });
 
   for (const [folder, tool, expected] of [
     [
@@ -175,6 +246,40 @@ describe("GPU telemetry", () => {
       }
     });
   }
+
+  it("exports a DCGM exporter's readings where --gpu-source names it, and says once that one is unreachable", async () => {
+    const dcgm = await startFakeDcgm([dcgmGpu({ reasons: 0x4 })]);
+    const { cli, url } = await sidecarWith(SYSTEM_PATH, {}, ["--gpu-source", dcgm.url]);
+    try {
+      const metrics = () => fetch(`${url}/metrics`).then((r) => r.text());
+      await until("the GPU series", async () => (await metrics()).includes(`${GPU_METRICS.utilization}{`));
+      const text = await metrics();
+      const want = {
+        utilization: 0.97,
+        memoryUsed: 30712 * MIB,
+        memoryTotal: (30712 + 17916 + 512) * MIB,
+        power: 281.43,
+        powerLimit: 300,
+        temperature: 71,
+      };
+      for (const [key, v] of Object.entries(want))
+        expect([key, value(text, GPU_METRICS[key as keyof typeof GPU_METRICS], 'gpu="0",upstream="default"')]).toEqual([
+          key,
+          v,
+        ]);
+      expect(value(text, GPU_METRICS.clock, 'gpu="0",upstream="default"')).toBeCloseTo(2490 / 2520, 9);
+      expect(value(text, GPU_METRICS.throttled, 'gpu="0",upstream="default",reason="sw_power_cap"')).toBe(1);
+      // The exporter does not say which processes hold memory: no series claims none do.
+      expect(text).not.toContain(`${GPU_METRICS.foreignMemory}{`);
+      await dcgm.close();
+      await until("the GPU series gone", async () => !(await metrics()).includes(`${GPU_METRICS.utilization}{`));
+      await until("the warning", async () => /reading the GPU failed: .*127\.0\.0\.1/.test(cli.output()));
+      expect(cli.output().match(/reading the GPU failed/g)).toHaveLength(1);
+    } finally {
+      await cli.stop();
+      await dcgm.close().catch(() => {});
+    }
+  });
 
   it("has no GPU series, and says nothing of it, where no GPU tool is installed", async () => {
     const { cli, url } = await sidecarWith(SYSTEM_PATH);

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTinyModel } from "../../scripts/make-tiny-model.js";
 import { metricNames, panelQueries, paths, resolveVariables, ruleExpressions } from "../support/deploy-files.js";
 import { nvidiaGpu, nvidiaStandIn } from "../support/gpu-tools.js";
 import { freePort, type LlamaServer, startLlamaServer } from "../support/llama-server.js";
@@ -97,7 +98,8 @@ async function workload(): Promise<void> {
 }
 
 beforeAll(async () => {
-  llama = await startLlamaServer();
+  // Drafting for itself (speculative decoding), so the draft acceptance panel has llama-server's counters to read.
+  llama = await startLlamaServer({ extraArgs: ["-md", ensureTinyModel(), "--spec-type", "draft-simple"] });
   // The GPU row's panels read a GPU: nvidia-smi's stand-in, with a second GPU held down for heat.
   const gpuState = join(mkdtempSync(join(tmpdir(), "fake-gpu-")), "state.json");
   writeFileSync(
@@ -107,7 +109,8 @@ beforeAll(async () => {
       apps: [{ gpu_uuid: "GPU-1", pid: 9, process_name: "python3", used_memory: 2048 }],
     }),
   );
-  sidecar = await startTestSidecar(llama.url, ["--queue-max", "1", "--scrape-interval", "1"], {
+  const price = ["--energy-price", "0.30 EUR"];
+  sidecar = await startTestSidecar(llama.url, ["--queue-max", "1", "--scrape-interval", "1", ...price], {
     runTool: nvidiaStandIn(gpuState),
   });
   const port = await freePort();

@@ -69,5 +69,6 @@ export function resolveVariables(expr: string, rateInterval = "30s"): string {
     .replaceAll("$instance", ".*")
     .replaceAll("$upstream", ".*")
     .replaceAll("$model", ".*")
+    .replaceAll("$__range", "5m")
     .replaceAll("$__rate_interval", rateInterval);
 }

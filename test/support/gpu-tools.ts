@@ -1,7 +1,7 @@
 // The GPU tools' stand-ins (test/fixtures/gpu-tools/<vendor>/<tool>) and the state a test gives nvidia-smi's.
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import type { RunTool } from "../../src/gpu/sampler.js";
+import type { RunTool } from "../../src/gpu/sources.js";
 
 export const GPU_TOOLS = new URL("../fixtures/gpu-tools/", import.meta.url).pathname;
 
@@ -21,6 +21,18 @@ export const nvidiaGpu = (over: Record<string, unknown> = {}) => ({
   "clocks_throttle_reasons.active": "0x0000000000000000",
   ...over,
 });
+
+/** What the sidecar reads from that L40 (nvidia-smi's stand-in or the fake DCGM exporter), in its own units. */
+export const l40Reading = {
+  name: "NVIDIA L40",
+  utilization: 0.97,
+  memoryUsedBytes: 30712 * 1024 * 1024,
+  powerWatts: 281.43,
+  powerLimitWatts: 300,
+  temperatureC: 71,
+  smClockMhz: 2490,
+  smClockMaxMhz: 2520,
+} as const;
 
 /** Runs nvidia-smi's stand-in with the state file given; the other tools are not on this machine. */
 export const nvidiaStandIn =

@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { type Logger, pino } from "pino";
 import { type Config, parseConfig, primaryUpstream } from "../../src/config/load.js";
-import type { RunTool } from "../../src/gpu/sampler.js";
+import type { RunTool } from "../../src/gpu/sources.js";
 import { type RecordRow, recordRow } from "../../src/record/request-record.js";
 import { type Running, runSidecar } from "../../src/server.js";
 import { openStats, type Stats } from "../../src/stats/service.js";

@@ -60,6 +60,9 @@ function renderCards(s) {
   const live = s.live;
   set("generation-tps", orDash(live.generationTps, humanRate));
   set("prefill-tps", orDash(live.prefillTps, humanRate));
+  // Speculative decoding only: a server without a draft model has no acceptance to show.
+  el("draft-line").hidden = live.draftAcceptance === null;
+  set("draft-acceptance", orDash(live.draftAcceptance, humanPercent));
   set("ttft-last", orDash(live.ttft.lastMs, humanDuration));
   set("ttft-p50", orDash(live.ttft.p50Ms, humanDuration));
   set("ttft-p95", orDash(live.ttft.p95Ms, humanDuration));
@@ -134,6 +137,7 @@ function renderUpstreams(s) {
       cell(`${u.slots.filter((x) => x.processing).length} / ${u.totalSlots ?? dash}`, "num"),
       cell(contextUse(u), "num"),
       cell(orDash(u.rates.generationTps, humanRate), "num"),
+      cell(orDash(u.rates.specAcceptance, humanPercent), "num"),
       cell(`${u.queue.active} + ${u.queue.depth}`, "num"),
       cell(humanCount(u.lifetime.promptTokens), "num"),
       cell(humanCount(u.lifetime.generatedTokens), "num"),

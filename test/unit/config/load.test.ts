@@ -68,6 +68,19 @@ describe("config", () => {
     });
   });
 
+  it("takes an electricity price per kWh with its currency code, on either side", () => {
+    expect(config(["--energy-price", "0.30 EUR"]).energyPrice).toEqual({ perKwh: 0.3, currency: "EUR" });
+    expect(config([], { LLAMA_SIDECAR_ENERGY_PRICE: "usd0.15" }).energyPrice).toEqual({
+      perKwh: 0.15,
+      currency: "USD",
+    });
+    expect(config([]).energyPrice).toBeUndefined();
+    for (const bad of ["0.30", "EUR", "1,5 EUR", "0.3 euros", "0 EUR"])
+      expect(problems(["--energy-price", bad])).toEqual([
+        `--energy-price="${bad}": must be a price per kWh and its currency code, such as "0.30 EUR"`,
+      ]);
+  });
+
   it("takes an on/off setting as a bare flag, or with a value", () => {
     expect(config(["--capture-content"]).captureContent).toBe(true);
     expect(config(["--capture-content", "--port", "7002"])).toMatchObject({ captureContent: true, port: 7002 });

@@ -132,6 +132,36 @@ aliases:
     expect(problems(["--config", alias])).toEqual([`${alias}: aliases["claude-*"]: no upstream serves "nowhere"`]);
   });
 
+  it("says where each upstream's GPU is read and which GPUs it runs on; --gpu-source is the default", () => {
+    const path = file(`
+upstreams:
+  - { name: here0, url: "http://127.0.0.1:8080", gpus: [0] }
+  - { name: here1, url: "http://127.0.0.1:8081", gpus: ["1"] }
+  - { name: mac, url: "http://mac.lan:8080", gpuSource: "http://mac.lan:9090/metrics" }
+`);
+    expect(config(["--config", path]).upstreams.map((u) => [u.name, u.gpuSource, u.gpus])).toEqual([
+      ["here0", undefined, ["0"]],
+      ["here1", undefined, ["1"]],
+      ["mac", "http://mac.lan:9090/metrics", undefined],
+    ]);
+    const dcgm = "http://gpu-box:9400/metrics";
+    expect(config(["--config", path, "--gpu-source", dcgm]).upstreams.map((u) => u.gpuSource)).toEqual([
+      dcgm,
+      dcgm,
+      "http://mac.lan:9090/metrics",
+    ]);
+    const bad = file(`
+upstreams:
+  - { name: a, url: "http://a:1", gpus: [first], gpuSource: "ftp://a/metrics" }
+`);
+    expect(problems(["--config", bad]).sort()).toEqual(
+      [
+        `${bad}: upstreams[0].gpus[0]: must be a GPU index such as 0`,
+        `${bad}: upstreams[0].gpuSource: must be an http:// or https:// URL`,
+      ].sort(),
+    );
+  });
+
   it("refuses --upstream beside the file's upstreams, and a file it cannot read or parse", () => {
     const path = file(`upstreams: [{ name: a, url: "http://a:1" }]`);
     expect(problems(["--config", path, "--upstream", "http://b:1"])).toEqual([

@@ -6,6 +6,8 @@ import { parseAmdForeign, parseAmdLimits, parseAmdMetrics } from "../../../src/g
 import { parseMacmon } from "../../../src/gpu/macmon.js";
 import { foreignMemory, parseGpus, throttleReasons } from "../../../src/gpu/nvidia-smi.js";
 import { GpuSampler } from "../../../src/gpu/sampler.js";
+import { toolSources } from "../../../src/gpu/sources.js";
+import { l40Reading } from "../../support/gpu-tools.js";
 
 const MIB = 1024 * 1024;
 
@@ -20,16 +22,9 @@ describe("nvidia-smi's CSV", () => {
     expect(a).toEqual({
       gpu: "0",
       uuid: "GPU-aaaa",
-      name: "NVIDIA L40",
       at: 5,
-      utilization: 0.97,
-      memoryUsedBytes: 30712 * MIB,
+      ...l40Reading,
       memoryTotalBytes: 49140 * MIB,
-      powerWatts: 281.43,
-      powerLimitWatts: 300,
-      temperatureC: 71,
-      smClockMhz: 2490,
-      smClockMaxMhz: 2520,
       throttled: [],
     });
     expect(b).toMatchObject({ gpu: "1", name: "NVIDIA A100, Rev 2", utilization: undefined, powerWatts: undefined });
@@ -57,10 +52,10 @@ describe("the GPU sampler", () => {
     const asked: string[] = [];
     const problems: string[] = [];
     const sampler = new GpuSampler(
-      (file) => {
+      toolSources((file) => {
         asked.push(file);
         return Promise.reject(Object.assign(new Error(`spawn ${file} ENOENT`), { code: "ENOENT" }));
-      },
+      }),
       (p) => problems.push(p),
     );
     for (let i = 0; i < 5; i++) await sampler.sample();
@@ -76,7 +71,7 @@ describe("the GPU sampler", () => {
     let fail = true;
     const problems: string[] = [];
     const sampler = new GpuSampler(
-      (_file, args) =>
+      toolSources((_file, args) =>
         fail
           ? Promise.reject(new Error("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver"))
           : Promise.resolve(
@@ -84,6 +79,7 @@ describe("the GPU sampler", () => {
                 ? "0, GPU-aaaa, 50, 1, 2, 3.00, 4.00, 5, 6, 7, 0x0000000000000020, X\n"
                 : "",
             ),
+      ),
       (p) => problems.push(p),
     );
     await sampler.sample();
