@@ -13,6 +13,7 @@ import { addAgentReceiver } from "./log/agent-receiver.js";
 import { AgentTime } from "./log/agent-time.js";
 import type { RequestLog } from "./log/request-log.js";
 import { addLogRoutes } from "./log/routes.js";
+import { judgedRow } from "./log/rows.js";
 import { sessionReport } from "./log/session-report.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
@@ -335,8 +336,12 @@ function listenToRecords(deps: AppDeps, sessions: Sessions, agentTime: AgentTime
     .recorded(scrapeAfter(deps.fleet))
     .judged(({ record }) => telemetry.requests.record(record))
     .judged(stats.judged)
-    .judged(deps.log.judged)
-    .judged(agentTime.judged)
+    .judged((j) => {
+      // One row per request, for the log and for its session's time.
+      const row = judgedRow(j);
+      deps.log.judged(row, j.content);
+      agentTime.judged(row);
+    })
     .judged((j) => countVerdicts(telemetry.state, j))
     .judged((j) => {
       if (j.energyJ !== undefined) telemetry.energy(j.upstream, j.energyJ);

@@ -12,6 +12,7 @@ const UPLOT = join(dirname(createRequire(import.meta.url).resolve("uplot")), "/"
 const ASSETS: Record<DashboardFile, [path: string, type: string]> = {
   "": [join(PUBLIC, "index.html"), "text/html; charset=utf-8"],
   "app.js": [join(PUBLIC, "app.js"), "text/javascript; charset=utf-8"],
+  "dom.js": [join(PUBLIC, "dom.js"), "text/javascript; charset=utf-8"],
   "format.js": [join(PUBLIC, "format.js"), "text/javascript; charset=utf-8"],
   "gpu.js": [join(PUBLIC, "gpu.js"), "text/javascript; charset=utf-8"],
   "sessions.js": [join(PUBLIC, "sessions.js"), "text/javascript; charset=utf-8"],

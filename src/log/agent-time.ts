@@ -1,10 +1,9 @@
 // Where agents' time goes, counted as it happens for /metrics: each request's phases, each tool call the agent
 // reports, and the time its person took before each prompt (from the last thing of the session that ended).
-import type { JudgedRecord } from "../record/request-record.js";
 import type { AgentEvent } from "../store/agent-events.js";
+import type { LogRow } from "../store/log-row.js";
 import type { AgentCounters } from "../telemetry/agent-counters.js";
 import { type SessionPhase, toolLabel } from "../wire/agent-tools.js";
-import { judgedRow } from "./rows.js";
 import { turnPhases } from "./session-report.js";
 
 /** Sessions followed, and the ends kept for each: enough to place a prompt that arrives a few seconds late. */
@@ -23,15 +22,14 @@ export class AgentTime {
 
   constructor(private readonly counters: AgentCounters) {}
 
-  /** Listens to judged requests: their phases, and their end as the session's activity. */
-  readonly judged = (j: JudgedRecord): void => {
-    const row = judgedRow(j);
+  /** A judged request's row: its phases, and its end as the session's activity. */
+  judged(row: LogRow): void {
     for (const [phase, ms] of turnPhases(row)) {
       const name = phase.startsWith("lost:") ? "prefill_lost" : PHASE[phase];
       if (name) this.counters.phase(name, ms / 1000);
     }
     if (row.session) this.ended(row.session, row.endedAt);
-  };
+  }
 
   /** What the agent reported: its tool calls first (their ends place the prompts), then the person's prompts. */
   events(events: readonly AgentEvent[]): void {

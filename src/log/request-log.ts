@@ -10,7 +10,7 @@ import type { LogDb, RequestFilter, SessionFilter, SessionSummary } from "../sto
 import { type CaptureRules, LogFile } from "../store/log-file.js";
 import type { LogRow } from "../store/log-row.js";
 import { LogWrites } from "./log-writes.js";
-import { judgedRow, recordedRow } from "./rows.js";
+import { recordedRow } from "./rows.js";
 
 export const LOG_JOURNAL = "requests-log.journal";
 /** Rows kept in memory while the log refuses them; past that the oldest wait in the journal alone. */
@@ -111,8 +111,10 @@ export class RequestLog {
     else this.journalRecords([r]);
   };
 
-  /** Listens to judged requests: their rows are written soon, once requests stop ending for a moment. */
-  readonly judged = (j: JudgedRecord): void => this.writes.add(judgedRow(j), j.content);
+  /** A judged request's row (and captured bodies): written soon, once requests stop ending for a moment. */
+  judged(row: LogRow, content?: JudgedRecord["content"]): void {
+    this.writes.add(row, content);
+  }
 
   /** What the agent told of its side (Claude Code's telemetry): kept beside the requests, written with them. */
   addAgentEvents(events: readonly AgentEvent[]): void {

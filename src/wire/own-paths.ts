@@ -6,6 +6,7 @@
 export const DASHBOARD_FILES = [
   "",
   "app.js",
+  "dom.js",
   "format.js",
   "gpu.js",
   "sessions.js",

@@ -77,11 +77,11 @@ describe("llama-server restarts (real server, with Process-Start-Time-Unix and t
       const stats = await apiStats(sidecar.url);
       expect(stats.upstream.restarts.count).toBe(5);
       expect(stats.upstream.scrape.newFormat).toBe(true);
+      // The model label is the model llama-server has loaded (its alias here), known once the restarted server's
+      // props are read again: until then the series is labelled model="".
+      const predicted = `llama_server_tokens_predicted_total{upstream="default",model="tiny"} ${banked.tokens_predicted_total}`;
+      await until("the restarted server's model label", async () => (await sidecar.metrics()).includes(predicted));
       const metrics = await sidecar.metrics();
-      // The model label is the model llama-server has loaded (its alias here).
-      expect(metrics).toContain(
-        `llama_server_tokens_predicted_total{upstream="default",model="tiny"} ${banked.tokens_predicted_total}`,
-      );
       expect(metrics).toContain('llama_server_restarts_total{upstream="default",model="tiny"} 5');
     } finally {
       await llama.stop();

@@ -1,5 +1,6 @@
 // @ts-check
 // The live dashboard: polls /api/stats (and /api/history), updates the page in place. Never shows prompt text.
+import { el } from "./dom.js";
 import { humanCount, humanDuration, humanPercent, humanRate } from "./format.js";
 import { renderGpus } from "./gpu.js";
 import { startSessions } from "./sessions.js";
@@ -15,9 +16,6 @@ const STATS_EVERY_MS = 2000;
 /** While requests run, their phase and prefill progress are worth a faster look. */
 const BUSY_STATS_EVERY_MS = 1000;
 const HISTORY_EVERY_MS = 30_000;
-
-/** @param {string} name */
-const el = (name) => /** @type {HTMLElement} */ (document.querySelector(`[data-stat="${name}"]`));
 
 /** @param {string} name @param {string} text */
 function set(name, text) {

@@ -1,18 +1,12 @@
 // @ts-check
 // The GPU tile: each GPU where llama-server runs, as the sidecar last read it: a memory bar (other processes' share
 // marked), utilisation, watts against the limit, temperature, and a badge while its clocks are held down.
+import { el, make } from "./dom.js";
+
 /** @typedef {import("../../gpu/reading.js").GpuReading} GpuReading */
 
 const GIB = 1024 ** 3;
 const gib = (/** @type {number | undefined} */ b) => (b === undefined ? "–" : `${(b / GIB).toFixed(1)} GiB`);
-
-/** @param {string} tag @param {string} [cls] @param {string} [text] */
-function make(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** One GPU's row. */
 function gpuRow(/** @type {GpuReading} */ g) {
@@ -46,7 +40,7 @@ function gpuRow(/** @type {GpuReading} */ g) {
 
 /** Shows the tile where the sidecar reads a GPU; hides it where it reads none. */
 export function renderGpus(/** @type {readonly GpuReading[]} */ gpus) {
-  const card = /** @type {HTMLElement} */ (document.querySelector('[data-stat="gpu-card"]'));
+  const card = el("gpu-card");
   card.hidden = gpus.length === 0;
-  /** @type {HTMLElement} */ (document.querySelector('[data-stat="gpus"]')).replaceChildren(...gpus.map(gpuRow));
+  el("gpus").replaceChildren(...gpus.map(gpuRow));
 }

@@ -2,6 +2,7 @@
 // The Sessions view: sessions of a day or a week from the request log, and one session's timeline, one bar per turn
 // split into queue, prefill (needed and lost to a miss), generation and the gap before it (with the agent's
 // telemetry: its tools, by tool, and the wait for the person); the context as a line.
+import { el, make } from "./dom.js";
 import { humanCount, humanDuration } from "./format.js";
 
 /** @typedef {import("../../store/log-db.js").SessionSummary} SessionSummary */
@@ -9,16 +10,6 @@ import { humanCount, humanDuration } from "./format.js";
 /** @typedef {import("../../log/session-report.js").Turn} Turn */
 /** @typedef {<T>(path: string) => Promise<T>} Api */
 /** @typedef {"today" | "yesterday" | "7d"} Span */
-
-const el = (/** @type {string} */ name) => /** @type {HTMLElement} */ (document.querySelector(`[data-stat="${name}"]`));
-
-/** @param {string} tag @param {string} [cls] @param {string} [text] */
-function make(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** The query for a span of days: today from midnight, yesterday's day, or the last seven days. */
 function spanQuery(/** @type {Span} */ span) {

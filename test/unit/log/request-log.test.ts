@@ -6,7 +6,7 @@ import { join } from "node:path";
 import Database from "libsql";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LOG_JOURNAL, type LogSettings, RequestLog } from "../../../src/log/request-log.js";
-import { recordedRow } from "../../../src/log/rows.js";
+import { judgedRow, recordedRow } from "../../../src/log/rows.js";
 import type { JudgedRecord, RequestRecord } from "../../../src/record/request-record.js";
 import { Journal } from "../../../src/store/journal.js";
 import { LOG_FILE, LogDb } from "../../../src/store/log-db.js";
@@ -35,8 +35,11 @@ async function openLog(dir: string): Promise<RequestLog> {
 const record = (id: string, over: Partial<RequestRecord> = {}): RequestRecord =>
   Object.freeze({ ...requestRecord(300, 40), id, startedAt: Date.now(), session: "sess", ...over });
 
-const judged = (r: RequestRecord, over: Partial<JudgedRecord> = {}): JudgedRecord =>
+const judgedRecord = (r: RequestRecord, over: Partial<JudgedRecord> = {}): JudgedRecord =>
   Object.freeze({ record: r, upstream: "default", nCtx: 8192, ...over });
+
+/** A judged request, as app.ts hands it to the log: its row, and its captured bodies. */
+const judge = (log: RequestLog, j: JudgedRecord) => log.judged(judgedRow(j), j.content);
 
 const journalFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith(LOG_JOURNAL));
 
@@ -61,9 +64,10 @@ describe("the request log", () => {
 
     // Timers made from here on are the test's to run.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
-    log.judged(judged(burst[0] as RequestRecord, { cache: { conversation: "s:sess" } }));
-    log.judged(
-      judged(burst[1] as RequestRecord, {
+    judge(log, judgedRecord(burst[0] as RequestRecord, { cache: { conversation: "s:sess" } }));
+    judge(
+      log,
+      judgedRecord(burst[1] as RequestRecord, {
         cache: {
           conversation: "s:sess",
           expectedTokens: 900,
@@ -82,7 +86,7 @@ describe("the request log", () => {
     vi.advanceTimersByTime(60_000);
     vi.useRealTimers();
     expect(journalFiles(dir)).not.toEqual([]);
-    log.judged(judged(burst[2] as RequestRecord));
+    judge(log, judgedRecord(burst[2] as RequestRecord));
     await until(
       "the journal dropped",
       () => journalFiles(dir).length === 0 || readFileSync(join(dir, LOG_JOURNAL)).length === 0,
@@ -135,7 +139,7 @@ describe("the request log", () => {
     const blocker = new Database(join(dir, LOG_FILE));
     blocker.exec("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE");
     log.recorded(record("x"));
-    log.judged(judged(record("x")));
+    judge(log, judgedRecord(record("x")));
     await until("the log to refuse the row", () => !log.health().writable, 30_000);
     expect(log.health()).toMatchObject({ writable: false, pending: 1, lost: 0 });
     expect(log.health().error).toMatch(/locked|busy/i);
@@ -151,7 +155,7 @@ describe("the request log", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     try {
       for (let i = 0; i < 55; i++) {
-        log.judged(judged(record(`r${i}`)));
+        judge(log, judgedRecord(record(`r${i}`)));
         vi.advanceTimersByTime(90); // the next one ends before the log has had 100 ms of quiet
       }
       expect(log.health().pending).toBe(55);
@@ -159,7 +163,7 @@ describe("the request log", () => {
       expect(log.health().pending).toBe(55 - 32);
       // The next slices follow on the event loop's next turns, not on a timer.
       while (log.health().pending > 0) await new Promise((r) => setImmediate(r));
-      log.judged(judged(record("alone")));
+      judge(log, judgedRecord(record("alone")));
       vi.advanceTimersByTime(99);
       expect(log.health().pending).toBe(1);
       vi.advanceTimersByTime(1);
@@ -172,7 +176,7 @@ describe("the request log", () => {
 
   it("writes a long queue in slices, the event loop turning between them", async () => {
     const log = await openLog(freshDir());
-    for (let i = 0; i < 100; i++) log.judged(judged(record(`r${i}`)));
+    for (let i = 0; i < 100; i++) judge(log, judgedRecord(record(`r${i}`)));
     // Every turn of the event loop notes what is still waiting: a slice at a time, never all at once.
     const seen: number[] = [];
     await new Promise<void>((resolve) => {
