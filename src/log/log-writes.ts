@@ -7,10 +7,12 @@ import type { LogFile } from "../store/log-file.js";
 import type { LogRow } from "../store/log-row.js";
 
 /**
- * Rows written in one transaction, one slice of the event loop's time: about 4 ms here (seven indexes, a sync at
- * commit), so a stream's next chunk waits at most that long.
+ * Rows written in one slice of the event loop's time (seven indexes each), so a stream's next chunk waits at most
+ * about that long; the slices of one batch share a transaction, and its commit's sync, up to COMMIT_ROWS.
  */
 const SLICE = 32;
+/** Rows one transaction takes at most: a commit's sync costs what a hundred rows do. */
+const COMMIT_ROWS = 512;
 /** The agent's events are smaller (one index): more of them go in a slice. */
 const EVENT_SLICE = 128;
 /** Events kept while the file refuses them: the agent's telemetry has no journal, the oldest go first. */
@@ -55,6 +57,8 @@ export class LogWrites {
   private failing: Error | undefined;
   private failedWrites = 0;
   private closed = false;
+  /** What the open transaction holds: handed on (or put back) at its commit. */
+  private open: { rows: LogRow[]; bodies: Content[]; events: AgentEvent[] } = { rows: [], bodies: [], events: [] };
 
   constructor(
     private readonly file: LogFile,
@@ -92,6 +96,7 @@ export class LogWrites {
     clearImmediate(this.slicing);
     this.slicing = undefined;
     while (this.waiting() && !this.retry && this.write()) {}
+    if (!this.retry) this.commit();
   }
 
   health(): WritesHealth {
@@ -131,30 +136,56 @@ export class LogWrites {
     if (this.write() && this.waiting()) this.slicing = setImmediate(() => this.writeSlice());
   }
 
-  /** Writes the oldest slice of the queue; false when the file refused it (then it waits, and is offered again). */
+  /**
+   * Writes the oldest slice of the queue into the open transaction, and commits it once nothing more waits (or it
+   * holds COMMIT_ROWS); false when the file refused it (then the whole transaction waits, and is offered again).
+   */
   private write(): boolean {
     const batch = this.queue.splice(0, SLICE);
     const events = this.events.splice(0, EVENT_SLICE);
-    if (batch.length === 0 && events.length === 0) return true;
+    if (batch.length === 0 && events.length === 0) return this.commit();
     this.oldestAt = performance.now();
     // Bodies go with the slice their rows are in; one whose row waits for a later slice waits with it.
     const ids = new Set(batch.map((r) => r.id));
     const bodies = this.bodies.length > 0 ? this.bodies.filter((b) => ids.has(b.id)) : [];
     if (bodies.length > 0) this.bodies = this.bodies.filter((b) => !ids.has(b.id));
+    this.open.rows.push(...batch);
+    this.open.bodies.push(...bodies);
+    this.open.events.push(...events);
     try {
-      this.file.insert(batch, bodies, events);
+      this.file.append(batch, bodies, events);
     } catch (err) {
-      this.queue.unshift(...batch);
-      this.events.unshift(...events);
-      this.bodies.unshift(...bodies);
-      this.refused(err as Error & { code?: string });
-      return false;
+      return this.putBack(err as Error & { code?: string });
     }
+    return this.waiting() && this.open.rows.length < COMMIT_ROWS ? true : this.commit();
+  }
+
+  /** Makes the open transaction durable, then hands its rows on (their journal may go). */
+  private commit(): boolean {
+    const open = this.open;
+    if (open.rows.length === 0 && open.events.length === 0) return true;
+    try {
+      this.file.commit();
+    } catch (err) {
+      return this.putBack(err as Error & { code?: string });
+    }
+    this.open = { rows: [], bodies: [], events: [] };
     if (this.failing) this.logger.info("the request log takes rows again");
     this.failing = undefined;
     this.busySince = undefined;
-    this.written(batch);
+    this.written(open.rows);
     return true;
+  }
+
+  /** A refused transaction (rolled back) goes back to the front of the queue, to be offered again. */
+  private putBack(err: Error & { code?: string }): false {
+    const open = this.open;
+    this.open = { rows: [], bodies: [], events: [] };
+    this.queue.unshift(...open.rows);
+    this.events.unshift(...open.events);
+    this.bodies.unshift(...open.bodies);
+    this.refused(err);
+    return false;
   }
 
   /**

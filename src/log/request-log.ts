@@ -172,6 +172,8 @@ export class RequestLog {
     let removed = 0;
     try {
       while (!this.closed) {
+        // Rows written in slices share a transaction: it is committed before retention opens its own.
+        this.writes.flush();
         const n = this.file.use((db) => db.prune(cutoff, this.settings.maxBytes, PRUNE_SLICE));
         removed += n;
         if (n === 0) break;

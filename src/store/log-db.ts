@@ -215,20 +215,43 @@ export class LogDb {
    * is left as it is. Returns how many rows were new.
    */
   insert(rows: readonly LogRow[], bodies: readonly Content[] = [], events: readonly AgentEvent[] = []): number {
+    const added = this.append(rows, bodies, events);
+    this.commit();
+    return added;
+  }
+
+  /**
+   * Adds them inside the open transaction (opening one), for commit() to make durable: a commit's sync is most of a
+   * small transaction's cost, so slices written turn by turn share one. A failure rolls the whole transaction back.
+   */
+  append(rows: readonly LogRow[], bodies: readonly Content[] = [], events: readonly AgentEvent[] = []): number {
     let added = 0;
-    this.db.exec("BEGIN");
+    if (!this.db.inTransaction) this.db.exec("BEGIN");
     try {
       const insert = this.prepareInserts();
       for (const row of rows) added += insert.row.run(toParams(row)).changes;
       for (const b of bodies) insert.body?.run(b.id, pack(b.request), pack(b.response));
       if (this.hasAgentEvents) insertAgentEvents(this.db, events);
-      this.db.exec("COMMIT");
     } catch (err) {
-      // SQLite may have rolled back already (a full disk does): the error to report is the first one.
-      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.rollback();
       throw err;
     }
     return added;
+  }
+
+  commit(): void {
+    if (!this.db.inTransaction) return;
+    try {
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+  }
+
+  /** SQLite may have rolled back already (a full disk does): the error to report is the first one. */
+  private rollback(): void {
+    if (this.db.inTransaction) this.db.exec("ROLLBACK");
   }
 
   /** Newest first, `limit` of them, from before the cursor (the last page's last row) if given. */

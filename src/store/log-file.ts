@@ -65,13 +65,28 @@ export class LogFile {
     bodies: readonly Content[] = [],
     events: readonly AgentEvent[] = [],
   ): number {
+    const added = this.append(rows, bodies, events);
+    this.commit();
+    return added;
+  }
+
+  /** The same inside the open transaction (opening one), made durable by commit(). */
+  append(
+    rows: Parameters<LogDb["insert"]>[0],
+    bodies: readonly Content[] = [],
+    events: readonly AgentEvent[] = [],
+  ): number {
     const max = this.capture.maxBytes;
     const kept = bodies.map((b) => ({
       id: b.id,
       request: capped(this.redact(b.request), max),
       response: b.response === undefined ? undefined : capped(this.redact(b.response), max),
     }));
-    return this.use((db) => db.insert(rows, kept, events));
+    return this.use((db) => db.append(rows, kept, events));
+  }
+
+  commit(): void {
+    this.db?.commit();
   }
 
   close(): void {

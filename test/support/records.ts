@@ -8,6 +8,7 @@ import type { BuildOptions } from "../../src/record/build.js";
 import type { ExchangeFacts } from "../../src/record/exchange-facts.js";
 import type { RequestRecord } from "../../src/record/request-record.js";
 import type { LedgerEntry } from "../../src/stats/request-ledger.js";
+import type { LogRow } from "../../src/store/log-row.js";
 import { labelText } from "../../src/wire/labels.js";
 import { classify } from "../../src/wire/routes.js";
 
@@ -68,3 +69,20 @@ export function exchangeFacts(obs: Observation, over: Partial<ExchangeFacts> & {
     ...rest,
   };
 }
+
+/** A request log row of a finished Claude Code turn, with what a test sets. */
+export const logRow = (over: Partial<LogRow> = {}): LogRow => ({
+  id: "r",
+  startedAt: 1,
+  endedAt: 2,
+  session: "s",
+  client: "claude-code",
+  model: "m",
+  route: "/v1/messages",
+  outcome: "ok",
+  status: 200,
+  stream: true,
+  durationMs: 1,
+  judged: true,
+  ...over,
+});

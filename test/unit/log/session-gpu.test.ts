@@ -2,22 +2,9 @@
 // request log's rows, and the sentences the report says them in.
 import { describe, expect, it } from "vitest";
 import { gpuSentences, money, sessionDraft, sessionEnergy } from "../../../src/log/session-gpu.js";
-import type { LogRow } from "../../../src/store/log-row.js";
+import { logRow } from "../../support/records.js";
 
-const row = (over: Partial<LogRow>): LogRow => ({
-  id: "r",
-  startedAt: 0,
-  endedAt: 1000,
-  client: "claude-code",
-  model: "m",
-  route: "/v1/messages",
-  outcome: "ok",
-  status: 200,
-  stream: true,
-  durationMs: 1000,
-  judged: true,
-  ...over,
-});
+const row = logRow;
 
 describe("a session's energy", () => {
   it("sums its requests' joules into watt-hours, and prices them per kWh where a price is set", () => {

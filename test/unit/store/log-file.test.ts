@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LOG_FILE } from "../../../src/store/log-db.js";
 import { LogFile } from "../../../src/store/log-file.js";
-import { freshDir } from "../../support/records.js";
+import { freshDir, logRow } from "../../support/records.js";
 import { until } from "../../support/until.js";
 
 const openHere = (file: string) =>
@@ -17,20 +17,7 @@ const openHere = (file: string) =>
     }
   });
 
-const row = (id: string) => ({
-  id,
-  startedAt: 1,
-  endedAt: 2,
-  session: "s",
-  client: "c",
-  model: "m",
-  route: "/v1/messages",
-  outcome: "ok",
-  status: 200,
-  stream: true,
-  durationMs: 1,
-  judged: true,
-});
+const row = (id: string) => logRow({ id });
 
 describe("the request log's file", () => {
   it("lets go of its descriptor once closed, statements and all", async () => {
