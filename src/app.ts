@@ -18,6 +18,7 @@ import { sessionReport } from "./log/session-report.js";
 import { errorKind, upstreamErrorKind } from "./observe/redact.js";
 import { ParseScheduler } from "./observe/tap.js";
 import { spansFromOtlp } from "./otlp/spans.js";
+import { ownPathsOnly } from "./own-paths-only.js";
 import { ActiveRequests } from "./proxy/active.js";
 import { readRequestBody } from "./proxy/body.js";
 import { TokenCounter } from "./proxy/count-tokens.js";
@@ -39,9 +40,7 @@ import { VERSION } from "./version.js";
 import { forensicsView, scrapeAfter, upstreamParts } from "./views.js";
 import type { SidecarContext, SidecarMiddleware, SidecarState } from "./wire/context.js";
 import { labelText } from "./wire/labels.js";
-import { isOwnPath } from "./wire/own-paths.js";
 import type { BackgroundClass, BackgroundPolicy } from "./wire/request-kinds.js";
-import { classify } from "./wire/routes.js";
 import type { SetupView } from "./wire/setup-view.js";
 
 export interface AppDeps {
@@ -220,52 +219,6 @@ function ownRoutes(
     ctx.body = historyView(deps.stats);
   });
   return router;
-}
-
-/**
- * The sidecar's own paths are answered here, a wrong method with 405 and Allow, a path of its folders it does not
- * serve (/dashboard/anything, /api/anything) with 404: they are never forwarded.
- * Every other request goes straight on, past the router's per-request work (host check, events, matched-route
- * bookkeeping), which would be wasted on it.
- */
-function ownPathsOnly(router: Router): SidecarMiddleware {
-  // The router's middleware types ask for the router context properties that the router itself adds.
-  const routes = router.routes() as unknown as SidecarMiddleware;
-  const allowedMethods = router.allowedMethods() as unknown as SidecarMiddleware;
-  const answered = async () => {};
-  return (ctx, next) => {
-    const served = router.match(ctx.path, ctx.method).path.length > 0;
-    if (!served && !isOwnPath(ctx.path)) return next();
-    ctx.set(OWN_PAGE_HEADERS);
-    if (!served) throw new SidecarError("not_found", `${ctx.path} is not a page or endpoint of the sidecar`);
-    return routes(ctx, () => allowedMethods(ctx, answered)).then(() => explainWrongMethod(ctx, router));
-  };
-}
-
-/**
- * On everything the sidecar answers itself: no page of another site may frame the dashboard (clickjacking), and
- * the dashboard runs only its own scripts and styles, talking only to the sidecar.
- */
-const OWN_PAGE_HEADERS = {
-  "X-Frame-Options": "DENY",
-  "Content-Security-Policy":
-    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-  "X-Content-Type-Options": "nosniff",
-};
-
-/**
- * The router sets 405 and Allow, or 501 for a method it does not know at all (PROPFIND): both become a 405 with
- * Allow, whose body, like every error's, speaks the client's protocol.
- */
-function explainWrongMethod(ctx: SidecarContext, router: Router): void {
-  if (ctx.status === 501) {
-    ctx.status = 405;
-    ctx.set("Allow", ["GET", "HEAD", "POST"].filter((m) => router.match(ctx.path, m).route).join(", "));
-  }
-  if (ctx.status !== 405) return;
-  const allowed = ctx.response.get("Allow");
-  const error = new SidecarError("method_not_allowed", `${ctx.method} ${ctx.path} is not allowed; use ${allowed}`);
-  ctx.body = errorBody(error, classify(ctx.path).protocol);
 }
 
 function forwardDeps(

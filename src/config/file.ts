@@ -1,7 +1,8 @@
 // Reads the config file (--config, YAML or JSON): any setting by its config name, plus the upstreams, aliases and
 // where background calls go. Every problem is reported with the file and the path inside it.
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
+import type { parse } from "yaml";
 import type { z } from "zod";
 import { type OptionName, optionNames } from "./options.js";
 import { type FleetFile, fleetFileSchema } from "./upstreams.js";
@@ -46,6 +47,8 @@ function readText(path: string): string {
 
 function parseText(path: string, text: string): Record<string, unknown> {
   let raw: unknown;
+  // yaml is loaded only when there is a file to read: most sidecars run on flags and never hold it in memory.
+  const parseYaml = (createRequire(import.meta.url)("yaml") as { parse: typeof parse }).parse;
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (err) {

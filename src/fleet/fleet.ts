@@ -14,7 +14,7 @@ export interface FleetHost {
   upstream: Upstream;
   monitor: UpstreamMonitor;
   /** The units requests may go to now: the server's own, or a router's models. */
-  units(): UpstreamUnit[];
+  units(): readonly UpstreamUnit[];
   /** The server's own unit, for what names no model. */
   serverUnit: UpstreamUnit;
   start(): Promise<void>;
@@ -54,7 +54,9 @@ export class UpstreamFleet {
   }
 
   /** Every unit requests may go to now (a router's models each one), the primary upstream's first. */
-  get units(): UpstreamUnit[] {
+  get units(): readonly UpstreamUnit[] {
+    // One upstream (most setups): its own list as it is, asked for by every request, not a copy each time.
+    if (this.hosts.length === 1) return this.primaryHost.units();
     return [this.primaryHost, ...this.hosts.filter((h) => h !== this.primaryHost)].flatMap((h) => h.units());
   }
 

@@ -28,6 +28,8 @@ export class UpstreamHost {
   readonly monitor: UpstreamMonitor;
   /** The unit of the server itself: the one there is, unless the server is a router. */
   readonly serverUnit: UpstreamUnit;
+  /** A plain server's one unit, as the list every request asks for: made once. */
+  private readonly ownUnit: readonly UpstreamUnit[];
   private readonly byModel = new Map<string, UpstreamUnit>();
   private readonly loading = new Map<string, Promise<ModelLoad>>();
   /** Units made before start are started by it; after, as they come. */
@@ -42,12 +44,13 @@ export class UpstreamHost {
     this.name = spec.name;
     ({ upstream: this.upstream, monitor: this.monitor } = connect(spec, opts.config));
     this.serverUnit = createUpstreamUnit(spec, this.upstream, this.monitor, opts);
+    this.ownUnit = Object.freeze([this.serverUnit]);
     this.monitor.on("models", (models) => this.follow(models));
   }
 
   /** The units requests may go to now: the server's own, or a router's models. */
-  units(): UpstreamUnit[] {
-    return kindOf(this.monitor.status).servesByName ? [...this.byModel.values()] : [this.serverUnit];
+  units(): readonly UpstreamUnit[] {
+    return kindOf(this.monitor.status).servesByName ? [...this.byModel.values()] : this.ownUnit;
   }
 
   /** A unit for each model the router lists that has none yet (a model once listed keeps its unit and ledger). */

@@ -92,12 +92,20 @@ interface UnitParts {
 /** What an upstream serves: its configured names and patterns, or the models its /v1/models listed. */
 export function modelsOf(spec: UpstreamSpec, monitor: UpstreamMonitor): Pick<UpstreamUnit, "models" | "serves"> {
   const models = () => spec.models ?? monitor.status.props?.models ?? [];
+  // Every name the listed models answer to, made again only when llama-server lists anew: every model request asks.
+  let listed: readonly string[] | undefined;
+  let names = new Set<string>();
+  const namesOf = (list: readonly string[]) => {
+    if (list !== listed) {
+      listed = list;
+      names = new Set(list.flatMap(modelNames));
+    }
+    return names;
+  };
   return {
     models,
     serves: (model) =>
-      spec.models
-        ? spec.models.some((pattern) => matchesModel(pattern, model))
-        : models().some((id) => modelNames(id).includes(model)),
+      spec.models ? spec.models.some((pattern) => matchesModel(pattern, model)) : namesOf(models()).has(model),
   };
 }
 

@@ -2,7 +2,6 @@
 import { Readable } from "node:stream";
 import type Router from "@koa/router";
 import type { RouterMiddleware } from "@koa/router";
-import { stringify } from "csv-stringify";
 import { SidecarError } from "../errors.js";
 import type { RequestFilter, SessionFilter } from "../store/log-db.js";
 import { type LogRow, ROW_COLUMNS } from "../store/log-row.js";
@@ -59,7 +58,7 @@ function cursor(ctx: SidecarContext, name: string): { endedAt: number; id: strin
 }
 
 /** Rows as lines of JSON or CSV, a page of the log at a time: memory stays flat however much is exported. */
-function exportStream(log: RequestLog, filter: RequestFilter, format: "jsonl" | "csv"): Readable {
+async function exportStream(log: RequestLog, filter: RequestFilter, format: "jsonl" | "csv"): Promise<Readable> {
   async function* pages() {
     let after: { endedAt: number; id: string } | undefined;
     for (;;) {
@@ -77,6 +76,8 @@ function exportStream(log: RequestLog, filter: RequestFilter, format: "jsonl" | 
       })(),
     );
   }
+  // Loaded on the first CSV export, not at start: most sidecars never export one.
+  const { stringify } = await import("csv-stringify");
   const columns = ROW_COLUMNS.map(([key]) => key);
   return Readable.from(pages()).pipe(
     stringify({ header: true, columns, cast: { boolean: (b) => (b ? "true" : "false") } }),
@@ -102,14 +103,14 @@ export function addLogRoutes(router: Router, log: RequestLog, fresh: RouterMiddl
     const sessions = await log.sessions(filter, limit, offset);
     ctx.body = { sessions, next: sessions.length === limit ? offset + limit : undefined };
   });
-  router.get("/api/requests/export", fresh, logged, (ctx) => {
+  router.get("/api/requests/export", fresh, logged, async (ctx) => {
     const format = param(ctx, "format") ?? "jsonl";
     if (format !== "jsonl" && format !== "csv") throw new SidecarError("bad_request", "format must be jsonl or csv");
     const filter = requestFilter(ctx);
     ctx.set("Cache-Control", "no-store");
     ctx.type = format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
     ctx.attachment(`llama-sidecar-requests.${format}`);
-    ctx.body = exportStream(log, filter, format);
+    ctx.body = await exportStream(log, filter, format);
   });
   const notFound = (what: string) => new SidecarError("not_found", what);
   router.get("/api/requests/:id/content", fresh, logged, async (ctx) => {

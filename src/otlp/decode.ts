@@ -1,8 +1,9 @@
 // OTLP/HTTP request bodies read into one shape: OTLP/JSON's (camelCase fields, 64-bit integers as strings, ids as
 // hex), whether they came as http/json or as http/protobuf (decoded by protobufjs from the official .proto files).
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
 
 export type OtlpSignal = "logs" | "metrics" | "traces";
 
@@ -33,10 +34,14 @@ const PROTO_FILES = [
 ];
 
 let root: protobuf.Root | undefined;
-/** Parsed once, on the first protobuf body: a sidecar whose agents send JSON, or nothing, never pays for it. */
+/**
+ * Loaded and parsed once, on the first protobuf body: a sidecar whose agents send JSON, or nothing, never pays for it
+ * (protobufjs alone is some 9 MB of a process's memory).
+ */
 function protoRoot(): protobuf.Root {
   if (root) return root;
-  const r = new protobuf.Root();
+  const { Root } = createRequire(import.meta.url)("protobufjs") as typeof protobuf;
+  const r = new Root();
   r.resolvePath = (_origin, target) => (existsSync(target) ? target : `${PROTO_DIR}${target}`);
   r.loadSync(PROTO_FILES, { keepCase: false });
   root = r;

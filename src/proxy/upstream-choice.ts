@@ -103,14 +103,16 @@ export async function sendToFirstThatAnswers(
   units: readonly UpstreamUnit[],
   attempt: Attempt,
 ): Promise<Sent> {
-  for (const [i, unit] of units.entries()) {
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i] as UpstreamUnit;
     const last = i === units.length - 1;
     ex.unit = unit;
     ex.tags.upstream = unit.name;
     ex.tags.upstreamModel = unit.model;
     const ticket = await attempt.admit(unit.queue);
     try {
-      await loadFirst(ex, unit);
+      // Only a router's unit loads models: a plain server's requests skip the await.
+      if (unit.prepare) await loadFirst(ex, unit);
       const { out, up } = await attempt.send(unit);
       if (up.statusCode === 503 && !last) {
         await up.body.dump().catch(() => {});

@@ -8,7 +8,11 @@ import type { CacheVerdict, RequestRecord } from "./request-record.js";
  * A turn refused for a prompt longer than the slot's context: nothing was re-processed, but the conversation cannot
  * go on in this cache (or at all) until it is compacted, so it is listed with the misses, with both sizes.
  */
-function judgeOverflow(unit: ServingUnit, ex: ExchangeFacts, record: RequestRecord): CacheVerdict | undefined {
+function judgeOverflow(
+  unit: ServingUnit,
+  ex: Pick<ExchangeFacts, "prompt">,
+  record: RequestRecord,
+): CacheVerdict | undefined {
   const o = record.overflow;
   if (!o) return undefined;
   const location = `prompt ${o.promptTokens} tokens > n_ctx ${o.nCtx}`;
@@ -29,7 +33,7 @@ function judgeOverflow(unit: ServingUnit, ex: ExchangeFacts, record: RequestReco
  */
 export function judgeCache(
   unit: ServingUnit,
-  ex: ExchangeFacts,
+  ex: Pick<ExchangeFacts, "prompt" | "route">,
   record: RequestRecord,
 ): CacheVerdict | undefined | Promise<CacheVerdict | undefined> {
   const overflow = judgeOverflow(unit, ex, record);

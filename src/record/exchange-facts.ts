@@ -94,3 +94,16 @@ export interface ExchangeFacts {
   /** llama-server refused the prompt as longer than the slot's context: both sizes, as it said them. */
   overflow?: ContextOverflow;
 }
+
+/**
+ * What the verdicts and the span read of an exchange, taken from it once it is recorded: a slot's verdict waits for
+ * llama-server's next /slots (a quarter second or more), and what waits holds only these, never the exchange itself,
+ * whose client connection (request, response, tap and decoder) is let go as soon as the response has ended.
+ */
+export type FactsToJudge = Pick<
+  ExchangeFacts,
+  "route" | "method" | "headers" | "model" | "startedAt" | "receivedAt" | "capturedPrompt" | "capturedBody" | "prompt"
+> & {
+  /** The completion's text, collected for the span with --capture-content. */
+  readonly completion?: string;
+};

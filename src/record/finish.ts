@@ -7,7 +7,7 @@ import type { Outcome } from "../wire/request-kinds.js";
 import { type BuildOptions, buildRecord } from "./build.js";
 import { judgeCache } from "./cache-verdict.js";
 import type { RecordEvents } from "./events.js";
-import type { ExchangeFacts, ServingUnit } from "./exchange-facts.js";
+import type { ExchangeFacts, FactsToJudge, ServingUnit } from "./exchange-facts.js";
 import type { CacheVerdict, JudgedRecord, RequestRecord } from "./request-record.js";
 import { recordSpan } from "./span.js";
 import { judgeSpeed } from "./speed-verdict.js";
@@ -37,19 +37,36 @@ export function finishExchange(deps: RecordDeps, ex: ExchangeFacts, outcome: Out
   const record = buildRecord(ex, outcome, endedAt, deps.build);
   deps.events.publishRecorded(record);
   const unit = ex.unit ?? deps.primary();
+  const facts = factsToJudge(ex);
   return () => {
-    const cache = judgeCache(unit, ex, record);
+    const cache = judgeCache(unit, facts, record);
     // Where the verdict waits for llama-server to say which slot served the request, the rest waits for it. A
     // failure there is logged like any record's, never left to end the process.
     if (cache instanceof Promise)
       cache.then(
-        (c) => judged(deps, ex, unit, record, c, endedAt),
+        (c) => judged(deps, facts, unit, record, c, endedAt),
         (err: unknown) => {
           deps.logFailure(err);
-          judged(deps, ex, unit, record, undefined, endedAt);
+          judged(deps, facts, unit, record, undefined, endedAt);
         },
       );
-    else judged(deps, ex, unit, record, cache, endedAt);
+    else judged(deps, facts, unit, record, cache, endedAt);
+  };
+}
+
+/** What the verdicts and the span read, taken from the exchange once it is recorded. */
+function factsToJudge(ex: ExchangeFacts): FactsToJudge {
+  return {
+    route: ex.route,
+    method: ex.method,
+    headers: ex.headers,
+    model: ex.model,
+    startedAt: ex.startedAt,
+    receivedAt: ex.receivedAt,
+    capturedPrompt: ex.capturedPrompt,
+    capturedBody: ex.capturedBody,
+    prompt: ex.prompt,
+    completion: ex.obs.captured,
   };
 }
 
@@ -62,7 +79,7 @@ function energyOf(deps: RecordDeps, upstream: string, r: RequestRecord): number 
 
 function judged(
   deps: RecordDeps,
-  ex: ExchangeFacts,
+  ex: FactsToJudge,
   unit: ServingUnit,
   record: RequestRecord,
   cache: CacheVerdict | undefined,
@@ -71,7 +88,7 @@ function judged(
   try {
     const gpuDuring = deps.gpuDuring;
     const speed = judgeSpeed(unit, record, gpuDuring && ((from, to) => gpuDuring(unit.name, from, to)));
-    const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.obs.captured };
+    const content = ex.capturedBody === undefined ? undefined : { request: ex.capturedBody, response: ex.completion };
     const nCtx = unit.facts().nCtx;
     const energyJ = energyOf(deps, unit.name, record);
     const value: JudgedRecord = Object.freeze({ record, upstream: unit.name, nCtx, cache, speed, energyJ, content });

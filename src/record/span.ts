@@ -6,7 +6,7 @@ import { cappedJson, outputMessages } from "../telemetry/genai-content.js";
 import { ATTR } from "../telemetry/span-attributes.js";
 import { startRequestSpan } from "../telemetry/spans.js";
 import type { Telemetry } from "../telemetry/telemetry.js";
-import type { ExchangeFacts, ServingUnit } from "./exchange-facts.js";
+import type { FactsToJudge, ServingUnit } from "./exchange-facts.js";
 import type { JudgedRecord } from "./request-record.js";
 
 function defined(attrs: Record<string, string | number | boolean | undefined>): Attributes {
@@ -63,7 +63,7 @@ function recordAttributes({ record: r, cache, speed }: JudgedRecord): Attributes
 /** Ends a judged request's span: its start from the exchange, its attributes and status from the record. */
 export function recordSpan(
   telemetry: Telemetry,
-  ex: ExchangeFacts,
+  ex: FactsToJudge,
   unit: ServingUnit,
   judged: JudgedRecord,
   endedAt: number,
@@ -96,8 +96,8 @@ export function recordSpan(
     span.setAttribute(ATTR.GEN_AI_INPUT_MESSAGES, ex.capturedPrompt.input);
     if (ex.capturedPrompt.system) span.setAttribute(ATTR.GEN_AI_SYSTEM_INSTRUCTIONS, ex.capturedPrompt.system);
   }
-  if (ex.obs.captured !== undefined) {
-    const output = outputMessages(ex.obs.captured, r.finishReason);
+  if (ex.completion !== undefined) {
+    const output = outputMessages(ex.completion, r.finishReason);
     span.setAttribute(ATTR.GEN_AI_OUTPUT_MESSAGES, cappedJson(output, CAPTURE_LIMIT));
   }
   span.setAttributes(recordAttributes(judged));

@@ -36,10 +36,15 @@ const KNOWN: Record<string, Omit<Route, "label">> = {
   "/health": { protocol: "openai" },
 };
 
-export function classify(path: string): Route {
+/** Each known path's route, made once and frozen: every request is classified, and its route is shared. */
+const KNOWN_ROUTES = new Map<string, Readonly<Route>>(
+  Object.entries(KNOWN).map(([label, r]) => [label, Object.freeze({ label, ...r })]),
+);
+
+export function classify(path: string): Readonly<Route> {
   const clean = path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
-  const known = KNOWN[clean];
-  if (known) return { label: clean, ...known };
+  const known = KNOWN_ROUTES.get(clean);
+  if (known) return known;
   // Anthropic clients may hit other /v1/messages/... paths (batches); answer them in their protocol.
   const protocol: Protocol = clean.startsWith("/v1/messages")
     ? "anthropic"

@@ -96,6 +96,10 @@ describe("a session after a SIGKILL and a restart", () => {
       expect(lines).toHaveLength(6); // and the other conversation's turn
       const csv = (await cliTool(["export", "--format", "csv", "--session", SESSION, "--data-dir", dataDir])).stdout;
       expect(csv.trim().split("\n")).toHaveLength(6);
+      // The endpoint's CSV is the command's: a header and the session's five rows, the same bytes.
+      const served = await fetch(`${url}/api/requests/export?session=${SESSION}&format=csv`);
+      expect(served.headers.get("content-type")).toMatch(/^text\/csv/);
+      expect(await served.text()).toBe(csv);
       const listed = (await cliTool(["sessions", "--data-dir", dataDir])).stdout;
       expect(listed).toContain(SESSION);
       expect(listed).toMatch(/ 1 \([\d.]+ m?s\) /); // one miss, and the prefill it cost

@@ -17,7 +17,7 @@ const FLOORS: string[][] = [
   ["record"],
   ["stats", "fleet", "log"],
   ["proxy"],
-  ["views.ts"],
+  ["views.ts", "own-paths-only.ts"],
   ["app.ts", "banner.ts"],
   ["server.ts"],
   ["main.ts"],

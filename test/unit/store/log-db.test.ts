@@ -50,6 +50,20 @@ describe("the request log's SQL layer", () => {
     expect(db.count()).toBe(2);
   });
 
+  it("takes a batch larger than one statement's rows, counting only the new ones, every value as given", () => {
+    const { db } = open();
+    const first = Array.from({ length: 40 }, (_, i) =>
+      row(i, { ttftMs: i + 0.5, background: i % 4 ? undefined : "haiku" }),
+    );
+    expect(db.insert(first)).toBe(40);
+    // 70 rows: two full statements and a short one; the first 40 are there already.
+    const more = Array.from({ length: 70 }, (_, i) => row(i, { stream: i % 2 === 0 }));
+    expect(db.insert(more)).toBe(30);
+    expect(db.count()).toBe(70);
+    const oldestFirst = db.pageAfter({}, 100);
+    expect(oldestFirst).toEqual([...first, ...more.slice(40)]);
+  });
+
   it("searches by each filter, newest first, a page at a time with a cursor", () => {
     const { db } = open();
     db.insert(Array.from({ length: 30 }, (_, i) => row(i, i === 7 ? { slowdownCause: "batch_contention" } : {})));
