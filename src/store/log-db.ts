@@ -366,13 +366,14 @@ export class LogDb {
   /** Sessions with a request in the range, the latest first. */
   sessions(filter: SessionFilter, limit: number, offset = 0): SessionSummary[] {
     const w = where({ since: filter.since, until: filter.until, client: filter.client, model: filter.model });
-    // The time index, not the session one: a range is most of what narrows a list of sessions.
+    // The time index, not the session one: a range is most of what narrows a list of sessions. A prompt refused as
+    // too long is no cache miss here (nothing was re-processed): its session counts it among the errors.
     const rows = this.db
       .prepare(
         `SELECT session AS id, min(started_at) AS startedAt, max(ended_at) AS endedAt,
           group_concat(DISTINCT client) AS clients, group_concat(DISTINCT model) AS models, count(*) AS requests,
           total(prefill) AS prefill, total(cached) AS cached, total(generated) AS generated,
-          count(miss_cause) AS misses, total(lost_prefill_ms) AS lostPrefillMs,
+          sum(miss_cause IS NOT NULL AND miss_cause <> 'context_overflow') AS misses, total(lost_prefill_ms) AS lostPrefillMs,
           sum(outcome IN ('upstream_error', 'rejected')) AS errors
         FROM requests INDEXED BY requests_ended ${w.sql ? `${w.sql} AND` : "WHERE"} session IS NOT NULL
         GROUP BY session ORDER BY endedAt DESC LIMIT @limit OFFSET @offset`,

@@ -17,7 +17,7 @@ function sink(isTTY: boolean): Writable & { text: () => string; isTTY: boolean }
 describe("the process logger", () => {
   it("writes JSON lines for everything but a person's terminal", () => {
     const out = sink(false);
-    createLogger({ logLevel: "info", logFormat: "auto" }, out as unknown as NodeJS.WriteStream).info(
+    createLogger({ logLevel: "info", logFormat: "auto" }, out as unknown as typeof process.stderr).info(
       { upstream: "gpu0" },
       "llama-server is online",
     );
@@ -26,7 +26,7 @@ describe("the process logger", () => {
 
   it("writes pretty lines when asked (its formatter loaded only then)", () => {
     const out = sink(false);
-    createLogger({ logLevel: "info", logFormat: "pretty" }, out as unknown as NodeJS.WriteStream).warn("queue full");
+    createLogger({ logLevel: "info", logFormat: "pretty" }, out as unknown as typeof process.stderr).warn("queue full");
     expect(out.text()).toMatch(/WARN.*queue full/);
     expect(() => JSON.parse(out.text())).toThrow();
   });

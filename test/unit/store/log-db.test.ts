@@ -106,10 +106,13 @@ describe("the request log's SQL layer", () => {
       row(2, { session: "a", model: "big", outcome: "upstream_error", status: 502 }),
       row(3, { session: "b" }),
       row(4, { session: undefined }),
+      row(5, { session: "c", missCause: "context_overflow", outcome: "rejected", status: 400 }),
     ]);
     const list = db.sessions({}, 10);
-    expect(list.map((s) => s.id)).toEqual(["b", "a"]);
-    expect(list[1]).toMatchObject({
+    expect(list.map((s) => s.id)).toEqual(["c", "b", "a"]);
+    // A prompt refused as too long re-processed nothing: an error of its session, not a cache miss.
+    expect(list[0]).toMatchObject({ requests: 1, misses: 0, lostPrefillMs: 0, errors: 1 });
+    expect(list[2]).toMatchObject({
       requests: 2,
       prefill: 200,
       generated: 20,
@@ -119,9 +122,9 @@ describe("the request log's SQL layer", () => {
       startedAt: row(1).startedAt,
       endedAt: row(2).endedAt,
     });
-    expect(new Set(list[1]?.models)).toEqual(new Set(["tiny", "big"]));
-    expect(db.sessions({ since: row(3).endedAt }, 10).map((s) => s.id)).toEqual(["b"]);
-    expect(db.lastSession()).toBe("b");
+    expect(new Set(list[2]?.models)).toEqual(new Set(["tiny", "big"]));
+    expect(db.sessions({ since: row(3).endedAt }, 10).map((s) => s.id)).toEqual(["c", "b"]);
+    expect(db.lastSession()).toBe("c");
   });
 
   it("deletes what is older than the cutoff, then the oldest until the file fits, a bounded slice per call", () => {
