@@ -23,11 +23,6 @@ const MAX_EVENTS = 20_000;
  */
 const QUIET_MS = 100;
 /**
- * ...but not before the oldest has waited this long: a trickle of requests (one agent, or a few) would otherwise pay a
- * commit, and its sync, for nearly every request; gathered, it pays one a second. Readers write what waits first.
- */
-const GATHER_MS = 1000;
-/**
  * ...or once the oldest has waited this long, however busy the proxy: a transaction's fixed cost (its sync at
  * commit) is most of a small one's, so steady traffic pays it every few seconds, not every second. Readers
  * write what waits first, and the journal holds it meanwhile.
@@ -131,10 +126,8 @@ export class LogWrites {
     this.timer = undefined;
     const now = performance.now();
     const quietFor = now - this.lastAt;
-    const waited = now - this.oldestAt;
-    if (waited < MAX_WAIT_MS && (quietFor < QUIET_MS || waited < GATHER_MS)) {
-      this.writeSoon(Math.max(QUIET_MS - quietFor, GATHER_MS - waited));
-    } else this.writeSlice();
+    if (quietFor < QUIET_MS && now - this.oldestAt < MAX_WAIT_MS) this.writeSoon(QUIET_MS - quietFor);
+    else this.writeSlice();
   }
 
   /** One transaction of rows; the next slice waits for the event loop's next turn, so streams go on between. */
@@ -191,8 +184,6 @@ export class LogWrites {
     this.queue.unshift(...open.rows);
     this.events.unshift(...open.events);
     this.bodies.unshift(...open.bodies);
-    // These were gathered already: offered again at the retry, once requests pause, without a second gathering.
-    this.oldestAt = Math.min(this.oldestAt, performance.now() - GATHER_MS);
     this.refused(err);
     return false;
   }

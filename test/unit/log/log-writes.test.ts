@@ -63,21 +63,6 @@ describe("the request log's writes", () => {
     expect(calls.commits).toBe(3);
   });
 
-  it("gathers a trickle of requests for a second: one commit for five rows a fifth of a second apart", () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate", "performance"] });
-    const { calls, file } = fakeFile();
-    const written: string[] = [];
-    const writes = writesTo(file, written);
-    for (let i = 0; i < 5; i++) {
-      writes.add(row(i));
-      vi.advanceTimersByTime(199); // quiet for longer than 100 ms each time, but the first has waited under a second
-    }
-    expect(calls.commits).toBe(0);
-    vi.advanceTimersByTime(5);
-    expect(calls.commits).toBe(1);
-    expect(written).toEqual(["r0", "r1", "r2", "r3", "r4"]);
-  });
-
   it("puts every row of a refused commit back, hands none on, and writes them all once the file takes them", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate", "performance"] });
     const { calls, file } = fakeFile();
