@@ -1,7 +1,7 @@
 // A GPU read over HTTP, for an upstream on another box: a DCGM exporter's /metrics, or `macmon serve`'s /metrics
 // or /json. What the page holds says which it is.
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { request } from "undici";
+import { Agent, request } from "../undici-agent.js";
 import { isDcgm, parseDcgm } from "./dcgm.js";
 import { isMacmon, parseMacmon, parseMacmonMetrics } from "./macmon.js";
 import type { GpuReading } from "./reading.js";
@@ -14,10 +14,16 @@ export type FetchText = (url: string) => Promise<string>;
 const MAX_BYTES = 4 << 20;
 const TIMEOUT_MS = 3000;
 
+/** The pool GPU pages are read through, made at the first read: most sidecars read none. */
+let pages: InstanceType<typeof Agent> | undefined;
+
 export const fetchGpuPage: FetchText = async (url) => {
-  const { statusCode, body } = await request(url, {
-    headersTimeout: TIMEOUT_MS,
-    bodyTimeout: TIMEOUT_MS,
+  const target = new URL(url);
+  pages ??= new Agent({ headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  const { statusCode, body } = await request(pages, {
+    origin: target.origin,
+    path: `${target.pathname}${target.search}`,
+    method: "GET",
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });
   if (statusCode !== 200) {

@@ -9,6 +9,7 @@ import type { RequestTags } from "./exchange-facts.js";
  * glossary (README, "One name per quantity"): prefill + cached = prompt; generated is what the model wrote.
  */
 export interface RequestRecord extends Readonly<RequestTags> {
+  /** A UUIDv7: later records have greater ids (the request log's order on disk). */
   readonly id: string;
   readonly startedAt: number;
   readonly route: string;

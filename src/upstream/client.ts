@@ -1,6 +1,7 @@
 // The connection pool to llama-server: keep-alive, and timeouts long enough for multi-minute prefills.
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { Cancellation } from "../cancellation.js";
+import { Agent } from "../undici-agent.js";
 import { VERSION } from "../version.js";
 import { dispatchUpstream } from "./response.js";
 

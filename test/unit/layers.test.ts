@@ -9,7 +9,7 @@ const SRC = resolve(new URL("../../src/", import.meta.url).pathname);
 
 /** Floors, lowest first. A place is a folder under src/ ("proxy") or a file at its top ("app.ts"). */
 const FLOORS: string[][] = [
-  ["errors.ts", "version.ts", "cancellation.ts", "config"],
+  ["errors.ts", "version.ts", "cancellation.ts", "undici-agent.ts", "config"],
   ["wire", "store", "logger.ts", "gpu"],
   ["observe", "admission", "guard", "dashboard", "forensics", "clients", "otlp"],
   ["telemetry", "upstream", "translate"],

@@ -1,7 +1,10 @@
 // A GPU read over HTTP: a DCGM exporter's /metrics (as its template renders it, blanks and all), `macmon serve`'s
 // /metrics and /json; and the watch that gives each upstream its GPUs, from this machine's tools or a URL.
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { parseGpuPage } from "../../../src/gpu/url-source.js";
+import { fetchGpuPage, parseGpuPage } from "../../../src/gpu/url-source.js";
 import { GpuWatch } from "../../../src/gpu/watch.js";
 import { dcgmGpu, renderDcgm } from "../../support/fake-dcgm.js";
 import { l40Reading } from "../../support/gpu-tools.js";
@@ -153,5 +156,35 @@ describe("each upstream's GPUs", () => {
     await watch.sample();
     expect(asked).toEqual(["http://gpu-box:9400/metrics"]);
     expect(watch.readings()).toMatchObject([{ gpu: "0", upstream: "main", powerWatts: 281.43 }]);
+  });
+});
+
+describe("reading a GPU page over HTTP", () => {
+  async function serving(answer: (path: string) => { status: number; body: string | Buffer }) {
+    const server = createServer((req, res) => {
+      const { status, body } = answer(req.url ?? "");
+      res.writeHead(status).end(body);
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  }
+
+  it("gives a page's text, its path and query asked as given; refuses another status and a page too big to be one", async () => {
+    const page = renderDcgm([dcgmGpu()]);
+    const s = await serving((path) =>
+      path === "/metrics?gpu=0"
+        ? { status: 200, body: page }
+        : path === "/huge"
+          ? { status: 200, body: Buffer.alloc(5 * MIB, 0x20) }
+          : { status: 404, body: "no" },
+    );
+    try {
+      expect(await fetchGpuPage(`${s.base}/metrics?gpu=0`)).toBe(page);
+      await expect(fetchGpuPage(`${s.base}/json`)).rejects.toThrow(`${s.base}/json answered 404`);
+      await expect(fetchGpuPage(`${s.base}/huge`)).rejects.toThrow("gave more than 4 MiB");
+    } finally {
+      s.close();
+    }
   });
 });
