@@ -18,7 +18,11 @@ describe("derived prefill speed", () => {
 
 describe("a record's id", () => {
   it("is a UUIDv7 whose order is the records' order, so the request log's rows go in at the end of its tree", () => {
-    const facts = exchangeFacts(new Observation(0), { path: "/v1/chat/completions", client: "other", model: { stream: false } });
+    const facts = exchangeFacts(new Observation(0), {
+      path: "/v1/chat/completions",
+      client: "other",
+      model: { stream: false },
+    });
     const ids = Array.from({ length: 50 }, () => buildRecord(facts, "ok", 10, BUILD).id);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
