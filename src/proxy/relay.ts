@@ -22,6 +22,8 @@ export interface RelayOptions {
   tail?: () => string;
   /** Forward whole SSE events only, holding an unfinished one's bytes until its end arrives. */
   framer?: SseFramer;
+  /** Runs once the relay is over, however it ended: what the options started (a timer) stops here. */
+  finished?: () => void;
 }
 
 function joined(a: Buffer | undefined, b: string | undefined): Buffer | string | undefined {
@@ -31,8 +33,8 @@ function joined(a: Buffer | undefined, b: string | undefined): Buffer | string |
 
 /**
  * Each chunk is written the moment undici parses it (whole events of it, with a framer). The response is left
- * open at the end, its last bytes handed back, so the last chunk and the chunked-encoding terminator leave in one
- * write once the request is recorded. An upstream failure leaves the response open so the caller can still send
+ * open (and corked) at the end, its last bytes handed back, so the last chunk and the chunked-encoding terminator
+ * leave in one write once the request is recorded: a client never reads `[DONE]` before the record is saved. An upstream failure leaves the response open so the caller can still send
  * an SSE error event, which a framer guarantees starts at an event boundary. A client that goes away is seen
  * through the request's cancellation, the one place that turns the response's close into an abort.
  */
@@ -42,7 +44,7 @@ export function relay(
   cancel: Cancellation,
   opts: RelayOptions = {},
 ): Promise<RelayEnd> {
-  const { transform, observe, tail, framer } = opts;
+  const { transform, observe, tail, framer, finished } = opts;
   return new Promise((resolve) => {
     let settled = false;
     let stopWatching = () => {};
@@ -51,6 +53,7 @@ export function relay(
       settled = true;
       res.off("drain", onDrain);
       stopWatching();
+      finished?.();
       resolve(end);
     };
     const onDrain = () => body.resume();
@@ -64,7 +67,12 @@ export function relay(
         if (out?.length && !res.write(out)) body.pause();
         observe?.(chunk);
       },
-      end: () => settle({ kind: "end", last: settled ? undefined : joined(framer?.rest(), tail?.()) }),
+      end: () => {
+        // What this turn wrote (llama-server's last event came with its end) waits in the socket for the rest: the
+        // response's end() uncorks it, so the last event and the terminator leave in one write, after the record.
+        if (!settled && !res.destroyed) res.cork();
+        settle({ kind: "end", last: settled ? undefined : joined(framer?.rest(), tail?.()) });
+      },
       error: (error) => settle({ kind: "upstream_error", error }),
     });
   });

@@ -66,9 +66,18 @@ function failMidStream(res: ServerResponse, ex: Exchange, err: SidecarError, isS
  * A report held back means a prefill is running on: the headers go out then (sendHeadersSoon).
  */
 function stripProgress(ex: Exchange, res: ServerResponse, framer: SseFramer, tap?: ResponseTap): RelayOptions {
+  // Once the headers are out (with the first bytes, or at the first report), their timer has nothing left to do:
+  // left to fire, it would write an empty chunk to every stream longer than its wait.
+  let headersTimer: NodeJS.Timeout | undefined = sendHeadersSoon(res);
+  const headersOut = () => {
+    clearTimeout(headersTimer);
+    headersTimer = undefined;
+  };
   const stripper = new ProgressStripper((p) => {
-    // Once sent, the headers are not sent again: flushing then writes nothing.
-    if (!ex.progress) res.flushHeaders();
+    if (!ex.progress) {
+      res.flushHeaders();
+      headersOut();
+    }
     ex.progress = p;
   });
   // The framer is this relay's own, not the relay's: an unfinished last event goes through the stripper too, so
@@ -76,9 +85,13 @@ function stripProgress(ex: Exchange, res: ServerResponse, framer: SseFramer, tap
   return {
     transform: (chunk) => {
       const out = stripper.pass(framer.push(chunk));
-      if (out) tap?.push(out);
+      if (out) {
+        if (headersTimer) headersOut();
+        tap?.push(out);
+      }
       return out;
     },
+    finished: headersOut,
     tail: () => {
       const last = stripper.pass(framer.rest());
       const rest = `${last?.toString("utf8") ?? ""}${stripper.rest()}`;
@@ -136,14 +149,12 @@ export async function passThrough(
   const framer = isSse ? new SseFramer() : undefined;
   const watched: RelayOptions = { observe: tap ? (chunk) => tap.push(chunk) : undefined, framer };
   const stripping = framer && ex.progressAsked;
-  const headersSoon = stripping ? sendHeadersSoon(res) : undefined;
   const end = await relay(
     up.body,
     res,
     ex.cancel,
     stripping ? stripProgress(ex, res, framer, tap || undefined) : watched,
   );
-  clearTimeout(headersSoon);
   return { ...settle(ex, res, up, end, origin, isSse), tap: tap || undefined };
 }
 

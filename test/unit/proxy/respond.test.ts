@@ -2,7 +2,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Dispatcher } from "undici";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ParseScheduler } from "../../../src/observe/tap.js";
 import { begin, type Exchange } from "../../../src/proxy/exchange.js";
 import { anthropicErrorAnswer, passThrough, type Reply, sendLocal, settle } from "../../../src/proxy/respond.js";
@@ -428,6 +428,7 @@ function arrivedBody(chunks: string[], failure?: Error): UpstreamBody {
 async function relayed(ex: Exchange, up: UpstreamResponse, atHeaders = () => {}) {
   let reply: Reply | undefined;
   let endedBeforeRelease: boolean | undefined;
+  let heldAtRelease: number | undefined;
   let ctx: FakeCtx | undefined;
   const server = createServer((_req, res) => {
     ctx = fakeCtx(res);
@@ -435,6 +436,8 @@ async function relayed(ex: Exchange, up: UpstreamResponse, atHeaders = () => {})
       (r) => {
         reply = r;
         endedBeforeRelease = res.writableEnded;
+        // Bytes still in this process, not yet handed to the kernel: what waits for the release.
+        heldAtRelease = res.writableLength;
         r.release?.();
       },
       (err: Error) => res.destroy(err),
@@ -448,7 +451,7 @@ async function relayed(ex: Exchange, up: UpstreamResponse, atHeaders = () => {})
     const response = await fetch(`http://127.0.0.1:${port}${ex.route.label}`, { method: "POST", signal });
     atHeaders();
     const text = await response.text();
-    return { response, text, reply, endedBeforeRelease, respond: ctx?.respond };
+    return { response, text, reply, endedBeforeRelease, heldAtRelease, respond: ctx?.respond };
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -503,6 +506,24 @@ describe("passThrough's relay", () => {
     expect(got.text).toBe(contentEvent("Hi"));
   });
 
+  it("keeps the last event that came with llama-server's end for the release, to leave with the terminator", async () => {
+    const ex = exchange("/v1/chat/completions");
+    const body = upstreamBody();
+    body.onData(Buffer.from(contentEvent("Hel")));
+    const last = 'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}]}\n\ndata: [DONE]\n\n';
+    // The first event reached the client on its own; the last comes with the end in one turn of the event loop, as
+    // undici reads them from one socket read (a callback of its own, so the turn's ticks run before the reply).
+    const got = await relayed(ex, { statusCode: 200, headers: SSE_TYPE, body }, () => {
+      setImmediate(() => {
+        body.onData(Buffer.from(last));
+        body.onEnd();
+      });
+    });
+    expect(got.text).toBe(contentEvent("Hel") + last);
+    // In chunked encoding: its size line, the event, and CRLF, still in the process when the record is written.
+    expect(got.heldAtRelease).toBe(Buffer.byteLength(last).toString(16).length + 2 + Buffer.byteLength(last) + 2);
+  });
+
   it("sends a stream's headers on their own when its first bytes are held back and no report comes", async () => {
     const ex = exchange("/v1/chat/completions");
     ex.progressAsked = true;
@@ -516,6 +537,44 @@ describe("passThrough's relay", () => {
     });
     expect(got.response.status).toBe(200);
     expect(got.text).toBe(announcement + contentEvent("Hi"));
+  });
+
+  it("stops the headers' timer once they left with the first bytes: a long stream gets no empty write", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const ex = exchange("/v1/chat/completions");
+      ex.progressAsked = true;
+      const calls = { write: 0, flushHeaders: 0 };
+      // The parts of a response the relay touches; no socket, so that only the faked timers run.
+      const res = {
+        destroyed: false,
+        writableEnded: false,
+        writeHead: () => res,
+        write: () => ++calls.write > 0,
+        flushHeaders: () => void calls.flushHeaders++,
+        cork: () => {},
+        on: () => res,
+        off: () => res,
+      } as unknown as ServerResponse;
+      const body = upstreamBody();
+      const replied = passThrough(
+        ex,
+        asCtx(fakeCtx(res)),
+        { statusCode: 200, headers: SSE_TYPE, body },
+        ORIGIN,
+        new ParseScheduler(),
+      );
+      body.onData(Buffer.from(contentEvent("Hi")));
+      expect(calls.write).toBe(1);
+      // The stream goes on past the headers' wait.
+      vi.advanceTimersByTime(5_000);
+      body.onData(Buffer.from(contentEvent("there")));
+      body.onEnd();
+      await replied;
+      expect(calls).toEqual({ write: 2, flushHeaders: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("relays an error on llama-server's native routes as it was sent", async () => {
