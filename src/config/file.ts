@@ -2,8 +2,8 @@
 // where background calls go. Every problem is reported with the file and the path inside it.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import * as v from "valibot";
 import type { parse } from "yaml";
-import type { z } from "zod";
 import { type OptionName, optionNames } from "./options.js";
 import { type FleetFile, fleetFileSchema } from "./upstreams.js";
 
@@ -16,7 +16,7 @@ export interface ConfigFile {
   problems: string[];
 }
 
-const FLEET_KEYS = new Set(Object.keys(fleetFileSchema.shape));
+const FLEET_KEYS = new Set(Object.keys(fleetFileSchema.entries));
 
 /** "upstreams[1].url", "aliases[\"claude-*\"]". */
 export function pathText(path: readonly PropertyKey[]): string {
@@ -77,15 +77,18 @@ export function readConfigFile(path: string): ConfigFile {
       else settings[key as OptionName] = text;
     }
   }
-  const fleet = fleetFileSchema.safeParse(fleetRaw);
-  if (!fleet.success) problems.push(...issues(path, fleet.error.issues));
-  return { settings, fleet: fleet.data, problems };
+  const fleet = v.safeParse(fleetFileSchema, fleetRaw);
+  if (!fleet.success) problems.push(...issues(path, fleet.issues));
+  return { settings, fleet: fleet.success ? fleet.output : undefined, problems };
 }
 
-function issues(path: string, list: readonly z.core.$ZodIssue[]): string[] {
+/** Each issue with the file and the path inside it; a key the schema does not know is said as such. */
+function issues(path: string, list: readonly v.BaseIssue<unknown>[]): string[] {
   return list.map((issue) => {
-    const keys = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
-    const message = issue.code === "unrecognized_keys" ? "not a known key" : issue.message;
-    return keys.map((k) => `${path}: ${pathText(k)}: ${message}`).join("\n  ");
+    const keys = (issue.path ?? []).map((p) => p.key as PropertyKey);
+    // A strict object's stray key is an issue "expected never" at that key's path.
+    const stray = issue.type === "strict_object" && issue.expected === "never";
+    const message = stray ? "not a known key" : issue.message;
+    return `${path}: ${pathText(keys)}: ${message}`;
   });
 }

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { z } from "zod";
+import * as v from "valibot";
 import { type ConfigFile, readConfigFile } from "./file.js";
 import { resolveFleet } from "./fleet.js";
 import { defaultDataDir, envName, flagName, OPTIONS, type OptionName, optionNames, type Source } from "./options.js";
@@ -11,22 +11,10 @@ import { type Fleet, shownUrl } from "./upstreams.js";
 const shape = Object.fromEntries(optionNames.map((n) => [n, OPTIONS[n].schema])) as {
   [K in OptionName]: (typeof OPTIONS)[K]["schema"];
 };
-const configSchema = z
-  .object(shape)
-  .strict()
-  .superRefine((c, ctx) => {
-    for (const [key, file] of [
-      ["apiKey", "apiKeyFile"],
-      ["upstreamApiKey", "upstreamApiKeyFile"],
-    ] as const) {
-      if (c[key] !== undefined && c[file] !== undefined) {
-        ctx.addIssue({ code: "custom", path: [file], message: `give the key or the file, not both` });
-      }
-    }
-  });
+const configSchema = v.strictObject(shape);
 
 /** The settings, with the upstreams resolved (one from --upstream, or the config file's list). */
-export type Config = Readonly<z.output<typeof configSchema> & Fleet & CommandLineKeys>;
+export type Config = Readonly<v.InferOutput<typeof configSchema> & Fleet & CommandLineKeys>;
 
 /** Keys given as flags, which any user of this machine can read in `ps`: the banner points to safer ways. */
 interface CommandLineKeys {
@@ -54,7 +42,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Source {
 
 /** On/off settings, which may be given as a bare flag (--capture-content) as well as with a value. */
 const switches = new Set(
-  optionNames.filter((n) => OPTIONS[n].schema.safeParse("true").data === true).map((n) => `--${flagName(n)}`),
+  optionNames.filter((n) => v.safeParse(OPTIONS[n].schema, "true").output === true).map((n) => `--${flagName(n)}`),
 );
 
 /** A bare switch, at the end or before the next flag, means "true". */
@@ -89,8 +77,9 @@ function fromArgv(argv: string[]): { source: Source; help: boolean; version: boo
 
 function helpText(): string {
   const rows = optionNames.map((n) => {
-    const def = OPTIONS[n].schema.safeParse(undefined);
-    const shown = def.success ? `, default ${JSON.stringify(def.data)}` : "";
+    // An optional setting without a default shows none (not "default undefined").
+    const def = v.safeParse(OPTIONS[n].schema, undefined);
+    const shown = def.success && def.output !== undefined ? `, default ${JSON.stringify(def.output)}` : "";
     return `  --${flagName(n)} <value>\n      ${OPTIONS[n].help}\n      env ${envName(n)}${shown}`;
   });
   return [
@@ -131,15 +120,23 @@ function fileSource(given: Source): { file?: ConfigFile; path?: string; source: 
 }
 
 /** Every problem in the settings at once, each named the way the user gave it. */
-function settingProblems(issues: readonly z.core.$ZodIssue[], merged: Source): string[] {
-  return issues.map((issue) => {
-    const key = issue.path[0] as OptionName;
-    const origin = merged[key]?.origin ?? String(key);
-    // A key is never echoed, not even a wrong one.
-    const value = merged[key]?.value;
-    const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(value === undefined ? value : shownUrl(value));
-    return `${origin}=${shown}: ${issue.message}`;
-  });
+function settingProblems(issues: readonly v.BaseIssue<unknown>[], merged: Source): string[] {
+  return issues.map((issue) => problem(issue.path?.[0]?.key as OptionName, issue.message, merged));
+}
+
+function problem(key: OptionName, message: string, merged: Source): string {
+  const origin = merged[key]?.origin ?? String(key);
+  // A key is never echoed, not even a wrong one.
+  const value = merged[key]?.value;
+  const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(value === undefined ? value : shownUrl(value));
+  return `${origin}=${shown}: ${message}`;
+}
+
+/** A key and the file holding it are one setting given twice: which one to use is the user's to say. */
+function givenTwice(merged: Source): string[] {
+  return KEY_PAIRS.filter(([key, file]) => merged[key] !== undefined && merged[file] !== undefined).map(([, file]) =>
+    problem(file, "give the key or the file, not both", merged),
+  );
 }
 
 function fleetOf(settings: Settings, merged: Source, file: ReturnType<typeof fileSource>): Fleet {
@@ -151,7 +148,7 @@ function fleetOf(settings: Settings, merged: Source, file: ReturnType<typeof fil
   }
 }
 
-type Settings = z.output<typeof configSchema>;
+type Settings = v.InferOutput<typeof configSchema>;
 
 /** Flags win over env vars, env vars over the config file; every bad value is reported at once, by its name. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
@@ -163,29 +160,31 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   const merged: Source = { ...file.source, ...given };
   const raw: Record<string, string> = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, v.value]));
   raw.dataDir ??= defaultDataDir(env);
-  const result = configSchema.safeParse(raw);
+  const result = v.safeParse(configSchema, raw);
   const problems = [
     ...(file.file?.problems ?? []),
-    ...(result.success ? [] : settingProblems(result.error.issues, merged)),
+    ...(result.success ? [] : settingProblems(result.issues, merged)),
+    ...givenTwice(merged),
   ];
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
-  const settings = withKeyFiles(result.data, merged);
+  const settings = withKeyFiles(result.output, merged);
   const keysOnCommandLine = [...SECRETS].filter((k) => args.source[k] !== undefined).map((k) => `--${flagName(k)}`);
   const config = { ...settings, ...fleetOf(settings, merged, file), keysOnCommandLine };
   return { kind: "config", config: Object.freeze(config) };
 }
 
 const SECRETS: ReadonlySet<OptionName> = new Set(["apiKey", "upstreamApiKey"]);
+const KEY_PAIRS = [
+  ["apiKey", "apiKeyFile"],
+  ["upstreamApiKey", "upstreamApiKeyFile"],
+] as const;
 const KEY_FILES: ReadonlySet<string> = new Set(["apiKeyFile", "upstreamApiKeyFile"]);
 
 /** Reads keys given as files (mounted secrets) into the config; an unreadable or empty file is a bad setting. */
 function withKeyFiles(config: Settings, merged: Source): Settings {
   const out = { ...config };
   const problems: string[] = [];
-  for (const [key, file] of [
-    ["apiKey", "apiKeyFile"],
-    ["upstreamApiKey", "upstreamApiKeyFile"],
-  ] as const) {
+  for (const [key, file] of KEY_PAIRS) {
     const path = config[file];
     if (path === undefined) continue;
     const origin = merged[file]?.origin ?? file;

@@ -1,6 +1,6 @@
 // The upstreams a sidecar serves: several llama-servers (or llama-swap, or a router-mode llama-server), each named,
 // the models each serves, aliases from client model names to local ones, and where background calls go.
-import { z } from "zod";
+import * as v from "valibot";
 
 /** An upstream's name: a bounded label value and a key in the stats file. */
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/;
@@ -12,13 +12,21 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,39}$/;
 const NO_CREDENTIALS =
   "must not hold a user or password (it would be shown in the banner and /api/stats); give a llama-server key with --upstream-api-key or --upstream-api-key-file (apiKey or apiKeyFile in a config file)";
 
-export const httpUrl = z
-  .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
-  .refine((u) => {
+/** Whether text is an absolute http:// or https:// URL (as `new URL` reads it). */
+function isHttpUrl(text: string): boolean {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  return url !== undefined && (url.protocol === "http:" || url.protocol === "https:");
+}
+
+export const httpUrl = v.pipe(
+  v.string("must be an http:// or https:// URL"),
+  v.check(isHttpUrl, "must be an http:// or https:// URL"),
+  v.check((u) => {
     const url = URL.canParse(u) ? new URL(u) : undefined;
     return !url || (url.username === "" && url.password === "");
-  }, NO_CREDENTIALS)
-  .transform((u) => u.replace(/\/+$/, ""));
+  }, NO_CREDENTIALS),
+  v.transform((u) => u.replace(/\/+$/, "")),
+);
 
 /** A URL as it may be shown: whatever stands before an @ in its authority (a user, a password, a token) masked. */
 export function shownUrl(text: string): string {
@@ -26,41 +34,45 @@ export function shownUrl(text: string): string {
 }
 
 /** A model name or a pattern with `*` (any run of characters): "qwen3-coder", "claude-haiku-*", "*". */
-const modelPattern = z.string().min(1).max(200);
+const PATTERN_TEXT = "must be a model name or pattern of 1 to 200 characters";
+const modelPattern = v.pipe(v.string(), v.minLength(1, PATTERN_TEXT), v.maxLength(200, PATTERN_TEXT));
 
-export const upstreamEntrySchema = z.strictObject({
-  name: z
-    .string()
-    .regex(NAME, { error: "must be 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit" }),
+/** A GPU as nvidia-smi numbers it, as a number or as text: 0, "1". */
+const gpuIndex = v.pipe(
+  v.union([v.number(), v.string()], "must be a GPU index such as 0"),
+  v.transform(String),
+  v.regex(/^\d+$/, "must be a GPU index such as 0"),
+);
+
+export const upstreamEntrySchema = v.strictObject({
+  name: v.pipe(
+    v.string(),
+    v.regex(NAME, "must be 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  ),
   url: httpUrl,
-  apiKey: z.string().min(8, { error: "must be at least 8 characters" }).optional(),
-  apiKeyFile: z.string().min(1).optional(),
+  apiKey: v.optional(v.pipe(v.string(), v.minLength(8, "must be at least 8 characters"))),
+  apiKeyFile: v.optional(v.pipe(v.string(), v.minLength(1, "must name a file"))),
   /** Where its GPU is read when it is not this machine's: a DCGM exporter's or macmon's URL. */
-  gpuSource: httpUrl.optional(),
+  gpuSource: v.optional(httpUrl),
   /** The GPUs (indices, as nvidia-smi numbers them) its llama-server runs on; omitted: all of its source's. */
-  gpus: z
-    .array(z.union([z.int().min(0), z.string().regex(/^\d+$/, { error: "must be a GPU index such as 0" })]))
-    .min(1)
-    .transform((gpus) => gpus.map(String))
-    .optional(),
+  gpus: v.optional(v.pipe(v.array(gpuIndex), v.minLength(1, "list at least one GPU, or leave gpus out to use all"))),
   /** Omitted: whatever the upstream's /v1/models lists, re-read whenever it comes online. */
-  models: z
-    .array(modelPattern)
-    .min(1, { error: "list at least one model, or leave models out to use /v1/models" })
-    .optional(),
+  models: v.optional(
+    v.pipe(v.array(modelPattern), v.minLength(1, "list at least one model, or leave models out to use /v1/models")),
+  ),
 });
 
-export const fleetFileSchema = z.strictObject({
-  upstreams: z.array(upstreamEntrySchema).min(1, { error: "name at least one upstream" }).optional(),
+export const fleetFileSchema = v.strictObject({
+  upstreams: v.optional(v.pipe(v.array(upstreamEntrySchema), v.minLength(1, "name at least one upstream"))),
   /** Client model name (or pattern) -> local model name; the first that matches wins, in the file's order. */
-  aliases: z.record(modelPattern, z.string().min(1)).optional(),
+  aliases: v.optional(v.record(modelPattern, v.pipe(v.string(), v.minLength(1, "must name a model")))),
   /** The upstream a request goes to when its model is served by none (or names none). */
-  default: z.string().optional(),
+  default: v.optional(v.string()),
   /** The upstream background calls with policy "route" go to. */
-  background: z.string().optional(),
+  background: v.optional(v.string()),
 });
 
-export type FleetFile = z.infer<typeof fleetFileSchema>;
+export type FleetFile = v.InferOutput<typeof fleetFileSchema>;
 
 /** One upstream, as the sidecar serves it. */
 export interface UpstreamSpec {

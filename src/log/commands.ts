@@ -1,9 +1,11 @@
 // `llama-sidecar sessions | session <id|last> | export`: the request log read from the data dir, sidecar running or
 // not (a read waits out a commit in progress, a few milliseconds at most).
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
+import { safeParse } from "valibot";
 import { defaultDataDir, energyPriceSchema } from "../config/options.js";
 import { LOG_FILE, LogDb, type RequestFilter } from "../store/log-db.js";
 import { ROW_COLUMNS } from "../store/log-row.js";
@@ -67,9 +69,9 @@ function sessions(db: LogDb, v: Values, out: (s: string) => void): number {
 
 function priceOf(text: string | undefined): EnergyPrice | undefined {
   if (text === undefined || text === "") return undefined;
-  const price = energyPriceSchema.safeParse(text);
-  if (!price.success) throw new UsageError(`--energy-price: ${price.error.issues[0]?.message}`);
-  return price.data;
+  const price = safeParse(energyPriceSchema, text);
+  if (!price.success) throw new UsageError(`--energy-price: ${price.issues[0].message}`);
+  return price.output;
 }
 
 function session(db: LogDb, v: Values, which: string | undefined, out: (s: string) => void): number {

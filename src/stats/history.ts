@@ -1,5 +1,5 @@
 // Bounded history for charts: per-minute buckets for 24 hours and per-hour buckets for 30 days.
-import { z } from "zod";
+import * as v from "valibot";
 import type { RequestRecord } from "../record/request-record.js";
 import { BUCKETS } from "../telemetry/instruments.js";
 import { bucketPercentile } from "./percentile.js";
@@ -14,28 +14,28 @@ const KEEP_HOURS = 30 * 24;
 const TTFT_BOUNDS_MS = BUCKETS.ttftSeconds.map((s) => s * 1000);
 const TPS_BOUNDS = BUCKETS.generationTps;
 
-const count = z.number().nonnegative();
-const bucketSchema = z.object({
-  t: z.number(),
+const count = v.pipe(v.number(), v.minValue(0));
+const bucketSchema = v.object({
+  t: v.number(),
   requests: count,
   errors: count,
   prompt: count,
   cached: count,
   generated: count,
   /** Counts per TTFT bucket (ms), TTFT_BOUNDS_MS plus overflow. */
-  ttft: z.array(count),
+  ttft: v.array(count),
   /** Counts per generation-speed bucket, TPS_BOUNDS plus overflow. */
-  tps: z.array(count),
+  tps: v.array(count),
 });
 
-export const historySchema = z.object({
-  version: z.literal(HISTORY_VERSION),
-  minutes: z.array(bucketSchema),
-  hours: z.array(bucketSchema),
+export const historySchema = v.object({
+  version: v.literal(HISTORY_VERSION),
+  minutes: v.array(bucketSchema),
+  hours: v.array(bucketSchema),
 });
 
-export type HistoryBucket = z.infer<typeof bucketSchema>;
-export type HistoryDoc = z.infer<typeof historySchema>;
+export type HistoryBucket = v.InferOutput<typeof bucketSchema>;
+export type HistoryDoc = v.InferOutput<typeof historySchema>;
 
 /** Mends a history whose buckets hold bad values: each bad bucket is dropped (and reported), the others kept. */
 export function repairHistory(raw: unknown, report: (path: string) => void): unknown {
@@ -44,7 +44,7 @@ export function repairHistory(raw: unknown, report: (path: string) => void): unk
   if (!Array.isArray(doc.minutes) || !Array.isArray(doc.hours)) return raw;
   const keep = (series: unknown[], name: string) =>
     series.filter((b, i) => {
-      const ok = bucketSchema.safeParse(b).success;
+      const ok = v.is(bucketSchema, b);
       if (!ok) report(`${name}[${i}]`);
       return ok;
     });

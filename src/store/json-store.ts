@@ -2,7 +2,7 @@
 // written kept apart from the live one, and a disk that refuses writes reported and retried.
 import { Low } from "lowdb";
 import type { Logger } from "pino";
-import type { z } from "zod";
+import * as v from "valibot";
 import { CorruptFileError, DurableJsonFile, NewerFormatError, quarantine } from "./durable-file.js";
 
 /** How often a store whose last write failed tries again, traffic or not. */
@@ -17,7 +17,7 @@ export type Repair = (raw: unknown, report: (path: string) => void) => unknown;
 
 export interface StoreOptions<T> {
   path: string;
-  schema: z.ZodType<T>;
+  schema: v.GenericSchema<unknown, T>;
   fresh: () => T;
   logger: Logger;
   repair?: Repair;
@@ -168,12 +168,15 @@ function load<T extends { version: number }>(raw: T | null, opts: StoreOptions<T
   if (typeof found === "number" && found > reads) throw new NewerFormatError(opts.path, found, reads);
   const from = typeof found === "number" && found < reads && opts.migrate ? found : undefined;
   const current = from === undefined ? raw : opts.migrate?.(raw);
-  const parsed = opts.schema.safeParse(current);
-  if (parsed.success) return { kind: "loaded", data: parsed.data, from };
+  const parsed = v.safeParse(opts.schema, current);
+  if (parsed.success) return { kind: "loaded", data: parsed.output, from };
   if (!opts.repair) return { kind: "corrupt" };
   const reset: string[] = [];
-  const mended = opts.schema.safeParse(opts.repair(current, (p) => reset.push(p)));
+  const mended = v.safeParse(
+    opts.schema,
+    opts.repair(current, (p) => reset.push(p)),
+  );
   return mended.success && reset.length > 0
-    ? { kind: "repaired", data: mended.data, reset, from }
+    ? { kind: "repaired", data: mended.output, reset, from }
     : { kind: "corrupt" };
 }

@@ -1,5 +1,5 @@
 // The persisted stats document, versioned: what must survive restarts of the sidecar and of llama-server.
-import { z } from "zod";
+import * as v from "valibot";
 import { withUpstream } from "./ledger-keys.js";
 
 /**
@@ -8,56 +8,56 @@ import { withUpstream } from "./ledger-keys.js";
  */
 const STATS_VERSION = 2;
 
-const counts = z.record(z.string(), z.number().nonnegative());
+const counts = v.record(v.string(), v.pipe(v.number(), v.minValue(0)));
 
 /** Ledger (a): llama-server's own counters, summed over its incarnations. */
-export const upstreamLedgerSchema = z.object({
+export const upstreamLedgerSchema = v.object({
   /** Process-Start-Time-Unix of the incarnation `last` belongs to; null for builds without the header. */
-  incarnation: z.string().nullable(),
+  incarnation: v.nullable(v.string()),
   /** Raw counters last scraped from the current incarnation. */
   last: counts,
   /** Sum of the final counters of every earlier incarnation. */
   base: counts,
-  restartCount: z.number().int().nonnegative(),
+  restartCount: v.pipe(v.number(), v.integer(), v.minValue(0)),
   /** Epoch ms of recent restarts, newest last (bounded). */
-  restarts: z.array(z.number()),
-  lastScrapeAt: z.number().nullable(),
+  restarts: v.array(v.number()),
+  lastScrapeAt: v.nullable(v.number()),
 });
 
-export const tokenCountsSchema = z.object({
-  prompt: z.number().nonnegative(),
-  cached: z.number().nonnegative(),
-  generated: z.number().nonnegative(),
+export const tokenCountsSchema = v.object({
+  prompt: v.pipe(v.number(), v.minValue(0)),
+  cached: v.pipe(v.number(), v.minValue(0)),
+  generated: v.pipe(v.number(), v.minValue(0)),
 });
 
 /** Ledger (b): what the sidecar itself observed, per client and model. */
-export const requestLedgerSchema = z.object({
+export const requestLedgerSchema = v.object({
   /** Requests by RequestKey (ledger-keys.ts: "route|model|client|outcome|upstream"). */
   requests: counts,
   /** Tokens by TokenKey ("model|client|upstream"). */
-  tokens: z.record(z.string(), tokenCountsSchema),
+  tokens: v.record(v.string(), tokenCountsSchema),
   /** Background and locally answered calls, which are not model work, by BackgroundKey ("class|policy|outcome"). */
   background: counts,
 });
 
-export const statsSchema = z.object({
-  version: z.literal(STATS_VERSION),
+export const statsSchema = v.object({
+  version: v.literal(STATS_VERSION),
   /** When counting started (ISO 8601): "since May 12". */
-  since: z.string(),
+  since: v.string(),
   /** Ledger (a) per upstream ("gpu0") or per upstream and model (ledgerKey: "router|qwen3-8b"). */
-  upstreams: z.record(z.string(), upstreamLedgerSchema),
+  upstreams: v.record(v.string(), upstreamLedgerSchema),
   sidecar: requestLedgerSchema,
   /**
    * The request journal's entries up to this number are folded into `sidecar`: a replay applies only later ones.
    * (Absent in files written before the journal, which had none.)
    */
-  journalSeq: z.number().int().nonnegative().default(0),
+  journalSeq: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
 });
 
-export type StatsDoc = z.infer<typeof statsSchema>;
-export type UpstreamLedger = z.infer<typeof upstreamLedgerSchema>;
-export type RequestLedger = z.infer<typeof requestLedgerSchema>;
-export type TokenCounts = z.infer<typeof tokenCountsSchema>;
+export type StatsDoc = v.InferOutput<typeof statsSchema>;
+export type UpstreamLedger = v.InferOutput<typeof upstreamLedgerSchema>;
+export type RequestLedger = v.InferOutput<typeof requestLedgerSchema>;
+export type TokenCounts = v.InferOutput<typeof tokenCountsSchema>;
 
 export function emptyStats(now: Date): StatsDoc {
   return {
@@ -102,30 +102,30 @@ export function emptyLedger(): RequestLedger {
 type Report = (path: string) => void;
 type Raw = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
-const isCount = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+const isObject = (x: unknown): x is Raw => typeof x === "object" && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x) && x >= 0;
 
 /** A map of counts with every bad entry dropped (and reported): a dropped count is one lost, not every one. */
-function repairCounts(v: unknown, path: string, report: Report): Record<string, number> {
-  if (!isObject(v)) {
+function repairCounts(x: unknown, path: string, report: Report): Record<string, number> {
+  if (!isObject(x)) {
     report(path);
     return {};
   }
   const out: Record<string, number> = {};
-  for (const [k, n] of Object.entries(v)) {
+  for (const [k, n] of Object.entries(x)) {
     if (isCount(n)) out[k] = n;
     else report(`${path}[${JSON.stringify(k)}]`);
   }
   return out;
 }
 
-function repairTokens(v: unknown, path: string, report: Report): Record<string, TokenCounts> {
-  if (!isObject(v)) {
+function repairTokens(x: unknown, path: string, report: Report): Record<string, TokenCounts> {
+  if (!isObject(x)) {
     report(path);
     return {};
   }
   const out: Record<string, TokenCounts> = {};
-  for (const [k, t] of Object.entries(v)) {
+  for (const [k, t] of Object.entries(x)) {
     const at = `${path}[${JSON.stringify(k)}]`;
     const counts = isObject(t) ? t : {};
     if (!isObject(t)) report(at);
@@ -140,9 +140,9 @@ function repairTokens(v: unknown, path: string, report: Report): Record<string, 
 }
 
 /** Mends a request ledger field by field. */
-export function repairLedger(v: unknown, path: string, report: Report): RequestLedger {
-  const l = isObject(v) ? v : {};
-  if (!isObject(v)) report(path);
+export function repairLedger(x: unknown, path: string, report: Report): RequestLedger {
+  const l = isObject(x) ? x : {};
+  if (!isObject(x)) report(path);
   return {
     requests: repairCounts(l.requests, `${path}.requests`, report),
     tokens: repairTokens(l.tokens, `${path}.tokens`, report),
@@ -150,23 +150,23 @@ export function repairLedger(v: unknown, path: string, report: Report): RequestL
   };
 }
 
-function repairUpstream(v: Raw, at: string, report: Report): Raw {
-  const out: Raw = { ...v };
-  out.last = repairCounts(v.last, `${at}.last`, report);
-  out.base = repairCounts(v.base, `${at}.base`, report);
-  if (!(Number.isInteger(v.restartCount) && isCount(v.restartCount))) {
+function repairUpstream(x: Raw, at: string, report: Report): Raw {
+  const out: Raw = { ...x };
+  out.last = repairCounts(x.last, `${at}.last`, report);
+  out.base = repairCounts(x.base, `${at}.base`, report);
+  if (!(Number.isInteger(x.restartCount) && isCount(x.restartCount))) {
     report(`${at}.restartCount`);
     out.restartCount = 0;
   }
-  if (!Array.isArray(v.restarts) || !v.restarts.every(isCount)) {
+  if (!Array.isArray(x.restarts) || !x.restarts.every(isCount)) {
     report(`${at}.restarts`);
-    out.restarts = Array.isArray(v.restarts) ? v.restarts.filter(isCount) : [];
+    out.restarts = Array.isArray(x.restarts) ? x.restarts.filter(isCount) : [];
   }
-  if (v.lastScrapeAt !== null && !isCount(v.lastScrapeAt)) {
+  if (x.lastScrapeAt !== null && !isCount(x.lastScrapeAt)) {
     report(`${at}.lastScrapeAt`);
     out.lastScrapeAt = null;
   }
-  if (v.incarnation !== null && typeof v.incarnation !== "string") {
+  if (x.incarnation !== null && typeof x.incarnation !== "string") {
     report(`${at}.incarnation`);
     out.incarnation = null;
   }
