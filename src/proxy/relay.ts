@@ -33,10 +33,11 @@ function joined(a: Buffer | undefined, b: string | undefined): Buffer | string |
 
 /**
  * Each chunk is written the moment undici parses it (whole events of it, with a framer). The response is left
- * open (and corked) at the end, its last bytes handed back, so the last chunk and the chunked-encoding terminator
- * leave in one write once the request is recorded: a client never reads `[DONE]` before the record is saved. An upstream failure leaves the response open so the caller can still send
- * an SSE error event, which a framer guarantees starts at an event boundary. A client that goes away is seen
- * through the request's cancellation, the one place that turns the response's close into an abort.
+ * open (and corked) at the end, its last bytes handed back, so the last chunk (llama-server's `[DONE]`, when it came
+ * with the body's end) and the chunked-encoding terminator leave in one write once the request is recorded. An
+ * upstream failure leaves the response open so the caller can still send an SSE error event, which a framer
+ * guarantees starts at an event boundary. A client that goes away is seen through the request's cancellation, the
+ * one place that turns the response's close into an abort.
  */
 export function relay(
   body: UpstreamBody,

@@ -31,7 +31,7 @@ export class RecordIds {
     const now = this.now();
     if (now > this.msecs) {
       this.msecs = now;
-      // 31 random bits: room for the counter to go on within the millisecond without wrapping.
+      // Seeded with 31 random bits, so at least 2^31 more ids fit in this millisecond before the counter wraps.
       this.seq =
         ((random[6] ?? 0) & 0x7f) * 2 ** 24 + ((random[7] ?? 0) << 16) + ((random[8] ?? 0) << 8) + (random[9] ?? 0);
     } else {
