@@ -2,15 +2,18 @@
 // and through the sidecar, at 1, 16 and 256 concurrent streams arriving together or spread out. Prints a table of
 // ratios and deltas. Usage: npm run bench   (env BENCH_QUICK=1 for a short smoke run, BENCH_LEVELS=16 for 16 only,
 // BENCH_BASELINE=/path/to/an/earlier/checkout/dist/cli.js to time an earlier build beside this one, turn by turn,
-// BENCH_PROFILE=dir to write a V8 CPU profile of each sidecar, this build and the earlier one, per level, into dir)
+// BENCH_PROFILE=dir to write a V8 CPU profile of each sidecar, this build and the earlier one, per level, into dir,
+// BENCH_PIN=0 to leave the processes to the scheduler instead of the client on one CPU and the proxies on the rest)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   cpuSeconds,
   type Level,
+  PLACEMENT,
   pct,
   peakRssMb,
+  pin,
   type RunResult,
   runLoad,
   spawnPrintingPort,
@@ -89,10 +92,10 @@ async function ownOverhead(base: string): Promise<{ p50: number; p99: number }> 
  * A sidecar as `npm start`, the installed bin and the Docker image launch it, with a fresh data dir of its own (an
  * earlier build cannot read a newer one's files). With BENCH_PROFILE, V8 profiles it under `name`.
  */
-function spawnSidecar(cli: string, upstreamPort: number, name: string) {
+async function spawnSidecar(cli: string, upstreamPort: number, name: string) {
   const dataDir = mkdtempSync(join(tmpdir(), `llama-sidecar-bench-${name}-`));
   const profile = PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
-  return spawnPrintingPort([
+  const started = await spawnPrintingPort([
     ...profile,
     "--max-semi-space-size=4",
     cli,
@@ -105,6 +108,8 @@ function spawnSidecar(cli: string, upstreamPort: number, name: string) {
     "--data-dir",
     dataDir,
   ]);
+  pin(started.proc.pid, PLACEMENT?.proxies);
+  return started;
 }
 
 async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
@@ -114,6 +119,7 @@ async function measureLevel(upstreamPort: number, level: Level): Promise<Row> {
   const earlier = BASELINE ? await spawnSidecar(BASELINE, upstreamPort, `earlier-${tag}`) : undefined;
   const upstream = target(`http://127.0.0.1:${upstreamPort}`, level.streams);
   const bare = await spawnPrintingPort(["--import", "tsx", "bench/bare-relay.ts", upstream.base]);
+  pin(bare.proc.pid, PLACEMENT?.proxies);
   const direct: RunResult[] = [];
   const via: RunResult[] = [];
   const relayed: RunResult[] = [];
@@ -203,6 +209,8 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
+  // The client (this process) and the fake upstream it starts share one CPU; the proxies get the others.
+  pin(process.pid, PLACEMENT?.client);
   const upstream = await spawnPrintingPort(["--import", "tsx", "bench/fast-upstream.ts"]);
   const rows: Row[] = [];
   try {
@@ -215,7 +223,10 @@ async function main(): Promise<void> {
   }
   const targets = BASELINE ? 4 : 3;
   const rounds = Math.ceil(ROUNDS / targets) * targets;
-  const pacing = `upstream: ${PREFILL_MS} ms prefill, a token every ${TOKEN_MS} ms per stream; ${rounds} interleaved rounds per level`;
+  const placed = PLACEMENT
+    ? `client and upstream on CPU ${PLACEMENT.client}, proxies on CPU ${PLACEMENT.proxies}`
+    : "processes placed by the scheduler";
+  const pacing = `upstream: ${PREFILL_MS} ms prefill, a token every ${TOKEN_MS} ms per stream; ${rounds} interleaved rounds per level; ${placed}`;
   console.log(`${pacing}\n\n${table(rows)}`);
   const at16 = rows
     .filter((r) => r.streams === 16)
